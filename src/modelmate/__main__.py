@@ -1,0 +1,3 @@
+from modelmate.cli import app
+
+app()

@@ -1,0 +1,59 @@
+"""Catalog models: /api/v1/models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from modelmate.api.deps import CurrentUser, SessionDep
+from modelmate.catalog import repository as repo
+from modelmate.catalog import service
+from modelmate.catalog.schemas import ModelCreate, ModelOut, ModelPage, ModelUpdate
+from modelmate.errors import ErrorResponse
+from modelmate.models.enums import ModelKind, ModelType
+from modelmate.tracker.service import refresh_model_documents
+
+router = APIRouter(prefix="/models", tags=["catalog"])
+ERRORS = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}
+
+
+@router.get("", response_model=ModelPage, summary="List catalog models")
+def list_models(
+    session: SessionDep, user: CurrentUser,
+    q: Annotated[str | None, Query(max_length=200, description="Text in name, developer or HF id")] = None,
+    model_type: Annotated[list[ModelType], Query()] = [],  # noqa: B006
+    kind: Annotated[list[ModelKind], Query()] = [],  # noqa: B006
+    developer: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Literal["name", "parameters", "created", "updated"] = "name",
+    order: Literal["asc", "desc"] = "asc",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ModelPage:
+    items, total = repo.list_models(session, viewer_id=user.id, q=q, model_type=[t.value for t in model_type],
+                                    kind=[k.value for k in kind], developer=developer, sort=sort, order=order,
+                                    limit=limit, offset=offset)
+    return ModelPage(items=[ModelOut.model_validate(m) for m in items], total=total, limit=limit, offset=offset)
+
+
+@router.post("", response_model=ModelOut, status_code=201, responses=ERRORS, summary="Add a catalog model")
+def create_model(payload: ModelCreate, session: SessionDep, user: CurrentUser) -> ModelOut:
+    return ModelOut.model_validate(service.create_model(session, user, payload))
+
+
+@router.get("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Get a catalog model")
+def get_model(model_id: int, session: SessionDep, user: CurrentUser) -> ModelOut:
+    return ModelOut.model_validate(service.get_visible(session, user, model_id))
+
+
+@router.patch("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Update a catalog model")
+def update_model(model_id: int, payload: ModelUpdate, session: SessionDep, user: CurrentUser) -> ModelOut:
+    model = service.update_model(session, user, model_id, payload)
+    refresh_model_documents(session, model)
+    return ModelOut.model_validate(model)
+
+
+@router.delete("/{model_id}", status_code=204, responses=ERRORS, summary="Delete an unused catalog model")
+def delete_model(model_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    service.delete_model(session, user, model_id)
+    return Response(status_code=204)

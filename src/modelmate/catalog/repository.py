@@ -1,0 +1,73 @@
+"""SQL for catalog models."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from modelmate.models import Entry, Model, TrainingRun
+
+
+def normalise_key(value: str | None) -> str:
+    return " ".join((value or "").split()).casefold()
+
+
+def visible_to(owner_id: int):
+    return or_(Model.visibility == "public", Model.owner_id == owner_id)
+
+
+def get(session: Session, model_id: int) -> Model | None:
+    return session.get(Model, model_id)
+
+
+def find_duplicate(session: Session, *, name: str | None, developer: str | None, hf_repo_id: str | None,
+                   github_repo: str | None, exclude_id: int | None = None) -> tuple[Model, str] | None:
+    """The existing model that clashes with these identity fields, and which field clashed."""
+    checks: list[tuple[str, object]] = []
+    if hf_repo_id:
+        checks.append(("hf_repo_id", func.lower(Model.hf_repo_id) == hf_repo_id.lower()))
+    if github_repo:
+        checks.append(("github_repo", func.lower(Model.github_repo) == github_repo.lower()))
+    if name:
+        checks.append(("name+developer", (Model.name_key == normalise_key(name))
+                       & (Model.developer_key == normalise_key(developer))))
+    for field, cond in checks:
+        stmt = select(Model).where(cond)
+        if exclude_id is not None:
+            stmt = stmt.where(Model.id != exclude_id)
+        found = session.scalars(stmt.limit(1)).first()
+        if found is not None:
+            return found, field
+    return None
+
+
+def list_models(session: Session, *, viewer_id: int, q: str | None, model_type: list[str], kind: list[str],
+                developer: str | None, sort: str, order: str, limit: int, offset: int) -> tuple[list[Model], int]:
+    stmt: Select = select(Model).where(visible_to(viewer_id))
+    if q:
+        like = f"%{q.strip().casefold()}%"
+        stmt = stmt.where(or_(Model.name_key.like(like), Model.developer_key.like(like),
+                              func.lower(Model.hf_repo_id).like(like)))
+    if model_type:
+        stmt = stmt.where(Model.model_type.in_(model_type))
+    if kind:
+        stmt = stmt.where(Model.kind.in_(kind))
+    if developer:
+        stmt = stmt.where(Model.developer_key == normalise_key(developer))
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    columns = {"name": Model.name_key, "parameters": Model.parameters, "created": Model.created_at,
+               "updated": Model.updated_at}
+    col = columns.get(sort, Model.name_key)
+    ordered = col.desc().nulls_last() if order == "desc" else col.asc().nulls_last()
+    items = list(session.scalars(stmt.order_by(ordered, Model.id).limit(limit).offset(offset)))
+    return items, total
+
+
+def reference_counts(session: Session, model_id: int) -> dict[str, int]:
+    entries = session.scalar(select(func.count()).select_from(Entry).where(Entry.model_id == model_id)) or 0
+    runs = session.scalar(select(func.count()).select_from(TrainingRun).where(or_(
+        TrainingRun.base_model_id == model_id, TrainingRun.parent_model_id == model_id,
+        TrainingRun.output_model_id == model_id))) or 0
+    children = session.scalar(select(func.count()).select_from(Model).where(or_(
+        Model.parent_model_id == model_id, Model.base_model_id == model_id))) or 0
+    return {"entries": entries, "training_runs": runs, "derived_models": children}

@@ -1,0 +1,53 @@
+"""Settings: one pydantic-settings class, env prefix ``MODELMATE_``."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "modelmate"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field can be set with ``MODELMATE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELMATE_", extra="ignore")
+
+    environment: str = Field("development", description="development | production | test")
+    data_dir: Path = Field(default_factory=default_data_dir, description="SQLite file and artifacts live here")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default is SQLite in data_dir")
+    host: str = Field("127.0.0.1", description="Address the server binds to")
+    port: int = Field(8000, ge=1, le=65535, description="Port the server listens on")
+    seed_demo: bool = Field(True, description="Seed the demo log on first start of an empty database")
+    sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long SQLite waits for a lock")
+    max_import_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Largest accepted import file")
+    max_import_rows: int = Field(100_000, ge=1, description="Largest accepted import, in rows")
+    log_level: str = Field("info")
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'modelmate.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def ensure_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)

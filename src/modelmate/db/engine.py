@@ -1,0 +1,99 @@
+"""Engine and session factory.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys on. Read-then-write
+transactions use ``BEGIN IMMEDIATE`` (see :func:`immediate_transaction`), because in WAL
+mode a deferred transaction that tries to upgrade to a write lock after another
+connection committed fails at once with "database is locked", busy timeout or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from modelmate.config import Settings
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        # Take transaction control away from the sqlite3 module so BEGIN is ours to emit.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA cache_size = -65536")
+        cur.execute("PRAGMA temp_store = MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - exercised by every test
+        mode = conn.info.pop("sqlite_begin", None) or conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """Owns the engine and the session factory for one database URL."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine, busy_timeout_ms)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        if settings.is_sqlite:
+            settings.ensure_dirs()
+        return cls(settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed on success, rolled back on error."""
+        session = self.session_factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def immediate_transaction(session: Session) -> None:
+    """Make the session's next transaction take the write lock up front (SQLite ``BEGIN IMMEDIATE``).
+
+    Call before the first statement of a read-then-write unit of work. A no-op on PostgreSQL,
+    whose row locks / MVCC handle this, and when a transaction is already open.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or session.in_transaction():
+        return
+    conn = session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    del conn

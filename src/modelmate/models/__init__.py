@@ -1,0 +1,35 @@
+"""SQLAlchemy ORM models, one module per aggregate. Importing this package registers every table."""
+
+from modelmate.models.catalog import Model, ModelFeedback
+from modelmate.models.hub import BenchmarkResult, CapabilityChange, Dataset, Evaluation, Job, TrainingRun
+from modelmate.models.tracker import (
+    Entry,
+    EntryEmbedding,
+    EntryEvent,
+    EntryTag,
+    JournalNote,
+    SearchDocument,
+    Tag,
+)
+from modelmate.models.user import ApiToken, User, UserSession
+
+__all__ = [
+    "ApiToken",
+    "BenchmarkResult",
+    "CapabilityChange",
+    "Dataset",
+    "Entry",
+    "EntryEmbedding",
+    "EntryEvent",
+    "EntryTag",
+    "Evaluation",
+    "Job",
+    "JournalNote",
+    "Model",
+    "ModelFeedback",
+    "SearchDocument",
+    "Tag",
+    "TrainingRun",
+    "User",
+    "UserSession",
+]

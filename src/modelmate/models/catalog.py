@@ -1,0 +1,76 @@
+"""The global catalog of models (external, base and fine-tuned)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from modelmate.db.base import Base, IdType, JSONType, UTCDateTime, utcnow
+
+
+class Model(Base):
+    __tablename__ = "models"
+    __table_args__ = (
+        CheckConstraint("kind IN ('external','base','finetuned')", name="kind"),
+        CheckConstraint("visibility IN ('private','public')", name="visibility"),
+        CheckConstraint("parameters IS NULL OR parameters >= 0", name="parameters_nonneg"),
+        Index("uq_models_name_developer", "name_key", "developer_key", unique=True),
+        Index("ix_models_parameters", "parameters"),
+        Index("ix_models_model_type", "model_type"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    developer: Mapped[str | None] = mapped_column(String(200))
+    # Normalised copies used for duplicate detection and case-insensitive sorting.
+    name_key: Mapped[str] = mapped_column(String(200))
+    developer_key: Mapped[str] = mapped_column(String(200), default="")
+    model_type: Mapped[str] = mapped_column(String(32), default="Other")
+    parameters: Mapped[int | None] = mapped_column(BigInteger)
+    license: Mapped[str | None] = mapped_column(String(100))
+    version: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    source_links: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    hf_repo_id: Mapped[str | None] = mapped_column(String(200))
+    github_repo: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="external")
+    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    owner_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # Research fields, collected from day one.
+    parent_model_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("models.id", ondelete="RESTRICT"), index=True)
+    base_model_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("models.id", ondelete="RESTRICT"), index=True)
+    benchmark_scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Hub facts (architecture, default LoRA targets, chat template, gated...) and autofill extras.
+    hub_info: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    metadata_extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    metadata_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+Index("uq_models_hf_repo_key", func.lower(Model.hf_repo_id), unique=True)
+Index("uq_models_github_repo_key", func.lower(Model.github_repo), unique=True)
+
+
+class ModelFeedback(Base):
+    """Thumbs up/down with an optional comment, one per user and model (optionally about a run)."""
+
+    __tablename__ = "model_feedback"
+    __table_args__ = (
+        CheckConstraint("value IN (-1, 1)", name="value"),
+        Index("uq_model_feedback_user_model", "user_id", "model_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(IdType, ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("training_runs.id", ondelete="SET NULL"))
+    value: Mapped[int] = mapped_column()
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,218 @@
+"""Hub data: datasets, training runs, evaluations, benchmark results, capability changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from modelmate.db.base import Base, IdType, JSONType, UTCDateTime, utcnow
+
+
+class Dataset(Base):
+    """An immutable, content-addressed training dataset."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (
+        CheckConstraint("format IN ('text','alpaca','sharegpt','messages')", name="format"),
+        CheckConstraint("visibility IN ('private','public')", name="visibility"),
+        Index("ix_datasets_owner", "owner_id", "created_at"),
+        Index("ix_datasets_hash", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the normalised content
+    storage_uri: Mapped[str] = mapped_column(String(500))
+    original_filename: Mapped[str | None] = mapped_column(String(300))  # metadata only, never a path
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    train_rows: Mapped[int | None] = mapped_column(BigInteger)
+    eval_rows: Mapped[int | None] = mapped_column(BigInteger)
+    token_counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # per tokenizer: total/mean/max
+    stats: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # length histogram, fields, ...
+    domain: Mapped[str | None] = mapped_column(String(32))
+    license: Mapped[str | None] = mapped_column(String(100))
+    visibility: Mapped[str] = mapped_column(String(16), default="private")
+    parent_dataset_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("datasets.id", ondelete="RESTRICT"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Job(Base):
+    """Durable queue row for every background task (train, evaluate, enrich, embed)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','running','succeeded','failed','cancelled')", name="status"),
+        Index("ix_jobs_claim", "status", "run_after", "priority", "id"),
+        Index("ix_jobs_owner", "owner_id", "created_at"),
+        Index("uq_jobs_idempotency", "owner_id", "idempotency_key", unique=True),
+        Index("ix_jobs_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    priority: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=3)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fencing_token: Mapped[int] = mapped_column(BigInteger, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    progress_message: Mapped[str | None] = mapped_column(String(500))
+    log: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TrainingRun(Base):
+    """One fine-tuning run, failures included: configuration → outcome, with its whole story."""
+
+    __tablename__ = "training_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','running','succeeded','failed','cancelled')", name="status"),
+        CheckConstraint("training_outcome IS NULL OR training_outcome IN ('success','failure','partial')",
+                        name="outcome"),
+        Index("ix_training_runs_owner", "owner_id", "created_at"),
+        Index("ix_training_runs_outcome", "training_outcome", "failure_category"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    output_model_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("models.id", ondelete="RESTRICT"), index=True)
+    base_model_id: Mapped[int] = mapped_column(IdType, ForeignKey("models.id", ondelete="RESTRICT"), index=True)
+    parent_model_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("models.id", ondelete="RESTRICT"), index=True)
+    dataset_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("datasets.id", ondelete="RESTRICT"),
+                                                   index=True)
+    dataset_hash: Mapped[str | None] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16), default="guided")  # guided | expert
+    preset: Mapped[str | None] = mapped_column(String(32))
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    training_outcome: Mapped[str | None] = mapped_column(String(16))
+    failure_category: Mapped[str | None] = mapped_column(String(32))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    loss_curve_data: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    early_stopping: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # type, message, traceback
+    environment: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # versions, hardware
+    estimate: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # memory/time before launch
+    tokens_per_second: Mapped[float | None] = mapped_column(Float)
+    train_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    final_loss: Mapped[float | None] = mapped_column(Float)
+    final_eval_loss: Mapped[float | None] = mapped_column(Float)
+    artifact_uri: Mapped[str | None] = mapped_column(String(500))
+    feedback_value: Mapped[int | None] = mapped_column()  # the run owner's thumbs: -1 / +1
+    feedback_comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Evaluation(Base):
+    """One lm-evaluation-harness run over a model: the raw results JSON kept as is."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        CheckConstraint("status IN ('running','final','partial','failed')", name="status"),
+        Index("ix_evaluations_model", "model_id", "created_at"),
+        Index("ix_evaluations_cache", "model_id", "settings_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id", ondelete="SET NULL"))
+    model_id: Mapped[int] = mapped_column(IdType, ForeignKey("models.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("training_runs.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("jobs.id", ondelete="SET NULL"))
+    mode: Mapped[str] = mapped_column(String(16), default="quick")
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    tasks: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    settings_hash: Mapped[str | None] = mapped_column(String(64))
+    harness_version: Mapped[str | None] = mapped_column(String(32))
+    raw_results: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BenchmarkResult(Base):
+    """One task/metric score. Low scores and failed runs are kept, never filtered."""
+
+    __tablename__ = "benchmark_results"
+    __table_args__ = (
+        Index("ix_benchmark_results_model", "model_id", "domain", "task"),
+        Index("ix_benchmark_results_board", "domain", "task", "metric", "task_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    evaluation_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("evaluations.id", ondelete="CASCADE"),
+                                                      index=True)
+    model_id: Mapped[int] = mapped_column(IdType, ForeignKey("models.id", ondelete="CASCADE"))
+    task: Mapped[str] = mapped_column(String(100))
+    domain: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+    stderr: Mapped[float | None] = mapped_column(Float)
+    n_samples: Mapped[int | None] = mapped_column()
+    n_shot: Mapped[int | None] = mapped_column()
+    sample_limit: Mapped[int | None] = mapped_column()
+    mode: Mapped[str] = mapped_column(String(16), default="quick")
+    status: Mapped[str] = mapped_column(String(16), default="final")  # final | partial | skipped | failed
+    harness_version: Mapped[str | None] = mapped_column(String(32))
+    task_hash: Mapped[str | None] = mapped_column(String(64))
+    chat_template_hash: Mapped[str | None] = mapped_column(String(64))
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CapabilityChange(Base):
+    """A model's score versus its reference (parent, else base), per task/domain, with significance."""
+
+    __tablename__ = "capability_changes"
+    __table_args__ = (
+        Index("ix_capability_changes_model", "model_id", "created_at"),
+        Index("ix_capability_changes_flagged", "flagged", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    model_id: Mapped[int] = mapped_column(IdType, ForeignKey("models.id", ondelete="CASCADE"))
+    reference_model_id: Mapped[int] = mapped_column(IdType, ForeignKey("models.id", ondelete="CASCADE"))
+    reference_kind: Mapped[str] = mapped_column(String(16))  # parent | base
+    evaluation_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("evaluations.id", ondelete="SET NULL"))
+    domain: Mapped[str] = mapped_column(String(32))
+    task: Mapped[str | None] = mapped_column(String(100))  # null = domain aggregate
+    metric: Mapped[str | None] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+    reference_value: Mapped[float | None] = mapped_column(Float)
+    delta: Mapped[float] = mapped_column(Float)
+    relative_delta: Mapped[float | None] = mapped_column(Float)
+    z_score: Mapped[float | None] = mapped_column(Float)
+    p_value: Mapped[float | None] = mapped_column(Float)
+    p_adjusted: Mapped[float | None] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(default=False)
+    direction: Mapped[str | None] = mapped_column(String(8))  # up | down
+    sentence: Mapped[str | None] = mapped_column(Text)
+    reviewed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
