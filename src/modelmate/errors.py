@@ -19,10 +19,11 @@ class AppError(Exception):
     code = "bad_request"
 
     def __init__(self, message: str, *, details: Any = None, code: str | None = None,
-                 status_code: int | None = None) -> None:
+                 status_code: int | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = headers  # extra response headers (e.g. Retry-After on a 429)
         if code:
             self.code = code
         if status_code:
@@ -86,7 +87,7 @@ def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return error_response(exc.status_code, exc.code, exc.message, exc.details)
+        return error_response(exc.status_code, exc.code, exc.message, exc.details, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

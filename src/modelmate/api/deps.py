@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from modelmate.config import Settings
 from modelmate.db.engine import Database, immediate_transaction
 from modelmate.models import User
+
+MAX_ID = 2**63 - 1  # BIGINT; larger ids cannot exist, and the drivers overflow on them (500)
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -23,7 +27,25 @@ def get_database(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def sqlite_write_slot(request: Request) -> AsyncIterator[None]:
+    """On SQLite, let one write request at a time into the worker threads (FIFO, waiting costs no thread).
+
+    Without it, concurrent writers each block a threadpool thread waiting for the write lock, and the
+    request holding the lock can wait for a free thread to finish: 50 concurrent writers starved past the
+    30 s busy timeout ("database is locked"; tests/reliability/test_concurrent_writers.py).
+    """
+    db: Database = request.app.state.db
+    if not db.is_sqlite or request.method in SAFE_METHODS:
+        yield
+        return
+    gate = getattr(request.app.state, "sqlite_write_gate", None)
+    if gate is None:
+        gate = request.app.state.sqlite_write_gate = asyncio.Lock()
+    async with gate:
+        yield
+
+
+def get_session(request: Request, _slot: Annotated[None, Depends(sqlite_write_slot)]) -> Iterator[Session]:
     """One session per request, committed on success and rolled back on any error.
 
     Unsafe methods take SQLite's write lock up front (``BEGIN IMMEDIATE``): every write request
@@ -44,18 +66,58 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_current_user(request: Request, session: Annotated[Session, Depends(get_session)]) -> User:
-    """Single-user mode: the local user owns everything until accounts arrive."""
-    user = session.get(User, request.app.state.local_user_id)
-    if user is None:  # the row was removed under us; recreate it
-        from modelmate.accounts.service import ensure_local_user
+# scope="function": the session is committed BEFORE the response is sent. With FastAPI's default ("request")
+# scope the commit ran after the response had gone out, so a client could be told 201 for work that then failed
+# to commit or was lost in a crash (seen in tests/reliability/test_kill9.py). Use this one Depends everywhere,
+# so every dependency of a request shares the same session.
+SESSION = Depends(get_session, scope="function")
 
-        user = ensure_local_user(session)
+
+def get_principal(request: Request):
+    """What the authentication middleware resolved (a session or an API token), or None."""
+    return getattr(request.state, "principal", None)
+
+
+def get_optional_user(request: Request, session: Annotated[Session, SESSION]) -> User | None:
+    """The signed-in user; in single-user mode (no real account yet) the local user; otherwise None."""
+    from modelmate.accounts import service as accounts
+
+    principal = get_principal(request)
+    if principal is not None:
+        user = session.get(User, principal.user_id)
+        if user is not None and user.is_active and not user.is_local:
+            return user
+        return None
+    if accounts.auth_mode(session) == "accounts":
+        return None
+    user = accounts.ensure_local_user(session)  # recreated if the row was removed under us
+    if user is not None:
         request.app.state.local_user_id = user.id
+    return user
+
+
+def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+    """The user a request acts as. Anonymous requests once accounts exist → 401."""
+    if user is None:
+        from modelmate.accounts.service import Unauthorized
+
+        raise Unauthorized("sign in to continue (or send an API token: Authorization: Bearer mm_...)")
+    return user
+
+
+def require_session_auth(request: Request, user: Annotated[User, Depends(get_current_user)]) -> User:
+    """Sensitive account actions (new API tokens, password change) need a browser session, not a token."""
+    principal = get_principal(request)
+    if principal is not None and principal.kind != "session":
+        from modelmate.errors import ForbiddenError
+
+        raise ForbiddenError("API tokens cannot do this; sign in with your password", code="session_required")
     return user
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, SESSION]
 CurrentUser = Annotated[User, Depends(get_current_user)]
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+SessionUser = Annotated[User, Depends(require_session_auth)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,27 +75,35 @@ class BodySizeLimitMiddleware:
                     return
         received = 0
         response_started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected, response_started
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    # Answer 413 here: frameworks wrap errors raised while reading the body (FastAPI turns them
+                    # into 400 "error parsing the body"), so the exception alone cannot carry the status out.
+                    rejected = True
+                    if not response_started:
+                        response_started = True
+                        await _reject(send, 413, "payload_too_large", f"request body is larger than {limit} bytes")
                     raise _TooLarge()
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if rejected:
+                return  # the 413 has been sent; drop whatever the app answers after its body read failed
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_TooLarge):
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not response_started:
-                await _reject(send, 413, "payload_too_large", f"request body is larger than {limit} bytes")
 
 
 class _TooLarge(Exception):

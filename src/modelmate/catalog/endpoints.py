@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from modelmate.api.deps import CurrentUser, SessionDep
+from modelmate.api.deps import CurrentUser, IdPath, SessionDep
 from modelmate.catalog import repository as repo
 from modelmate.catalog import service
 from modelmate.catalog.schemas import ModelCreate, ModelOut, ModelPage, ModelUpdate
@@ -42,18 +42,18 @@ def create_model(payload: ModelCreate, session: SessionDep, user: CurrentUser) -
 
 
 @router.get("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Get a catalog model")
-def get_model(model_id: int, session: SessionDep, user: CurrentUser) -> ModelOut:
+def get_model(model_id: IdPath, session: SessionDep, user: CurrentUser) -> ModelOut:
     return ModelOut.model_validate(service.get_visible(session, user, model_id))
 
 
 @router.patch("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Update a catalog model")
-def update_model(model_id: int, payload: ModelUpdate, session: SessionDep, user: CurrentUser) -> ModelOut:
+def update_model(model_id: IdPath, payload: ModelUpdate, session: SessionDep, user: CurrentUser) -> ModelOut:
     model = service.update_model(session, user, model_id, payload)
     refresh_model_documents(session, model)
     return ModelOut.model_validate(model)
 
 
 @router.delete("/{model_id}", status_code=204, responses=ERRORS, summary="Delete an unused catalog model")
-def delete_model(model_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def delete_model(model_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     service.delete_model(session, user, model_id)
     return Response(status_code=204)

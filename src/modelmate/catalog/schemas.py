@@ -16,9 +16,20 @@ GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
+def no_nul(v: str | None) -> str | None:
+    """Text may hold anything a person can type, but not NUL (PostgreSQL text cannot store it)."""
+    if v is not None and "\x00" in v:
+        raise ValueError("must not contain NUL characters")
+    return v
+
+
+RawText = Annotated[str, AfterValidator(no_nul)]
+
+
 def _strip_or_none(v: str | None) -> str | None:
     if v is None:
         return None
+    no_nul(v)
     v = " ".join(v.split())
     return v or None
 
@@ -46,6 +57,7 @@ def _links(v: list[str] | None) -> list[str] | None:
         return None
     out: list[str] = []
     for link in v:
+        no_nul(link)
         link = link.strip()
         if not link:
             continue
@@ -61,6 +73,7 @@ def _tags(v: list[str] | None) -> list[str] | None:
         return None
     seen: dict[str, str] = {}
     for tag in v:
+        no_nul(tag)
         clean = " ".join(tag.split()).strip()
         if not clean:
             continue
@@ -79,8 +92,9 @@ def opt_text(max_length: int) -> object:
 
 Text200 = opt_text(200)
 Text100 = opt_text(100)
-HfRepo = Annotated[str | None, AfterValidator(_hf_repo), Field(max_length=200)]
-GithubRepo = Annotated[str | None, AfterValidator(_github_repo), Field(max_length=200)]
+# The length cap sits on the inner str: the validator turns blanks into None, and a cap on None is a TypeError (500).
+HfRepo = Annotated[Annotated[str, Field(max_length=200)] | None, AfterValidator(_hf_repo)]
+GithubRepo = Annotated[Annotated[str, Field(max_length=200)] | None, AfterValidator(_github_repo)]
 Links = Annotated[Annotated[list[Annotated[str, Field(max_length=2048)]], Field(max_length=50)] | None,
                   AfterValidator(_links)]
 Tags = Annotated[Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)] | None,
@@ -104,7 +118,7 @@ class ModelFields(BaseModel):
     parameters: Parameters = Field(None, description="Parameter count (e.g. 7000000000 for 7B)")
     license: Text100 = Field(None, description="License name or SPDX id")
     version: Text100 = Field(None, description="Version or release")
-    description: str | None = Field(None, max_length=20_000, description="Short description")
+    description: RawText | None = Field(None, max_length=20_000, description="Short description")
     source_links: Links = Field(None, description="http(s) links: papers, model cards, repositories")
     hf_repo_id: HfRepo = Field(None, description="Hugging Face model id, e.g. meta-llama/Llama-3.1-8B")
     github_repo: GithubRepo = Field(None, description="GitHub repository, e.g. ggml-org/llama.cpp")

@@ -17,7 +17,12 @@ MODEL_FIELDS = ("name", "developer", "model_type", "parameters", "license", "ver
                 "source_links", "hf_repo_id", "github_repo")
 
 
-def duplicate_error(existing: Model, field: str) -> ConflictError:
+def duplicate_error(existing: Model, field: str, viewer: User | None = None) -> ConflictError:
+    if viewer is not None and existing.visibility != "public" and existing.owner_id != viewer.id:
+        # Someone else's private model: the catalog's uniqueness still applies, but never reveal its name or id.
+        return ConflictError(f"a model with the same {field} already exists in the catalog; "
+                             "use a different name, developer or repository", code="duplicate_model",
+                             details={"field": field})
     return ConflictError(
         f"a model with the same {field} already exists: '{existing.name}' (id {existing.id})",
         code="duplicate_model", details={"existing_id": existing.id, "field": field},
@@ -32,19 +37,22 @@ def get_visible(session: Session, user: User, model_id: int) -> Model:
 
 
 def can_edit(user: User, model: Model) -> bool:
-    return model.owner_id is None or model.owner_id == user.id or user.is_admin
+    # Ownerless (shared) catalog rows are edited by admins only: with accounts, a rename would change every
+    # other user's log.
+    return model.owner_id == user.id or user.is_admin
 
 
-def check_duplicate(session: Session, values: dict[str, Any], exclude_id: int | None = None) -> None:
+def check_duplicate(session: Session, values: dict[str, Any], exclude_id: int | None = None,
+                    viewer: User | None = None) -> None:
     dup = repo.find_duplicate(session, name=values.get("name"), developer=values.get("developer"),
                               hf_repo_id=values.get("hf_repo_id"), github_repo=values.get("github_repo"),
                               exclude_id=exclude_id)
     if dup is not None:
-        raise duplicate_error(*dup)
+        raise duplicate_error(*dup, viewer)
 
 
 def new_model(session: Session, user: User, values: dict[str, Any], *, kind: str = "external") -> Model:
-    check_duplicate(session, values)
+    check_duplicate(session, values, viewer=user)
     model = Model(
         name=values["name"],
         developer=values.get("developer"),
@@ -87,7 +95,7 @@ def apply_model_changes(session: Session, user: User, model: Model, changes: dic
         raise ForbiddenError(f"'{model.name}' is a shared catalog model you cannot edit")
     if any(k in IDENTITY_FIELDS for k in changed):
         merged = {k: changes.get(k, getattr(model, k)) for k in IDENTITY_FIELDS}
-        check_duplicate(session, merged, exclude_id=model.id)
+        check_duplicate(session, merged, exclude_id=model.id, viewer=user)
     for key in changed:
         value = changes[key]
         if key == "source_links":

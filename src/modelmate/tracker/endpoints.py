@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from modelmate.api.deps import CurrentUser, SessionDep
+from modelmate.api.deps import MAX_ID, CurrentUser, IdPath, SessionDep
 from modelmate.catalog.schemas import MAX_PARAMETERS
 from modelmate.errors import ErrorResponse
 from modelmate.models.enums import EntryStatus, ModelType
@@ -48,7 +48,7 @@ def list_entries(
     max_parameters: Annotated[int | None, Query(ge=0, le=MAX_PARAMETERS)] = None,
     min_rating: Annotated[int | None, Query(ge=1, le=5)] = None,
     q: Annotated[str | None, Query(max_length=200, description="Full-text query")] = None,
-    ids: Annotated[list[Annotated[int, Query(ge=1)]], Query(max_length=200)] = [],  # noqa: B006
+    ids: Annotated[list[Annotated[int, Query(ge=1, le=MAX_ID)]], Query(max_length=200)] = [],  # noqa: B006
     sort: SortField = SortField.UPDATED,
     order: SortOrder = SortOrder.DESC,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -76,49 +76,49 @@ def bulk(payload: BulkRequest, session: SessionDep, user: CurrentUser) -> BulkRe
 
 
 @router.get("/entries/{entry_id}", response_model=EntryOut, responses=ERRORS, summary="Get an entry")
-def get_entry(entry_id: int, session: SessionDep, user: CurrentUser) -> EntryOut:
+def get_entry(entry_id: IdPath, session: SessionDep, user: CurrentUser) -> EntryOut:
     return service.to_out(service.get_entry(session, user, entry_id))
 
 
 @router.patch("/entries/{entry_id}", response_model=EntryOut, responses=ERRORS, summary="Update an entry")
-def update_entry(entry_id: int, payload: EntryUpdate, session: SessionDep, user: CurrentUser) -> EntryOut:
+def update_entry(entry_id: IdPath, payload: EntryUpdate, session: SessionDep, user: CurrentUser) -> EntryOut:
     return service.to_out(service.update_entry(session, user, entry_id, payload))
 
 
 @router.delete("/entries/{entry_id}", status_code=204, responses=ERRORS, summary="Delete an entry")
-def delete_entry(entry_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def delete_entry(entry_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     service.delete_entry(session, user, entry_id)
     return Response(status_code=204)
 
 
 @router.get("/entries/{entry_id}/history", response_model=list[EventOut], responses=ERRORS,
             summary="Status history and changes of an entry")
-def entry_history(entry_id: int, session: SessionDep, user: CurrentUser) -> list[EventOut]:
+def entry_history(entry_id: IdPath, session: SessionDep, user: CurrentUser) -> list[EventOut]:
     return [EventOut.model_validate(e) for e in service.history(session, user, entry_id)]
 
 
 @router.get("/entries/{entry_id}/journal", response_model=list[JournalOut], responses=ERRORS,
             summary="Journal notes of an entry, newest first")
-def list_journal(entry_id: int, session: SessionDep, user: CurrentUser) -> list[JournalOut]:
+def list_journal(entry_id: IdPath, session: SessionDep, user: CurrentUser) -> list[JournalOut]:
     return [JournalOut.model_validate(n) for n in service.list_journal(session, user, entry_id)]
 
 
 @router.post("/entries/{entry_id}/journal", response_model=JournalOut, status_code=201, responses=ERRORS,
              summary="Add a timestamped journal note")
-def add_journal(entry_id: int, payload: JournalCreate, session: SessionDep, user: CurrentUser) -> JournalOut:
+def add_journal(entry_id: IdPath, payload: JournalCreate, session: SessionDep, user: CurrentUser) -> JournalOut:
     return JournalOut.model_validate(service.add_journal(session, user, entry_id, payload.body))
 
 
 @router.patch("/entries/{entry_id}/journal/{note_id}", response_model=JournalOut, responses=ERRORS,
               summary="Edit a journal note")
-def edit_journal(entry_id: int, note_id: int, payload: JournalCreate, session: SessionDep,
+def edit_journal(entry_id: IdPath, note_id: IdPath, payload: JournalCreate, session: SessionDep,
                  user: CurrentUser) -> JournalOut:
     return JournalOut.model_validate(service.edit_journal(session, user, entry_id, note_id, payload.body))
 
 
 @router.delete("/entries/{entry_id}/journal/{note_id}", status_code=204, responses=ERRORS,
                summary="Delete a journal note")
-def delete_journal(entry_id: int, note_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def delete_journal(entry_id: IdPath, note_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     service.delete_journal(session, user, entry_id, note_id)
     return Response(status_code=204)
 

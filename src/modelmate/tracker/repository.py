@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Select, delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from modelmate.catalog.repository import normalise_key
 from modelmate.models import Entry, EntryEvent, EntryTag, JournalNote, Model, SearchDocument, Tag
@@ -35,9 +35,24 @@ def _tag_keys(names: Iterable[str]) -> list[str]:
     return sorted({normalise_key(n) for n in names if n.strip()})
 
 
-def filtered(session: Session, owner_id: int, f: EntryFilter, *, skip: str | None = None) -> Select:
-    """SELECT Entry JOIN Model with every filter applied (``skip`` leaves one facet's own filter out)."""
-    stmt = select(Entry).join(Model, Model.id == Entry.model_id).where(Entry.owner_id == owner_id)
+_MODEL_FILTERS = ("model_type", "developer", "license", "min_parameters", "max_parameters")
+
+
+def _needs_model(f: EntryFilter, skip: str | None = None) -> bool:
+    return any(getattr(f, k) not in (None, []) and k != skip for k in _MODEL_FILTERS)
+
+
+def filtered(session: Session, owner_id: int, f: EntryFilter, *, skip: str | None = None,
+             join_model: bool = True) -> Select:
+    """SELECT Entry JOIN Model with every filter applied (``skip`` leaves one facet's own filter out).
+
+    ``join_model=False`` leaves the catalog out unless a model filter needs it: every entry has exactly one
+    model (NOT NULL foreign key), so the inner join never changes which entries match, and counting
+    100k entries without it is several times cheaper.
+    """
+    stmt = select(Entry).where(Entry.owner_id == owner_id)
+    if join_model or _needs_model(f, skip):
+        stmt = stmt.join(Model, Model.id == Entry.model_id)
     if f.ids:
         stmt = stmt.where(Entry.id.in_(f.ids))
     if f.status and skip != "status":
@@ -80,37 +95,91 @@ _SORT_COLUMNS = {
     SortField.PARAMETERS: Model.parameters,
     SortField.RATING: Entry.rating,
 }
+# Never NULL: no NULLS LAST clause, so an index can deliver the order in both directions.
+_NOT_NULL_SORTS = {SortField.NAME, SortField.UPDATED, SortField.CREATED}
+
+
+def count_entries(session: Session, owner_id: int, f: EntryFilter) -> int:
+    stmt = filtered(session, owner_id, f, join_model=False)
+    return session.scalar(stmt.with_only_columns(func.count()).order_by(None)) or 0
 
 
 def list_entries(session: Session, owner_id: int, f: EntryFilter, *, sort: SortField, order: SortOrder,
                  limit: int, offset: int) -> tuple[list[Entry], int]:
-    stmt = filtered(session, owner_id, f)
-    total = session.scalar(stmt.with_only_columns(func.count(Entry.id)).order_by(None)) or 0
+    # Load each entry's model from the join the filters already made (not a second, eager-load join).
+    stmt = filtered(session, owner_id, f).options(contains_eager(Entry.model))
+    total = count_entries(session, owner_id, f)
     col = _SORT_COLUMNS[sort]
-    primary = col.desc().nulls_last() if order == SortOrder.DESC else col.asc().nulls_last()
-    tiebreak = Entry.id.desc() if order == SortOrder.DESC else Entry.id.asc()
+    desc = order == SortOrder.DESC
+    if sort in _NOT_NULL_SORTS:
+        primary = col.desc() if desc else col.asc()
+    else:
+        primary = col.desc().nulls_last() if desc else col.asc().nulls_last()
+    # Catalog sorts break ties on the model id (one entry per model and owner: still a total order), so the
+    # catalog index on the sort key (which ends in the row id) can deliver rows in order.
+    tie_col = Model.id if col.table is Model.__table__ else Entry.id
+    tiebreak = tie_col.desc() if desc else tie_col.asc()
     items = list(session.scalars(stmt.order_by(primary, tiebreak).limit(limit).offset(offset)).unique())
     return items, total
 
 
+_FACET_COLUMNS = {"status": Entry.status, "model_type": Model.model_type, "developer": Model.developer,
+                  "license": Model.license}
+
+
+def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT]
+
+
 def facet_counts(session: Session, owner_id: int, f: EntryFilter) -> dict[str, list[tuple[str, int]]]:
-    """Counts per value, each facet computed with every filter except its own (so choices stay visible)."""
+    """Counts per value, each facet computed with every filter except its own (so choices stay visible).
+
+    Facets whose own filter is not set all see the same set of entries: they are counted together in one
+    GROUP BY pass instead of one query each.
+    """
+    active = {"status": bool(f.status), "model_type": bool(f.model_type), "developer": bool(f.developer),
+              "license": bool(f.license)}
     out: dict[str, list[tuple[str, int]]] = {}
-    simple = {"status": Entry.status, "model_type": Model.model_type, "developer": Model.developer,
-              "license": Model.license}
-    for name, col in simple.items():
-        base = filtered(session, owner_id, f, skip=name).where(col.is_not(None))
-        stmt = (base.with_only_columns(col, func.count(Entry.id)).group_by(col)
-                .order_by(func.count(Entry.id).desc(), col).limit(FACET_LIMIT))
+    shared = [name for name, on in active.items() if not on]
+    if shared:
+        cols = [_FACET_COLUMNS[n] for n in shared]
+        needs_model = any(n != "status" for n in shared)
+        base = filtered(session, owner_id, f, join_model=needs_model)
+        stmt = base.with_only_columns(*cols, func.count()).group_by(*cols).order_by(None)
+        sums: dict[str, dict[str, int]] = {n: {} for n in shared}
+        for row in session.execute(stmt):
+            c = int(row[-1])
+            for i, n in enumerate(shared):
+                if row[i] is not None:
+                    key = str(row[i])
+                    sums[n][key] = sums[n].get(key, 0) + c
+        out.update({n: _top(sums[n]) for n in shared})
+    for name in (n for n, on in active.items() if on):
+        col = _FACET_COLUMNS[name]
+        base = filtered(session, owner_id, f, skip=name, join_model=name != "status").where(col.is_not(None))
+        stmt = (base.with_only_columns(col, func.count()).group_by(col)
+                .order_by(func.count().desc(), col).limit(FACET_LIMIT))
         out[name] = [(str(v), int(c)) for v, c in session.execute(stmt)]
-    base_ids = filtered(session, owner_id, f, skip="tags").with_only_columns(Entry.id).order_by(None)
     tag_stmt = (select(Tag.name, func.count(EntryTag.entry_id))
                 .join(EntryTag, EntryTag.tag_id == Tag.id)
-                .where(Tag.owner_id == owner_id, EntryTag.entry_id.in_(base_ids))
-                .group_by(Tag.id, Tag.name).order_by(func.count(EntryTag.entry_id).desc(), Tag.name)
+                .where(Tag.owner_id == owner_id))
+    if _has_filters(f, skip="tags"):
+        base_ids = filtered(session, owner_id, f, skip="tags", join_model=False).with_only_columns(Entry.id)
+        tag_stmt = tag_stmt.where(EntryTag.entry_id.in_(base_ids.order_by(None)))
+    tag_stmt = (tag_stmt.group_by(Tag.id, Tag.name).order_by(func.count(EntryTag.entry_id).desc(), Tag.name)
                 .limit(FACET_LIMIT))
     out["tags"] = [(str(v), int(c)) for v, c in session.execute(tag_stmt)]
-    return out
+    return {k: out[k] for k in ("status", "model_type", "developer", "license", "tags")}
+
+
+def _has_filters(f: EntryFilter, skip: str | None = None) -> bool:
+    """True when some filter (other than ``skip``'s) narrows the owner's entries."""
+    values = f.model_dump(exclude={"tag_mode"})
+    if skip == "tags":
+        values.pop("tag")
+    if not (values.get("q") or "").strip():
+        values.pop("q")
+    return any(v not in (None, [], "") for v in values.values())
 
 
 # --- tags ----------------------------------------------------------------------------------------------------
@@ -182,9 +251,10 @@ def entry_events(session: Session, owner_id: int, entry_id: int) -> list[EntryEv
 
 # --- search documents -----------------------------------------------------------------------------------------
 
-def upsert_search_document(session: Session, entry: Entry, journal_bodies: Sequence[str]) -> None:
+def search_document_values(entry: Entry, journal_bodies: Sequence[str]) -> dict[str, object]:
+    """The columns of an entry's search document (also used by bulk writers such as the importer)."""
     model = entry.model
-    values = {
+    return {
         "owner_id": entry.owner_id,
         "name": " ".join(filter(None, [model.name, model.hf_repo_id, model.github_repo])),
         "developer": model.developer or "",
@@ -192,6 +262,10 @@ def upsert_search_document(session: Session, entry: Entry, journal_bodies: Seque
         "tags": " ".join(t.name for t in entry.tags),
         "notes": "\n\n".join([entry.notes or "", *journal_bodies]).strip(),
     }
+
+
+def upsert_search_document(session: Session, entry: Entry, journal_bodies: Sequence[str]) -> None:
+    values = search_document_values(entry, journal_bodies)
     doc = session.get(SearchDocument, entry.id)
     if doc is None:
         session.add(SearchDocument(entry_id=entry.id, **values))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from modelmate.catalog.schemas import ModelFields, Tags, Text200
+from modelmate.catalog.schemas import ModelFields, RawText, Tags, Text200
 from modelmate.models.enums import EntryStatus
 
 MAX_NOTES = 200_000
@@ -21,7 +21,7 @@ class EntryFields(BaseModel):
     date_interacted: date | None = Field(None, description="When you last interacted with the model")
     rating: Rating = None
     tags: Tags = Field(None, description="Your tags (case-insensitive, deduplicated)")
-    notes: str | None = Field(None, max_length=MAX_NOTES, description="Markdown notes, stored raw")
+    notes: RawText | None = Field(None, max_length=MAX_NOTES, description="Markdown notes, stored raw")
 
 
 class EntryCreate(ModelFields, EntryFields):
@@ -29,7 +29,7 @@ class EntryCreate(ModelFields, EntryFields):
 
     model_config = ConfigDict(extra="forbid")
 
-    model_id: int | None = Field(None, ge=1, description="Existing catalog model to log")
+    model_id: int | None = Field(None, ge=1, le=2**63 - 1, description="Existing catalog model to log")
     name: Text200 = Field(None, description="Model name (required unless model_id is given)")
 
     @model_validator(mode="after")
@@ -131,7 +131,7 @@ class EntryFilter(BaseModel):
 
 class JournalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    body: Annotated[str, AfterValidator(lambda v: v if v.strip() else _blank())] = Field(
+    body: Annotated[RawText, AfterValidator(lambda v: v if v.strip() else _blank())] = Field(
         ..., min_length=1, max_length=MAX_NOTES, description="Markdown, stored raw")
 
 
@@ -170,7 +170,7 @@ class BulkAction(StrEnum):
 
 class BulkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[Annotated[int, Field(ge=1)]] = Field(..., min_length=1, max_length=1000)
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(..., min_length=1, max_length=1000)
     action: BulkAction
     status: EntryStatus | None = None
     tags: Tags = None

@@ -1,0 +1,56 @@
+"""SQL for the demo seeder: lock the user, check whether their log was ever used, wipe it for a reset."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from modelmate.models import Entry, EntryEvent, Model, SearchDocument, Tag, User
+
+
+def lock_user(session: Session, user_id: int) -> User | None:
+    """The user row, locked until the transaction ends (PostgreSQL: serialises concurrent seeders).
+
+    On SQLite the caller takes the database write lock with ``immediate_transaction`` instead.
+    """
+    return session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
+
+
+def models_matching(session: Session, *, hf_repo_ids: Collection[str], github_repos: Collection[str],
+                    name_keys: Collection[str]) -> list[Model]:
+    """Catalog models whose identity (lower-cased repo ids, normalised name) is one of these, in one query."""
+    return list(session.scalars(select(Model).where(or_(
+        func.lower(Model.hf_repo_id).in_([r.lower() for r in hf_repo_ids]),
+        func.lower(Model.github_repo).in_([r.lower() for r in github_repos]),
+        Model.name_key.in_(list(name_keys))))))
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append history rows in one executemany (backdated events of the demo)."""
+    if rows:
+        session.execute(insert(EntryEvent), rows)
+
+
+def count_entries(session: Session, owner_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Entry).where(Entry.owner_id == owner_id)) or 0
+
+
+def has_history(session: Session, owner_id: int) -> bool:
+    """True once the user has logged anything, even if every entry was deleted since."""
+    if count_entries(session, owner_id):
+        return True
+    return session.scalar(select(EntryEvent.id).where(EntryEvent.owner_id == owner_id).limit(1)) is not None
+
+
+def delete_log(session: Session, owner_id: int) -> int:
+    """Delete the user's entries with their history and tags (catalog models stay). Returns entries deleted."""
+    n = count_entries(session, owner_id)
+    session.execute(delete(SearchDocument).where(SearchDocument.owner_id == owner_id))
+    session.execute(delete(EntryEvent).where(EntryEvent.owner_id == owner_id))
+    session.execute(delete(Entry).where(Entry.owner_id == owner_id))  # cascades: tags links, journal, embeddings
+    session.execute(delete(Tag).where(Tag.owner_id == owner_id))
+    session.expire_all()
+    return n

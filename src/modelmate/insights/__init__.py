@@ -1,0 +1,1 @@
+"""Insights over your log: dashboard, timeline and side-by-side compare."""

@@ -1,0 +1,104 @@
+"""Job handlers by kind. A handler receives a :class:`JobContext` and returns a JSON-able result (or None).
+
+Handlers open their own database sessions (``ctx.db.session()``), report progress with ``ctx.progress()``
+(which also renews the lease and raises :class:`LeaseLost` once another worker owns the job, or
+:class:`JobCancelled` when the owner cancelled it), and raise :class:`PermanentJobError` for failures that
+a retry cannot fix. Any other exception fails the attempt and the job is retried while attempts remain.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelmate.config import Settings
+from modelmate.db.engine import Database
+from modelmate.jobs import repository as repo
+
+# Modules whose import registers the built-in handlers (imported lazily: they depend on us, not we on them).
+BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks")
+
+
+class LeaseLost(Exception):
+    """Another worker owns this job now (our fencing token is stale): stop without writing anything."""
+
+
+class JobCancelled(Exception):
+    """The job's owner asked to cancel it."""
+
+
+class PermanentJobError(Exception):
+    """A failure that retrying cannot fix (bad payload, missing object): the job fails at once."""
+
+
+@dataclass
+class JobContext:
+    db: Database
+    settings: Settings
+    job_id: int
+    kind: str
+    owner_id: int | None
+    payload: dict[str, Any]
+    attempt: int
+    fencing_token: int
+    lease_s: float
+    lost: threading.Event = field(default_factory=threading.Event)
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost(f"job {self.job_id}: lease lost")
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Record progress (0..1) and renew the lease; raises LeaseLost / JobCancelled."""
+        self.check()
+        with self.db.session() as session:
+            ok = repo.heartbeat(session, self.job_id, self.fencing_token, lease_s=self.lease_s,
+                                progress=fraction, message=message)
+            cancelled = ok and repo.cancel_requested(session, self.job_id)
+        if not ok:
+            self.lost.set()
+            raise LeaseLost(f"job {self.job_id}: lease lost")
+        if cancelled:
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def log(self, line: str) -> None:
+        with self.db.session() as session:
+            if not repo.append_log(session, self.job_id, self.fencing_token, line):
+                self.lost.set()
+
+
+Handler = Callable[[JobContext], "dict[str, Any] | None"]
+_HANDLERS: dict[str, Handler] = {}
+_LOADED = False
+_LOCK = threading.Lock()
+
+
+def register(kind: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        _HANDLERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def load_builtin() -> None:
+    global _LOADED
+    with _LOCK:
+        if _LOADED:
+            return
+        for name in BUILTIN_TASK_MODULES:
+            importlib.import_module(name)
+        _LOADED = True
+
+
+def get(kind: str) -> Handler | None:
+    load_builtin()
+    return _HANDLERS.get(kind)
+
+
+def kinds() -> list[str]:
+    load_builtin()
+    return sorted(_HANDLERS)

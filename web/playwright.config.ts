@@ -1,0 +1,61 @@
+import { defineConfig } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+// The config is evaluated by the runner and again by each worker: pick the port and data dir once and pass them
+// down through the environment.
+if (!process.env.MM_E2E_PORT) {
+  process.env.MM_E2E_PORT = execFileSync(
+    process.execPath,
+    ["-e", "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"],
+    { encoding: "utf8" },
+  ).trim();
+}
+if (!process.env.MM_E2E_DATA) process.env.MM_E2E_DATA = mkdtempSync(join(tmpdir(), "modelmate-e2e-"));
+const port = Number(process.env.MM_E2E_PORT);
+const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: "./e2e",
+  fullyParallel: false,
+  workers: 1,
+  retries: process.env.CI ? 1 : 0,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [["list"]],
+  outputDir: "test-results",
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+      ],
+    },
+  },
+  projects: [{ name: "chromium", use: { browserName: "chromium", viewport: { width: 1360, height: 900 } } }],
+  webServer: {
+    command: `../.venv/bin/modelmate serve --port ${port}`,
+    url: `${baseURL}/api/v1/health`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore",
+    stderr: "pipe",
+    env: {
+      MODELMATE_DATA_DIR: process.env.MM_E2E_DATA,
+      MODELMATE_SEED_DEMO: "false",
+      MODELMATE_ENVIRONMENT: "development",
+      MODELMATE_LOG_LEVEL: "warning",
+    },
+  },
+});

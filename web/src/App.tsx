@@ -1,0 +1,69 @@
+import { lazy } from "react";
+import { createBrowserRouter, RouterProvider } from "react-router";
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { AppShell } from "./components/AppShell";
+import { Toaster, toast } from "./components/ui/toast";
+import { TooltipProvider } from "./components/ui/tooltip";
+import { ApiError, errorMessage } from "./lib/api";
+
+const Dashboard = lazy(() => import("./pages/Dashboard"));
+const Models = lazy(() => import("./pages/Models"));
+const EntryPage = lazy(() => import("./pages/EntryPage"));
+const Timeline = lazy(() => import("./pages/Timeline"));
+const Compare = lazy(() => import("./pages/Compare"));
+const Transfer = lazy(() => import("./pages/Transfer"));
+const SearchPage = lazy(() => import("./pages/SearchPage"));
+const NotFound = lazy(() => import("./pages/NotFound"));
+
+export function makeQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: {
+        staleTime: 15_000,
+        refetchOnWindowFocus: false,
+        retry: (count, err) => !(err instanceof ApiError && err.status < 500) && count < 2,
+      },
+    },
+    queryCache: new QueryCache({
+      onError: (err, query) => {
+        if (query.meta?.silent || (err instanceof ApiError && err.status === 401)) return;
+        toast.error("Could not load data", errorMessage(err));
+      },
+    }),
+    mutationCache: new MutationCache({
+      onError: (err, _v, _c, mutation) => {
+        if (mutation.meta?.silent || (err instanceof ApiError && err.status === 401)) return;
+        toast.error("That did not work", errorMessage(err));
+      },
+    }),
+  });
+}
+
+const router = createBrowserRouter([
+  {
+    element: <AppShell />,
+    children: [
+      { index: true, element: <Dashboard /> },
+      { path: "models", element: <Models /> },
+      { path: "entries/:id", element: <EntryPage /> },
+      { path: "timeline", element: <Timeline /> },
+      { path: "compare", element: <Compare /> },
+      { path: "transfer", element: <Transfer /> },
+      { path: "search", element: <SearchPage /> },
+      { path: "*", element: <NotFound /> },
+    ],
+  },
+]);
+
+const queryClient = makeQueryClient();
+
+export function App() {
+  return (
+    <QueryClientProvider client={queryClient}>
+      <TooltipProvider delayDuration={300}>
+        <RouterProvider router={router} />
+        <Toaster />
+      </TooltipProvider>
+    </QueryClientProvider>
+  );
+}

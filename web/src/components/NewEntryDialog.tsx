@@ -1,0 +1,111 @@
+import { useState } from "react";
+import { useNavigate } from "react-router";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Plus } from "lucide-react";
+import { Button } from "@/components/ui/button";
+import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
+import { Input, Label } from "@/components/ui/input";
+import { NativeSelect } from "@/components/ui/select";
+import { TagInput } from "./TagInput";
+import { toast } from "@/components/ui/toast";
+import { api } from "@/lib/api";
+import { MODEL_TYPES, STATUSES, STATUS_LABEL } from "@/lib/constants";
+import type { EntryCreate, EntryOut } from "@/lib/types";
+
+/** Quick "log a model" dialog: the essentials, then the full editor on the entry page. */
+export function NewEntryDialog({ trigger }: { trigger?: React.ReactNode }) {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  const [developer, setDeveloper] = useState("");
+  const [modelType, setModelType] = useState("LLM");
+  const [status, setStatus] = useState("wishlist");
+  const [tags, setTags] = useState<string[]>([]);
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+
+  const create = useMutation({
+    mutationFn: (body: EntryCreate) => api.post<EntryOut>("/entries", body),
+    onSuccess: (entry) => {
+      qc.invalidateQueries();
+      toast.success("Entry created", entry.name);
+      setOpen(false);
+      setName("");
+      setDeveloper("");
+      setTags([]);
+      navigate(`/entries/${entry.id}`);
+    },
+  });
+
+  const submit = (e: React.FormEvent) => {
+    e.preventDefault();
+    if (!name.trim()) return;
+    create.mutate({
+      name: name.trim(),
+      developer: developer.trim() || null,
+      model_type: modelType as EntryCreate["model_type"],
+      status: status as EntryCreate["status"],
+      tags,
+      date_interacted: new Date().toISOString().slice(0, 10),
+    });
+  };
+
+  return (
+    <Dialog open={open} onOpenChange={setOpen}>
+      <DialogTrigger asChild>
+        {trigger ?? (
+          <Button>
+            <Plus aria-hidden /> New entry
+          </Button>
+        )}
+      </DialogTrigger>
+      <DialogContent>
+        <DialogHeader>
+          <DialogTitle>Log a model</DialogTitle>
+          <DialogDescription>Add the basics now; everything else can be edited on the entry page.</DialogDescription>
+        </DialogHeader>
+        <form onSubmit={submit} className="grid gap-4" aria-label="New entry">
+          <div className="grid gap-1.5">
+            <Label htmlFor="new-name">Name</Label>
+            <Input id="new-name" required autoFocus value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. Llama 3.1 8B" />
+          </div>
+          <div className="grid gap-1.5">
+            <Label htmlFor="new-developer">Developer</Label>
+            <Input id="new-developer" value={developer} onChange={(e) => setDeveloper(e.target.value)} placeholder="e.g. Meta" />
+          </div>
+          <div className="grid grid-cols-2 gap-3">
+            <div className="grid gap-1.5">
+              <Label htmlFor="new-type">Type</Label>
+              <NativeSelect id="new-type" value={modelType} onChange={(e) => setModelType(e.target.value)}>
+                {MODEL_TYPES.map((t) => (
+                  <option key={t}>{t}</option>
+                ))}
+              </NativeSelect>
+            </div>
+            <div className="grid gap-1.5">
+              <Label htmlFor="new-status">Status</Label>
+              <NativeSelect id="new-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+                {STATUSES.map((s) => (
+                  <option key={s} value={s}>
+                    {STATUS_LABEL[s]}
+                  </option>
+                ))}
+              </NativeSelect>
+            </div>
+          </div>
+          <div className="grid gap-1.5">
+            <span className="text-sm font-medium">Tags</span>
+            <TagInput value={tags} onChange={setTags} />
+          </div>
+          <DialogFooter>
+            <Button variant="outline" onClick={() => setOpen(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={create.isPending || !name.trim()}>
+              {create.isPending ? "Creating…" : "Create entry"}
+            </Button>
+          </DialogFooter>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}

@@ -1,0 +1,136 @@
+// The one fetch wrapper of the UI: same-origin /api/v1, JSON in and out, our error shape parsed into ApiError,
+// CSRF header on unsafe methods, 401 → /login?next=... . Response types come from the generated client.
+import type { ApiPath } from "@/client";
+
+export const API_BASE = "/api/v1";
+
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: unknown;
+  constructor(status: number, body: ApiErrorBody) {
+    super(body.message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = body.code;
+    this.details = body.details;
+  }
+}
+
+type Scalar = string | number | boolean | null | undefined;
+export type Query = Record<string, Scalar | Scalar[]>;
+
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  form?: FormData;
+  signal?: AbortSignal;
+}
+
+/** Paths as the generated client spells them, minus the /api/v1 prefix, e.g. "/entries/{entry_id}". */
+export type ClientPath = ApiPath extends `/api/v1${infer P}` ? P : never;
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export function readCsrfToken(cookie: string = typeof document === "undefined" ? "" : document.cookie): string | null {
+  for (const part of cookie.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (name.toLowerCase().includes("csrf")) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return null;
+}
+
+export function buildQuery(query?: Query): string {
+  if (!query) return "";
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) {
+      if (v === undefined || v === null || v === "") continue;
+      params.append(key, String(v));
+    }
+  }
+  const s = params.toString();
+  return s ? `?${s}` : "";
+}
+
+/** Fill `{name}` placeholders of a generated path with (URL-encoded) values. */
+export function fillPath(path: string, params: Record<string, string | number> = {}): string {
+  return path.replace(/\{(\w+)\}/g, (_, k: string) => {
+    if (!(k in params)) throw new Error(`missing path parameter ${k} for ${path}`);
+    return encodeURIComponent(String(params[k]));
+  });
+}
+
+let onUnauthorized = (): void => {
+  const here = window.location.pathname + window.location.search;
+  if (!window.location.pathname.startsWith("/login")) {
+    window.location.assign(`/login?next=${encodeURIComponent(here)}`);
+  }
+};
+/** The login page (a later task) may replace the 401 behaviour; tests use it too. */
+export function setUnauthorizedHandler(fn: () => void): void {
+  onUnauthorized = fn;
+}
+
+async function parseError(resp: Response): Promise<ApiError> {
+  let body: ApiErrorBody = { code: `http_${resp.status}`, message: resp.statusText || `request failed (${resp.status})` };
+  try {
+    const data = await resp.json();
+    if (data && typeof data === "object" && data.error && typeof data.error.message === "string") body = data.error;
+  } catch {
+    /* not JSON: keep the status text */
+  }
+  return new ApiError(resp.status, body);
+}
+
+export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  let body: BodyInit | undefined;
+  if (opts.form) body = opts.form;
+  else if (opts.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(opts.body);
+  }
+  if (UNSAFE.has(method)) {
+    const token = readCsrfToken();
+    if (token) headers["X-CSRF-Token"] = token;
+  }
+  const resp = await fetch(`${API_BASE}${path}${buildQuery(opts.query)}`, {
+    method,
+    headers,
+    body,
+    credentials: "same-origin",
+    signal: opts.signal,
+  });
+  if (resp.status === 401) {
+    onUnauthorized();
+    throw await parseError(resp);
+  }
+  if (!resp.ok) throw await parseError(resp);
+  if (resp.status === 204) return undefined as T;
+  const type = resp.headers.get("content-type") ?? "";
+  return (type.includes("json") ? await resp.json() : await resp.text()) as T;
+}
+
+export const api = {
+  get: <T>(path: string, query?: Query, signal?: AbortSignal) => request<T>("GET", path, { query, signal }),
+  post: <T>(path: string, body?: unknown, query?: Query) => request<T>("POST", path, { body, query }),
+  patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, { body }),
+  del: <T = void>(path: string) => request<T>("DELETE", path),
+  upload: <T>(path: string, form: FormData, query?: Query) => request<T>("POST", path, { form, query }),
+};
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,114 @@
+import { useCallback, useMemo } from "react";
+import { useSearchParams } from "react-router";
+import type { Query } from "./api";
+
+export interface EntryFilters {
+  q: string;
+  status: string[];
+  model_type: string[];
+  tag: string[];
+  tag_mode: "any" | "all";
+  date_from: string;
+  date_to: string;
+  sort: string;
+  order: "asc" | "desc";
+  page: number;
+  view: "table" | "cards";
+}
+
+export const PAGE_SIZE = 24;
+export const DEFAULT_FILTERS: EntryFilters = {
+  q: "",
+  status: [],
+  model_type: [],
+  tag: [],
+  tag_mode: "any",
+  date_from: "",
+  date_to: "",
+  sort: "updated",
+  order: "desc",
+  page: 1,
+  view: "table",
+};
+
+export function parseFilters(params: URLSearchParams): EntryFilters {
+  const page = Number.parseInt(params.get("page") ?? "1", 10);
+  return {
+    q: params.get("q") ?? "",
+    status: params.getAll("status"),
+    model_type: params.getAll("model_type"),
+    tag: params.getAll("tag"),
+    tag_mode: params.get("tag_mode") === "all" ? "all" : "any",
+    date_from: params.get("date_from") ?? "",
+    date_to: params.get("date_to") ?? "",
+    sort: params.get("sort") ?? DEFAULT_FILTERS.sort,
+    order: params.get("order") === "asc" ? "asc" : "desc",
+    page: Number.isFinite(page) && page > 0 ? page : 1,
+    view: params.get("view") === "cards" ? "cards" : "table",
+  };
+}
+
+/** Only non-default values go into the URL, so a bookmarked view stays short and readable. */
+export function filtersToParams(f: EntryFilters): URLSearchParams {
+  const p = new URLSearchParams();
+  if (f.q) p.set("q", f.q);
+  f.status.forEach((s) => p.append("status", s));
+  f.model_type.forEach((s) => p.append("model_type", s));
+  f.tag.forEach((s) => p.append("tag", s));
+  if (f.tag_mode !== "any") p.set("tag_mode", f.tag_mode);
+  if (f.date_from) p.set("date_from", f.date_from);
+  if (f.date_to) p.set("date_to", f.date_to);
+  if (f.sort !== DEFAULT_FILTERS.sort) p.set("sort", f.sort);
+  if (f.order !== DEFAULT_FILTERS.order) p.set("order", f.order);
+  if (f.page > 1) p.set("page", String(f.page));
+  if (f.view !== DEFAULT_FILTERS.view) p.set("view", f.view);
+  return p;
+}
+
+/** The API query for a set of filters (GET /entries). */
+export function filtersToQuery(f: EntryFilters): Query {
+  return {
+    q: f.q || undefined,
+    status: f.status,
+    model_type: f.model_type,
+    tag: f.tag,
+    tag_mode: f.tag.length > 1 ? f.tag_mode : undefined,
+    date_from: f.date_from || undefined,
+    date_to: f.date_to || undefined,
+    sort: f.sort,
+    order: f.order,
+    limit: PAGE_SIZE,
+    offset: (f.page - 1) * PAGE_SIZE,
+    facets: true,
+  };
+}
+
+export function activeFilterCount(f: EntryFilters): number {
+  return (
+    (f.q ? 1 : 0) + f.status.length + f.model_type.length + f.tag.length + (f.date_from ? 1 : 0) + (f.date_to ? 1 : 0)
+  );
+}
+
+/** Filters live in the URL query string: bookmarkable, shareable, back/forward friendly. */
+export function useEntryFilters() {
+  const [params, setParams] = useSearchParams();
+  const filters = useMemo(() => parseFilters(params), [params]);
+  const update = useCallback(
+    (patch: Partial<EntryFilters>, opts: { replace?: boolean } = {}) => {
+      setParams(
+        (prev) => {
+          const current = parseFilters(prev);
+          const resetsPage = !("page" in patch) && Object.keys(patch).some((k) => k !== "view");
+          const next = { ...current, ...patch, ...(resetsPage ? { page: 1 } : {}) };
+          return filtersToParams(next);
+        },
+        { replace: opts.replace },
+      );
+    },
+    [setParams],
+  );
+  const reset = useCallback(() => {
+    setParams((prev) => filtersToParams({ ...DEFAULT_FILTERS, view: parseFilters(prev).view }));
+  }, [setParams]);
+  return { filters, update, reset };
+}

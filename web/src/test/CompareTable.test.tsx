@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { screen, within } from "@testing-library/react";
+import { CompareTable } from "@/components/CompareTable";
+import type { CompareResult } from "@/lib/types";
+import { renderWithProviders } from "./render";
+import { makeEntry } from "./fixtures";
+
+const data: CompareResult = {
+  entries: [makeEntry({ id: 1, name: "Alpha" }), makeEntry({ id: 2, name: "Beta" })],
+  fields: [
+    { field: "developer", label: "Developer", values: ["Meta", "Meta"], differs: false },
+    { field: "parameters", label: "Parameters", values: [8_000_000_000, 70_000_000_000], differs: true },
+    { field: "tags", label: "Tags", values: [["chat"], ["chat", "code"]], differs: true },
+  ],
+};
+
+describe("CompareTable", () => {
+  it("shows one column per model and highlights the rows that differ", () => {
+    renderWithProviders(<CompareTable data={data} />);
+    expect(screen.getByRole("link", { name: "Alpha" })).toHaveAttribute("href", "/entries/1");
+    const rows = screen.getAllByRole("row").slice(1);
+    expect(rows.map((r) => r.getAttribute("data-differs"))).toEqual(["false", "true", "true"]);
+    const params = rows[1];
+    expect(params.className).toMatch(/bg-amber/);
+    expect(rows[0].className).not.toMatch(/bg-amber/);
+    expect(within(params).getByText("8B")).toBeInTheDocument();
+    expect(within(params).getByText("70B")).toBeInTheDocument();
+    expect(within(params).getByText(/differs/)).toBeInTheDocument(); // announced to screen readers
+    expect(within(rows[2]).getByText("chat, code")).toBeInTheDocument();
+  });
+
+  it("can show only the differences", () => {
+    renderWithProviders(<CompareTable data={data} onlyDiffs />);
+    const rows = screen.getAllByRole("row").slice(1);
+    expect(rows).toHaveLength(2);
+    expect(rows.every((r) => r.getAttribute("data-differs") === "true")).toBe(true);
+  });
+});
