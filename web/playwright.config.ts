@@ -16,6 +16,23 @@ if (!process.env.MM_E2E_PORT) {
 if (!process.env.MM_E2E_DATA) process.env.MM_E2E_DATA = mkdtempSync(join(tmpdir(), "modelmate-e2e-"));
 const port = Number(process.env.MM_E2E_PORT);
 const baseURL = `http://127.0.0.1:${port}`;
+// A second server with its own data dir for accounts.spec.ts: the first sign-up switches a server into accounts
+// mode (anonymous requests then get 401), which must not happen to the server the other specs share.
+if (!process.env.MM_E2E_ACCOUNTS_PORT) {
+  process.env.MM_E2E_ACCOUNTS_PORT = execFileSync(
+    process.execPath,
+    ["-e", "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"],
+    { encoding: "utf8" },
+  ).trim();
+}
+if (!process.env.MM_E2E_ACCOUNTS_DATA) process.env.MM_E2E_ACCOUNTS_DATA = mkdtempSync(join(tmpdir(), "modelmate-e2e-accounts-"));
+const accountsPort = Number(process.env.MM_E2E_ACCOUNTS_PORT);
+const accountsURL = `http://127.0.0.1:${accountsPort}`;
+const serverEnv = {
+  MODELMATE_SEED_DEMO: "false",
+  MODELMATE_ENVIRONMENT: "development",
+  MODELMATE_LOG_LEVEL: "warning",
+};
 
 export default defineConfig({
   testDir: "./e2e",
@@ -43,19 +60,36 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: "chromium", use: { browserName: "chromium", viewport: { width: 1360, height: 900 } } }],
-  webServer: {
-    command: `../.venv/bin/modelmate serve --port ${port}`,
-    url: `${baseURL}/api/v1/health`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "ignore",
-    stderr: "pipe",
-    env: {
-      MODELMATE_DATA_DIR: process.env.MM_E2E_DATA,
-      MODELMATE_SEED_DEMO: "false",
-      MODELMATE_ENVIRONMENT: "development",
-      MODELMATE_LOG_LEVEL: "warning",
+  projects: [
+    {
+      name: "chromium",
+      testIgnore: /accounts\.spec\.ts/,
+      use: { browserName: "chromium", viewport: { width: 1360, height: 900 } },
     },
-  },
+    {
+      name: "accounts",
+      testMatch: /accounts\.spec\.ts/,
+      use: { browserName: "chromium", viewport: { width: 1360, height: 900 }, baseURL: accountsURL },
+    },
+  ],
+  webServer: [
+    {
+      command: `../.venv/bin/modelmate serve --port ${port}`,
+      url: `${baseURL}/api/v1/health`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { ...serverEnv, MODELMATE_DATA_DIR: process.env.MM_E2E_DATA },
+    },
+    {
+      command: `../.venv/bin/modelmate serve --port ${accountsPort}`,
+      url: `${accountsURL}/api/v1/health`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { ...serverEnv, MODELMATE_DATA_DIR: process.env.MM_E2E_ACCOUNTS_DATA },
+    },
+  ],
 });

@@ -223,3 +223,11 @@ def test_modelmate_serve_binds_loopback_only_by_default(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_nul_in_url_is_422_never_a_database_error(client):
+    for url in ("/api/v1/search?q=a%00b", "/api/v1/timeline?q=%00", "/api/v1/entries?q=x%00",
+                "/api/v1/tags?q=%00", "/api/v1/models?q=%00"):
+        r = client.get(url)
+        assert r.status_code == 422, (url, r.text)
+        assert r.json()["error"]["message"] == "URLs must not contain NUL characters"

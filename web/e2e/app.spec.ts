@@ -284,6 +284,66 @@ test("phone-sized viewport: the nav collapses into a menu", async ({ page }) => 
   await page.screenshot({ path: `${SHOTS}models-phone-light.png` });
 });
 
+test("single-user mode: user menu, settings with the bookmarklet, no login needed", async ({ page }) => {
+  await page.goto("/");
+  await page.getByTestId("user-menu").click();
+  await expect(page.getByRole("menuitem", { name: "Create account" })).toBeVisible();
+  await page.getByRole("menuitem", { name: "Settings" }).click();
+  await expect(page.getByRole("heading", { name: "Settings" })).toBeVisible();
+  await expect(page.getByText("Single-user mode: no login")).toBeVisible();
+  const href = (await page.getByTestId("bookmarklet").getAttribute("href")) ?? "";
+  const origin = new URL(page.url()).origin;
+  expect(href).toContain(`${JSON.stringify(`${origin}/capture?url=`)}+encodeURIComponent(location.href)`);
+  expect(href).not.toContain("cookie");
+});
+
+test("autofill: a look-alike host is refused with the server's message; refresh needs a repository", async ({ page }) => {
+  await page.goto("/models");
+  await page.getByRole("button", { name: "New entry" }).first().click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Autofill from a link").fill("https://huggingface.co.evil.com/org/model");
+  await dialog.getByRole("button", { name: "Autofill" }).click();
+  await expect(dialog.getByTestId("autofill-error")).toContainText("only huggingface.co, hf.co and github.com links are supported");
+  await expect(dialog.getByLabel("Name")).toHaveValue("");
+  await page.keyboard.press("Escape");
+
+  await page.goto(`/entries/${idOf("Gemma 2 9B")}`);
+  await page.getByRole("button", { name: "Refresh metadata" }).click();
+  await expect(page.getByText("no Hugging Face or GitHub repository").first()).toBeVisible();
+  await expect(page.getByRole("dialog")).toHaveCount(0);
+});
+
+test("capture page pre-fills from a GitHub link and rejects look-alikes client-side", async ({ page, request }) => {
+  await page.goto(`/capture?url=${encodeURIComponent("https://github.com.evil.com/owner/repo")}&title=Evil`);
+  await expect(page.getByTestId("capture-unrecognised")).toBeVisible();
+  await expect(page.getByLabel("GitHub repository")).toHaveValue("");
+  await page.goto(`/capture?url=${encodeURIComponent("https://github.com/acme/speedy-model")}&title=${encodeURIComponent("GitHub - acme/speedy-model")}`);
+  await expect(page.getByLabel("Name")).toHaveValue("speedy-model");
+  await expect(page.getByLabel("GitHub repository")).toHaveValue("acme/speedy-model");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("entry-title")).toHaveText("speedy-model");
+  const found = await (await request.get("/api/v1/entries?q=speedy")).json();
+  expect(found.items.map((e: { github_repo: string }) => e.github_repo)).toEqual(["acme/speedy-model"]);
+});
+
+test("search modes: switch kept in the URL; semantic shows results or an error, never a crash", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto("/search?q=transcription");
+  await expect(page.getByRole("tab", { name: "Keyword" })).toHaveAttribute("aria-selected", "true");
+  await expect(page.getByTestId("search-results").locator(":scope > li")).toHaveCount(1);
+  await page.getByRole("tab", { name: "Semantic" }).click();
+  await expect(page).toHaveURL(/mode=semantic/);
+  await expect(page.getByText(/^(\d+|No) results for/)).toBeVisible({ timeout: 30_000 }); // results, none yet, or the error
+  await page.getByRole("tab", { name: "Hybrid" }).click();
+  await expect(page).toHaveURL(/mode=hybrid/);
+  await expect(page.getByText(/^(\d+|No) results for/)).toBeVisible({ timeout: 30_000 }); // results, none yet, or the error
+  await page.goto(`/entries/${idOf("Whisper large-v3")}`);
+  await expect(page.getByTestId("entry-title")).toHaveText("Whisper large-v3");
+  await page.waitForTimeout(500);
+  expect(errors).toEqual([]);
+});
+
 test("deep links load directly and unknown API paths stay JSON", async ({ page, request }) => {
   await page.goto(`/entries/${idOf("Whisper large-v3")}`);
   await expect(page.getByTestId("entry-title")).toHaveText("Whisper large-v3");

@@ -14,6 +14,10 @@ const Compare = lazy(() => import("./pages/Compare"));
 const Transfer = lazy(() => import("./pages/Transfer"));
 const SearchPage = lazy(() => import("./pages/SearchPage"));
 const NotFound = lazy(() => import("./pages/NotFound"));
+const LoginPage = lazy(() => import("./pages/Auth").then((m) => ({ default: m.LoginPage })));
+const SignupPage = lazy(() => import("./pages/Auth").then((m) => ({ default: m.SignupPage })));
+const SettingsPage = lazy(() => import("./pages/Settings"));
+const CapturePage = lazy(() => import("./pages/Capture"));
 
 export function makeQueryClient(): QueryClient {
   return new QueryClient({
@@ -50,6 +54,10 @@ const router = createBrowserRouter([
       { path: "compare", element: <Compare /> },
       { path: "transfer", element: <Transfer /> },
       { path: "search", element: <SearchPage /> },
+      { path: "login", element: <LoginPage /> },
+      { path: "signup", element: <SignupPage /> },
+      { path: "settings", element: <SettingsPage /> },
+      { path: "capture", element: <CapturePage /> },
       { path: "*", element: <NotFound /> },
     ],
   },

@@ -46,6 +46,26 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class RejectNulMiddleware:
+    """Answer 422 for a NUL character in the URL path or query string.
+
+    No field of ours may hold NUL (PostgreSQL text cannot store it), and rejecting it at the edge keeps every
+    endpoint, present and future, from turning it into a database error.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"").lower()
+            path = scope.get("path", "")
+            if b"%00" in query or b"\x00" in query or "\x00" in path:
+                await _reject(send, 422, "invalid_request", "URLs must not contain NUL characters")
+                return
+        await self.app(scope, receive, send)
+
+
 class BodySizeLimitMiddleware:
     """Reject bodies over a per-path limit with 413, counting streamed bytes (no Content-Length needed)."""
 

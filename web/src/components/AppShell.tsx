@@ -1,10 +1,13 @@
 import { Suspense, useEffect, useState } from "react";
-import { NavLink, Outlet, useLocation } from "react-router";
-import { ArrowLeftRight, FileUp, GanttChart, LayoutDashboard, Library, Menu, Monitor, Moon, Sun, X } from "lucide-react";
+import { Link, NavLink, Outlet, useLocation, useNavigate } from "react-router";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { ArrowLeftRight, CircleUser, FileUp, GanttChart, LayoutDashboard, Library, LogOut, Menu, Monitor, Moon, Settings, Sun, X } from "lucide-react";
 import { GlobalSearch } from "./GlobalSearch";
 import { Button } from "@/components/ui/button";
-import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuLabel, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
+import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuLabel, DropdownMenuSeparator, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
 import { Skeleton } from "@/components/ui/skeleton";
+import { api } from "@/lib/api";
+import { useAuthState } from "@/lib/auth";
 import { useTheme } from "@/lib/theme";
 import { cn } from "@/lib/utils";
 
@@ -60,6 +63,73 @@ function ThemeMenu() {
         </DropdownMenuItem>
         <DropdownMenuItem onSelect={() => set("system")}>
           <Monitor aria-hidden /> System
+        </DropdownMenuItem>
+      </DropdownMenuContent>
+    </DropdownMenu>
+  );
+}
+
+/** Who is signed in: a menu with Settings and Log out; in single-user mode a hint and a "Create account" link. */
+function UserMenu() {
+  const { data: state } = useAuthState();
+  const qc = useQueryClient();
+  const navigate = useNavigate();
+  const logout = useMutation({
+    mutationFn: () => api.post<void>("/auth/logout"),
+    onSuccess: () => {
+      qc.clear();
+      navigate("/login");
+    },
+  });
+  if (!state) return null;
+  if (state.mode === "single_user") {
+    return (
+      <DropdownMenu>
+        <DropdownMenuTrigger asChild>
+          <Button variant="ghost" size="sm" data-testid="user-menu">
+            <CircleUser aria-hidden /> <span className="hidden sm:inline">Single-user mode</span>
+          </Button>
+        </DropdownMenuTrigger>
+        <DropdownMenuContent align="end">
+          <DropdownMenuLabel>Single-user mode: no login needed</DropdownMenuLabel>
+          <DropdownMenuItem asChild>
+            <Link to="/signup">
+              <CircleUser aria-hidden /> Create account
+            </Link>
+          </DropdownMenuItem>
+          <DropdownMenuItem asChild>
+            <Link to="/settings">
+              <Settings aria-hidden /> Settings
+            </Link>
+          </DropdownMenuItem>
+        </DropdownMenuContent>
+      </DropdownMenu>
+    );
+  }
+  if (!state.user) {
+    return (
+      <Button variant="ghost" size="sm" asChild data-testid="user-menu">
+        <Link to="/login">Log in</Link>
+      </Button>
+    );
+  }
+  return (
+    <DropdownMenu>
+      <DropdownMenuTrigger asChild>
+        <Button variant="ghost" size="sm" data-testid="user-menu" aria-label={`Account menu (${state.user.username})`}>
+          <CircleUser aria-hidden /> <span className="hidden max-w-40 truncate sm:inline">{state.user.username}</span>
+        </Button>
+      </DropdownMenuTrigger>
+      <DropdownMenuContent align="end">
+        <DropdownMenuLabel>Signed in as {state.user.username}</DropdownMenuLabel>
+        <DropdownMenuItem asChild>
+          <Link to="/settings">
+            <Settings aria-hidden /> Settings
+          </Link>
+        </DropdownMenuItem>
+        <DropdownMenuSeparator />
+        <DropdownMenuItem onSelect={() => logout.mutate()}>
+          <LogOut aria-hidden /> Log out
         </DropdownMenuItem>
       </DropdownMenuContent>
     </DropdownMenu>
@@ -122,8 +192,9 @@ export function AppShell() {
             <Brand />
           </div>
           <GlobalSearch className="ml-auto w-full max-w-md lg:ml-0" />
-          <div className="ml-auto flex items-center">
+          <div className="ml-auto flex items-center gap-1">
             <ThemeMenu />
+            <UserMenu />
           </div>
         </header>
         {menuOpen && (

@@ -6,6 +6,7 @@ import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
 import { Input, Label } from "@/components/ui/input";
 import { NativeSelect } from "@/components/ui/select";
+import { AutofillBox, proposedToCreate } from "./AutofillBox";
 import { TagInput } from "./TagInput";
 import { toast } from "@/components/ui/toast";
 import { api } from "@/lib/api";
@@ -20,6 +21,7 @@ export function NewEntryDialog({ trigger }: { trigger?: React.ReactNode }) {
   const [modelType, setModelType] = useState("LLM");
   const [status, setStatus] = useState("wishlist");
   const [tags, setTags] = useState<string[]>([]);
+  const [extra, setExtra] = useState<Partial<EntryCreate>>({});
   const navigate = useNavigate();
   const qc = useQueryClient();
 
@@ -32,6 +34,7 @@ export function NewEntryDialog({ trigger }: { trigger?: React.ReactNode }) {
       setName("");
       setDeveloper("");
       setTags([]);
+      setExtra({});
       navigate(`/entries/${entry.id}`);
     },
   });
@@ -40,6 +43,7 @@ export function NewEntryDialog({ trigger }: { trigger?: React.ReactNode }) {
     e.preventDefault();
     if (!name.trim()) return;
     create.mutate({
+      ...extra,
       name: name.trim(),
       developer: developer.trim() || null,
       model_type: modelType as EntryCreate["model_type"],
@@ -63,6 +67,16 @@ export function NewEntryDialog({ trigger }: { trigger?: React.ReactNode }) {
           <DialogTitle>Log a model</DialogTitle>
           <DialogDescription>Add the basics now; everything else can be edited on the entry page.</DialogDescription>
         </DialogHeader>
+        <AutofillBox
+          onProposal={(p) => {
+            const { name: n, developer: d, model_type: t, tags: tg, ...rest } = proposedToCreate(p.fields);
+            if (n) setName(n);
+            if (d) setDeveloper(d);
+            if (t) setModelType(t);
+            if (tg) setTags((old) => [...new Set([...old, ...tg])]);
+            setExtra(rest);
+          }}
+        />
         <form onSubmit={submit} className="grid gap-4" aria-label="New entry">
           <div className="grid gap-1.5">
             <Label htmlFor="new-name">Name</Label>

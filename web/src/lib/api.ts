@@ -39,13 +39,18 @@ export type ClientPath = ApiPath extends `/api/v1${infer P}` ? P : never;
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 export function readCsrfToken(cookie: string = typeof document === "undefined" ? "" : document.cookie): string | null {
+  // Read fresh on every request: login/logout replace the cookie. Our own `mm_csrf` wins over any other *csrf*
+  // cookie (cookies are per host, not per port, so another local app's cookie may be visible here too).
+  let fallback: string | null = null;
   for (const part of cookie.split(";")) {
     const eq = part.indexOf("=");
     if (eq < 0) continue;
     const name = part.slice(0, eq).trim();
-    if (name.toLowerCase().includes("csrf")) return decodeURIComponent(part.slice(eq + 1).trim());
+    const value = decodeURIComponent(part.slice(eq + 1).trim());
+    if (name === "mm_csrf") return value;
+    if (fallback === null && name.toLowerCase().includes("csrf")) fallback = value;
   }
-  return null;
+  return fallback;
 }
 
 export function buildQuery(query?: Query): string {

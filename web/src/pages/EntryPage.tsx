@@ -1,12 +1,14 @@
 import { useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeft, ExternalLink, History, NotebookPen, Pencil, Save, Trash2 } from "lucide-react";
+import { ArrowLeft, ExternalLink, History, NotebookPen, Pencil, RefreshCw, Save, Trash2 } from "lucide-react";
 import { EmptyState } from "@/components/AppShell";
 import { ConfirmDialog } from "@/components/ConfirmDialog";
 import { LazyMarkdown } from "@/components/LazyMarkdown";
 import { LinksEditor } from "@/components/LinksEditor";
 import { MarkdownEditor } from "@/components/MarkdownEditor";
+import { MetadataDiffDialog } from "@/components/MetadataDiffDialog";
+import { SimilarPanel } from "@/components/SimilarPanel";
 import { StatusBadge } from "@/components/StatusBadge";
 import { TagInput } from "@/components/TagInput";
 import { Button } from "@/components/ui/button";
@@ -21,6 +23,7 @@ import { EVENT_LABEL, MODEL_TYPES, STATUSES, STATUS_LABEL } from "@/lib/constant
 import { formatDateTime, formatParams } from "@/lib/format";
 import { parseParams } from "@/lib/params";
 import type { EntryOut, EntryUpdate, EventOut, JournalOut } from "@/lib/types";
+import type { AutofillPreview } from "@/client";
 
 interface Draft {
   name: string;
@@ -261,6 +264,7 @@ export default function EntryPage() {
   });
   const [draft, setDraft] = useState<Draft | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [preview, setPreview] = useState<AutofillPreview | null>(null);
   useEffect(() => {
     if (entry) setDraft(toDraft(entry));
   }, [entry]);
@@ -276,6 +280,20 @@ export default function EntryPage() {
       qc.invalidateQueries({ queryKey: ["history", entryId] });
       qc.invalidateQueries({ queryKey: ["dashboard"] });
       toast.success("Saved", e.name);
+    },
+  });
+  const refresh = useMutation({
+    mutationFn: () => api.post<AutofillPreview>(`/entries/${entryId}/refresh-metadata`),
+    onSuccess: setPreview,
+  });
+  const applyRefresh = useMutation({
+    mutationFn: (body: EntryUpdate) => api.patch<EntryOut>(`/entries/${entryId}`, body),
+    onSuccess: (e) => {
+      setPreview(null);
+      qc.setQueryData(["entry", entryId], e);
+      qc.invalidateQueries({ queryKey: ["entries"] });
+      qc.invalidateQueries({ queryKey: ["history", entryId] });
+      toast.success("Metadata updated", e.name);
     },
   });
   const remove = useMutation({
@@ -343,6 +361,9 @@ export default function EntryPage() {
           </div>
         </div>
         <div className="flex gap-2">
+          <Button variant="outline" onClick={() => refresh.mutate()} disabled={refresh.isPending}>
+            <RefreshCw aria-hidden className={refresh.isPending ? "animate-spin" : undefined} /> Refresh metadata
+          </Button>
           <Button variant="outline" asChild>
             <Link to={`/compare?ids=${entry.id}`}>Compare…</Link>
           </Button>
@@ -457,9 +478,19 @@ export default function EntryPage() {
 
         <div className="grid content-start gap-6">
           <Journal entryId={entryId} />
+          <SimilarPanel entryId={entryId} />
           <HistoryCard entryId={entryId} />
         </div>
       </div>
+      {preview && (
+        <MetadataDiffDialog
+          diff={preview.diff ?? []}
+          source={preview.id}
+          onApply={(fields) => applyRefresh.mutate(fields as EntryUpdate)}
+          onClose={() => setPreview(null)}
+          pending={applyRefresh.isPending}
+        />
+      )}
       <ConfirmDialog
         open={confirmDelete}
         onOpenChange={setConfirmDelete}

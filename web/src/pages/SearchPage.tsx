@@ -6,21 +6,62 @@ import { SnippetList } from "@/components/HighlightedText";
 import { StatusBadge } from "@/components/StatusBadge";
 import { Card } from "@/components/ui/card";
 import { Skeleton } from "@/components/ui/skeleton";
-import { api } from "@/lib/api";
+import { Tabs, TabsList, TabsTrigger } from "@/components/ui/tabs";
+import { api, errorMessage } from "@/lib/api";
 import type { SearchResults } from "@/lib/types";
 
+const MODES = [
+  { value: "keyword", label: "Keyword" },
+  { value: "semantic", label: "Semantic" },
+  { value: "hybrid", label: "Hybrid" },
+] as const;
+type Mode = (typeof MODES)[number]["value"];
+
 export default function SearchPage() {
-  const [params] = useSearchParams();
+  const [params, setParams] = useSearchParams();
   const q = (params.get("q") ?? "").trim();
-  const { data, isLoading } = useQuery({
-    queryKey: ["search", q, 50],
-    queryFn: ({ signal }) => api.get<SearchResults>("/search", { q, limit: 50 }, signal),
+  const raw = params.get("mode");
+  const mode: Mode = MODES.some((m) => m.value === raw) ? (raw as Mode) : "keyword";
+  const { data, isLoading, isError, error } = useQuery({
+    queryKey: ["search", q, 50, mode],
+    queryFn: ({ signal }) => api.get<SearchResults>("/search", { q, limit: 50, mode }, signal),
     enabled: q.length > 0,
+    meta: { silent: true },
+    retry: false,
   });
+  const setMode = (m: string) =>
+    setParams(
+      (p) => {
+        const n = new URLSearchParams(p);
+        if (m === "keyword") n.delete("mode");
+        else n.set("mode", m);
+        return n;
+      },
+      { replace: true },
+    );
   return (
     <div>
-      <PageHeader title="Search" description={q ? `${data?.total ?? "…"} results for “${q}”` : "Type in the search box above (press /)."} />
+      <PageHeader
+        title="Search"
+        description={q ? `${isError ? "No" : (data?.total ?? "…")} results for “${q}”` : "Type in the search box above (press /)."}
+        actions={
+          <Tabs value={mode} onValueChange={setMode}>
+            <TabsList aria-label="Search mode">
+              {MODES.map((m) => (
+                <TabsTrigger key={m.value} value={m.value}>
+                  {m.label}
+                </TabsTrigger>
+              ))}
+            </TabsList>
+          </Tabs>
+        }
+      />
       {q && isLoading && <Skeleton className="h-40" />}
+      {q && isError && (
+        <p role="alert" data-testid="search-error" className="mb-4 rounded-md border border-destructive/40 bg-destructive/10 p-3 text-sm">
+          {mode === "keyword" ? "Search failed" : `${mode === "semantic" ? "Semantic" : "Hybrid"} search is not available`}: {errorMessage(error)}
+        </p>
+      )}
       {q && data && data.items.length === 0 && (
         <EmptyState icon={Search} title="No matches">
           <p>Try another word, or fewer words.</p>
