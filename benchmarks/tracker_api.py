@@ -117,7 +117,11 @@ def seed(database_url: str, n: int, *, seed_value: int = 7) -> tuple[int, float]
                                 "date_interacted": (date(2024, 1, 1) + timedelta(days=rng.randint(0, 1000)))
                                 if rng.random() < 0.8 else None,
                                 "rating": rng.randint(1, 5) if rng.random() < 0.6 else None, "notes": notes,
-                                "visibility": "private", "created_at": created, "updated_at": updated})
+                                "visibility": "private", "created_at": created, "updated_at": updated,
+                                # the entry's copies of the catalog keys (catalog.repository.entry_copies)
+                                "model_name_key": name.casefold(), "model_type": mtype, "model_developer": dev,
+                                "model_developer_key": dev.casefold(), "model_license": lic,
+                                "model_parameters": params})
                 chosen = sorted(set(rng.choices(TAG_NAMES, weights=weights, k=rng.randint(0, 6))),
                                 key=str.casefold)
                 links.extend({"entry_id": eid, "tag_id": tag_ids[t]} for t in chosen)
@@ -164,6 +168,13 @@ def scenarios(rng: random.Random) -> list[tuple[str, str, callable]]:
          lambda: {"facets": "true", "status": pick(["tried", "using"])}),
         ("full-text /search?q=", "/api/v1/search", lambda: {"q": pick(["llama", "mistral instruct", "reasoning",
                                                                       "qwen 2", "latency gpu", "whisper"])}),
+        ("/search?q= developer/tag", "/api/v1/search", lambda: {"q": pick(["meta", "google", "nvidia", "chat",
+                                                                          "open weights", "lora adapter"])}),
+        ("/search?q= + status filter", "/api/v1/search",
+         lambda: {"q": pick(["llama", "reasoning", "latency gpu"]), "status": pick(["tried", "using"])}),
+        # A word in every document ("... family model by ..."): the worst case, reported on its own.
+        ("?q= very common word", "/api/v1/entries", lambda: {"q": "model"}),
+        ("/search?q= very common word", "/api/v1/search", lambda: {"q": "model"}),
     ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, or_, select
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from modelmate.models import Entry, Model, TrainingRun
@@ -71,3 +73,16 @@ def reference_counts(session: Session, model_id: int) -> dict[str, int]:
     children = session.scalar(select(func.count()).select_from(Model).where(or_(
         Model.parent_model_id == model_id, Model.base_model_id == model_id))) or 0
     return {"entries": entries, "training_runs": runs, "derived_models": children}
+
+
+def entry_copies(model: Any) -> dict[str, Any]:
+    """The catalog keys every entry keeps a copy of (``Entry.model_*``), from a Model or any object like it."""
+    return {"model_name_key": model.name_key, "model_type": model.model_type or "Other",
+            "model_developer": model.developer, "model_developer_key": model.developer_key or "",
+            "model_license": model.license, "model_parameters": model.parameters}
+
+
+def sync_entry_copies(session: Session, model: Model) -> None:
+    """Rewrite the copies on every entry of ``model`` (all users' entries: the catalog row is shared)."""
+    session.execute(update(Entry).where(Entry.model_id == model.id).values(**entry_copies(model))
+                    .execution_options(synchronize_session="fetch"))

@@ -107,6 +107,7 @@ def apply_model_changes(session: Session, user: User, model: Model, changes: dic
     model.developer_key = repo.normalise_key(model.developer)
     model.updated_at = utcnow()
     session.flush()
+    repo.sync_entry_copies(session, model)
     return changed
 
 

@@ -87,18 +87,27 @@ def _fts5_match(expr: str) -> ColumnElement[bool]:
     return text("search_fts MATCH :fts_q").bindparams(bindparam("fts_q", expr))
 
 
+def _fts5_owned(owner_id: int) -> ColumnElement[bool]:
+    """The matched row belongs to ``owner_id``: one primary-key lookup per match.
+
+    Never a JOIN with search_documents: SQLite's planner then likes to walk the owner's documents first and
+    run the full-text query once per document (``SCAN search_fts VIRTUAL TABLE INDEX 0:=M5``) — measured
+    at over 30 s for 100k entries. A correlated scalar subquery keeps the FTS5 match the driving loop.
+    """
+    owner = select(SearchDocument.owner_id).where(SearchDocument.entry_id == _FTS.c.rowid).scalar_subquery()
+    return owner == owner_id
+
+
 def _fts5_page(session: Session, owner_id: int, q: str, f: EntryFilter | None, *, limit: int,
                offset: int) -> tuple[Ranked, int]:
     expr = fts5_query(q)
     if expr is None:
         return [], 0
     rank = func.bm25(_FTS_REF, *FTS5_WEIGHTS, type_=Float)
-    base = (select(_FTS.c.rowid)
-            .select_from(_FTS.join(SearchDocument, SearchDocument.entry_id == _FTS.c.rowid))
-            .where(_fts5_match(expr), SearchDocument.owner_id == owner_id))
+    base = select(_FTS.c.rowid).select_from(_FTS).where(_fts5_match(expr), _fts5_owned(owner_id))
     scope = _scope(session, owner_id, f)
     if scope is not None:
-        base = base.where(SearchDocument.entry_id.in_(scope))
+        base = base.where((_FTS.c.rowid + 0).in_(scope))  # "+0": a probe of the list, not an FTS rowid lookup
     total = session.scalar(base.with_only_columns(func.count())) or 0
     if total == 0 or offset >= total:
         return [], total
@@ -119,9 +128,10 @@ def _fts5_highlights(session: Session, owner_id: int, q: str, entry_ids: Sequenc
         func.highlight(_FTS_REF, 3, *mark),
         func.snippet(_FTS_REF, 4, *mark, ELLIPSIS, NOTES_WORDS),
     ]
-    stmt = (select(_FTS.c.rowid, *cols)
-            .select_from(_FTS.join(SearchDocument, SearchDocument.entry_id == _FTS.c.rowid))
-            .where(_fts5_match(expr), SearchDocument.owner_id == owner_id, _FTS.c.rowid.in_(list(entry_ids))))
+    # Only the page's rows get highlighted. "rowid + 0": the ids are checked against each match; as an FTS5
+    # rowid constraint each id would re-run the (prefix) query: 80 ms instead of 5 ms for "qwen 2" at 100k.
+    stmt = (select(_FTS.c.rowid, *cols).select_from(_FTS)
+            .where(_fts5_match(expr), (_FTS.c.rowid + 0).in_(list(entry_ids)), _fts5_owned(owner_id)))
     out: dict[int, dict[str, str]] = {}
     for row in session.execute(stmt):
         out[int(row[0])] = {name: value for name, value in zip(FIELDS, row[1:], strict=True) if has_match(value)}

@@ -97,7 +97,8 @@ def create_entry(session: Session, user: User, payload: EntryCreate, *, created_
     now = utcnow()
     entry = Entry(owner_id=user.id, model_id=model.id, status=(payload.status or "wishlist"),
                   date_interacted=payload.date_interacted, rating=payload.rating, notes=payload.notes or "",
-                  visibility="private", created_at=created_at or now, updated_at=updated_at or created_at or now)
+                  visibility="private", created_at=created_at or now, updated_at=updated_at or created_at or now,
+                  **catalog_repo.entry_copies(model))
     entry.model = model
     session.add(entry)
     session.flush()

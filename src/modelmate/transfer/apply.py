@@ -144,7 +144,8 @@ def _create(session: Session, user: User, creates: list[tuple[int, TransferRow, 
         views.append((view, row))
         entry_rows.append({"owner_id": user.id, "model_id": view.model_id, "status": view.status,
                            "date_interacted": row.date_interacted, "rating": row.rating, "notes": view.notes,
-                           "visibility": "private", "created_at": created, "updated_at": updated})
+                           "visibility": "private", "created_at": created, "updated_at": updated,
+                           **catalog_repo.entry_copies(model_view)})
     for (view, _), entry_id in zip(views, repo.insert_returning_ids(session, Entry, entry_rows), strict=True):
         view.id = entry_id
         by_model[view.model_id] = entry_id

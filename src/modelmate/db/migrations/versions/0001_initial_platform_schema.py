@@ -201,6 +201,12 @@ def upgrade() -> None:
     sa.Column('visibility', sa.String(length=16), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('model_name_key', sa.String(length=200), server_default='', nullable=False),
+    sa.Column('model_type', sa.String(length=32), server_default='Other', nullable=False),
+    sa.Column('model_developer', sa.String(length=200), nullable=True),
+    sa.Column('model_developer_key', sa.String(length=200), server_default='', nullable=False),
+    sa.Column('model_license', sa.String(length=100), nullable=True),
+    sa.Column('model_parameters', sa.BigInteger(), nullable=True),
     sa.CheckConstraint("status IN ('wishlist','tried','studied','using','archived')", name=op.f('ck_entries_status')),
     sa.CheckConstraint("visibility IN ('private','public')", name=op.f('ck_entries_visibility')),
     sa.CheckConstraint('rating IS NULL OR (rating >= 1 AND rating <= 5)', name=op.f('ck_entries_rating')),
@@ -213,9 +219,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_entries_owner_created', ['owner_id', 'created_at'], unique=False)
         batch_op.create_index('ix_entries_owner_date', ['owner_id', 'date_interacted'], unique=False)
         batch_op.create_index('ix_entries_owner_rating', ['owner_id', 'rating'], unique=False)
-        batch_op.create_index('ix_entries_owner_status', ['owner_id', 'status'], unique=False)
+        batch_op.create_index('ix_entries_owner_status', ['owner_id', 'status', 'model_type'], unique=False)
         batch_op.create_index('ix_entries_owner_updated', ['owner_id', 'updated_at'], unique=False)
         batch_op.create_index('uq_entries_owner_model', ['owner_id', 'model_id'], unique=True)
+        batch_op.create_index('ix_entries_owner_name', ['owner_id', 'model_name_key', 'id'], unique=False)
+        batch_op.create_index('ix_entries_owner_parameters', ['owner_id', 'model_parameters', 'id'], unique=False)
+        batch_op.create_index('ix_entries_owner_type', ['owner_id', 'model_type'], unique=False)
+        batch_op.create_index('ix_entries_owner_developer', ['owner_id', 'model_developer_key', 'model_developer'],
+                              unique=False)
+        batch_op.create_index('ix_entries_owner_license', ['owner_id', 'model_license'], unique=False)
 
     op.create_table('training_runs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -552,6 +564,11 @@ def downgrade() -> None:
 
     op.drop_table('training_runs')
     with op.batch_alter_table('entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_entries_owner_license')
+        batch_op.drop_index('ix_entries_owner_developer')
+        batch_op.drop_index('ix_entries_owner_type')
+        batch_op.drop_index('ix_entries_owner_parameters')
+        batch_op.drop_index('ix_entries_owner_name')
         batch_op.drop_index('uq_entries_owner_model')
         batch_op.drop_index('ix_entries_owner_updated')
         batch_op.drop_index('ix_entries_owner_status')
