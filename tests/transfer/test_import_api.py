@@ -200,3 +200,18 @@ def test_a_million_rows_is_refused_fast(settings, database):
             assert r.json()["error"]["message"] == "too many rows (max 1000)"
             assert time.monotonic() - start < 10
         assert c.get("/api/v1/entries").json()["total"] == 0
+
+
+def test_bulk_import_queues_one_embedding_sweep(client, upload, database):
+    from sqlalchemy import select
+
+    from modelmate.models import Job
+
+    data = HEADER + "Alpha,Dev,tried,,,,,,\nBeta,Dev,tried,,,,,,\n"
+    assert upload(data).status_code == 200  # a preview queues nothing
+    with database.session() as s:
+        assert s.scalars(select(Job).where(Job.payload["scope"].as_string() == "owner")).all() == []
+    assert upload(data, dry_run=False).json()["created"] == 2
+    with database.session() as s:
+        sweeps = s.scalars(select(Job).where(Job.kind == "embed")).all()
+        assert [j.payload for j in sweeps if "scope" in j.payload] == [{"scope": "owner", "force": False}]

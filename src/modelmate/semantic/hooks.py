@@ -1,4 +1,4 @@
-"""Called by the tracker when an entry's search document changed: queue its (coalesced) ``embed`` job."""
+"""Called when entries' text changed: queue the (coalesced) ``embed`` jobs that keep semantic search current."""
 
 from __future__ import annotations
 
@@ -12,3 +12,9 @@ from modelmate.models.enums import JobKind
 def entry_changed(session: Session, entry: Entry) -> None:
     jobs.enqueue_coalesced(session, kind=JobKind.EMBED, owner_id=entry.owner_id, payload={"entry_id": entry.id},
                            key="entry_id")
+
+
+def entries_bulk_added(session: Session, owner_id: int) -> None:
+    """Many entries were written directly (a bulk import): queue one sweep that embeds whatever is missing."""
+    jobs.enqueue_coalesced(session, kind=JobKind.EMBED, owner_id=owner_id, payload={"scope": "owner", "force": False},
+                           key="scope")
