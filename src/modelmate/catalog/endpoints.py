@@ -12,7 +12,7 @@ from modelmate.catalog import service
 from modelmate.catalog.schemas import ModelCreate, ModelOut, ModelPage, ModelUpdate
 from modelmate.errors import ErrorResponse
 from modelmate.models.enums import ModelKind, ModelType
-from modelmate.tracker.service import refresh_model_documents
+from modelmate.tracker.service import update_catalog_model
 
 router = APIRouter(prefix="/models", tags=["catalog"])
 ERRORS = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}
@@ -48,9 +48,7 @@ def get_model(model_id: IdPath, session: SessionDep, user: CurrentUser) -> Model
 
 @router.patch("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Update a catalog model")
 def update_model(model_id: IdPath, payload: ModelUpdate, session: SessionDep, user: CurrentUser) -> ModelOut:
-    model = service.update_model(session, user, model_id, payload)
-    refresh_model_documents(session, model)
-    return ModelOut.model_validate(model)
+    return ModelOut.model_validate(update_catalog_model(session, user, model_id, payload))
 
 
 @router.delete("/{model_id}", status_code=204, responses=ERRORS, summary="Delete an unused catalog model")

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelmate.catalog import repository as repo
-from modelmate.catalog.schemas import ModelCreate, ModelUpdate
+from modelmate.catalog.schemas import ModelCreate
 from modelmate.db.base import utcnow
 from modelmate.errors import ConflictError, ForbiddenError, NotFoundError
 from modelmate.models import Model, User
@@ -51,31 +51,43 @@ def check_duplicate(session: Session, values: dict[str, Any], exclude_id: int | 
         raise duplicate_error(*dup, viewer)
 
 
-def new_model(session: Session, user: User, values: dict[str, Any], *, kind: str = "external") -> Model:
-    check_duplicate(session, values, viewer=user)
-    model = Model(
-        name=values["name"],
-        developer=values.get("developer"),
-        name_key=repo.normalise_key(values["name"]),
-        developer_key=repo.normalise_key(values.get("developer")),
-        model_type=values.get("model_type") or "Other",
-        parameters=values.get("parameters"),
-        license=values.get("license"),
-        version=values.get("version"),
-        description=values.get("description"),
-        source_links=values.get("source_links") or [],
-        hf_repo_id=values.get("hf_repo_id"),
-        github_repo=values.get("github_repo"),
-        kind=kind,
-        visibility="public",
-        owner_id=user.id,
-        benchmark_scores={},
-        hub_info={},
-        metadata_extra={},
-    )
+def model_row(user: User, values: dict[str, Any], *, kind: str = "external") -> dict[str, Any]:
+    """Column values of a new catalog row made from validated descriptive fields: the one place its defaults live
+    (used by :func:`insert_model` and by the bulk import, which inserts many rows at once)."""
+    model_type = values.get("model_type") or "Other"
+    return {
+        "name": values["name"],
+        "developer": values.get("developer"),
+        "name_key": repo.normalise_key(values["name"]),
+        "developer_key": repo.normalise_key(values.get("developer")),
+        "model_type": getattr(model_type, "value", model_type),
+        "parameters": values.get("parameters"),
+        "license": values.get("license"),
+        "version": values.get("version"),
+        "description": values.get("description"),
+        "source_links": values.get("source_links") or [],
+        "hf_repo_id": values.get("hf_repo_id"),
+        "github_repo": values.get("github_repo"),
+        "kind": kind,
+        "visibility": "public",
+        "owner_id": user.id,
+        "benchmark_scores": {},
+        "hub_info": {},
+        "metadata_extra": {},
+    }
+
+
+def insert_model(session: Session, user: User, values: dict[str, Any], *, kind: str = "external") -> Model:
+    """Add a catalog row; the caller has ruled out duplicates."""
+    model = Model(**model_row(user, values, kind=kind))
     session.add(model)
     session.flush()
     return model
+
+
+def new_model(session: Session, user: User, values: dict[str, Any], *, kind: str = "external") -> Model:
+    check_duplicate(session, values, viewer=user)
+    return insert_model(session, user, values, kind=kind)
 
 
 def create_model(session: Session, user: User, payload: ModelCreate) -> Model:
@@ -109,12 +121,6 @@ def apply_model_changes(session: Session, user: User, model: Model, changes: dic
     session.flush()
     repo.sync_entry_copies(session, model)
     return changed
-
-
-def update_model(session: Session, user: User, model_id: int, payload: ModelUpdate) -> Model:
-    model = get_visible(session, user, model_id)
-    apply_model_changes(session, user, model, payload.model_dump(exclude_unset=True))
-    return model
 
 
 def delete_model(session: Session, user: User, model_id: int) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from modelmate.catalog import repository as catalog_repo
 from modelmate.catalog import service as catalog
+from modelmate.catalog.schemas import ModelUpdate
 from modelmate.db.base import utcnow
 from modelmate.errors import ConflictError, NotFoundError
 from modelmate.models import Entry, EntryEvent, JournalNote, Model, User
@@ -74,17 +75,26 @@ def refresh_model_documents(session: Session, model: Model) -> None:
         refresh_search(session, entry)
 
 
+def update_catalog_model(session: Session, user: User, model_id: int, payload: ModelUpdate) -> Model:
+    """PATCH /models/{id}: change the catalog row, then the search documents of every entry that shows it."""
+    model = catalog.get_visible(session, user, model_id)
+    if catalog.apply_model_changes(session, user, model, payload.model_dump(exclude_unset=True)):
+        refresh_model_documents(session, model)
+    return model
+
+
 def _resolve_model(session: Session, user: User, payload: EntryCreate) -> Model:
     if payload.model_id is not None:
         return catalog.get_visible(session, user, payload.model_id)
     values = payload.model_dump(include=set(catalog.MODEL_FIELDS))
     dup = catalog_repo.find_duplicate(session, name=values.get("name"), developer=values.get("developer"),
                                       hf_repo_id=values.get("hf_repo_id"), github_repo=values.get("github_repo"))
-    if dup is not None:
-        model = dup[0]
-        if model.visibility == "public" or model.owner_id == user.id:
-            return model  # a known model: log it rather than cloning the catalog row
-    return catalog.new_model(session, user, values)
+    if dup is None:
+        return catalog.insert_model(session, user, values)
+    model, field = dup
+    if model.visibility == "public" or model.owner_id == user.id:
+        return model  # a known model: log it rather than cloning the catalog row
+    raise catalog.duplicate_error(model, field, viewer=user)
 
 
 def create_entry(session: Session, user: User, payload: EntryCreate, *, created_at: datetime | None = None,

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelmate.catalog import repository as catalog_repo
+from modelmate.catalog import service as catalog
 from modelmate.catalog.service import MODEL_FIELDS
 from modelmate.db.base import utcnow
 from modelmate.errors import AppError
@@ -110,14 +111,8 @@ def _chunk(session: Session, user: User, rows: list[ValidRow], by_model: dict[in
 # --- new entries (bulk) -----------------------------------------------------------------------------------------
 
 def _new_model(user: User, row: TransferRow, now: datetime) -> dict[str, Any]:
-    """The catalog row ``catalog.service.new_model`` makes (duplicates were ruled out by the caller)."""
-    return {
-        "name": row.name, "developer": row.developer, "name_key": catalog_repo.normalise_key(row.name),
-        "developer_key": catalog_repo.normalise_key(row.developer), "model_type": _value(row.model_type) or "Other",
-        "parameters": row.parameters, "license": row.license, "version": row.version, "description": row.description,
-        "source_links": row.source_links or [], "hf_repo_id": row.hf_repo_id, "github_repo": row.github_repo,
-        "kind": "external", "visibility": "public", "owner_id": user.id, "benchmark_scores": {}, "hub_info": {},
-        "metadata_extra": {}, "created_at": now, "updated_at": now}
+    """The catalog row ``catalog.service.insert_model`` makes (duplicates were ruled out by the caller)."""
+    return {**catalog.model_row(user, row.model_dump(include=set(MODEL_FIELDS))), "created_at": now, "updated_at": now}
 
 
 def _create(session: Session, user: User, creates: list[tuple[int, TransferRow, Model | None]],
