@@ -30,6 +30,7 @@ class Dataset(Base):
     content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the normalised content
     storage_uri: Mapped[str] = mapped_column(String(500))
     original_filename: Mapped[str | None] = mapped_column(String(300))  # metadata only, never a path
+    file_type: Mapped[str | None] = mapped_column(String(16))  # jsonl | csv | parquet (as uploaded)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     rows: Mapped[int] = mapped_column(BigInteger, default=0)
     train_rows: Mapped[int | None] = mapped_column(BigInteger)
@@ -42,6 +43,8 @@ class Dataset(Base):
     parent_dataset_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("datasets.id", ondelete="RESTRICT"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Soft delete: the row and its content-addressed file stay for the runs that used them.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Job(Base):
@@ -96,6 +99,8 @@ class TrainingRun(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
     job_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    total_steps: Mapped[int | None] = mapped_column()
     output_model_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("models.id", ondelete="RESTRICT"), index=True)
     base_model_id: Mapped[int] = mapped_column(IdType, ForeignKey("models.id", ondelete="RESTRICT"), index=True)
