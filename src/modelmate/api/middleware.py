@@ -69,13 +69,18 @@ class RejectNulMiddleware:
 class BodySizeLimitMiddleware:
     """Reject bodies over a per-path limit with 413, counting streamed bytes (no Content-Length needed)."""
 
-    def __init__(self, app: ASGIApp, *, default_limit: int, large_limit: int, large_paths: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, *, default_limit: int, large_limit: int, large_paths: tuple[str, ...],
+                 path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.default_limit = default_limit
         self.large_limit = large_limit
         self.large_paths = large_paths
+        self.path_limits = path_limits or {}  # path prefix -> its own limit (dataset uploads)
 
     def _limit(self, path: str) -> int:
+        for prefix, limit in self.path_limits.items():
+            if path.startswith(prefix):
+                return limit
         return self.large_limit if path.startswith(self.large_paths) else self.default_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

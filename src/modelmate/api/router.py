@@ -10,7 +10,9 @@ from modelmate.accounts.endpoints import router as accounts_router
 from modelmate.api.deps import DatabaseDep
 from modelmate.autofill.endpoints import router as autofill_router
 from modelmate.catalog.endpoints import router as catalog_router
+from modelmate.datasets.endpoints import router as datasets_router
 from modelmate.errors import ErrorResponse
+from modelmate.finetune.endpoints import router as finetune_router
 from modelmate.insights.endpoints import router as insights_router
 from modelmate.jobs.endpoints import router as jobs_router
 from modelmate.search.endpoints import router as search_router
@@ -35,6 +37,8 @@ api_router.include_router(insights_router)
 api_router.include_router(semantic_router)
 api_router.include_router(autofill_router)
 api_router.include_router(jobs_router)
+api_router.include_router(datasets_router)
+api_router.include_router(finetune_router)
 
 
 @api_router.get("/health", tags=["system"], summary="Liveness and database check")

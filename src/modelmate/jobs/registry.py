@@ -19,7 +19,7 @@ from modelmate.db.engine import Database
 from modelmate.jobs import repository as repo
 
 # Modules whose import registers the built-in handlers (imported lazily: they depend on us, not we on them).
-BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks")
+BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks", "modelmate.finetune.tasks")
 
 
 class LeaseLost(Exception):
@@ -46,6 +46,8 @@ class JobContext:
     fencing_token: int
     lease_s: float
     lost: threading.Event = field(default_factory=threading.Event)
+    # Set when the worker is shutting down: long handlers (training children) stop and hand the job back.
+    shutdown: threading.Event = field(default_factory=threading.Event)
 
     def check(self) -> None:
         if self.lost.is_set():
@@ -72,6 +74,8 @@ class JobContext:
 
 Handler = Callable[[JobContext], "dict[str, Any] | None"]
 _HANDLERS: dict[str, Handler] = {}
+# Called with the Database after a worker reclaimed expired leases (domains resynchronise rows that mirror a job).
+_RECLAIM_HOOKS: list[Callable[[Database], None]] = []
 _LOADED = False
 _LOCK = threading.Lock()
 
@@ -82,6 +86,17 @@ def register(kind: str) -> Callable[[Handler], Handler]:
         return fn
 
     return deco
+
+
+def on_reclaim(fn: Callable[[Database], None]) -> Callable[[Database], None]:
+    if fn not in _RECLAIM_HOOKS:
+        _RECLAIM_HOOKS.append(fn)
+    return fn
+
+
+def reclaim_hooks() -> list[Callable[[Database], None]]:
+    load_builtin()
+    return list(_RECLAIM_HOOKS)
 
 
 def load_builtin() -> None:

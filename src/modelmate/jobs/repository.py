@@ -99,11 +99,13 @@ def insert(session: Session, *, kind: str, payload: dict[str, Any], owner_id: in
     return job, True
 
 
-def has_runnable(session: Session, kinds: list[str] | None) -> bool:
+def has_runnable(session: Session, kinds: list[str] | None, job_ids: list[int] | None = None) -> bool:
     """A cheap read before taking the write lock to claim (idle workers poll without locking)."""
     stmt = select(Job.id).where(Job.status == JobStatus.QUEUED.value, Job.run_after <= utcnow()).limit(1)
     if kinds is not None:
         stmt = stmt.where(Job.kind.in_(kinds))
+    if job_ids is not None:
+        stmt = stmt.where(Job.id.in_(job_ids))
     return session.scalar(stmt) is not None
 
 
@@ -112,14 +114,18 @@ def has_expired_leases(session: Session) -> bool:
                                                Job.lease_expires_at < utcnow()).limit(1)) is not None
 
 
-def claim(session: Session, worker_id: str, *, kinds: list[str] | None, lease_s: float) -> Claim | None:
-    """Take the next runnable job: status running, a lease for ``worker_id``, attempts + 1, a new fencing token."""
+def claim(session: Session, worker_id: str, *, kinds: list[str] | None, lease_s: float,
+          job_ids: list[int] | None = None) -> Claim | None:
+    """Take the next runnable job: status running, a lease for ``worker_id``, attempts + 1, a new fencing token.
+    ``job_ids`` limits the choice to those jobs (a CLI waiting for its own job)."""
     immediate_transaction(session)
     now = utcnow()
     stmt = (select(Job).where(Job.status == JobStatus.QUEUED.value, Job.run_after <= now)
             .order_by(Job.priority.desc(), Job.id).limit(1))
     if kinds is not None:
         stmt = stmt.where(Job.kind.in_(kinds))
+    if job_ids is not None:
+        stmt = stmt.where(Job.id.in_(job_ids))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     job = session.scalar(stmt)

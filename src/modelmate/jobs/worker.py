@@ -33,13 +33,14 @@ def new_worker_id() -> str:
 
 class Worker:
     def __init__(self, db: Database, settings: Settings, *, worker_id: str | None = None, lease_s: float = 60.0,
-                 poll_s: float = 1.0, kinds: list[str] | None = None) -> None:
+                 poll_s: float = 1.0, kinds: list[str] | None = None, job_ids: list[int] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.kinds = kinds
+        self.job_ids = job_ids  # only these jobs (a CLI command running its own job in-process)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -53,6 +54,11 @@ class Worker:
             n = repo.reclaim_expired(session)
         if n:
             log.warning("reclaimed %d job(s) with expired leases", n)
+            for hook in registry.reclaim_hooks():
+                try:
+                    hook(self.db)
+                except Exception:  # noqa: BLE001 - a hook failure must not stop the worker
+                    log.exception("reclaim hook %r failed", hook)
         return n
 
     def run_once(self) -> bool:
@@ -60,10 +66,10 @@ class Worker:
         self.reclaim()
         kinds = self._kinds()
         with self.db.session() as session:
-            if not repo.has_runnable(session, kinds):
+            if not repo.has_runnable(session, kinds, self.job_ids):
                 return False
         with self.db.session() as session:
-            claim = repo.claim(session, self.worker_id, kinds=kinds, lease_s=self.lease_s)
+            claim = repo.claim(session, self.worker_id, kinds=kinds, lease_s=self.lease_s, job_ids=self.job_ids)
         if claim is None:
             return False
         self._execute(claim)
@@ -82,7 +88,7 @@ class Worker:
     def _execute(self, claim: repo.Claim) -> None:
         ctx = JobContext(db=self.db, settings=self.settings, job_id=claim.id, kind=claim.kind,
                          owner_id=claim.owner_id, payload=claim.payload, attempt=claim.attempt,
-                         fencing_token=claim.fencing_token, lease_s=self.lease_s)
+                         fencing_token=claim.fencing_token, lease_s=self.lease_s, shutdown=self._stop)
         beat_stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(ctx, beat_stop), daemon=True,
                                 name=f"job-{claim.id}-heartbeat")
@@ -144,6 +150,15 @@ class Worker:
         if self._thread is not None:
             self._thread.join(timeout=timeout)
             self._thread = None
+
+    def run_forever(self) -> None:
+        """Run the loop in the calling thread (``modelmate worker``) until :meth:`request_stop`."""
+        self._stop.clear()
+        self._loop()
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop (safe from a signal handler); a running training job hands its job back."""
+        self._stop.set()
 
     @property
     def running(self) -> bool:

@@ -6,14 +6,22 @@ export type { components, paths, operations } from "./schema";
 export type AuthState = components["schemas"]["AuthState"];
 export type AutofillPreview = components["schemas"]["AutofillPreview"];
 export type AutofillRequest = components["schemas"]["AutofillRequest"];
+export type BaseModelOut = components["schemas"]["BaseModelOut"];
 export type Body_import__api_v1_import_post = components["schemas"]["Body_import__api_v1_import_post"];
+export type Body_upload_dataset_api_v1_datasets_post = components["schemas"]["Body_upload_dataset_api_v1_datasets_post"];
 export type BulkAction = components["schemas"]["BulkAction"];
 export type BulkRequest = components["schemas"]["BulkRequest"];
 export type BulkResult = components["schemas"]["BulkResult"];
 export type CompareField = components["schemas"]["CompareField"];
 export type Comparison = components["schemas"]["Comparison"];
+export type ConfigFieldOut = components["schemas"]["ConfigFieldOut"];
 export type CountItem = components["schemas"]["CountItem"];
+export type CurvePoint = components["schemas"]["CurvePoint"];
 export type Dashboard = components["schemas"]["Dashboard"];
+export type DatasetOut = components["schemas"]["DatasetOut"];
+export type DatasetPage = components["schemas"]["DatasetPage"];
+export type DatasetPreview = components["schemas"]["DatasetPreview"];
+export type DatasetRef = components["schemas"]["DatasetRef"];
 export type EntryCreate = components["schemas"]["EntryCreate"];
 export type EntryOut = components["schemas"]["EntryOut"];
 export type EntryPage = components["schemas"]["EntryPage"];
@@ -21,12 +29,16 @@ export type EntryStatus = components["schemas"]["EntryStatus"];
 export type EntryUpdate = components["schemas"]["EntryUpdate"];
 export type ErrorBody = components["schemas"]["ErrorBody"];
 export type ErrorResponse = components["schemas"]["ErrorResponse"];
+export type EstimateOut = components["schemas"]["EstimateOut"];
+export type EstimateRequest = components["schemas"]["EstimateRequest"];
 export type EventKind = components["schemas"]["EventKind"];
 export type EventOut = components["schemas"]["EventOut"];
 export type ExportFormat = components["schemas"]["ExportFormat"];
 export type FacetCount = components["schemas"]["FacetCount"];
 export type Facets = components["schemas"]["Facets"];
+export type FailureCategory = components["schemas"]["FailureCategory"];
 export type FieldDiff = components["schemas"]["FieldDiff"];
+export type FormatChoice = components["schemas"]["FormatChoice"];
 export type HTTPValidationError = components["schemas"]["HTTPValidationError"];
 export type ImportFormat = components["schemas"]["ImportFormat"];
 export type ImportReport = components["schemas"]["ImportReport"];
@@ -43,12 +55,22 @@ export type ModelCreate = components["schemas"]["ModelCreate"];
 export type ModelKind = components["schemas"]["ModelKind"];
 export type ModelOut = components["schemas"]["ModelOut"];
 export type ModelPage = components["schemas"]["ModelPage"];
+export type ModelRef = components["schemas"]["ModelRef"];
 export type ModelType = components["schemas"]["ModelType"];
 export type ModelUpdate = components["schemas"]["ModelUpdate"];
 export type MonthActivity = components["schemas"]["MonthActivity"];
 export type PasswordChange = components["schemas"]["PasswordChange"];
+export type PresetOut = components["schemas"]["PresetOut"];
 export type ProposedFields = components["schemas"]["ProposedFields"];
 export type RowError = components["schemas"]["RowError"];
+export type RunCreate = components["schemas"]["RunCreate"];
+export type RunError = components["schemas"]["RunError"];
+export type RunJob = components["schemas"]["RunJob"];
+export type RunLog = components["schemas"]["RunLog"];
+export type RunOut = components["schemas"]["RunOut"];
+export type RunPage = components["schemas"]["RunPage"];
+export type RunStatus = components["schemas"]["RunStatus"];
+export type RunSummary = components["schemas"]["RunSummary"];
 export type SearchHit = components["schemas"]["SearchHit"];
 export type SearchMode = components["schemas"]["SearchMode"];
 export type SearchResults = components["schemas"]["SearchResults"];
@@ -71,12 +93,15 @@ export type TokenCreate = components["schemas"]["TokenCreate"];
 export type TokenCreated = components["schemas"]["TokenCreated"];
 export type TokenOut = components["schemas"]["TokenOut"];
 export type Totals = components["schemas"]["Totals"];
+export type TrainingOptions = components["schemas"]["TrainingOptions"];
+export type TrainingOutcome = components["schemas"]["TrainingOutcome"];
 export type TransferRecord = components["schemas"]["TransferRecord"];
 export type UpstreamExtra = components["schemas"]["UpstreamExtra"];
 export type UserAdminUpdate = components["schemas"]["UserAdminUpdate"];
 export type UserOut = components["schemas"]["UserOut"];
 export type UserPage = components["schemas"]["UserPage"];
 export type ValidationError = components["schemas"]["ValidationError"];
+export type Visibility = components["schemas"]["Visibility"];
 
 /** Every path the API serves (for the typed fetch wrapper). */
 export const API_PATHS = [
@@ -92,8 +117,12 @@ export const API_PATHS = [
   "/api/v1/auth/tokens/{token_id}",
   "/api/v1/autofill",
   "/api/v1/autofill/refresh-all",
+  "/api/v1/base-models",
   "/api/v1/compare",
   "/api/v1/dashboard",
+  "/api/v1/datasets",
+  "/api/v1/datasets/{dataset_id}",
+  "/api/v1/datasets/{dataset_id}/preview",
   "/api/v1/entries",
   "/api/v1/entries/bulk",
   "/api/v1/entries/{entry_id}",
@@ -110,8 +139,15 @@ export const API_PATHS = [
   "/api/v1/jobs/{job_id}/cancel",
   "/api/v1/models",
   "/api/v1/models/{model_id}",
+  "/api/v1/runs",
+  "/api/v1/runs/{run_id}",
+  "/api/v1/runs/{run_id}/cancel",
+  "/api/v1/runs/{run_id}/events",
+  "/api/v1/runs/{run_id}/log",
   "/api/v1/search",
   "/api/v1/tags",
-  "/api/v1/timeline"
+  "/api/v1/timeline",
+  "/api/v1/training/estimate",
+  "/api/v1/training/options"
 ] as const;
 export type ApiPath = (typeof API_PATHS)[number];

@@ -205,6 +205,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/base-models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Base models you can fine-tune */
+        get: operations["list_base_models_api_v1_base_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/compare": {
         parameters: {
             query?: never;
@@ -231,6 +248,64 @@ export type paths = {
         };
         /** Totals, breakdowns, monthly activity and what's next */
         get: operations["dashboard_api_v1_dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List your datasets and public ones */
+        get: operations["list_datasets_api_v1_datasets_get"];
+        put?: never;
+        /**
+         * Upload a dataset (JSONL, CSV or Parquet)
+         * @description Formats text, alpaca, sharegpt and OpenAI messages, detected from the fields. The file is validated as a
+         *     whole (422 naming row and column; nothing stored), normalised, stored content-addressed and split 90/10
+         *     (seed 42). Token counts use the base model's tokenizer when it is on this machine.
+         */
+        post: operations["upload_dataset_api_v1_datasets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/datasets/{dataset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a dataset */
+        get: operations["get_dataset_api_v1_datasets__dataset_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a dataset (runs that used it keep their snapshot) */
+        delete: operations["delete_dataset_api_v1_datasets__dataset_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/datasets/{dataset_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Rows of a dataset, as stored (canonical records) */
+        get: operations["preview_dataset_api_v1_datasets__dataset_id__preview_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -531,6 +606,92 @@ export type paths = {
         patch: operations["update_model_api_v1_models__model_id__patch"];
         trace?: never;
     };
+    "/api/v1/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your fine-tuning runs, newest first */
+        get: operations["list_runs_api_v1_runs_get"];
+        put?: never;
+        /** Launch a fine-tuning run (queued as a background job) */
+        post: operations["create_run_api_v1_runs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One run: configuration, live status, the full loss curve, outcome */
+        get: operations["get_run_api_v1_runs__run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a run (idempotent): queued stops at once, running stops its training process */
+        post: operations["cancel_run_api_v1_runs__run_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server-sent events: a RunOut snapshot whenever the run changes, until it finishes */
+        get: operations["run_events_api_v1_runs__run_id__events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The end of the training process's log */
+        get: operations["run_log_api_v1_runs__run_id__log_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/search": {
         parameters: {
             query?: never;
@@ -574,6 +735,40 @@ export type paths = {
         };
         /** Your exploration over time: entry events, newest first, grouped by month */
         get: operations["timeline_api_v1_timeline_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/training/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Memory, time and steps a run would take, before launching it */
+        post: operations["estimate_api_v1_training_estimate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/training/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every training setting with its help text and limits, and the presets */
+        get: operations["training_options_api_v1_training_options_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -632,6 +827,52 @@ export type components = {
              */
             url_or_id: string;
         };
+        /** BaseModelOut */
+        BaseModelOut: {
+            /** Architecture */
+            architecture?: string | null;
+            /**
+             * Available
+             * @description Ready to train on: the toy/local model is on disk, or the worker can download this Hugging Face model
+             */
+            available: boolean;
+            /** Context Length */
+            context_length?: number | null;
+            /** Default Target Modules */
+            default_target_modules?: string[];
+            /** Description */
+            description?: string | null;
+            /** Developer */
+            developer?: string | null;
+            /**
+             * Gated
+             * @default false
+             */
+            gated: boolean;
+            /** Hf Repo Id */
+            hf_repo_id?: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Key
+             * @description Short name used by the CLI and the API (e.g. 'tiny', 'llama-3.2-1b')
+             */
+            key: string;
+            /** License */
+            license?: string | null;
+            /** Name */
+            name: string;
+            /** Parameters */
+            parameters?: number | null;
+            /**
+             * Toy
+             * @description A toy model for demos and tests: it knows nothing
+             * @default false
+             */
+            toy: boolean;
+            /** Unavailable Reason */
+            unavailable_reason?: string | null;
+        };
         /** Body_import__api_v1_import_post */
         Body_import__api_v1_import_post: {
             /**
@@ -639,6 +880,34 @@ export type components = {
              * @description A ModelMate CSV or JSON export (or a file like it)
              */
             file: string;
+        };
+        /** Body_upload_dataset_api_v1_datasets_post */
+        Body_upload_dataset_api_v1_datasets_post: {
+            /**
+             * Base Model
+             * @description Base model (id, key or HF id) whose tokenizer counts tokens; default tiny
+             */
+            base_model?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Domain */
+            domain?: string | null;
+            /**
+             * File
+             * @description JSON Lines, CSV or Parquet
+             */
+            file: string;
+            /**
+             * @description auto: detected from the fields
+             * @default auto
+             */
+            format: components["schemas"]["FormatChoice"];
+            /** License */
+            license?: string | null;
+            /** Name */
+            name?: string | null;
+            /** @default private */
+            visibility: components["schemas"]["Visibility"];
         };
         /**
          * BulkAction
@@ -684,12 +953,65 @@ export type components = {
             /** Fields */
             fields: components["schemas"]["CompareField"][];
         };
+        /** ConfigFieldOut */
+        ConfigFieldOut: {
+            /** Choices */
+            choices?: unknown[] | null;
+            /** Default */
+            default?: unknown;
+            /** Exclusive Minimum */
+            exclusive_minimum?: boolean | null;
+            /**
+             * Group
+             * @description basic | advanced
+             */
+            group: string;
+            /** Help */
+            help: string;
+            /** Maximum */
+            maximum?: number | null;
+            /** Minimum */
+            minimum?: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Nullable
+             * @default false
+             */
+            nullable: boolean;
+            /**
+             * Type
+             * @description int | float | bool | choice | list
+             */
+            type: string;
+        };
         /** CountItem */
         CountItem: {
             /** Count */
             count: number;
             /** Value */
             value: string;
+        };
+        /** CurvePoint */
+        CurvePoint: {
+            /** Epoch */
+            epoch?: number | null;
+            /** Eval Loss */
+            eval_loss?: number | null;
+            /** Grad Norm */
+            grad_norm?: number | null;
+            /** Loss */
+            loss?: number | null;
+            /** Lr */
+            lr?: number | null;
+            /** Seconds */
+            seconds?: number | null;
+            /** Step */
+            step: number;
+            /** Tokens */
+            tokens?: number | null;
+        } & {
+            [key: string]: unknown;
         };
         /** Dashboard */
         Dashboard: {
@@ -724,6 +1046,119 @@ export type components = {
              * @description Up to 6 wishlist entries to explore next, oldest added first
              */
             wishlist: components["schemas"]["EntryOut"][];
+        };
+        /** DatasetOut */
+        DatasetOut: {
+            /**
+             * Content Hash
+             * @description sha256 of the canonical (normalised) records: the dataset's identity
+             */
+            content_hash: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /** Domain */
+            domain: string | null;
+            /**
+             * Eval Rows
+             * @description Rows held back for evaluation with the default split
+             */
+            eval_rows: number | null;
+            /**
+             * File Type
+             * @description jsonl | csv | parquet, as uploaded
+             */
+            file_type: string | null;
+            /**
+             * Format
+             * @description text | alpaca | sharegpt | messages (as detected or chosen)
+             */
+            format: string;
+            /** Id */
+            id: number;
+            /** License */
+            license: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Original Filename
+             * @description The uploaded file's name, kept as text only
+             */
+            original_filename: string | null;
+            /** Owner Id */
+            owner_id: number;
+            /** Rows */
+            rows: number;
+            /**
+             * Size Bytes
+             * @description Size of the uploaded file
+             */
+            size_bytes: number;
+            /** Stats */
+            stats: {
+                [key: string]: unknown;
+            };
+            /**
+             * Token Counts
+             * @description Per base-model tokenizer key: total, train_total, eval_total, mean, p50, p95, max, labelled
+             */
+            token_counts: {
+                [key: string]: unknown;
+            };
+            /**
+             * Train Rows
+             * @description Rows used for training with the default 10 % held back (seed 42)
+             */
+            train_rows: number | null;
+            /** Visibility */
+            visibility: string;
+        };
+        /** DatasetPage */
+        DatasetPage: {
+            /** Items */
+            items: components["schemas"]["DatasetOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /** DatasetPreview */
+        DatasetPreview: {
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Rows
+             * @description Canonical records: {text} or {messages: [{role, content}]}
+             */
+            rows: {
+                [key: string]: unknown;
+            }[];
+            /** Total */
+            total: number;
+        };
+        /** DatasetRef */
+        DatasetRef: {
+            /** Content Hash */
+            content_hash?: string | null;
+            /**
+             * Deleted
+             * @default false
+             */
+            deleted: boolean;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Rows */
+            rows?: number | null;
         };
         /**
          * EntryCreate
@@ -957,6 +1392,53 @@ export type components = {
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
         };
+        /** EstimateOut */
+        EstimateOut: {
+            /**
+             * Config
+             * @description The resolved configuration (defaults, preset, your values)
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Device */
+            device: string;
+            /** Epochs */
+            epochs: number;
+            /** Notes */
+            notes?: string[];
+            /** Peak Memory Bytes */
+            peak_memory_bytes: number;
+            /** Seconds */
+            seconds: number;
+            /** Steps */
+            steps: number;
+            /** Tokens Per Step */
+            tokens_per_step: number;
+            /** Train Tokens */
+            train_tokens: number;
+            /** Trainable Parameters */
+            trainable_parameters: number;
+        };
+        /** EstimateRequest */
+        EstimateRequest: {
+            /**
+             * Base Model
+             * @description Base model id, key (e.g. 'tiny') or Hugging Face id
+             */
+            base_model: string;
+            /**
+             * Config
+             * @description Field values that override the preset
+             */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /** Dataset Id */
+            dataset_id: number;
+            /** Preset */
+            preset?: string | null;
+        };
         /**
          * EventKind
          * @enum {string}
@@ -1013,6 +1495,11 @@ export type components = {
             /** Tags */
             tags: components["schemas"]["FacetCount"][];
         };
+        /**
+         * FailureCategory
+         * @enum {string}
+         */
+        FailureCategory: "diverged" | "no_learning" | "overfitting" | "forgetting" | "out_of_memory" | "crashed" | "invalid_data" | "cancelled" | "worker_lost";
         /** FieldDiff */
         FieldDiff: {
             /** Changed */
@@ -1024,6 +1511,11 @@ export type components = {
             /** Proposed */
             proposed?: unknown;
         };
+        /**
+         * FormatChoice
+         * @enum {string}
+         */
+        FormatChoice: "auto" | "text" | "alpaca" | "sharegpt" | "messages";
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1332,6 +1824,15 @@ export type components = {
             /** Total */
             total: number;
         };
+        /** ModelRef */
+        ModelRef: {
+            /** Id */
+            id: number;
+            /** Key */
+            key?: string | null;
+            /** Name */
+            name: string;
+        };
         /**
          * ModelType
          * @enum {string}
@@ -1416,6 +1917,21 @@ export type components = {
              */
             new_password: string;
         };
+        /** PresetOut */
+        PresetOut: {
+            /** Explanation */
+            explanation: string;
+            /** Key */
+            key: string;
+            /** Summary */
+            summary: string;
+            /** Title */
+            title: string;
+            /** Values */
+            values: {
+                [key: string]: unknown;
+            };
+        };
         /** ProposedFields */
         ProposedFields: {
             /**
@@ -1464,6 +1980,204 @@ export type components = {
              * @description 1-based data row (CSV: the header is not counted); null: the whole file
              */
             row: number | null;
+        };
+        /** RunCreate */
+        RunCreate: {
+            /**
+             * Base Model
+             * @description Base model id, key or Hugging Face id
+             */
+            base_model: string;
+            /**
+             * Config
+             * @description Field values that override the preset
+             */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /** Dataset Id */
+            dataset_id: number;
+            /**
+             * Mode
+             * @default guided
+             * @enum {string}
+             */
+            mode: "guided" | "expert";
+            /** Name */
+            name?: string | null;
+            /**
+             * Parent Model Id
+             * @description Fork: a fine-tuned model this run continues from
+             */
+            parent_model_id?: number | null;
+            /** Preset */
+            preset?: string | null;
+        };
+        /** RunError */
+        RunError: {
+            /** Message */
+            message?: string | null;
+            /** Type */
+            type?: string | null;
+        };
+        /** RunJob */
+        RunJob: {
+            /** Attempts */
+            attempts: number;
+            /** Cancel Requested */
+            cancel_requested: boolean;
+            /** Id */
+            id: number;
+            /** Max Attempts */
+            max_attempts: number;
+            /** Progress */
+            progress: number;
+            /** Progress Message */
+            progress_message?: string | null;
+            status: components["schemas"]["JobStatus"];
+        };
+        /** RunLog */
+        RunLog: {
+            /**
+             * Text
+             * @description The end of the training process's log
+             */
+            text: string;
+            /**
+             * Truncated
+             * @default false
+             */
+            truncated: boolean;
+        };
+        /** RunOut */
+        RunOut: {
+            /** Artifacts */
+            artifacts?: string[];
+            base_model?: components["schemas"]["ModelRef"] | null;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Current Step
+             * @description Last step on the loss curve
+             */
+            current_step?: number | null;
+            dataset?: components["schemas"]["DatasetRef"] | null;
+            /** Early Stopping */
+            early_stopping?: {
+                [key: string]: unknown;
+            }[];
+            /** Environment */
+            environment?: {
+                [key: string]: unknown;
+            };
+            error?: components["schemas"]["RunError"] | null;
+            /** Estimate */
+            estimate?: {
+                [key: string]: unknown;
+            };
+            failure_category?: components["schemas"]["FailureCategory"] | null;
+            /** Failure Message */
+            failure_message?: string | null;
+            /** Final Eval Loss */
+            final_eval_loss?: number | null;
+            /** Final Loss */
+            final_loss?: number | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /** Id */
+            id: number;
+            job?: components["schemas"]["RunJob"] | null;
+            /** Loss Curve */
+            loss_curve?: components["schemas"]["CurvePoint"][];
+            /** Mode */
+            mode: string;
+            /** Name */
+            name?: string | null;
+            /** Output Model Id */
+            output_model_id?: number | null;
+            /** Parent Model Id */
+            parent_model_id?: number | null;
+            /** Peak Memory Bytes */
+            peak_memory_bytes?: number | null;
+            /** Preset */
+            preset?: string | null;
+            /** Progress */
+            progress?: number | null;
+            /** Started At */
+            started_at?: string | null;
+            status: components["schemas"]["RunStatus"];
+            /** Tokens Per Second */
+            tokens_per_second?: number | null;
+            /** Total Steps */
+            total_steps?: number | null;
+            /** Train Seconds */
+            train_seconds?: number | null;
+            /** Train Tokens */
+            train_tokens?: number | null;
+            training_outcome?: components["schemas"]["TrainingOutcome"] | null;
+        };
+        /** RunPage */
+        RunPage: {
+            /** Items */
+            items: components["schemas"]["RunSummary"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /**
+         * RunStatus
+         * @enum {string}
+         */
+        RunStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        /** RunSummary */
+        RunSummary: {
+            base_model?: components["schemas"]["ModelRef"] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Current Step
+             * @description Last step on the loss curve
+             */
+            current_step?: number | null;
+            dataset?: components["schemas"]["DatasetRef"] | null;
+            failure_category?: components["schemas"]["FailureCategory"] | null;
+            /** Final Eval Loss */
+            final_eval_loss?: number | null;
+            /** Final Loss */
+            final_loss?: number | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /** Id */
+            id: number;
+            /** Mode */
+            mode: string;
+            /** Name */
+            name?: string | null;
+            /** Output Model Id */
+            output_model_id?: number | null;
+            /** Preset */
+            preset?: string | null;
+            /** Progress */
+            progress?: number | null;
+            /** Started At */
+            started_at?: string | null;
+            status: components["schemas"]["RunStatus"];
+            /** Total Steps */
+            total_steps?: number | null;
+            training_outcome?: components["schemas"]["TrainingOutcome"] | null;
         };
         /** SearchHit */
         SearchHit: {
@@ -1760,6 +2474,18 @@ export type components = {
              */
             using_now: number;
         };
+        /** TrainingOptions */
+        TrainingOptions: {
+            /** Fields */
+            fields: components["schemas"]["ConfigFieldOut"][];
+            /** Presets */
+            presets: components["schemas"]["PresetOut"][];
+        };
+        /**
+         * TrainingOutcome
+         * @enum {string}
+         */
+        TrainingOutcome: "success" | "failure" | "partial";
         /**
          * TransferRecord
          * @description One entry as exported (and as shown in an import preview).
@@ -1882,6 +2608,11 @@ export type components = {
             /** Error Type */
             type: string;
         };
+        /**
+         * Visibility
+         * @enum {string}
+         */
+        Visibility: "private" | "public";
     };
     responses: never;
     parameters: never;
@@ -2988,6 +3719,44 @@ export interface operations {
             };
         };
     };
+    list_base_models_api_v1_base_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseModelOut"][];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     compare_api_v1_compare_get: {
         parameters: {
             query?: {
@@ -3081,6 +3850,322 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_datasets_api_v1_datasets_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Only your own */
+                mine?: boolean;
+                offset?: number;
+                /** @description Text in the name */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetPage"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    upload_dataset_api_v1_datasets_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_dataset_api_v1_datasets_post"];
+            };
+        };
+        responses: {
+            /** @description You already have a dataset with exactly this content: that one */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetOut"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The file is larger than max_dataset_bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Bad rows: details.errors = [{row, column, message}] */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_dataset_api_v1_datasets__dataset_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_dataset_api_v1_datasets__dataset_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    preview_dataset_api_v1_datasets__dataset_id__preview_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetPreview"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4775,6 +5860,360 @@ export interface operations {
             };
         };
     };
+    list_runs_api_v1_runs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                status?: components["schemas"]["RunStatus"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunPage"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_run_api_v1_runs_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The Idempotency-Key was used for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid configuration or request (nothing was queued) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_run_api_v1_runs__run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_run_api_v1_runs__run_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    run_events_api_v1_runs__run_id__events_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RunOut snapshots (SSE) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    run_log_api_v1_runs__run_id__log_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunLog"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     search_api_v1_search_get: {
         parameters: {
             query: {
@@ -4944,6 +6383,104 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    estimate_api_v1_training_estimate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EstimateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EstimateOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid configuration or request (nothing was queued) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    training_options_api_v1_training_options_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingOptions"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

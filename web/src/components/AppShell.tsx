@@ -1,7 +1,7 @@
 import { Suspense, useEffect, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeftRight, CircleUser, FileUp, GanttChart, LayoutDashboard, Library, LogOut, Menu, Monitor, Moon, Settings, Sun, X } from "lucide-react";
+import { ArrowLeftRight, CircleUser, Database, FileUp, FlaskConical, GanttChart, LayoutDashboard, Library, LogOut, Menu, Monitor, Moon, Settings, Sun, Workflow, X } from "lucide-react";
 import { GlobalSearch } from "./GlobalSearch";
 import { Button } from "@/components/ui/button";
 import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuLabel, DropdownMenuSeparator, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
@@ -19,14 +19,23 @@ export const NAV = [
   { to: "/transfer", label: "Import / Export", icon: FileUp },
 ] as const;
 
-function NavItems({ onNavigate }: { onNavigate?: () => void }) {
+/** The Hub: fine-tuning (train, runs, datasets). */
+export const HUB_NAV = [
+  { to: "/hub/train", label: "Train", icon: FlaskConical },
+  { to: "/hub/runs", label: "Runs", icon: Workflow },
+  { to: "/hub/datasets", label: "Datasets", icon: Database },
+] as const;
+
+type NavEntry = { to: string; label: string; icon: React.ComponentType<{ className?: string }>; end?: boolean };
+
+function NavItems({ items, onNavigate }: { items: readonly NavEntry[]; onNavigate?: () => void }) {
   return (
     <ul className="flex flex-col gap-0.5">
-      {NAV.map(({ to, label, icon: Icon, ...rest }) => (
+      {items.map(({ to, label, icon: Icon, ...rest }) => (
         <li key={to}>
           <NavLink
             to={to}
-            end={"end" in rest}
+            end={!!rest.end}
             onClick={onNavigate}
             className={({ isActive }) =>
               cn(
@@ -41,6 +50,21 @@ function NavItems({ onNavigate }: { onNavigate?: () => void }) {
         </li>
       ))}
     </ul>
+  );
+}
+
+function NavSections({ onNavigate }: { onNavigate?: () => void }) {
+  return (
+    <>
+      <div>
+        <p className="mb-1 px-2.5 text-[11px] font-semibold uppercase tracking-wider text-muted-foreground/80">Tracker</p>
+        <NavItems items={NAV} onNavigate={onNavigate} />
+      </div>
+      <div>
+        <p className="mb-1 px-2.5 text-[11px] font-semibold uppercase tracking-wider text-muted-foreground/80">Hub</p>
+        <NavItems items={HUB_NAV} onNavigate={onNavigate} />
+      </div>
+    </>
   );
 }
 
@@ -169,11 +193,10 @@ export function AppShell() {
         <div className="px-2.5">
           <Brand />
         </div>
-        <nav aria-label="Main">
-          <p className="mb-1 px-2.5 text-[11px] font-semibold uppercase tracking-wider text-muted-foreground/80">Tracker</p>
-          <NavItems />
+        <nav aria-label="Main" className="grid gap-5">
+          <NavSections />
         </nav>
-        <p className="mt-auto px-2.5 text-xs text-muted-foreground">Your personal diary of AI models.</p>
+        <p className="mt-auto px-2.5 text-xs text-muted-foreground">Your personal diary of AI models, and a place to fine-tune them.</p>
       </aside>
       <div className="lg:pl-60">
         <header className="sticky top-0 z-30 flex h-14 items-center gap-2 border-b bg-background/85 px-3 backdrop-blur sm:px-6">
@@ -199,7 +222,9 @@ export function AppShell() {
         </header>
         {menuOpen && (
           <nav id="mobile-nav" aria-label="Main" className="border-b bg-card px-3 py-2 lg:hidden">
-            <NavItems onNavigate={() => setMenuOpen(false)} />
+            <div className="grid gap-3">
+              <NavSections onNavigate={() => setMenuOpen(false)} />
+            </div>
           </nav>
         )}
         <main id="main" className="mx-auto w-full max-w-7xl px-3 py-6 sm:px-6 lg:py-8">

@@ -31,6 +31,7 @@ export interface RequestOptions {
   body?: unknown;
   form?: FormData;
   signal?: AbortSignal;
+  headers?: Record<string, string>;
 }
 
 /** Paths as the generated client spells them, minus the /api/v1 prefix, e.g. "/entries/{entry_id}". */
@@ -98,7 +99,7 @@ async function parseError(resp: Response): Promise<ApiError> {
 }
 
 export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+  const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
   let body: BodyInit | undefined;
   if (opts.form) body = opts.form;
   else if (opts.body !== undefined) {
@@ -128,11 +129,64 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
 
 export const api = {
   get: <T>(path: string, query?: Query, signal?: AbortSignal) => request<T>("GET", path, { query, signal }),
-  post: <T>(path: string, body?: unknown, query?: Query) => request<T>("POST", path, { body, query }),
+  post: <T>(path: string, body?: unknown, query?: Query, headers?: Record<string, string>) =>
+    request<T>("POST", path, { body, query, headers }),
   patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, { body }),
   del: <T = void>(path: string) => request<T>("DELETE", path),
   upload: <T>(path: string, form: FormData, query?: Query) => request<T>("POST", path, { form, query }),
 };
+
+/**
+ * A multipart upload that reports progress (fetch cannot report upload progress; XMLHttpRequest can). Same rules as
+ * request(): CSRF header, our error shape → ApiError, 401 → login. `onProgress` gets 0..1.
+ */
+export function uploadWithProgress<T>(
+  path: string,
+  form: FormData,
+  { onProgress, onStatus, signal }: { onProgress?: (fraction: number) => void; onStatus?: (status: number) => void; signal?: AbortSignal } = {},
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${API_BASE}${path}`);
+    xhr.setRequestHeader("Accept", "application/json");
+    const token = readCsrfToken();
+    if (token) xhr.setRequestHeader("X-CSRF-Token", token);
+    xhr.withCredentials = true;
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && onProgress) onProgress(e.total ? e.loaded / e.total : 0);
+    };
+    const abort = () => xhr.abort();
+    signal?.addEventListener("abort", abort, { once: true });
+    xhr.onerror = () => reject(new ApiError(0, { code: "network_error", message: "The upload failed: network error." }));
+    xhr.onabort = () => reject(new ApiError(0, { code: "aborted", message: "The upload was cancelled." }));
+    xhr.onload = () => {
+      signal?.removeEventListener("abort", abort);
+      let data: unknown = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        /* not JSON */
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress?.(1);
+        onStatus?.(xhr.status);
+        resolve(data as T);
+        return;
+      }
+      if (xhr.status === 401) onUnauthorized();
+      const err = (data as { error?: ApiErrorBody } | null)?.error;
+      reject(
+        new ApiError(
+          xhr.status,
+          err && typeof err.message === "string"
+            ? err
+            : { code: `http_${xhr.status}`, message: xhr.statusText || `upload failed (${xhr.status})` },
+        ),
+      );
+    };
+    xhr.send(form);
+  });
+}
 
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) return err.message;

@@ -27,4 +27,21 @@ export type {
   TimelinePage,
   TransferRecord,
 } from "@/client";
+export type {
+  BaseModelOut,
+  ConfigFieldOut,
+  CurvePoint,
+  DatasetOut,
+  DatasetPage,
+  DatasetPreview,
+  EstimateOut,
+  ModelOut,
+  PresetOut,
+  RunJob,
+  RunLog,
+  RunOut,
+  RunPage,
+  RunSummary,
+  TrainingOptions,
+} from "@/client";
 export type { Comparison as CompareResult, CountItem as ValueCount, RowError as ImportError } from "@/client";

@@ -1,0 +1,1 @@
+"""Datasets: streamed, validated uploads stored content-addressed; list, preview, soft delete."""

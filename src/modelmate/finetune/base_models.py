@@ -1,0 +1,283 @@
+"""Base models in the catalog: the supported models seeded at start, and the toy ``tiny`` built on this machine.
+
+Base models are ordinary catalog rows of kind ``base`` (public, no owner) whose ``hub_info`` holds the facts from
+:mod:`modelmate.training.base_models` (key, architecture, default LoRA targets, chat template, toy flag) plus
+``local_path`` for a model on disk. Seeding is idempotent: rows are found by ``hub_info.key``; a public catalog
+row that already names the same Hugging Face repository (a user logged it first) is adopted as the base row
+instead of being duplicated.
+
+The toy ``tiny`` lives in ``data_dir/base_models/tiny``; it is registered once built (``modelmate models
+build-tiny``, or in the background at first start of a server with the demo on).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modelmate.catalog import repository as catalog_repo
+from modelmate.config import Settings
+from modelmate.db.base import utcnow
+from modelmate.db.engine import Database, immediate_transaction
+from modelmate.errors import NotFoundError
+from modelmate.finetune import repository as repo
+from modelmate.finetune.schemas import BaseModelOut
+from modelmate.models import Model, User
+from modelmate.models.enums import ModelKind
+from modelmate.training import base_models as specs
+from modelmate.training.base_models import TINY_KEY, BaseModelSpec
+
+log = logging.getLogger("modelmate.finetune")
+
+TOY_MARKER = "modelmate_toy.json"  # written by training.tiny.build_tiny
+_SPEC_FIELDS = {f.name for f in fields(BaseModelSpec)}
+
+
+def tiny_dir(settings: Settings) -> Path:
+    return settings.data_dir / "base_models" / TINY_KEY
+
+
+def tiny_built(path: Path) -> bool:
+    return (path / TOY_MARKER).is_file() and (path / "config.json").is_file()
+
+
+def hub_info_for(spec: BaseModelSpec, *, local_path: Path | None = None) -> dict[str, Any]:
+    info = spec.as_dict()
+    info["local_path"] = str(local_path) if local_path else None
+    return info
+
+
+def spec_from_model(model: Model) -> BaseModelSpec | None:
+    """The spec stored on a base row (None for rows that do not carry one)."""
+    info = model.hub_info or {}
+    if not info.get("key") or not info.get("architecture"):
+        return None
+    values = {k: v for k, v in info.items() if k in _SPEC_FIELDS}
+    values["default_target_modules"] = tuple(values.get("default_target_modules") or ())
+    try:
+        return BaseModelSpec(**values)
+    except TypeError:
+        return None
+
+
+def local_path_of(settings: Settings, model: Model) -> Path | None:
+    info = model.hub_info or {}
+    if info.get("key") == TINY_KEY:
+        return tiny_dir(settings)
+    return Path(info["local_path"]) if info.get("local_path") else None
+
+
+def model_source(settings: Settings, model: Model) -> str | None:
+    """What the trainer loads: the local directory, else the Hugging Face id."""
+    path = local_path_of(settings, model)
+    if path is not None:
+        return str(path)
+    return model.hf_repo_id
+
+
+def availability(settings: Settings, model: Model) -> tuple[bool, str | None]:
+    info = model.hub_info or {}
+    path = local_path_of(settings, model)
+    if path is not None:
+        if info.get("key") == TINY_KEY:
+            if tiny_built(path):
+                return True, None
+            return False, "the toy model is not built yet: run `modelmate models build-tiny`"
+        if (path / "config.json").is_file():
+            return True, None
+        return False, f"the local model directory {path} is missing"
+    if not model.hf_repo_id:
+        return False, "no Hugging Face id and no local directory"
+    if info.get("gated") and not (settings.hf_token or os.environ.get("HF_TOKEN")):
+        return False, ("gated on Hugging Face: accept the license there and set MODELMATE_HF_TOKEN for the worker")
+    return True, None
+
+
+def base_out(settings: Settings, model: Model) -> BaseModelOut:
+    info = model.hub_info or {}
+    available, reason = availability(settings, model)
+    return BaseModelOut(
+        id=model.id, key=str(info.get("key") or model.id), name=model.name, developer=model.developer,
+        hf_repo_id=model.hf_repo_id, architecture=info.get("architecture"), parameters=model.parameters,
+        license=model.license, gated=bool(info.get("gated")), toy=bool(info.get("toy")), available=available,
+        unavailable_reason=reason, default_target_modules=list(info.get("default_target_modules") or []),
+        context_length=info.get("context_length"), description=model.description)
+
+
+# --- seeding -----------------------------------------------------------------------------------------------------
+
+def _row_values(spec: BaseModelSpec, hub_info: dict[str, Any]) -> dict[str, Any]:
+    links = [f"https://huggingface.co/{spec.hf_repo_id}"] if spec.hf_repo_id else []
+    return {"name": spec.name, "developer": spec.developer, "name_key": catalog_repo.normalise_key(spec.name),
+            "developer_key": catalog_repo.normalise_key(spec.developer), "model_type": "LLM",
+            "parameters": spec.parameters, "license": spec.license, "description": spec.description,
+            "source_links": links, "hf_repo_id": spec.hf_repo_id, "kind": ModelKind.BASE.value,
+            "visibility": "public", "owner_id": None, "benchmark_scores": {}, "hub_info": hub_info,
+            "metadata_extra": {}}
+
+
+def upsert_base(session: Session, spec: BaseModelSpec, *, local_path: Path | None = None) -> Model | None:
+    """Insert or refresh the catalog row for ``spec``; None when someone's private model holds its identity."""
+    hub_info = hub_info_for(spec, local_path=local_path)
+    row = repo.base_by_key(session, spec.key)
+    if row is None:
+        dup = catalog_repo.find_duplicate(session, name=spec.name, developer=spec.developer,
+                                          hf_repo_id=spec.hf_repo_id, github_repo=None)
+        if dup is not None:
+            existing, _ = dup
+            if existing.visibility != "public" or existing.kind == ModelKind.FINETUNED.value:
+                log.warning("base model %s not registered: catalog model %d holds its name or repository",
+                            spec.key, existing.id)
+                return None
+            row = existing  # a public row logged before (demo, autofill): it becomes the base row
+            row.kind = ModelKind.BASE.value
+            row.hub_info = {**(row.hub_info or {}), **hub_info}
+            if row.parameters is None:
+                row.parameters = spec.parameters
+            row.updated_at = utcnow()
+            session.flush()
+            return row
+        return repo.add_model(session, _row_values(spec, hub_info))
+    if row.owner_id is None:  # our own row: keep the facts current
+        values = _row_values(spec, hub_info)
+        changed = {k: v for k, v in values.items()
+                   if k not in ("benchmark_scores", "metadata_extra") and getattr(row, k) != v}
+        if changed:
+            for key, value in changed.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+    elif (row.hub_info or {}) != {**(row.hub_info or {}), **hub_info}:
+        row.hub_info = {**(row.hub_info or {}), **hub_info}
+        row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def tiny_spec_from_dir(path: Path) -> BaseModelSpec:
+    """The toy's spec with the numbers of the model actually built in ``path``."""
+    marker = json.loads((path / TOY_MARKER).read_text(encoding="utf-8"))
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    spec = specs.tiny_spec(hidden_size=int(config["hidden_size"]), num_layers=int(config["num_hidden_layers"]),
+                           num_heads=int(config["num_attention_heads"]), vocab_size=int(config["vocab_size"]),
+                           context_length=int(config.get("max_position_embeddings") or 512),
+                           intermediate_size=int(config["intermediate_size"]))
+    steps = marker.get("pretrain_steps")
+    extra = f" Pre-trained for {steps} steps on local text." if steps else ""
+    return replace(spec, parameters=int(marker.get("parameters") or spec.parameters),
+                   description=spec.description + extra)
+
+
+def register_tiny(session: Session, path: Path) -> Model | None:
+    return upsert_base(session, tiny_spec_from_dir(path), local_path=path)
+
+
+def seed_base_models(db: Database, settings: Settings) -> int:
+    """Register the supported base models (and the toy, when built). Idempotent; returns the rows touched."""
+    with db.session() as session:
+        immediate_transaction(session)
+        n = sum(1 for spec in specs.BASE_MODELS if upsert_base(session, spec) is not None)
+        path = tiny_dir(settings)
+        if tiny_built(path):
+            n += register_tiny(session, path) is not None
+    return n
+
+
+# --- the toy ---------------------------------------------------------------------------------------------------
+
+def build_tiny(settings: Settings, db: Database, *, pretrain_steps: int = 0, force: bool = False,
+               on_progress: Callable[[dict], None] | None = None, **dims: int) -> tuple[Model | None, bool]:
+    """Build the toy into ``data_dir/base_models/tiny`` (unless built and not ``force``) and register it.
+    Returns ``(model row, built now)``."""
+    from modelmate.training.tiny import build_tiny as _build
+
+    path = tiny_dir(settings)
+    built = False
+    if force or not tiny_built(path):
+        _build(path, pretrain_steps=pretrain_steps, on_progress=on_progress, **dims)
+        built = True
+    with db.session() as session:
+        immediate_transaction(session)
+        model = register_tiny(session, path)
+        if model is not None:
+            session.expunge(model)
+    return model, built
+
+
+def start_background_tiny_build(settings: Settings, db: Database) -> threading.Thread | None:
+    """First start with the demo on: build the toy in a child process (random weights, seconds) and register it,
+    so the hub has a model to fine-tune without any extra step. Nothing happens once it is built."""
+    path = tiny_dir(settings)
+    if tiny_built(path):
+        return None
+
+    def work() -> None:
+        lock = path.parent / ".tiny.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            import fcntl
+
+            with open(lock, "w") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    return  # another process is building it
+                if not tiny_built(path):
+                    log.info("building the toy base model in %s", path)
+                    proc = subprocess.run([sys.executable, "-m", "modelmate.finetune.base_models", str(path)],
+                                          capture_output=True, text=True, timeout=1800)
+                    if proc.returncode != 0:
+                        log.warning("building the toy model failed: %s", proc.stderr[-2000:])
+                        return
+            with db.session() as session:
+                immediate_transaction(session)
+                register_tiny(session, path)
+            log.info("toy base model 'tiny' ready")
+        except Exception:  # noqa: BLE001 - the demo model is a convenience; the server runs without it
+            log.exception("building the toy model failed")
+
+    thread = threading.Thread(target=work, name="build-tiny", daemon=True)
+    thread.start()
+    return thread
+
+
+# --- lookup ------------------------------------------------------------------------------------------------------
+
+def visible(model: Model, user: User) -> bool:
+    return model.visibility == "public" or model.owner_id == user.id
+
+
+def resolve_model_ref(session: Session, user: User, ref: str) -> Model:
+    """A base (or fine-tuned, for forks) model by catalog id, key or Hugging Face id; 404 when unknown to ``user``."""
+    ref = ref.strip()
+    model: Model | None = None
+    if ref.isdigit() and len(ref) <= 18:
+        model = repo.model_by_id(session, int(ref))
+        if model is not None and (not visible(model, user) or model.kind == ModelKind.EXTERNAL.value):
+            model = None
+    else:
+        model = repo.base_by_key(session, ref.lower()) or repo.base_by_hf_id(session, ref)
+    if model is None:
+        keys = ", ".join(sorted({str((m.hub_info or {}).get("key")) for m in repo.base_models(session)}))
+        raise NotFoundError(f"unknown base model {ref[:200]!r}" + (f"; choose one of: {keys}" if keys else ""))
+    return model
+
+
+def _main(argv: list[str]) -> int:  # pragma: no cover - run as a child process by start_background_tiny_build
+    from modelmate.training.tiny import build_tiny as _build
+
+    _build(Path(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main(sys.argv[1:]))

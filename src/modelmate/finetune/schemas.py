@@ -1,0 +1,185 @@
+"""API schemas for fine-tuning: base models, training options, estimates and runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelmate.models.enums import FailureCategory, JobStatus, RunStatus, TrainingOutcome
+
+MAX_ID = 2**63 - 1
+
+
+class BaseModelOut(BaseModel):
+    id: int
+    key: str = Field(description="Short name used by the CLI and the API (e.g. 'tiny', 'llama-3.2-1b')")
+    name: str
+    developer: str | None = None
+    hf_repo_id: str | None = None
+    architecture: str | None = None
+    parameters: int | None = None
+    license: str | None = None
+    gated: bool = False
+    toy: bool = Field(False, description="A toy model for demos and tests: it knows nothing")
+    available: bool = Field(description="Ready to train on: the toy/local model is on disk, or the worker can "
+                                        "download this Hugging Face model")
+    unavailable_reason: str | None = None
+    default_target_modules: list[str] = Field(default_factory=list)
+    context_length: int | None = None
+    description: str | None = None
+
+
+class ConfigFieldOut(BaseModel):
+    name: str
+    type: str = Field(description="int | float | bool | choice | list")
+    default: Any = None
+    help: str
+    group: str = Field(description="basic | advanced")
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool | None = None
+    choices: list[Any] | None = None
+    nullable: bool = False
+
+
+class PresetOut(BaseModel):
+    key: str
+    title: str
+    summary: str
+    explanation: str
+    values: dict[str, Any]
+
+
+class TrainingOptions(BaseModel):
+    fields: list[ConfigFieldOut]
+    presets: list[PresetOut]
+
+
+class EstimateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: str = Field(min_length=1, max_length=200, description="Base model id, key (e.g. 'tiny') or "
+                                                                      "Hugging Face id")
+    dataset_id: int = Field(ge=1, le=MAX_ID)
+    preset: str | None = Field(None, max_length=32)
+    config: dict[str, Any] | None = Field(None, description="Field values that override the preset")
+
+
+class EstimateOut(BaseModel):
+    steps: int
+    epochs: float
+    train_tokens: int
+    tokens_per_step: int
+    trainable_parameters: int
+    peak_memory_bytes: int
+    seconds: float
+    device: str
+    notes: list[str] = Field(default_factory=list)
+    config: dict[str, Any] = Field(description="The resolved configuration (defaults, preset, your values)")
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200)
+    base_model: str = Field(min_length=1, max_length=200, description="Base model id, key or Hugging Face id")
+    dataset_id: int = Field(ge=1, le=MAX_ID)
+    mode: Literal["guided", "expert"] = "guided"
+    preset: str | None = Field(None, max_length=32)
+    config: dict[str, Any] | None = Field(None, description="Field values that override the preset")
+    parent_model_id: int | None = Field(None, ge=1, le=MAX_ID, description="Fork: a fine-tuned model this run "
+                                                                            "continues from")
+
+
+class ModelRef(BaseModel):
+    id: int
+    name: str
+    key: str | None = None
+
+
+class DatasetRef(BaseModel):
+    id: int
+    name: str
+    content_hash: str | None = None
+    rows: int | None = None
+    deleted: bool = False
+
+
+class RunJob(BaseModel):
+    id: int
+    status: JobStatus
+    progress: float
+    progress_message: str | None = None
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+
+
+class CurvePoint(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    step: int
+    loss: float | None = None
+    eval_loss: float | None = None
+    lr: float | None = None
+    grad_norm: float | None = None
+    tokens: int | None = None
+    seconds: float | None = None
+    epoch: float | None = None
+
+
+class RunError(BaseModel):
+    type: str | None = None
+    message: str | None = None
+
+
+class RunSummary(BaseModel):
+    id: int
+    name: str | None = None
+    status: RunStatus
+    training_outcome: TrainingOutcome | None = None
+    failure_category: FailureCategory | None = None
+    mode: str
+    preset: str | None = None
+    base_model: ModelRef | None = None
+    dataset: DatasetRef | None = None
+    total_steps: int | None = None
+    current_step: int | None = Field(None, description="Last step on the loss curve")
+    progress: float | None = None
+    final_loss: float | None = None
+    final_eval_loss: float | None = None
+    output_model_id: int | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class RunOut(RunSummary):
+    failure_message: str | None = None
+    config: dict[str, Any]
+    parent_model_id: int | None = None
+    job: RunJob | None = None
+    loss_curve: list[CurvePoint] = Field(default_factory=list)
+    early_stopping: list[dict[str, Any]] = Field(default_factory=list)
+    estimate: dict[str, Any] = Field(default_factory=dict)
+    tokens_per_second: float | None = None
+    train_tokens: int | None = None
+    peak_memory_bytes: int | None = None
+    train_seconds: float | None = None
+    environment: dict[str, Any] = Field(default_factory=dict)
+    error: RunError | None = None
+    artifacts: list[str] = Field(default_factory=list)
+
+
+class RunPage(BaseModel):
+    items: list[RunSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class RunLog(BaseModel):
+    text: str = Field(description="The end of the training process's log")
+    truncated: bool = False

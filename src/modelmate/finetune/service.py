@@ -1,0 +1,419 @@
+"""Fine-tuning rules for the API and the CLI: options, estimates, launching, reading and cancelling runs.
+
+Launching validates everything first (configuration, base model, dataset, parent) and only then writes the
+run row and its job in the same transaction, so a bad request leaves nothing queued. Someone else's run,
+dataset or private model is 404. Services never commit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from modelmate.config import Settings
+from modelmate.db.base import utcnow
+from modelmate.db.engine import Database
+from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
+from modelmate.finetune import base_models as bases
+from modelmate.finetune import repository as repo
+from modelmate.finetune.schemas import (
+    BaseModelOut,
+    ConfigFieldOut,
+    CurvePoint,
+    DatasetRef,
+    EstimateOut,
+    EstimateRequest,
+    ModelRef,
+    PresetOut,
+    RunCreate,
+    RunError,
+    RunJob,
+    RunLog,
+    RunOut,
+    RunPage,
+    RunSummary,
+    TrainingOptions,
+)
+from modelmate.jobs import repository as jobs_repo
+from modelmate.models import Dataset, Job, Model, TrainingRun, User
+from modelmate.models.enums import JobKind, JobStatus, ModelKind, RunStatus
+from modelmate.training import config as training_config
+from modelmate.training.base_models import BaseModelSpec
+
+FINAL_RUN = (RunStatus.SUCCEEDED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value)
+TRAIN_MAX_ATTEMPTS = 3  # a worker lost mid-run is retried (resuming from its checkpoint); training failures are not
+LOG_TAIL_BYTES = 64 * 1024
+
+
+# --- options and validation -------------------------------------------------------------------------------------
+
+def training_options() -> TrainingOptions:
+    return TrainingOptions(fields=[ConfigFieldOut(**f) for f in training_config.config_fields()],
+                           presets=[PresetOut(**p.as_dict()) for p in training_config.PRESETS.values()])
+
+
+def list_base_models(session: Session, settings: Settings, user: User) -> list[BaseModelOut]:
+    return [bases.base_out(settings, m) for m in repo.base_models(session, viewer_id=user.id)]
+
+
+def _config_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors()[:20]:
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            message = "unknown setting"
+        out.append({"field": where or None, "message": message})
+    return out
+
+
+def resolve_config(preset: str | None, overrides: dict[str, Any] | None,
+                   spec: BaseModelSpec | None = None) -> training_config.TrainingConfig:
+    """Defaults, preset, overrides → a validated config; 422 naming the field otherwise."""
+    try:
+        return training_config.resolve_config(preset, overrides, spec=spec)
+    except ValidationError as exc:
+        errors = _config_errors(exc)
+        first = errors[0] if errors else {"field": None, "message": "invalid configuration"}
+        raise ValidationFailed(f"{first['field'] or 'config'}: {first['message']}", code="invalid_config",
+                               details={"errors": errors}) from None
+    except ValueError as exc:  # unknown preset
+        raise ValidationFailed(str(exc), code="invalid_config",
+                               details={"errors": [{"field": "preset", "message": str(exc)}]}) from None
+
+
+def _dataset(session: Session, user: User, dataset_id: int) -> Dataset:
+    """A live dataset you own or that is public; anything else (deleted, someone's private one) is 404."""
+    from modelmate.datasets.service import get_visible
+
+    return get_visible(session, user, dataset_id)
+
+
+def _base_and_parent(session: Session, user: User, ref: str, parent_id: int | None) -> tuple[Model, Model | None]:
+    model = bases.resolve_model_ref(session, user, ref)
+    parent: Model | None = None
+    if model.kind == ModelKind.FINETUNED.value:  # a fine-tuned model named as the base: a fork of it
+        parent, model = model, repo.model_by_id(session, model.base_model_id) if model.base_model_id else None
+        if model is None:
+            raise ValidationFailed(f"'{parent.name}' has no recorded base model", code="invalid_base")
+    if parent_id is not None:
+        named = repo.model_by_id(session, parent_id)
+        if named is None or not bases.visible(named, user) or named.kind != ModelKind.FINETUNED.value:
+            raise NotFoundError(f"fine-tuned model {parent_id} not found")
+        if parent is not None and parent.id != named.id:
+            raise ValidationFailed("base_model names a different fine-tuned model than parent_model_id",
+                                   code="invalid_base")
+        parent = named
+        if parent.base_model_id != model.id:
+            raise ValidationFailed(f"'{parent.name}' was trained from another base model; choose that base",
+                                   code="invalid_base")
+    if model.kind != ModelKind.BASE.value:
+        raise NotFoundError(f"unknown base model {ref[:200]!r}")
+    return model, parent
+
+
+def _spec(model: Model) -> BaseModelSpec:
+    spec = bases.spec_from_model(model)
+    if spec is None:
+        raise ValidationFailed(f"'{model.name}' has no architecture facts to plan a run with", code="invalid_base")
+    return spec
+
+
+def split_rows(rows: int, eval_split: float) -> tuple[int, int]:
+    """(train, eval) rows, as ``training.data.split_indices`` splits them."""
+    if rows <= 0:
+        return 0, 0
+    if eval_split <= 0 or rows < 2:
+        return rows, 0
+    n_eval = min(max(1, round(rows * eval_split)), rows - 1)
+    return rows - n_eval, n_eval
+
+
+def dataset_tokens(dataset: Dataset, model: Model) -> int:
+    """Tokens in the whole dataset with this base model's tokenizer when known, else a characters/4 guess."""
+    counts = dataset.token_counts or {}
+    info = model.hub_info or {}
+    for key in (info.get("key"), model.hf_repo_id, str(model.id)):
+        entry = counts.get(key) if key else None
+        if isinstance(entry, dict) and isinstance(entry.get("total"), int | float):
+            return int(entry["total"])
+        if isinstance(entry, int | float):
+            return int(entry)
+    tokens = (dataset.stats or {}).get("tokens")
+    if isinstance(tokens, dict) and isinstance(tokens.get("total"), int | float):
+        return int(tokens["total"])
+    chars = (dataset.stats or {}).get("chars")
+    if isinstance(chars, dict) and isinstance(chars.get("total"), int | float):
+        return max(1, int(chars["total"]) // 4)
+    return max(1, int(dataset.size_bytes or 0) // 4)
+
+
+def _device() -> str:
+    return "cuda" if Path("/proc/driver/nvidia/version").exists() else "cpu"
+
+
+def _estimate(config: training_config.TrainingConfig, spec: BaseModelSpec, dataset: Dataset,
+              model: Model) -> training_config.Estimate:
+    train_rows, _ = split_rows(int(dataset.rows or 0), config.eval_split)
+    tokens = dataset_tokens(dataset, model)
+    train_tokens = int(tokens * train_rows / dataset.rows) if dataset.rows else tokens
+    return training_config.estimate(config, spec, train_rows=train_rows, train_tokens=train_tokens,
+                                    device=_device())
+
+
+def estimate(session: Session, user: User, payload: EstimateRequest) -> EstimateOut:
+    model, _ = _base_and_parent(session, user, payload.base_model, None)
+    dataset = _dataset(session, user, payload.dataset_id)
+    spec = _spec(model)
+    config = resolve_config(payload.preset, payload.config, spec)
+    result = _estimate(config, spec, dataset, model)
+    return EstimateOut(**result.as_dict(), config=config.model_dump(mode="json"))
+
+
+# --- launching --------------------------------------------------------------------------------------------------
+
+def create_run(session: Session, settings: Settings, user: User, payload: RunCreate,
+               idempotency_key: str | None = None) -> TrainingRun:
+    """Validate, then write the run and its job together. The same Idempotency-Key returns the first run."""
+    if idempotency_key is not None:
+        existing_job = jobs_repo.by_idempotency_key(session, user.id, idempotency_key)
+        if existing_job is not None:
+            return _run_for_key(session, existing_job)
+    model, parent = _base_and_parent(session, user, payload.base_model, payload.parent_model_id)
+    dataset = _dataset(session, user, payload.dataset_id)
+    spec = _spec(model)
+    if payload.preset is None and payload.mode == "guided" and not payload.config:
+        payload = payload.model_copy(update={"preset": "quick"})
+    config = resolve_config(payload.preset, payload.config, spec)
+    available, reason = bases.availability(settings, model)
+    if not available:
+        raise ValidationFailed(f"'{model.name}' cannot be trained on right now: {reason}", code="base_unavailable")
+    if not dataset.rows:
+        raise ValidationFailed(f"dataset '{dataset.name}' has no rows", code="empty_dataset")
+    planned = _estimate(config, spec, dataset, model)
+    job, created = jobs_repo.insert(session, kind=JobKind.TRAIN.value, payload={}, owner_id=user.id,
+                                    idempotency_key=idempotency_key, max_attempts=TRAIN_MAX_ATTEMPTS)
+    if not created:  # a concurrent request with the same key won
+        return _run_for_key(session, job)
+    name = (payload.name or "").strip() or f"{model.name} on {dataset.name}"
+    run = repo.insert_run(session, {
+        "owner_id": user.id, "job_id": job.id, "name": name[:200], "base_model_id": model.id,
+        "parent_model_id": parent.id if parent else None, "dataset_id": dataset.id,
+        "dataset_hash": dataset.content_hash, "mode": payload.mode, "preset": payload.preset,
+        "config": config.model_dump(mode="json"), "status": RunStatus.QUEUED.value, "loss_curve_data": [],
+        "early_stopping": [], "environment": {}, "estimate": planned.as_dict(), "total_steps": planned.steps,
+        "created_at": utcnow()})
+    job.payload = {"run_id": run.id}
+    session.flush()
+    return run
+
+
+def _run_for_key(session: Session, job: Job) -> TrainingRun:
+    run = repo.run_by_job(session, job.id) if job.kind == JobKind.TRAIN.value else None
+    if run is None:
+        raise ConflictError("this Idempotency-Key was already used for a different request; use a new key",
+                            code="idempotency_key_reused")
+    return run
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+def get_run(session: Session, user: User, run_id: int) -> TrainingRun:
+    run = repo.get_owned_run(session, user.id, run_id)
+    if run is None:
+        raise NotFoundError(f"run {run_id} not found")
+    return run
+
+
+def effective_status(run: TrainingRun, job: Job | None) -> str:
+    """A run row still open mirrors its job while the job is queued or running (e.g. re-queued after its
+    worker was lost, before any worker wrote to the run again)."""
+    if run.status in FINAL_RUN or job is None:
+        return run.status
+    if job.status in (JobStatus.QUEUED.value, JobStatus.RUNNING.value):
+        return job.status
+    return run.status
+
+
+def _summary_fields(run: TrainingRun, base: Model | None, dataset: Dataset | None, job: Job | None) -> dict:
+    curve = run.loss_curve_data or []
+    return {
+        "id": run.id, "name": run.name, "status": effective_status(run, job),
+        "training_outcome": run.training_outcome, "failure_category": run.failure_category, "mode": run.mode,
+        "preset": run.preset,
+        "base_model": ModelRef(id=base.id, name=base.name, key=(base.hub_info or {}).get("key")) if base else None,
+        "dataset": DatasetRef(id=dataset.id, name=dataset.name, content_hash=run.dataset_hash or dataset.content_hash,
+                              rows=dataset.rows, deleted=dataset.deleted_at is not None) if dataset else None,
+        "total_steps": run.total_steps, "current_step": curve[-1].get("step") if curve else None,
+        "progress": job.progress if job is not None else None, "final_loss": run.final_loss,
+        "final_eval_loss": run.final_eval_loss, "output_model_id": run.output_model_id,
+        "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at}
+
+
+def artifact_dir(run: TrainingRun) -> Path | None:
+    uri = run.artifact_uri or ""
+    if uri.startswith("file://"):
+        return Path(uri[len("file://"):])
+    return Path(uri) if uri else None
+
+
+def artifact_files(run: TrainingRun) -> list[str]:
+    path = artifact_dir(run)
+    if path is None or not path.is_dir():
+        return []
+    return sorted(p.name for p in path.iterdir() if p.is_file())
+
+
+def run_out(session: Session, run: TrainingRun) -> RunOut:
+    models, datasets, jobs = repo.related(session, [run])
+    base, dataset, job = models.get(run.base_model_id), datasets.get(run.dataset_id or 0), jobs.get(run.job_id or 0)
+    error = None
+    if run.error:
+        error = RunError(type=run.error.get("type"), message=run.error.get("message"))
+    return RunOut(
+        **_summary_fields(run, base, dataset, job), failure_message=run.failure_message, config=run.config or {},
+        parent_model_id=run.parent_model_id,
+        job=RunJob(id=job.id, status=job.status, progress=job.progress, progress_message=job.progress_message,
+                   attempts=job.attempts, max_attempts=job.max_attempts,
+                   cancel_requested=job.cancel_requested) if job else None,
+        loss_curve=[CurvePoint(**p) for p in run.loss_curve_data or []], early_stopping=run.early_stopping or [],
+        estimate=run.estimate or {}, tokens_per_second=run.tokens_per_second, train_tokens=run.train_tokens,
+        peak_memory_bytes=run.peak_memory_bytes, train_seconds=run.train_seconds, environment=run.environment or {},
+        error=error, artifacts=artifact_files(run))
+
+
+def snapshot(db: Database, owner_id: int, run_id: int) -> RunOut | None:
+    """The run as its owner sees it now, in a short session of its own (for event streams)."""
+    with db.session() as session:
+        run = repo.get_owned_run(session, owner_id, run_id)
+        return run_out(session, run) if run is not None else None
+
+
+def list_runs(session: Session, user: User, *, status: RunStatus | None, limit: int, offset: int) -> RunPage:
+    rows, total = repo.list_owned_runs(session, user.id, status=status.value if status else None, limit=limit,
+                                       offset=offset)
+    models, datasets, jobs = repo.related(session, rows)
+    items = [RunSummary(**_summary_fields(r, models.get(r.base_model_id), datasets.get(r.dataset_id or 0),
+                                          jobs.get(r.job_id or 0))) for r in rows]
+    return RunPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def run_dir(settings: Settings, run_id: int) -> Path:
+    return settings.artifacts_dir / "runs" / str(int(run_id))
+
+
+def read_log(settings: Settings, run_id: int, max_bytes: int = LOG_TAIL_BYTES) -> RunLog:
+    path = run_dir(settings, run_id) / "train.log"
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - max_bytes))
+            data = fh.read()
+    except FileNotFoundError:
+        return RunLog(text="")
+    truncated = size > max_bytes
+    if truncated:  # start at a line boundary
+        cut = data.find(b"\n")
+        data = data[cut + 1:] if 0 <= cut < len(data) - 1 else data
+    return RunLog(text=data.decode("utf-8", "replace"), truncated=truncated)
+
+
+# --- cancelling -------------------------------------------------------------------------------------------------
+
+def cancel_run(session: Session, user: User, run_id: int) -> TrainingRun:
+    """Idempotent at every stage: queued → cancelled now; running → the worker stops the process group (the run
+    keeps its curve and a partial adapter); finished → unchanged."""
+    run = get_run(session, user, run_id)
+    if run.status in FINAL_RUN:
+        return run
+    job = repo.lock_job(session, run.job_id) if run.job_id else None
+    if job is not None:
+        jobs_repo.request_cancel(session, job)
+    if job is None or job.status == JobStatus.CANCELLED.value:
+        mark_cancelled(run, "Cancelled before training started." if not run.loss_curve_data
+                       else "Cancelled; the curve so far is kept.")
+    session.flush()
+    return run
+
+
+def mark_cancelled(run: TrainingRun, message: str) -> None:
+    run.status = RunStatus.CANCELLED.value
+    run.failure_category = "cancelled"
+    run.failure_message = message
+    if run.loss_curve_data and run.training_outcome is None:
+        run.training_outcome = "partial"
+    run.finished_at = run.finished_at or utcnow()
+
+
+# --- after training -----------------------------------------------------------------------------------------------
+
+def register_output_model(session: Session, run: TrainingRun, *, artifact_uri: str, toy: bool) -> Model:
+    """The adapter as a private catalog model of the run's owner (kind finetuned, base and parent recorded)."""
+    if run.output_model_id:
+        existing = repo.model_by_id(session, run.output_model_id)
+        if existing is not None:
+            return existing
+    base = repo.model_by_id(session, run.base_model_id)
+    owner = session.get(User, run.owner_id)
+    developer = (owner.username if owner is not None else None) or f"user {run.owner_id}"
+    name = (run.name or f"run {run.id}")[:180]
+    from modelmate.catalog.repository import normalise_key
+
+    candidate, n = name, 1
+    while repo.model_name_taken(session, normalise_key(candidate), normalise_key(developer)):
+        n += 1
+        candidate = f"{name} ({n})"
+    toy_note = " Trained from the TOY model: a pipeline demonstration, not a useful model." if toy else ""
+    model = repo.add_model(session, {
+        "name": candidate, "developer": developer, "name_key": normalise_key(candidate),
+        "developer_key": normalise_key(developer), "model_type": "LLM", "parameters": base.parameters if base else None,
+        "license": base.license if base else None, "kind": ModelKind.FINETUNED.value, "visibility": "private",
+        "owner_id": run.owner_id, "base_model_id": run.base_model_id, "parent_model_id": run.parent_model_id,
+        "description": f"LoRA adapter fine-tuned by ModelMate run {run.id} from {base.name if base else 'a base'}."
+                       + toy_note,
+        "source_links": [], "benchmark_scores": {}, "metadata_extra": {},
+        "hub_info": {"run_id": run.id, "artifact_uri": artifact_uri, "adapter": True, "toy": toy}})
+    run.output_model_id = model.id
+    return model
+
+
+def reconcile_runs(db: Database) -> int:
+    """Give every open run the status its job says (at start, and after a worker reclaimed expired leases):
+    job queued → run queued; failed → run failed (``worker_lost`` when the worker vanished); cancelled → run
+    cancelled; a finished job or a missing one with an open run → failed. Returns the runs changed."""
+    changed = 0
+    with db.session() as session:
+        repo.lock_for_reconcile(session)
+        for run, job in repo.open_runs_with_jobs(session):
+            if job is None:
+                _mark_failed(run, "crashed", "The run's job record is gone; it cannot continue.")
+            elif job.status == JobStatus.QUEUED.value:
+                if run.status == RunStatus.QUEUED.value:
+                    continue
+                run.status = RunStatus.QUEUED.value
+            elif job.status == JobStatus.RUNNING.value:
+                continue
+            elif job.status == JobStatus.CANCELLED.value:
+                mark_cancelled(run, "Cancelled.")
+            elif job.status == JobStatus.FAILED.value:
+                error = job.error or {}
+                lost = error.get("type") == "worker_lost"
+                _mark_failed(run, "worker_lost" if lost else "crashed",
+                             ("The worker running this training stopped responding and no attempts are left "
+                              "(worker lost)." if lost else f"The training job failed: {error.get('message')}"))
+            else:  # succeeded without writing the run: should not happen, but never leave it open
+                _mark_failed(run, "crashed", "The training job ended without recording the run's result.")
+            changed += 1
+    return changed
+
+
+def _mark_failed(run: TrainingRun, category: str, message: str) -> None:
+    run.status = RunStatus.FAILED.value
+    run.training_outcome = run.training_outcome or "failure"
+    run.failure_category = category
+    run.failure_message = message
+    run.finished_at = run.finished_at or utcnow()

@@ -1,0 +1,412 @@
+"""Job handler ``train``: payload ``{"run_id": n}``. Runs one fine-tuning run in a child process group.
+
+One attempt: write ``artifacts/runs/<id>/spec.json`` (the dataset is hard-linked there from its content-addressed
+file, so deleting the dataset meanwhile changes nothing), start the trainer, fold its events into the run's curve
+and write it (with the job's progress) at most about once a second, each write fenced by the job's fencing token.
+Cancel → SIGTERM to the group (the trainer saves a partial adapter), SIGKILL after a grace period. Lease lost → the
+group is killed at once and nothing more is written. A later attempt resumes from the newest complete checkpoint
+in the same directory; the curve up to that step is kept. Training failures are permanent (no retry).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelmate.db.base import utcnow
+from modelmate.finetune import base_models as bases
+from modelmate.finetune import repository as repo
+from modelmate.finetune import service
+from modelmate.finetune.runner import (
+    ChildProcess,
+    CurveState,
+    child_env,
+    classify_crash,
+    kill_leftover_child,
+    memory_limit_bytes,
+    write_json_atomic,
+)
+from modelmate.jobs import registry
+from modelmate.jobs import repository as jobs_repo
+from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
+from modelmate.models import Dataset, TrainingRun
+from modelmate.models.enums import JobKind, RunStatus
+
+log = logging.getLogger("modelmate.finetune")
+
+POLL_S = 0.25
+FLUSH_MIN_S = 1.0
+
+
+INT_COLUMNS = {"train_tokens", "peak_memory_bytes", "total_steps"}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+class RunFailed(Exception):
+    """Preparing the run failed in a way retrying cannot fix (missing files, full disk...)."""
+
+    def __init__(self, category: str, message: str, error: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.category = category
+        self.message = message
+        self.error = error or {"type": "RunFailed", "message": message}
+
+
+@dataclass
+class Plan:
+    run_dir: Path
+    spec_path: Path
+    log_path: Path
+    adapter_dir: Path
+    toy: bool
+
+
+def dataset_file(settings, dataset: Dataset | None, content_hash: str | None) -> Path | None:
+    """The immutable, content-addressed file of a dataset (also after the dataset was deleted)."""
+    from modelmate.datasets.service import dataset_path
+    from modelmate.storage import StoreError
+
+    candidates: list[Path] = []
+    if dataset is not None:
+        with contextlib.suppress(StoreError):
+            candidates.append(dataset_path(settings, dataset))
+    if content_hash:
+        candidates.append(settings.artifacts_dir / "datasets" / f"{content_hash}.jsonl")
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def link_dataset(source: Path, target: Path, content_hash: str | None) -> None:
+    """Hard-link (or copy) the dataset into the run directory once, checking it against its content hash."""
+    if target.is_file():
+        return
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.link(source, tmp)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(source, tmp)
+    if content_hash and _sha256(tmp) != content_hash:
+        tmp.unlink()
+        raise RunFailed("invalid_data", "The dataset file does not match its content hash; it may be corrupted.")
+    os.replace(tmp, target)
+
+
+class TrainingTask:
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.db = ctx.db
+        try:
+            self.run_id = int(ctx.payload["run_id"])
+        except (KeyError, TypeError, ValueError):
+            raise PermanentJobError(f"bad train payload: {ctx.payload!r}") from None
+        self.state = CurveState()
+        self.child: ChildProcess | None = None
+
+    # --- fenced writes -----------------------------------------------------------------------------------------
+
+    def _write(self, values: dict[str, Any], *, final=None) -> bool:
+        """One fenced transaction: heartbeat + run values (+ ``final(session, run)``). False: lease lost."""
+        with self.db.session() as session:
+            ok, cancel = repo.fenced_run_update(
+                session, job_id=self.ctx.job_id, token=self.ctx.fencing_token, lease_s=self.ctx.lease_s,
+                run_id=self.run_id, values=values, progress=self.state.progress,
+                message=self.state.progress_message())
+            if ok and final is not None:
+                run = repo.get_run(session, self.run_id)
+                final(session, run)
+        if not ok:
+            self.ctx.lost.set()
+        self._cancel = cancel
+        return ok
+
+    def _curve_values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"loss_curve_data": [dict(p) for p in self.state.curve],
+                                  "early_stopping": list(self.state.early_stopping)}
+        if self.state.total_steps:
+            values["total_steps"] = self.state.total_steps
+        if self.state.environment:
+            values["environment"] = self.state.environment
+        return values
+
+    def _fail(self, category: str, message: str, error: dict[str, Any] | None) -> None:
+        def final(_session, run: TrainingRun) -> None:
+            run.status = RunStatus.FAILED.value
+            run.training_outcome = "failure"
+            run.failure_category = category
+            run.failure_message = message
+            run.error = error
+            run.finished_at = utcnow()
+
+        if not self._write(self._curve_values(), final=final):
+            raise LeaseLost(f"job {self.ctx.job_id}: lease lost")
+        self.ctx.log(f"attempt {self.ctx.attempt}: failed ({category}): {message}")
+        raise PermanentJobError(message)
+
+    # --- the attempt -------------------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any] | None:
+        try:
+            plan = self._prepare()
+        except RunFailed as exc:
+            self._fail(exc.category, exc.message, exc.error)
+        if plan is None:
+            return {"run_id": self.run_id, "already_finished": True}
+        try:
+            return self._train(plan)
+        finally:
+            if self.child is not None and self.child.proc is not None and self.child.proc.returncode is None:
+                self.child.signal_group(signal.SIGKILL)  # an error of ours: never leave the trainer behind
+                self.child.finish(eof_wait_s=0)
+
+    def _prepare(self) -> Plan | None:
+        settings = self.settings
+        with self.db.session() as session:
+            run = repo.get_run(session, self.run_id)
+            if run is None or run.job_id != self.ctx.job_id:
+                raise PermanentJobError(f"run {self.run_id} does not belong to job {self.ctx.job_id}")
+            if run.status == RunStatus.SUCCEEDED.value:
+                return None
+            if run.status == RunStatus.FAILED.value:
+                raise PermanentJobError(run.failure_message or "the run failed")
+            if run.status == RunStatus.CANCELLED.value:
+                raise JobCancelled(f"run {self.run_id} was cancelled")
+            self.state.curve = [dict(p) for p in run.loss_curve_data or []]
+            self.state.early_stopping = list(run.early_stopping or [])
+            self.state.total_steps = run.total_steps
+            base = repo.model_by_id(session, run.base_model_id)
+            dataset = repo.dataset_by_id(session, run.dataset_id) if run.dataset_id else None
+            spec = bases.spec_from_model(base) if base is not None else None
+            if base is None or spec is None:
+                raise RunFailed("crashed", "The run's base model is no longer in the catalog.")
+            available, reason = bases.availability(settings, base)
+            if not available:
+                raise RunFailed("crashed", f"'{base.name}' cannot be trained on: {reason}")
+            source = bases.model_source(settings, base)
+            data_src = dataset_file(settings, dataset, run.dataset_hash)
+            config = dict(run.config or {})
+            dataset_name = dataset.name if dataset is not None else f"dataset {run.dataset_id}"
+            card = {
+                "name": run.name or f"run {run.id}", "base_model": base.hf_repo_id or base.name,
+                "datasets": [f"{dataset_name} (sha256:{(run.dataset_hash or '')[:16]})"],
+                "license": base.license or "other", "description": f"LoRA adapter trained by ModelMate run {run.id}.",
+                "tags": ["modelmate", "lora", str(spec.key)] + (["toy"] if spec.toy else []), "toy": spec.toy}
+            dataset_hash = run.dataset_hash
+        run_dir = service.run_dir(settings, self.run_id)
+        plan = Plan(run_dir=run_dir, spec_path=run_dir / "spec.json", log_path=run_dir / "train.log",
+                    adapter_dir=run_dir / "adapter", toy=spec.toy)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if data_src is None and not (run_dir / "dataset.jsonl").is_file():
+                raise RunFailed("invalid_data", "The dataset's stored file is missing; upload the dataset again.")
+            if data_src is not None:
+                link_dataset(data_src, run_dir / "dataset.jsonl", dataset_hash)
+            spec_json = {
+                "config": config, "base_model": source, "chat_template": spec.chat_template or None,
+                "dataset_path": str(run_dir / "dataset.jsonl"), "eval_split": config.get("eval_split", 0.1),
+                "seed": config.get("seed", 42), "output_dir": str(plan.adapter_dir),
+                "checkpoint_dir": str(run_dir / "checkpoints"),
+                "target_modules": config.get("target_modules") or list(spec.default_target_modules),
+                "model_card": card, "threads": settings.train_threads, "resume": True}
+            write_json_atomic(plan.spec_path, spec_json)
+        except OSError as exc:
+            raise RunFailed("crashed", f"Cannot write the run's files in {run_dir}: {exc.strerror or exc}. "
+                                       "Check free disk space and permissions of the data directory.",
+                            {"type": type(exc).__name__, "message": str(exc)}) from None
+        first = self.ctx.attempt == 1
+
+        def final(_session, run: TrainingRun) -> None:
+            run.status = RunStatus.RUNNING.value
+            run.started_at = run.started_at or utcnow()
+            run.artifact_uri = plan.adapter_dir.as_uri()
+
+        if not self._write({}, final=final):
+            raise LeaseLost(f"job {self.ctx.job_id}: lease lost")
+        if not first:
+            self.ctx.log(f"attempt {self.ctx.attempt}: resuming run {self.run_id} from its last checkpoint")
+        return plan
+
+    def _train(self, plan: Plan) -> dict[str, Any]:
+        ctx = self.ctx
+        if kill_leftover_child(plan.run_dir):
+            log.warning("run %d: killed a training process left by an earlier attempt", self.run_id)
+        extra = {"HF_ENDPOINT": self.settings.hf_endpoint, "MODELMATE_PARENT_PID": str(os.getpid())}
+        if self.settings.hf_token:
+            extra["HF_TOKEN"] = self.settings.hf_token
+        child = self.child = ChildProcess(plan.spec_path, cwd=plan.run_dir, log_path=plan.log_path,
+                                          env=child_env(self.settings.train_threads, extra))
+        try:
+            child.start()
+            child.log(f"--- attempt {ctx.attempt} of job {ctx.job_id}: training process {child.proc.pid} "
+                      f"started at {utcnow().isoformat(timespec='seconds')}")
+            child.record(plan.run_dir, ctx.attempt)
+        except OSError as exc:
+            raise RunFailed("crashed", f"Cannot start the training process: {exc}") from None
+        stop_reason = self._supervise(child)
+        code = child.finish()
+        for event in child.drain(0):
+            self.state.apply(event)
+        return self._conclude(plan, code, stop_reason, child.peak_rss)
+
+    def _supervise(self, child: ChildProcess) -> str | None:
+        """Wait for the child, writing the curve and checking cancel/lease. Returns why we stopped it (or None)."""
+        ctx = self.ctx
+        stop_reason: str | None = None
+        kill_at: float | None = None
+        last_flush = last_sample = 0.0
+        self._cancel = False
+        while True:
+            resumed_before = self.state.resumed_from_step
+            for event in child.drain(POLL_S):
+                self.state.apply(event)
+            if self.state.resumed_from_step and resumed_before is None:
+                ctx.log(f"attempt {ctx.attempt}: resumed from the checkpoint at step {self.state.resumed_from_step}")
+            now = time.monotonic()
+            if ctx.lost.is_set():
+                child.signal_group(signal.SIGKILL)
+                child.finish(eof_wait_s=0)
+                raise LeaseLost(f"job {ctx.job_id}: lease lost; training process stopped")
+            if ctx.shutdown.is_set() and stop_reason is None:
+                stop_reason = "shutdown"  # checkpoints are atomic: a later attempt resumes from the last one
+                child.signal_group(signal.SIGKILL)
+            if now - last_sample >= 1.0:
+                child.sample_memory()
+                last_sample = now
+            if child.exited():
+                return stop_reason
+            interval = max(FLUSH_MIN_S, len(self.state.curve) / 2000)
+            if now - last_flush >= interval and stop_reason != "shutdown":
+                values = self._curve_values() if self.state.dirty else {}
+                self.state.dirty = False
+                if not self._write(values):
+                    continue  # ctx.lost is set: stopped at the top of the loop
+                last_flush = now
+                if self._cancel and stop_reason is None:
+                    stop_reason = "cancel"
+                    child.log("--- cancel requested: stopping the training process")
+                    child.signal_group(signal.SIGTERM)
+                    kill_at = now + self.settings.train_stop_grace_s
+            if kill_at is not None and now >= kill_at:
+                child.log("--- the training process did not stop in time: killed")
+                child.signal_group(signal.SIGKILL)
+                kill_at = float("inf")
+
+    def _conclude(self, plan: Plan, code: int, stop_reason: str | None, peak_rss: int) -> dict[str, Any]:
+        ctx = self.ctx
+        result = self.state.result
+        if stop_reason == "shutdown":
+            self._hand_back()
+        if result is None:
+            if stop_reason == "cancel":
+                return self._finish_cancelled("Cancelled; the training process was stopped. The curve so far is kept.")
+            category, message = classify_crash(code, peak_rss, memory_limit_bytes())
+            tail = service.read_log(self.settings, self.run_id, max_bytes=4000).text
+            kind = "OutOfMemory" if category == "out_of_memory" else "ProcessCrashed"
+            self._fail(category, message, {"type": kind, "message": message, "traceback": tail})
+        outcome = result.get("outcome")
+        category = result.get("failure_category")
+        message = str(result.get("message") or "")[:4000]
+        if outcome == "partial" and category == "cancelled":
+            return self._finish_cancelled(message or "Cancelled; a partial adapter was saved.", result)
+        if outcome not in ("success", "partial"):
+            error = result.get("error") if isinstance(result.get("error"), dict) else None
+            self._fail(category or "crashed", message or "Training failed.",
+                       error or {"type": "TrainingFailed", "message": message})
+        adapter_ok = (plan.adapter_dir / "adapter_model.safetensors").is_file()
+        registered: dict[str, Any] = {}
+
+        def final(session, run: TrainingRun) -> None:
+            self._apply_result(run, result)
+            run.status = RunStatus.SUCCEEDED.value
+            run.failure_message = None if outcome == "success" else message
+            if adapter_ok:
+                model = service.register_output_model(session, run, artifact_uri=plan.adapter_dir.as_uri(),
+                                                      toy=plan.toy)
+                registered["model_id"] = model.id
+
+        if not self._write(self._curve_values(), final=final):
+            raise LeaseLost(f"job {ctx.job_id}: lease lost")
+        ctx.log(f"attempt {ctx.attempt}: {outcome} after {result.get('steps')} steps")
+        return {"run_id": self.run_id, "outcome": outcome, "steps": result.get("steps"),
+                "output_model_id": registered.get("model_id")}
+
+    def _apply_result(self, run: TrainingRun, result: dict[str, Any]) -> None:
+        run.training_outcome = result.get("outcome")
+        run.failure_category = result.get("failure_category")
+        error = result.get("error")
+        run.error = error if isinstance(error, dict) else None
+        if isinstance(result.get("environment"), dict) and result["environment"]:
+            run.environment = result["environment"]
+        for column, key in (("tokens_per_second", "tokens_per_second"), ("train_tokens", "train_tokens"),
+                            ("peak_memory_bytes", "peak_memory_bytes"), ("train_seconds", "seconds"),
+                            ("final_loss", "final_loss"), ("final_eval_loss", "final_eval_loss"),
+                            ("total_steps", "total_steps")):
+            value = _number(result.get(key))  # NaN/inf arrive as strings: they stay empty
+            if value is not None:
+                setattr(run, column, int(value) if column in INT_COLUMNS else value)
+        run.finished_at = utcnow()
+
+    def _finish_cancelled(self, message: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
+        def final(_session, run: TrainingRun) -> None:
+            if result is not None:
+                self._apply_result(run, result)
+            service.mark_cancelled(run, message)
+
+        if not self._write(self._curve_values(), final=final):
+            raise LeaseLost(f"job {self.ctx.job_id}: lease lost")
+        self.ctx.log(f"attempt {self.ctx.attempt}: cancelled")
+        raise JobCancelled(message)
+
+    def _hand_back(self) -> None:
+        """The worker is shutting down: put the job back in the queue now (a new attempt resumes from the last
+        checkpoint) instead of waiting for the lease to expire."""
+        with self.db.session() as session:
+            job = jobs_repo.get(session, self.ctx.job_id)
+            retry = job is not None and job.attempts < job.max_attempts
+
+        def final(_s, run: TrainingRun) -> None:
+            run.status = RunStatus.QUEUED.value if retry else RunStatus.FAILED.value
+            if not retry:
+                run.training_outcome = "failure"
+                run.failure_category = "worker_lost"
+                run.failure_message = "The worker stopped during training and no attempts are left."
+                run.finished_at = utcnow()
+
+        if self._write(self._curve_values(), final=final):
+            with self.db.session() as session:
+                jobs_repo.fail(session, self.ctx.job_id, self.ctx.fencing_token,
+                               {"type": "worker_stopped", "message": "the worker stopped during training"},
+                               retry_in_s=0)
+        raise LeaseLost(f"job {self.ctx.job_id}: handed back (worker stopping)")
+
+
+@registry.register(JobKind.TRAIN.value)
+def run_train(ctx: JobContext) -> dict[str, Any] | None:
+    return TrainingTask(ctx).run()
+
+
+registry.on_reclaim(service.reconcile_runs)

@@ -1,0 +1,108 @@
+"""``modelmate models build-tiny/list``, ``modelmate train --wait``, ``modelmate runs …`` and
+``modelmate worker --once`` against the test's database and data dir; the toy built in the background at start."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hubdata import text_rows
+from typer.testing import CliRunner
+
+from modelmate.cli import app as cli
+from modelmate.finetune import base_models as bases
+from modelmate.finetune.cli import parse_sets
+from modelmate.models import Job, TrainingRun
+
+runner = CliRunner()
+
+
+def _env(settings, tmp_path) -> dict[str, str]:
+    return {"MODELMATE_DATABASE_URL": settings.resolved_database_url, "MODELMATE_DATA_DIR": str(settings.data_dir),
+            "MODELMATE_ENVIRONMENT": "test", "MODELMATE_TRAIN_THREADS": "1", "MODELMATE_SEMANTIC_ENABLED": "false",
+            "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+
+
+def _dataset_file(tmp_path):
+    path = tmp_path / "my data.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in text_rows(40)))
+    return path
+
+
+def test_parse_sets_reads_json_values_and_lists():
+    assert parse_sets(["learning_rate=1e-3", "packing=false", "max_steps=null", "lr_scheduler=linear",
+                       "target_modules=q_proj, v_proj"]) == {
+        "learning_rate": 0.001, "packing": False, "max_steps": None, "lr_scheduler": "linear",
+        "target_modules": ["q_proj", "v_proj"]}
+
+
+def test_build_tiny_registers_a_labelled_toy(client, settings, tmp_path):
+    env = _env(settings, tmp_path)
+    args = ["models", "build-tiny", "--hidden-size", "64", "--layers", "2", "--heads", "4", "--vocab-size", "512"]
+    result = runner.invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "TOY" in result.output and bases.tiny_built(bases.tiny_dir(settings))
+    tiny = next(m for m in client.get("/api/v1/base-models").json() if m["key"] == "tiny")
+    assert tiny["available"] and tiny["toy"] and tiny["context_length"] == 512 and tiny["parameters"] > 0
+    again = runner.invoke(cli, args, env=env)
+    assert again.exit_code == 0 and "already built" in again.output
+    listing = runner.invoke(cli, ["models", "list"], env=env)
+    assert listing.exit_code == 0 and "tiny" in listing.output and "qwen2.5-0.5b" in listing.output
+
+
+def test_train_wait_runs_the_job_here_and_shows_the_outcome(hub, settings, database, tmp_path):
+    if not database.is_sqlite:
+        pytest.skip("one backend is enough for the CLI's own work (the API tests cover both)")
+    env = _env(settings, tmp_path)
+    data = _dataset_file(tmp_path)
+    bad = runner.invoke(cli, ["train", "--base", "tiny", "--dataset", str(data), "--set", "r=0"], env=env)
+    assert bad.exit_code == 1 and "r:" in bad.output
+    with database.session() as s:
+        assert s.query(Job).count() == 0 and s.query(TrainingRun).count() == 0
+    result = runner.invoke(cli, ["train", "--base", "tiny", "--dataset", str(data), "--preset", "quick",
+                                 "--set", "max_steps=6", "--set", "batch_size=4", "--set", "max_seq_length=64",
+                                 "--name", "cli run", "--wait"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "already uploaded" in result.output or "uploaded dataset" in result.output
+    assert "running it in this process" in result.output and "succeeded" in result.output
+    with database.session() as s:
+        run = s.query(TrainingRun).one()
+        assert run.status == "succeeded" and run.name == "cli run" and len(run.loss_curve_data) == 6
+        assert run.mode == "expert" and run.config["max_steps"] == 6
+    shown = runner.invoke(cli, ["runs", "show", str(run.id)], env=env)
+    assert shown.exit_code == 0 and "loss curve" in shown.output and "adapter_model.safetensors" in shown.output
+    listed = runner.invoke(cli, ["runs", "list"], env=env)
+    assert listed.exit_code == 0 and "cli run" in listed.output
+    cancelled = runner.invoke(cli, ["runs", "cancel", str(run.id)], env=env)
+    assert cancelled.exit_code == 0 and "already finished" in cancelled.output
+    missing = runner.invoke(cli, ["runs", "show", "999"], env=env)
+    assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_queued_run_cancelled_from_the_cli_and_worker_once(hub, settings, database, tmp_path):
+    env = _env(settings, tmp_path)
+    data = _dataset_file(tmp_path)
+    queued = runner.invoke(cli, ["train", "--base", "tiny", "--dataset", str(data), "--set", "max_steps=2"], env=env)
+    assert queued.exit_code == 0, queued.output
+    with database.session() as s:
+        run_id = s.query(TrainingRun).one().id
+    assert runner.invoke(cli, ["runs", "cancel", str(run_id)], env=env).exit_code == 0
+    assert "is cancelled" in runner.invoke(cli, ["runs", "cancel", str(run_id)], env=env).output
+    once = runner.invoke(cli, ["worker", "--once", "--kinds", "train"], env=env)
+    assert once.exit_code == 0 and "ran 0 job(s)" in once.output
+    with database.session() as s:
+        assert s.get(TrainingRun, run_id).status == "cancelled"
+    unknown = runner.invoke(cli, ["worker", "--kinds", "nope"], env=env)
+    assert unknown.exit_code == 2 and "unknown job kind" in unknown.output
+
+
+def test_the_toy_is_built_in_the_background_at_first_start(client, settings, database):
+    if not database.is_sqlite:
+        pytest.skip("builds a model in a child process; one backend is enough")
+    bases.seed_base_models(database, settings)
+    thread = bases.start_background_tiny_build(settings, database)
+    assert thread is not None
+    thread.join(timeout=300)
+    tiny = next(m for m in client.get("/api/v1/base-models").json() if m["key"] == "tiny")
+    assert tiny["available"] and tiny["toy"]
+    assert bases.start_background_tiny_build(settings, database) is None  # built: nothing to do

@@ -1,0 +1,70 @@
+// TanStack Query hooks for the hub screens (one query key per resource so pages share caches).
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { api } from "./api";
+import type { BaseModelOut, DatasetPage, DatasetOut, DatasetPreview, RunOut, RunPage, TrainingOptions } from "./hub";
+import { isActive } from "./hub";
+
+export const hubKeys = {
+  options: ["training-options"] as const,
+  baseModels: ["base-models"] as const,
+  datasets: ["datasets"] as const,
+  dataset: (id: number) => ["datasets", id] as const,
+  preview: (id: number, offset: number, limit: number) => ["datasets", id, "preview", offset, limit] as const,
+  runs: (query: Record<string, unknown>) => ["runs", "list", query] as const,
+  run: (id: number) => ["runs", id] as const,
+  log: (id: number) => ["runs", id, "log"] as const,
+};
+
+/** How often a live run is polled. */
+export const RUN_POLL_MS = 1000;
+
+export function useTrainingOptions() {
+  return useQuery({ queryKey: hubKeys.options, queryFn: () => api.get<TrainingOptions>("/training/options"), staleTime: 5 * 60_000 });
+}
+
+export function useBaseModels() {
+  return useQuery({ queryKey: hubKeys.baseModels, queryFn: () => api.get<BaseModelOut[]>("/base-models"), staleTime: 60_000 });
+}
+
+/** Your datasets (and public ones), newest first: the first 200, which is what a chooser can show. */
+export function useDatasets() {
+  return useQuery({
+    queryKey: hubKeys.datasets,
+    queryFn: async (): Promise<DatasetOut[]> => (await api.get<DatasetPage>("/datasets", { limit: 200 })).items,
+  });
+}
+
+export function useDataset(id: number) {
+  return useQuery({ queryKey: hubKeys.dataset(id), queryFn: () => api.get<DatasetOut>(`/datasets/${id}`), enabled: id > 0 });
+}
+
+export function useDatasetPreview(id: number, offset: number, limit: number) {
+  return useQuery({
+    queryKey: hubKeys.preview(id, offset, limit),
+    queryFn: () => api.get<DatasetPreview>(`/datasets/${id}/preview`, { offset, limit }),
+    enabled: id > 0,
+    placeholderData: keepPreviousData,
+  });
+}
+
+/** One run, polled every second while it is queued or running; polling stops once it has finished. */
+export function useRun(id: number) {
+  return useQuery({
+    queryKey: hubKeys.run(id),
+    queryFn: () => api.get<RunOut>(`/runs/${id}`),
+    enabled: id > 0,
+    staleTime: 0,
+    refetchInterval: (q) => (isActive(q.state.data?.status) ? RUN_POLL_MS : false),
+    refetchIntervalInBackground: false,
+  });
+}
+
+export function useRuns(query: { status?: string; limit: number; offset: number }) {
+  return useQuery({
+    queryKey: hubKeys.runs(query),
+    queryFn: () => api.get<RunPage>("/runs", query),
+    placeholderData: keepPreviousData,
+    // A list with live runs in it refreshes itself too (slower than a run page).
+    refetchInterval: (q) => (q.state.data?.items.some((r) => isActive(r.status)) ? 3000 : false),
+  });
+}
