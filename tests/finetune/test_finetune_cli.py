@@ -106,3 +106,55 @@ def test_the_toy_is_built_in_the_background_at_first_start(client, settings, dat
     tiny = next(m for m in client.get("/api/v1/base-models").json() if m["key"] == "tiny")
     assert tiny["available"] and tiny["toy"]
     assert bases.start_background_tiny_build(settings, database) is None  # built: nothing to do
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def test_add_local_registers_a_safe_model_directory_and_refuses_unsafe_ones(client, settings, tiny_source,
+                                                                            tmp_path):
+    import shutil
+
+    env = _env(settings, tmp_path)
+    local = tmp_path / "my model"
+    shutil.copytree(tiny_source, local)
+    (local / "modelmate_toy.json").unlink()  # a local model like any other, not our toy
+    result = runner.invoke(cli, ["models", "add-local", str(local), "--name", "My Llama", "--license", "mit"],
+                           env=env)
+    assert result.exit_code == 0, result.output
+    row = next(m for m in client.get("/api/v1/base-models").json() if m["key"] == "local-my-llama")
+    config = json.loads((local / "config.json").read_text())
+    assert row["available"] and not row["toy"] and row["license"] == "mit"
+    assert row["architecture"] == "LlamaForCausalLM" and row["default_target_modules"] == [
+        "q_proj", "k_proj", "v_proj", "o_proj"]
+    assert row["context_length"] == config["max_position_embeddings"]
+    from safetensors import safe_open
+
+    with safe_open(str(next(local.glob("*.safetensors"))), "np") as weights:
+        stored = sum(_numel(weights.get_slice(k).get_shape()) for k in weights.keys())  # noqa: SIM118 - not a dict
+    assert row["parameters"] == stored  # the count implied by config.json matches the weights on disk
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(local, pickled)
+    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")
+    refused = runner.invoke(cli, ["models", "add-local", str(pickled), "--name", "Pickled"], env=env)
+    assert refused.exit_code == 2 and "pickle" in refused.output
+
+    remote = tmp_path / "remote"
+    shutil.copytree(local, remote)
+    cfg = dict(config, auto_map={"AutoModelForCausalLM": "evil.Model"})
+    (remote / "config.json").write_text(json.dumps(cfg))
+    refused = runner.invoke(cli, ["models", "add-local", str(remote), "--name", "Remote"], env=env)
+    assert refused.exit_code == 2 and "remote code" in refused.output
+
+    other = tmp_path / "other"
+    shutil.copytree(local, other)
+    (other / "config.json").write_text(json.dumps(dict(config, architectures=["GPT2LMHeadModel"])))
+    refused = runner.invoke(cli, ["models", "add-local", str(other), "--name", "Other"], env=env)
+    assert refused.exit_code == 2 and "unsupported architecture" in refused.output
+    names = {m["name"] for m in client.get("/api/v1/base-models").json()}
+    assert not {"Pickled", "Remote", "Other"} & names

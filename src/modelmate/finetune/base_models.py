@@ -181,6 +181,32 @@ def register_tiny(session: Session, path: Path) -> Model | None:
     return upsert_base(session, tiny_spec_from_dir(path), local_path=path)
 
 
+class LocalModelError(ValueError):
+    """A local model directory that cannot be registered (unsafe files, unsupported architecture...)."""
+
+
+def register_local(session: Session, path: Path, *, name: str, license: str = "unknown") -> Model:
+    """Register a model directory on this machine as a base model (``local-<name>``): safetensors weights only,
+    no pickle files, no remote code, a supported architecture. Re-registering the same name refreshes it."""
+    from modelmate.training.tiny import UnsafeModelError, check_model_dir
+
+    path = path.expanduser().resolve()
+    if not (path / "config.json").is_file():
+        raise LocalModelError(f"{path} is not a model directory (no config.json)")
+    try:
+        check_model_dir(path)
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        tok_file = path / "tokenizer_config.json"
+        tok = json.loads(tok_file.read_text(encoding="utf-8")) if tok_file.is_file() else None
+        spec = specs.local_spec(name, config, tok if isinstance(tok, dict) else None, license=license)
+    except (UnsafeModelError, ValueError, OSError) as exc:
+        raise LocalModelError(str(exc)) from exc
+    row = upsert_base(session, spec, local_path=path)
+    if row is None:
+        raise LocalModelError(f"the name {name!r} is already taken in the catalog; choose another --name")
+    return row
+
+
 def seed_base_models(db: Database, settings: Settings) -> int:
     """Register the supported base models (and the toy, when built). Idempotent; returns the rows touched."""
     with db.session() as session:

@@ -429,6 +429,31 @@ def build_tiny_command(
     console.print(f"[green]built[/] the TOY base model [bold]tiny[/] in {bases.tiny_dir(settings)} ({where})")
 
 
+@models_app.command("add-local")
+def models_add_local(
+    path: Path = typer.Argument(..., help="A model directory: config.json, *.safetensors, tokenizer files"),
+    name: str = typer.Option(..., "--name", min=1, max=200, help="Display name (its key becomes local-<name>)"),
+    license: str = typer.Option("unknown", "--license", max=100, help="The model's license"),
+) -> None:
+    """Register a model directory on this machine as a base model (safetensors only, no remote code)."""
+    from modelmate.finetune import base_models as bases
+
+    settings = Settings()
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            model = bases.register_local(session, path, name=name, license=license)
+            key, params = (model.hub_info or {}).get("key"), model.parameters or 0
+            model_id = model.id
+    except bases.LocalModelError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    finally:
+        db.dispose()
+    console.print(f"[green]registered[/] {name} as base model [bold]{key}[/] (catalog model {model_id}, "
+                  f"{params:,} parameters); train with --base {key}")
+
+
 @models_app.command("list")
 def models_list() -> None:
     """The base models you can fine-tune and whether each is ready."""

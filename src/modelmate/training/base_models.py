@@ -15,6 +15,7 @@ trained locally. It exists so the whole pipeline can run on a laptop CPU in seco
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 TINY_KEY = "tiny"
@@ -252,3 +253,44 @@ def find_spec(key_or_hf_id: str) -> BaseModelSpec | None:
         if wanted in (spec.key, (spec.hf_repo_id or "").lower()):
             return spec
     return None
+
+
+SUPPORTED_ARCHITECTURES = {
+    "LlamaForCausalLM": LLAMA_TARGETS, "MistralForCausalLM": LLAMA_TARGETS, "Qwen2ForCausalLM": LLAMA_TARGETS,
+    "Phi3ForCausalLM": ("qkv_proj", "o_proj"),
+}
+_LOCAL_KEY = re.compile(r"[^a-z0-9.]+")
+
+
+def local_key(name: str) -> str:
+    """The registry key of a local model: ``local-`` plus a slug of its name."""
+    slug = _LOCAL_KEY.sub("-", name.lower()).strip("-")[:60] or "model"
+    return f"local-{slug}"
+
+
+def local_spec(name: str, config: dict, tokenizer_config: dict | None = None, *,
+               license: str = "unknown") -> BaseModelSpec:
+    """A spec for a model directory on disk, from its ``config.json`` (and ``tokenizer_config.json`` for the chat
+    template; ChatML when it has none). Only the architectures we know how to target with LoRA are accepted."""
+    archs = config.get("architectures") or []
+    arch = next((a for a in archs if a in SUPPORTED_ARCHITECTURES), None)
+    if arch is None:
+        raise ValueError(f"unsupported architecture {archs!r}: supported are {', '.join(SUPPORTED_ARCHITECTURES)}")
+    try:
+        hidden, layers = int(config["hidden_size"]), int(config["num_hidden_layers"])
+        heads = int(config["num_attention_heads"])
+        kv = int(config.get("num_key_value_heads") or heads)
+        inter, vocab = int(config["intermediate_size"]), int(config["vocab_size"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"config.json lacks a usable {exc} field") from exc
+    template = (tokenizer_config or {}).get("chat_template")
+    spec = BaseModelSpec(
+        key=local_key(name), hf_repo_id=None, name=name[:200], developer="local", architecture=arch, parameters=0,
+        license=license, gated=False, context_length=int(config.get("max_position_embeddings") or 2048),
+        hidden_size=hidden, num_layers=layers, num_heads=heads, num_kv_heads=kv, intermediate_size=inter,
+        vocab_size=vocab, default_target_modules=SUPPORTED_ARCHITECTURES[arch],
+        chat_template=template if isinstance(template, str) and template else CHATML_CHAT_TEMPLATE,
+        tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+        description=f"A local {arch} model registered from a directory on this machine.")
+    bias = bool(config.get("attention_bias", arch == "Qwen2ForCausalLM"))  # Qwen2 always has q/k/v biases
+    return replace(spec, parameters=count_parameters(spec, attention_bias=bias))
