@@ -60,7 +60,12 @@ web-test: ## Run the UI's own tests (no-op without web/package.json)
 	else echo "web-test: no web/package.json, skipping"; fi
 
 run: install web-build ## Install, build the UI and serve http://127.0.0.1:8000 (migrates + seeds the demo on first start)
-	$(BIN)/modelmate serve
+	@# Benchmarks read a local data mirror when there is one (offline machines keep it in ../shared/benchmarks);
+	@# otherwise the standard Hugging Face datasets are downloaded on first use.
+	@if [ -z "$${MODELMATE_BENCHMARK_DATA_DIR:-}" ] && [ -f ../shared/benchmarks/SOURCES.md ]; then \
+	  export MODELMATE_BENCHMARK_DATA_DIR="$$(cd ../shared/benchmarks && pwd)"; \
+	  echo "benchmarks: using the local data mirror $$MODELMATE_BENCHMARK_DATA_DIR"; fi; \
+	exec $(BIN)/modelmate serve
 
 serve: run
 

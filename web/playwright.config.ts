@@ -32,6 +32,9 @@ const serverEnv = {
   MODELMATE_SEED_DEMO: "false",
   MODELMATE_ENVIRONMENT: "development",
   MODELMATE_LOG_LEVEL: "warning",
+  // Trained models are not benchmarked on every domain here: that is covered by the Python tests, and it would
+  // keep the 2 CPU cores busy while the later specs run.
+  MODELMATE_AUTO_EVALUATE: "false",
 };
 
 export default defineConfig({

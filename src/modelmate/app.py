@@ -57,6 +57,9 @@ def prepare_finetuning(settings: Settings, db: Database) -> None:
     if settings.base_models_enabled:
         base_models.seed_base_models(db, settings)
     service.reconcile_runs(db)
+    from modelmate.benchmarking.service import reconcile_evaluations
+
+    reconcile_evaluations(db)
 
 
 def start_worker(settings: Settings, db: Database):

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from modelmate.accounts.cli import register as register_account_commands
+from modelmate.benchmarking.cli import register as register_benchmark_commands
 from modelmate.config import Settings
 from modelmate.datasets.cli import register as register_dataset_commands
 from modelmate.finetune.cli import register as register_finetune_commands
@@ -19,6 +20,7 @@ register_account_commands(app)  # users create/list/set-password, login, logout,
 register_search_commands(app)  # search reindex
 register_dataset_commands(app)  # datasets upload/list
 register_finetune_commands(app)  # worker, train, runs list/show/cancel, models build-tiny/list
+register_benchmark_commands(app)  # eval
 console = Console()
 err_console = Console(stderr=True)
 

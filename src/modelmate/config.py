@@ -52,6 +52,13 @@ class Settings(BaseSettings):
                                                               "the standard Hugging Face datasets)")
     code_execution_enabled: bool = Field(True, description="Run model-written programs (HumanEval, MBPP) in the "
                                                            "sandbox; off: code tasks are reported as skipped")
+    auto_evaluate: bool | None = Field(None, description="Evaluate every trained model (and its base, once per "
+                                                         "settings) after training (default: yes, except when "
+                                                         "environment is 'test')")
+    auto_evaluate_domains: list[str] | None = Field(None, description="Domains of the automatic evaluation "
+                                                                     "(default: all)")
+    eval_quick_size: int | None = Field(None, ge=1, le=10_000, description="Documents per task in quick mode "
+                                                                          "(default: each suite's own size)")
     # --- fine-tuning jobs ---
     job_lease_s: float = Field(60.0, ge=1, le=3600, description="A worker's lease on a job, renewed every third of it; "
                                                                 "a dead worker's job is taken over after it expires")
@@ -80,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def worker_enabled(self) -> bool:
         return self.run_worker if self.run_worker is not None else self.environment != "test"
+
+    @property
+    def auto_evaluate_enabled(self) -> bool:
+        return self.auto_evaluate if self.auto_evaluate is not None else self.environment != "test"
 
     @property
     def base_models_enabled(self) -> bool:

@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from modelmate.db.base import Base
-from modelmate.models import Job, Model, TrainingRun
+from modelmate.models import Evaluation, Job, Model, TrainingRun
 
 API = "/api/v1"
 ID_NAME = re.compile(r"(^|_)ids?$")
@@ -52,6 +52,7 @@ class World:
     job_id: int = 0
     dataset_id: int = 0  # a PRIVATE uploaded dataset
     run_id: int = 0  # a training run
+    evaluation_id: int = 0  # an evaluation of the private model
 
 
 # parameter name → A's object id(s). Add a line when you add an endpoint with a new kind of id.
@@ -67,6 +68,8 @@ FACTORIES: dict[str, Callable[[World], Any]] = {
     "dataset_id": lambda w: w.dataset_id,
     "run_id": lambda w: w.run_id,
     "parent_model_id": lambda w: w.model_id,  # fork: A's private fine-tuned model
+    "evaluation_id": lambda w: w.evaluation_id,
+    "base_model_id": lambda w: w.model_id,  # leaderboard filter: A's private model
 }
 # id-looking parameters that are not references to someone's object: name → why.
 NOT_OBJECT_IDS: dict[str, str] = {
@@ -112,6 +115,12 @@ def build_world(account_client, database, username: str) -> World:
         s.add(run)
         s.flush()
         w.run_id = run.id
+        evaluation = Evaluation(owner_id=w.user_id, model_id=model.id, mode="quick", status="final",
+                                tasks=["boolq"], settings={"note": marker}, settings_hash=marker,
+                                raw_results={"note": marker})
+        s.add(evaluation)
+        s.flush()
+        w.evaluation_id = evaluation.id
     # logging a model the catalog does not know adds it to the PUBLIC catalog (by design): no marker in its name
     e1 = c.post(f"{API}/entries", json={"name": f"Shared {secrets.token_hex(4)}", "notes": f"{word} {marker}",
                                         "tags": [f"{marker}tag", "a-tag"],

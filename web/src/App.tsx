@@ -25,6 +25,7 @@ const RunPage = lazy(() => import("./pages/hub/RunPage"));
 const Datasets = lazy(() => import("./pages/hub/Datasets"));
 const DatasetPage = lazy(() => import("./pages/hub/DatasetPage"));
 const HubModel = lazy(() => import("./pages/hub/HubModel"));
+const Leaderboards = lazy(() => import("./pages/hub/Leaderboards"));
 
 export function makeQueryClient(): QueryClient {
   return new QueryClient({
@@ -73,6 +74,7 @@ const router = createBrowserRouter([
       { path: "hub/datasets", element: <Datasets /> },
       { path: "hub/datasets/:id", element: <DatasetPage /> },
       { path: "hub/models/:id", element: <HubModel /> },
+      { path: "hub/leaderboards", element: <Leaderboards /> },
       { path: "*", element: <NotFound /> },
     ],
   },

@@ -9,6 +9,7 @@ from modelmate.accounts.endpoints import admin_router as accounts_admin_router
 from modelmate.accounts.endpoints import router as accounts_router
 from modelmate.api.deps import DatabaseDep
 from modelmate.autofill.endpoints import router as autofill_router
+from modelmate.benchmarking.endpoints import router as benchmarking_router
 from modelmate.catalog.endpoints import router as catalog_router
 from modelmate.datasets.endpoints import router as datasets_router
 from modelmate.errors import ErrorResponse
@@ -39,6 +40,7 @@ api_router.include_router(autofill_router)
 api_router.include_router(jobs_router)
 api_router.include_router(datasets_router)
 api_router.include_router(finetune_router)
+api_router.include_router(benchmarking_router)
 
 
 @api_router.get("/health", tags=["system"], summary="Liveness and database check")

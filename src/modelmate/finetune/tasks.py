@@ -351,8 +351,23 @@ class TrainingTask:
         if not self._write(self._curve_values(), final=final):
             raise LeaseLost(f"job {ctx.job_id}: lease lost")
         ctx.log(f"attempt {ctx.attempt}: {outcome} after {result.get('steps')} steps")
+        if registered.get("model_id") and self.settings.auto_evaluate_enabled:
+            self._auto_evaluate(registered["model_id"])
         return {"run_id": self.run_id, "outcome": outcome, "steps": result.get("steps"),
                 "output_model_id": registered.get("model_id")}
+
+    def _auto_evaluate(self, model_id: int) -> None:
+        """Queue the evaluation of the new model on every domain (and its base's baseline, once per settings)."""
+        from modelmate.benchmarking.service import enqueue_after_training
+
+        try:
+            with self.db.session() as session:
+                run = repo.get_run(session, self.run_id)
+                ids = enqueue_after_training(session, self.settings, model_id, owner_id=run.owner_id if run else None,
+                                             run_id=self.run_id)
+            self.ctx.log(f"queued evaluation(s) {ids} of the trained model and its base")
+        except Exception as exc:  # noqa: BLE001 - a failed hand-off never fails the finished training
+            log.warning("run %d: could not queue the automatic evaluation: %s", self.run_id, exc)
 
     def _apply_result(self, run: TrainingRun, result: dict[str, Any]) -> None:
         run.training_outcome = result.get("outcome")

@@ -19,7 +19,8 @@ from modelmate.db.engine import Database
 from modelmate.jobs import repository as repo
 
 # Modules whose import registers the built-in handlers (imported lazily: they depend on us, not we on them).
-BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks", "modelmate.finetune.tasks")
+BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks", "modelmate.finetune.tasks",
+                        "modelmate.benchmarking.tasks")
 
 
 class LeaseLost(Exception):

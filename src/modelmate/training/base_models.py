@@ -76,7 +76,7 @@ QWEN25_CHAT_TEMPLATE = (
 )
 
 # ChatML for the toy model; its tokenizer has <|im_start|> and <|im_end|> as special tokens. The {% generation %}
-# block marks the assistant's tokens for transformers' ``return_assistant_tokens_mask`` (same text as tiny.py's).
+# block marks the assistant's tokens for transformers' ``return_assistant_tokens_mask`` (tiny.py uses it too).
 CHATML_CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\\n' }}"

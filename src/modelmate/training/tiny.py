@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelmate.training.base_models import CHATML_CHAT_TEMPLATE
+
 TOY_MARKER = "modelmate_toy.json"
 BOS_TOKEN = "<|startoftext|>"
 EOS_TOKEN = "<|endoftext|>"
@@ -34,18 +36,8 @@ PAD_TOKEN = "<|pad|>"
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
 SPECIAL_TOKENS = (PAD_TOKEN, BOS_TOKEN, EOS_TOKEN, IM_START, IM_END)
-# ChatML. The {% generation %} block marks the assistant's tokens for transformers'
-# ``return_assistant_tokens_mask`` (label masking); templates are only ever rendered by transformers' sandbox.
-TINY_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
-    "{% if message['role'] == 'assistant' %}"
-    "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
-    "{% else %}{{ message['content'] + '<|im_end|>' }}{% endif %}"
-    "{{ '\\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
+# ChatML with a {% generation %} block (label masking): the same template the registry gives the toy's spec.
+TINY_CHAT_TEMPLATE = CHATML_CHAT_TEMPLATE
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # Standard-library modules whose documentation and source make the tokenizer/pre-training corpus. A fixed list:
 # importing arbitrary stdlib modules can have side effects (``antigravity`` opens a browser).

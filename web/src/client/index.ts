@@ -7,6 +7,7 @@ export type AuthState = components["schemas"]["AuthState"];
 export type AutofillPreview = components["schemas"]["AutofillPreview"];
 export type AutofillRequest = components["schemas"]["AutofillRequest"];
 export type BaseModelOut = components["schemas"]["BaseModelOut"];
+export type BenchmarkRowOut = components["schemas"]["BenchmarkRowOut"];
 export type Body_import__api_v1_import_post = components["schemas"]["Body_import__api_v1_import_post"];
 export type Body_upload_dataset_api_v1_datasets_post = components["schemas"]["Body_upload_dataset_api_v1_datasets_post"];
 export type BulkAction = components["schemas"]["BulkAction"];
@@ -22,6 +23,7 @@ export type DatasetOut = components["schemas"]["DatasetOut"];
 export type DatasetPage = components["schemas"]["DatasetPage"];
 export type DatasetPreview = components["schemas"]["DatasetPreview"];
 export type DatasetRef = components["schemas"]["DatasetRef"];
+export type DomainScore = components["schemas"]["DomainScore"];
 export type EntryCreate = components["schemas"]["EntryCreate"];
 export type EntryOut = components["schemas"]["EntryOut"];
 export type EntryPage = components["schemas"]["EntryPage"];
@@ -31,6 +33,9 @@ export type ErrorBody = components["schemas"]["ErrorBody"];
 export type ErrorResponse = components["schemas"]["ErrorResponse"];
 export type EstimateOut = components["schemas"]["EstimateOut"];
 export type EstimateRequest = components["schemas"]["EstimateRequest"];
+export type EvaluationCreate = components["schemas"]["EvaluationCreate"];
+export type EvaluationOut = components["schemas"]["EvaluationOut"];
+export type EvaluationPage = components["schemas"]["EvaluationPage"];
 export type EventKind = components["schemas"]["EventKind"];
 export type EventOut = components["schemas"]["EventOut"];
 export type ExportFormat = components["schemas"]["ExportFormat"];
@@ -50,18 +55,22 @@ export type JobStatus = components["schemas"]["JobStatus"];
 export type JournalCreate = components["schemas"]["JournalCreate"];
 export type JournalOut = components["schemas"]["JournalOut"];
 export type JournalRecord = components["schemas"]["JournalRecord"];
+export type Leaderboard = components["schemas"]["Leaderboard"];
+export type LeaderboardRow = components["schemas"]["LeaderboardRow"];
 export type LoginRequest = components["schemas"]["LoginRequest"];
 export type ModelCreate = components["schemas"]["ModelCreate"];
 export type ModelKind = components["schemas"]["ModelKind"];
 export type ModelOut = components["schemas"]["ModelOut"];
 export type ModelPage = components["schemas"]["ModelPage"];
 export type ModelRef = components["schemas"]["ModelRef"];
+export type ModelScores = components["schemas"]["ModelScores"];
 export type ModelType = components["schemas"]["ModelType"];
 export type ModelUpdate = components["schemas"]["ModelUpdate"];
 export type MonthActivity = components["schemas"]["MonthActivity"];
 export type PasswordChange = components["schemas"]["PasswordChange"];
 export type PresetOut = components["schemas"]["PresetOut"];
 export type ProposedFields = components["schemas"]["ProposedFields"];
+export type RefOut = components["schemas"]["RefOut"];
 export type RowError = components["schemas"]["RowError"];
 export type RunCreate = components["schemas"]["RunCreate"];
 export type RunError = components["schemas"]["RunError"];
@@ -131,14 +140,20 @@ export const API_PATHS = [
   "/api/v1/entries/{entry_id}/journal/{note_id}",
   "/api/v1/entries/{entry_id}/refresh-metadata",
   "/api/v1/entries/{entry_id}/similar",
+  "/api/v1/evaluations",
+  "/api/v1/evaluations/{evaluation_id}",
+  "/api/v1/evaluations/{evaluation_id}/cancel",
+  "/api/v1/evaluations/{evaluation_id}/raw",
   "/api/v1/export",
   "/api/v1/health",
   "/api/v1/import",
   "/api/v1/jobs",
   "/api/v1/jobs/{job_id}",
   "/api/v1/jobs/{job_id}/cancel",
+  "/api/v1/leaderboards",
   "/api/v1/models",
   "/api/v1/models/{model_id}",
+  "/api/v1/models/{model_id}/scores",
   "/api/v1/runs",
   "/api/v1/runs/{run_id}",
   "/api/v1/runs/{run_id}/cancel",

@@ -455,6 +455,75 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Evaluations of models you can see, newest first */
+        get: operations["list_evaluations_api_v1_evaluations_get"];
+        put?: never;
+        /** Evaluate a model on the benchmark suites (queued as a background job) */
+        post: operations["create_evaluation_api_v1_evaluations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/{evaluation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One evaluation: status, progress, result rows, errors */
+        get: operations["get_evaluation_api_v1_evaluations__evaluation_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/{evaluation_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel your evaluation (idempotent): queued stops at once, running kills its process */
+        post: operations["cancel_evaluation_api_v1_evaluations__evaluation_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/{evaluation_id}/raw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The raw lm-eval results JSON of an evaluation, per suite entry, as the harness returned it */
+        get: operations["get_raw_api_v1_evaluations__evaluation_id__raw_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/export": {
         parameters: {
             query?: never;
@@ -569,6 +638,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/leaderboards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Leaderboard of a domain (or overall); only comparable results are ranked */
+        get: operations["get_leaderboard_api_v1_leaderboards_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models": {
         parameters: {
             query?: never;
@@ -604,6 +690,23 @@ export type paths = {
         head?: never;
         /** Update a catalog model */
         patch: operations["update_model_api_v1_models__model_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/models/{model_id}/scores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A model's scores per domain (with delta vs its base) and its latest final evaluation's rows */
+        get: operations["model_scores_api_v1_models__model_id__scores_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/runs": {
@@ -872,6 +975,48 @@ export type components = {
             toy: boolean;
             /** Unavailable Reason */
             unavailable_reason?: string | null;
+        };
+        /** BenchmarkRowOut */
+        BenchmarkRowOut: {
+            /** Chat Template Hash */
+            chat_template_hash?: string | null;
+            /** Domain */
+            domain: string;
+            /** Error */
+            error?: string | null;
+            /** Harness Version */
+            harness_version?: string | null;
+            /**
+             * Metric
+             * @description '<metric>,<filter>' as lm-eval names it, e.g. 'exact_match,strict-match'
+             */
+            metric: string;
+            /** Mode */
+            mode: string;
+            /** N Samples */
+            n_samples?: number | null;
+            /** N Shot */
+            n_shot?: number | null;
+            /**
+             * Primary
+             * @default false
+             */
+            primary: boolean;
+            /** Sample Limit */
+            sample_limit?: number | null;
+            /**
+             * Status
+             * @description final | partial | skipped | failed
+             */
+            status: string;
+            /** Stderr */
+            stderr?: number | null;
+            /** Task */
+            task: string;
+            /** Task Hash */
+            task_hash?: string | null;
+            /** Value */
+            value?: number | null;
         };
         /** Body_import__api_v1_import_post */
         Body_import__api_v1_import_post: {
@@ -1160,6 +1305,32 @@ export type components = {
             /** Rows */
             rows?: number | null;
         };
+        /** DomainScore */
+        DomainScore: {
+            /** Base Score */
+            base_score?: number | null;
+            /**
+             * Delta Vs Base
+             * @description score - base score, when the base was measured with the same settings
+             */
+            delta_vs_base?: number | null;
+            /** Domain */
+            domain: string;
+            /** Evaluation Id */
+            evaluation_id?: number | null;
+            /** Measured At */
+            measured_at?: string | null;
+            /** Mode */
+            mode?: string | null;
+            /** Score */
+            score?: number | null;
+            /** Settings Hash */
+            settings_hash?: string | null;
+            /** Stderr */
+            stderr?: number | null;
+            /** Tasks */
+            tasks?: string[];
+        };
         /**
          * EntryCreate
          * @description Create an entry for an existing catalog model (``model_id``) or for a new one (``name``...).
@@ -1439,6 +1610,93 @@ export type components = {
             /** Preset */
             preset?: string | null;
         };
+        /** EvaluationCreate */
+        EvaluationCreate: {
+            /**
+             * Domains
+             * @description Domains to measure (default: all)
+             */
+            domains?: string[] | null;
+            /**
+             * Mode
+             * @description quick: a fixed, seeded sample of each task; full: every document
+             * @default quick
+             * @enum {string}
+             */
+            mode: "quick" | "full";
+            /**
+             * Model
+             * @description Catalog id, base-model key (e.g. 'tiny') or Hugging Face id of a catalog model
+             */
+            model: string;
+        };
+        /** EvaluationOut */
+        EvaluationOut: {
+            /**
+             * Cached
+             * @description An earlier final evaluation with the same settings was reused
+             * @default false
+             */
+            cached: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Domains */
+            domains?: string[];
+            /** Error */
+            error?: {
+                [key: string]: unknown;
+            } | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /** Harness Version */
+            harness_version?: string | null;
+            /** Id */
+            id: number;
+            /** Job Id */
+            job_id?: number | null;
+            /** Job Status */
+            job_status?: string | null;
+            /** Mode */
+            mode: string;
+            /** Model Id */
+            model_id: number;
+            /** Model Name */
+            model_name?: string | null;
+            /** Progress */
+            progress?: number | null;
+            /** Progress Message */
+            progress_message?: string | null;
+            /**
+             * Rows
+             * @description Only in GET /evaluations/{id}
+             */
+            rows?: components["schemas"]["BenchmarkRowOut"][];
+            /** Run Id */
+            run_id?: number | null;
+            /** Settings */
+            settings?: {
+                [key: string]: unknown;
+            };
+            /** Settings Hash */
+            settings_hash?: string | null;
+            /**
+             * Status
+             * @description running | final | partial | failed (only final results count as scores)
+             */
+            status: string;
+            /** Tasks */
+            tasks?: string[];
+        };
+        /** EvaluationPage */
+        EvaluationPage: {
+            /** Items */
+            items: components["schemas"]["EvaluationOut"][];
+            /** Total */
+            total: number;
+        };
         /**
          * EventKind
          * @enum {string}
@@ -1691,6 +1949,54 @@ export type components = {
             /** Updated At */
             updated_at?: string | null;
         };
+        /** Leaderboard */
+        Leaderboard: {
+            /** Domain */
+            domain: string;
+            /** Rows */
+            rows: components["schemas"]["LeaderboardRow"][];
+            /**
+             * Settings Hash
+             * @description The settings the ranked rows share
+             */
+            settings_hash?: string | null;
+        };
+        /** LeaderboardRow */
+        LeaderboardRow: {
+            base?: components["schemas"]["RefOut"] | null;
+            /** Comparable */
+            comparable: boolean;
+            /** Delta Vs Base */
+            delta_vs_base?: number | null;
+            /** Measured At */
+            measured_at?: string | null;
+            /** Method */
+            method: string;
+            model: components["schemas"]["RefOut"];
+            /** Parameters */
+            parameters?: number | null;
+            /**
+             * Rank
+             * @description null: not comparable with the ranked rows (other task hash or settings)
+             */
+            rank: number | null;
+            /** Score */
+            score?: number | null;
+            /** Settings Hash */
+            settings_hash?: string | null;
+            /** Stderr */
+            stderr?: number | null;
+            /**
+             * Thumbs Down
+             * @default 0
+             */
+            thumbs_down: number;
+            /**
+             * Thumbs Up
+             * @default 0
+             */
+            thumbs_up: number;
+        };
         /** LoginRequest */
         LoginRequest: {
             /**
@@ -1833,6 +2139,17 @@ export type components = {
             /** Name */
             name: string;
         };
+        /** ModelScores */
+        ModelScores: {
+            /** Base Model Id */
+            base_model_id?: number | null;
+            /** Domains */
+            domains: components["schemas"]["DomainScore"][];
+            /** @description The latest final evaluation, with its rows */
+            evaluation?: components["schemas"]["EvaluationOut"] | null;
+            /** Model Id */
+            model_id: number;
+        };
         /**
          * ModelType
          * @enum {string}
@@ -1965,6 +2282,15 @@ export type components = {
             tags: string[];
             /** Version */
             version?: string | null;
+        };
+        /** RefOut */
+        RefOut: {
+            /** Id */
+            id: number;
+            /** Kind */
+            kind?: string | null;
+            /** Name */
+            name: string;
         };
         /** RowError */
         RowError: {
@@ -5180,6 +5506,302 @@ export interface operations {
             };
         };
     };
+    list_evaluations_api_v1_evaluations_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                model_id?: number | null;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationPage"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_evaluation_api_v1_evaluations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluationCreate"];
+            };
+        };
+        responses: {
+            /** @description A cached final evaluation with the same settings (cached: true); nothing was queued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown domain, or a model that cannot be evaluated (nothing was queued) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_evaluation_api_v1_evaluations__evaluation_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                evaluation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_evaluation_api_v1_evaluations__evaluation_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                evaluation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_raw_api_v1_evaluations__evaluation_id__raw_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                evaluation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     export_api_v1_export_get: {
         parameters: {
             query?: {
@@ -5491,6 +6113,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_leaderboard_api_v1_leaderboards_get: {
+        parameters: {
+            query?: {
+                base_model_id?: number | null;
+                domain?: string;
+                max_params?: number | null;
+                method?: string | null;
+                min_params?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Leaderboard"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown domain, or a model that cannot be evaluated (nothing was queued) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -5833,6 +6508,64 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    model_scores_api_v1_models__model_id__scores_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelScores"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,7 +1,7 @@
 import { Suspense, useEffect, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeftRight, CircleUser, Database, FileUp, FlaskConical, GanttChart, LayoutDashboard, Library, LogOut, Menu, Monitor, Moon, Settings, Sun, Workflow, X } from "lucide-react";
+import { ArrowLeftRight, CircleUser, Database, FileUp, FlaskConical, GanttChart, LayoutDashboard, Library, LogOut, Menu, Monitor, Moon, Settings, Sun, Trophy, Workflow, X } from "lucide-react";
 import { GlobalSearch } from "./GlobalSearch";
 import { Button } from "@/components/ui/button";
 import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuLabel, DropdownMenuSeparator, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
@@ -19,11 +19,12 @@ export const NAV = [
   { to: "/transfer", label: "Import / Export", icon: FileUp },
 ] as const;
 
-/** The Hub: fine-tuning (train, runs, datasets). */
+/** The Hub: fine-tuning (train, runs, datasets) and benchmarking (leaderboards). */
 export const HUB_NAV = [
   { to: "/hub/train", label: "Train", icon: FlaskConical },
   { to: "/hub/runs", label: "Runs", icon: Workflow },
   { to: "/hub/datasets", label: "Datasets", icon: Database },
+  { to: "/hub/leaderboards", label: "Leaderboards", icon: Trophy },
 ] as const;
 
 type NavEntry = { to: string; label: string; icon: React.ComponentType<{ className?: string }>; end?: boolean };

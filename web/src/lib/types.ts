@@ -44,4 +44,14 @@ export type {
   RunSummary,
   TrainingOptions,
 } from "@/client";
+export type {
+  BenchmarkRowOut,
+  DomainScore,
+  EvaluationOut,
+  EvaluationPage,
+  Leaderboard,
+  LeaderboardRow,
+  ModelScores,
+  RefOut,
+} from "@/client";
 export type { Comparison as CompareResult, CountItem as ValueCount, RowError as ImportError } from "@/client";

@@ -6,6 +6,7 @@ import { EmptyState, PageHeader } from "@/components/AppShell";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent } from "@/components/ui/card";
+import { ModelBenchmarks } from "@/components/hub/ModelBenchmarks";
 import { Skeleton } from "@/components/ui/skeleton";
 import { toast } from "@/components/ui/toast";
 import { api, ApiError } from "@/lib/api";
@@ -35,6 +36,7 @@ function ModelRef({ label, id }: { label: string; id: number }) {
 export default function HubModel() {
   const id = Number(useParams().id);
   const model = useModel(id);
+  const base = useModel(model.data?.base_model_id ?? model.data?.parent_model_id);
   const qc = useQueryClient();
   const navigate = useNavigate();
   const log = useMutation({
@@ -60,19 +62,21 @@ export default function HubModel() {
   if (!model.data) return <Skeleton className="h-64 w-full" />;
   const m = model.data;
   return (
-    <div>
-      <button type="button" onClick={() => navigate(-1)} className="mb-2 inline-flex items-center gap-1 text-sm text-muted-foreground hover:text-foreground">
-        <ArrowLeft className="size-4" aria-hidden /> Back
-      </button>
-      <PageHeader
-        title={m.name}
-        description={[m.developer, m.parameters ? `${formatParams(m.parameters)} parameters` : null, m.license].filter(Boolean).join(" · ")}
-        actions={
-          <Button onClick={() => log.mutate()} disabled={log.isPending}>
-            <BookmarkPlus aria-hidden /> Add to My models
-          </Button>
-        }
-      />
+    <div className="grid gap-6">
+      <div>
+        <button type="button" onClick={() => navigate(-1)} className="mb-2 inline-flex items-center gap-1 text-sm text-muted-foreground hover:text-foreground">
+          <ArrowLeft className="size-4" aria-hidden /> Back
+        </button>
+        <PageHeader
+          title={m.name}
+          description={[m.developer, m.parameters ? `${formatParams(m.parameters)} parameters` : null, m.license].filter(Boolean).join(" · ")}
+          actions={
+            <Button onClick={() => log.mutate()} disabled={log.isPending}>
+              <BookmarkPlus aria-hidden /> Add to My models
+            </Button>
+          }
+        />
+      </div>
       <Card>
         <CardContent className="grid gap-4 pt-5">
           <div className="flex flex-wrap gap-2">
@@ -98,6 +102,7 @@ export default function HubModel() {
           </dl>
         </CardContent>
       </Card>
+      <ModelBenchmarks modelId={id} modelName={m.name} baseName={base.data?.name} />
     </div>
   );
 }

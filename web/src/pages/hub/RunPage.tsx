@@ -2,7 +2,7 @@
 import { lazy, Suspense, useState } from "react";
 import { Link, useParams } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeft, Ban, LineChart as LineChartIcon } from "lucide-react";
+import { ArrowLeft, Ban, Gauge, LineChart as LineChartIcon } from "lucide-react";
 import { EmptyState, PageHeader } from "@/components/AppShell";
 import { ConfirmDialog } from "@/components/ConfirmDialog";
 import {
@@ -156,6 +156,15 @@ export default function RunPage() {
         <RunProgress run={r} />
       </div>
       <OutcomePanel run={r} />
+      {r.status === "succeeded" && r.output_model_id != null && (
+        <Link
+          to={`/hub/models/${r.output_model_id}`}
+          className="-mt-3 inline-flex items-center gap-1.5 text-sm text-muted-foreground hover:text-foreground"
+          data-testid="evaluating-notice"
+        >
+          <Gauge className="size-4" aria-hidden /> Evaluating on all domains… see the benchmarks on the model's page
+        </Link>
+      )}
       <KeyNumbers run={r} />
       <CurveCard run={r} />
       <div className="grid gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">

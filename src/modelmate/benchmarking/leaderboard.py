@@ -1,0 +1,124 @@
+"""A model's scores (domain summary, latest final rows, delta vs base) and the leaderboards.
+
+Leaderboards read the models' ``benchmark_scores`` (final evaluations only). Per domain, only rows that share the
+most common domain settings hash (same tasks, task configs, mode, sample sizes, harness version, code flag) are
+ranked; the others are listed with ``rank: null, comparable: false``. ``overall`` is the mean of a model's domain
+scores; its settings hash covers every domain's, so only models measured on the same domains with the same
+settings are ranked together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modelmate.benchmarking import repository as repo
+from modelmate.benchmarking import service
+from modelmate.benchmarking.schemas import DomainScore, Leaderboard, LeaderboardRow, ModelScores, RefOut
+from modelmate.errors import NotFoundError, ValidationFailed
+from modelmate.evaluation import suites
+from modelmate.models import Model, User
+
+METHODS = ("base", "lora", "finetuned", "external")
+
+
+def method_of(model: Model) -> str:
+    if model.kind == "base":
+        return "base"
+    if model.kind == "finetuned":
+        return "lora" if (model.hub_info or {}).get("adapter") else "finetuned"
+    return "external"
+
+
+def overall_entry(scores: dict[str, Any]) -> dict[str, Any] | None:
+    domains = sorted(d for d, v in scores.items() if d in suites.DOMAINS and isinstance(v, dict)
+                     and isinstance(v.get("score"), int | float))
+    if not domains:
+        return None
+    values = [scores[d] for d in domains]
+    errs = [v.get("stderr") for v in values]
+    return {"score": sum(v["score"] for v in values) / len(values),
+            "stderr": math.sqrt(sum(e * e for e in errs)) / len(errs) if all(isinstance(e, int | float)
+                                                                              for e in errs) else None,
+            "settings_hash": service.hash_of({d: scores[d].get("settings_hash") for d in domains}),
+            "measured_at": max(str(v.get("measured_at") or "") for v in values) or None}
+
+
+def entry_for(model: Model, domain: str) -> dict[str, Any] | None:
+    scores = model.benchmark_scores or {}
+    if domain == "overall":
+        return overall_entry(scores)
+    entry = scores.get(domain)
+    return entry if isinstance(entry, dict) and isinstance(entry.get("score"), int | float) else None
+
+
+def delta(entry: dict[str, Any] | None, base_entry: dict[str, Any] | None) -> float | None:
+    if not entry or not base_entry or entry.get("settings_hash") != base_entry.get("settings_hash"):
+        return None
+    return float(entry["score"]) - float(base_entry["score"])
+
+
+def model_scores(session: Session, user: User, model_id: int) -> ModelScores:
+    model = repo.get_model(session, model_id)
+    if model is None or not service.visible(model, user):
+        raise NotFoundError(f"model {model_id} not found")
+    base = repo.get_model(session, model.base_model_id) if model.base_model_id else None
+    if base is not None and not service.visible(base, user):
+        base = None
+    domains = []
+    for domain in suites.DOMAINS:
+        entry = entry_for(model, domain)
+        if entry is None:
+            continue
+        base_entry = entry_for(base, domain) if base is not None else None
+        d = delta(entry, base_entry)
+        domains.append(DomainScore(domain=domain, score=entry.get("score"), stderr=entry.get("stderr"),
+                                   tasks=list(entry.get("tasks") or []), evaluation_id=entry.get("evaluation_id"),
+                                   mode=entry.get("mode"), settings_hash=entry.get("settings_hash"),
+                                   measured_at=entry.get("measured_at"),
+                                   base_score=base_entry.get("score") if d is not None else None, delta_vs_base=d))
+    latest = repo.latest_final(session, model.id)
+    return ModelScores(model_id=model.id, base_model_id=model.base_model_id, domains=domains,
+                       evaluation=service.to_out(session, latest, model=model, rows=True) if latest else None)
+
+
+def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int | None = None,
+                min_params: int | None = None, max_params: int | None = None,
+                method: str | None = None) -> Leaderboard:
+    if domain != "overall" and domain not in suites.DOMAINS:
+        raise ValidationFailed(f"unknown domain {domain!r}; known: overall, {', '.join(suites.DOMAINS)}",
+                               details={"field": "domain"})
+    if method is not None and method not in METHODS:
+        raise ValidationFailed(f"unknown method {method!r}; known: {', '.join(METHODS)}", details={"field": "method"})
+    models = repo.scored_models(session, user.id, base_model_id=base_model_id, min_params=min_params,
+                                max_params=max_params)
+    entries = [(m, e) for m in models if (e := entry_for(m, domain)) is not None
+               and (method is None or method_of(m) == method)]
+    base_ids = [m.base_model_id for m, _ in entries if m.base_model_id]
+    bases = {k: v for k, v in repo.models_by_id(session, base_ids).items() if service.visible(v, user)}
+    counts = Counter(e.get("settings_hash") for _, e in entries)
+    common = max(counts.items(), key=lambda kv: (kv[1], str(kv[0])))[0] if counts else None
+    thumbs = repo.thumbs(session, [m.id for m, _ in entries])
+    rows = []
+    for model, entry in entries:
+        base = bases.get(model.base_model_id or 0)
+        up, down = thumbs.get(model.id, (0, 0))
+        rows.append(LeaderboardRow(
+            rank=None, model=RefOut(id=model.id, name=model.name, kind=model.kind),
+            base=RefOut(id=base.id, name=base.name, kind=base.kind) if base else None, parameters=model.parameters,
+            method=method_of(model), score=entry.get("score"), stderr=entry.get("stderr"),
+            delta_vs_base=delta(entry, entry_for(base, domain)) if base else None,
+            measured_at=entry.get("measured_at"), thumbs_up=up, thumbs_down=down,
+            comparable=entry.get("settings_hash") == common, settings_hash=entry.get("settings_hash")))
+    rows.sort(key=lambda r: (not r.comparable, -(r.score or 0.0), r.model.id))
+    rank = 0
+    previous: float | None = None
+    for index, row in enumerate(r for r in rows if r.comparable):
+        if row.score != previous:
+            rank = index + 1
+            previous = row.score
+        row.rank = rank
+    return Leaderboard(domain=domain, settings_hash=common, rows=rows)

@@ -1,0 +1,113 @@
+"""API schemas for benchmarking: evaluations, their result rows, a model's scores and the leaderboards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EvaluationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=300,
+                       description="Catalog id, base-model key (e.g. 'tiny') or Hugging Face id of a catalog model")
+    mode: Literal["quick", "full"] = Field("quick", description="quick: a fixed, seeded sample of each task; "
+                                                               "full: every document")
+    domains: list[str] | None = Field(None, max_length=20, description="Domains to measure (default: all)")
+
+
+class BenchmarkRowOut(BaseModel):
+    task: str
+    domain: str
+    metric: str = Field(description="'<metric>,<filter>' as lm-eval names it, e.g. 'exact_match,strict-match'")
+    value: float | None = None
+    stderr: float | None = None
+    n_samples: int | None = None
+    n_shot: int | None = None
+    sample_limit: int | None = None
+    mode: str
+    status: str = Field(description="final | partial | skipped | failed")
+    harness_version: str | None = None
+    task_hash: str | None = None
+    chat_template_hash: str | None = None
+    primary: bool = False
+    error: str | None = None
+
+
+class EvaluationOut(BaseModel):
+    id: int
+    model_id: int
+    model_name: str | None = None
+    run_id: int | None = None
+    job_id: int | None = None
+    mode: str
+    status: str = Field(description="running | final | partial | failed (only final results count as scores)")
+    domains: list[str] = Field(default_factory=list)
+    tasks: list[str] = Field(default_factory=list)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    settings_hash: str | None = None
+    harness_version: str | None = None
+    error: dict[str, Any] | None = None
+    cached: bool = Field(False, description="An earlier final evaluation with the same settings was reused")
+    job_status: str | None = None
+    progress: float | None = None
+    progress_message: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+    rows: list[BenchmarkRowOut] = Field(default_factory=list, description="Only in GET /evaluations/{id}")
+
+
+class EvaluationPage(BaseModel):
+    items: list[EvaluationOut]
+    total: int
+
+
+class DomainScore(BaseModel):
+    domain: str
+    score: float | None = None
+    stderr: float | None = None
+    tasks: list[str] = Field(default_factory=list)
+    evaluation_id: int | None = None
+    mode: str | None = None
+    settings_hash: str | None = None
+    measured_at: str | None = None
+    base_score: float | None = None
+    delta_vs_base: float | None = Field(None, description="score - base score, when the base was measured with "
+                                                          "the same settings")
+
+
+class ModelScores(BaseModel):
+    model_id: int
+    base_model_id: int | None = None
+    domains: list[DomainScore]
+    evaluation: EvaluationOut | None = Field(None, description="The latest final evaluation, with its rows")
+
+
+class RefOut(BaseModel):
+    id: int
+    name: str
+    kind: str | None = None
+
+
+class LeaderboardRow(BaseModel):
+    rank: int | None = Field(description="null: not comparable with the ranked rows (other task hash or settings)")
+    model: RefOut
+    base: RefOut | None = None
+    parameters: int | None = None
+    method: str
+    score: float | None = None
+    stderr: float | None = None
+    delta_vs_base: float | None = None
+    measured_at: str | None = None
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+    comparable: bool
+    settings_hash: str | None = None
+
+
+class Leaderboard(BaseModel):
+    domain: str
+    settings_hash: str | None = Field(None, description="The settings the ranked rows share")
+    rows: list[LeaderboardRow]

@@ -1,0 +1,382 @@
+"""Benchmarking rules: which model an evaluation measures, its settings and their hash (the cache key), queueing
+(or reusing a cached final evaluation), storing a finished run's rows and the model's per-domain scores.
+
+A model's ``benchmark_scores`` JSON holds one entry per domain ever measured (the latest FINAL evaluation of that
+domain wins; partial and failed evaluations never touch it)::
+
+    {"math": {"score": 0.12, "stderr": 0.03, "tasks": ["gsm8k"], "evaluation_id": 7, "mode": "quick",
+              "settings_hash": "<domain settings hash>", "measured_at": "2026-...Z"}}
+
+Scores are the mean of the domain's headline metrics, each scaled to 0-1 (BLEU/chrF divided by 100).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modelmate.benchmarking import repository as repo
+from modelmate.benchmarking.schemas import BenchmarkRowOut, EvaluationCreate, EvaluationOut, EvaluationPage
+from modelmate.config import Settings
+from modelmate.db.base import utcnow
+from modelmate.errors import NotFoundError, ValidationFailed
+from modelmate.evaluation import suites
+from modelmate.jobs import repository as jobs_repo
+from modelmate.jobs import service as jobs
+from modelmate.models import BenchmarkResult, Evaluation, Job, Model, User
+from modelmate.models.enums import JobKind
+
+SETTINGS_VERSION = 1
+
+
+# --- settings and their hash ---------------------------------------------------------------------------------------
+
+def harness_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lm_eval")
+    except PackageNotFoundError:  # pragma: no cover - lm-eval is a dependency
+        return "unknown"
+
+
+def _specs_digest(specs: list[suites.TaskSpec]) -> str:
+    from modelmate.evaluation import mirror
+
+    digest = hashlib.sha256()
+    for spec in specs:
+        digest.update(json.dumps([spec.name, spec.n_shot, [m.name + "," + m.filter for m in spec.metrics]]).encode())
+        for path in spec.config_files():
+            for part in (mirror.config_chain(path) if path.suffix == ".yaml" and path.is_file() else [path]):
+                digest.update(part.name.encode() + b"\0" + (part.read_bytes() if part.is_file() else b"") + b"\0")
+    return digest.hexdigest()
+
+
+def domain_settings(settings: Settings, mode: str, domain: str) -> dict[str, Any]:
+    specs = [s for s in suites.SUITES if s.domain == domain]
+    return {"v": SETTINGS_VERSION, "mode": mode, "harness_version": harness_version(),
+            "quick_sizes": {s.name: settings.eval_quick_size or s.quick_size for s in specs} if mode == "quick" else {},
+            # only matters where a task runs model-written code (off: those tasks are skipped)
+            "code_execution_enabled": (settings.code_execution_enabled
+                                       if any(s.requires_code_execution for s in specs) else None),
+            "data_source": "mirror" if settings.benchmark_data_dir else "huggingface",
+            "suite": _specs_digest(specs)}
+
+
+def hash_of(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def evaluation_settings(settings: Settings, mode: str, domains: list[str] | None) -> tuple[dict[str, Any], str]:
+    """The settings of an evaluation (with one hash per domain) and the evaluation's settings hash."""
+    chosen = sorted(set(domains)) if domains else list(suites.DOMAINS)
+    unknown = [d for d in chosen if d not in suites.DOMAINS]
+    if unknown:
+        raise ValidationFailed(f"unknown domain(s) {', '.join(unknown)}; known: {', '.join(suites.DOMAINS)}",
+                               details={"field": "domains", "known": list(suites.DOMAINS)})
+    per_domain = {d: domain_settings(settings, mode, d) for d in chosen}
+    domain_hashes = {d: hash_of(v) for d, v in per_domain.items()}
+    first = next(iter(per_domain.values()))
+    values = {"mode": mode, "domains": chosen, "harness_version": first["harness_version"],
+              "quick_size": settings.eval_quick_size, "code_execution_enabled": settings.code_execution_enabled,
+              "data_source": first["data_source"], "domain_hashes": domain_hashes}
+    return values, hash_of({"v": SETTINGS_VERSION, "domains": domain_hashes})
+
+
+# --- models ---------------------------------------------------------------------------------------------------------
+
+def visible(model: Model, user: User) -> bool:
+    return model.visibility == "public" or model.owner_id == user.id
+
+
+def resolve_model(session: Session, user: User, ref: str) -> Model:
+    """A catalog model by id, base-model key or Hugging Face id; 404 when unknown to ``user``."""
+    from modelmate.finetune import repository as ft_repo
+
+    ref = ref.strip()
+    model: Model | None = None
+    if ref.isdigit() and len(ref) <= 18:
+        model = repo.get_model(session, int(ref))
+    else:
+        model = ft_repo.base_by_key(session, ref.lower())
+        if model is None:
+            found = repo.models_by_hf_id(session, ref, user.id)
+            model = next((m for m in found if m.kind == "base"), found[0] if found else None)
+    if model is None or not visible(model, user):
+        raise NotFoundError(f"model {ref[:200]!r} not found")
+    return model
+
+
+def weights_of(settings: Settings, session: Session, model: Model) -> tuple[str, str | None]:
+    """What the evaluation loads: ``(model dir or Hugging Face id, adapter dir or None)``; ValueError when the model
+    has no weights this server can load."""
+    from modelmate.finetune import base_models as bases
+
+    info = model.hub_info or {}
+    if info.get("adapter") and info.get("artifact_uri"):
+        base = repo.get_model(session, model.base_model_id) if model.base_model_id else None
+        if base is None:
+            raise ValueError("the fine-tuned model's base model is no longer in the catalog")
+        source, _ = weights_of(settings, session, base)
+        uri = str(info["artifact_uri"])
+        adapter = uri[len("file://"):] if uri.startswith("file://") else uri
+        if not Path(adapter).is_dir():
+            raise ValueError(f"the adapter directory {adapter} is missing")
+        return source, adapter
+    if info.get("key"):
+        available, reason = bases.availability(settings, model)
+        if not available:
+            raise ValueError(reason or "not available")
+        source = bases.model_source(settings, model)
+        if source:
+            return source, None
+    if model.hf_repo_id:
+        return model.hf_repo_id, None
+    raise ValueError("it has no Hugging Face id and no weights on this server")
+
+
+# --- queueing -------------------------------------------------------------------------------------------------------
+
+def enqueue(session: Session, settings: Settings, model: Model, *, owner_id: int | None, mode: str,
+            domains: list[str] | None, run_id: int | None = None) -> tuple[Evaluation, bool]:
+    """Queue an evaluation of ``model``, or return the cached final one with the same settings (``True``) — or the
+    one with those settings already queued/running (``False``, nothing new queued)."""
+    values, settings_hash = evaluation_settings(settings, mode, domains)
+    cached = repo.cached_final(session, model.id, settings_hash)
+    if cached is not None:
+        return cached, True
+    running = repo.running_for(session, model.id, settings_hash)
+    if running is not None:
+        return running, False
+    try:
+        weights_of(settings, session, model)
+    except ValueError as exc:
+        raise ValidationFailed(f"'{model.name}' cannot be evaluated: {exc}") from None
+    specs = suites.select(values["domains"])
+    evaluation = repo.add_evaluation(session, {
+        "owner_id": owner_id, "model_id": model.id, "run_id": run_id, "mode": mode, "status": "running",
+        "tasks": [s.name for s in specs], "settings": values, "settings_hash": settings_hash,
+        "harness_version": values["harness_version"]})
+    job, _ = jobs.enqueue(session, kind=JobKind.EVALUATE, owner_id=owner_id,
+                          payload={"evaluation_id": evaluation.id}, max_attempts=2)
+    evaluation.job_id = job.id
+    session.flush()
+    return evaluation, False
+
+
+def create_evaluation(session: Session, settings: Settings, user: User,
+                      body: EvaluationCreate) -> tuple[EvaluationOut, bool]:
+    """POST /evaluations: ``(evaluation, cached)``."""
+    model = resolve_model(session, user, body.model)
+    evaluation, cached = enqueue(session, settings, model, owner_id=user.id, mode=body.mode, domains=body.domains)
+    return to_out(session, evaluation, cached=cached), cached
+
+
+def default_mode() -> str:
+    try:
+        import torch
+
+        return "full" if torch.cuda.is_available() else "quick"
+    except ImportError:  # pragma: no cover
+        return "quick"
+
+
+def enqueue_after_training(session: Session, settings: Settings, model_id: int, *, owner_id: int | None,
+                           run_id: int | None) -> list[int]:
+    """After a successful run: evaluate the new model on every domain (quick on CPU) and its base once per
+    settings (the base's cached final evaluation is reused). Returns the evaluation ids queued or reused."""
+    model = repo.get_model(session, model_id)
+    if model is None:
+        return []
+    mode = default_mode()
+    domains = settings.auto_evaluate_domains or None
+    out: list[int] = []
+    evaluation, _ = enqueue(session, settings, model, owner_id=owner_id, mode=mode, domains=domains, run_id=run_id)
+    out.append(evaluation.id)
+    base = repo.get_model(session, model.base_model_id) if model.base_model_id else None
+    if base is not None:
+        try:
+            evaluation, _ = enqueue(session, settings, base, owner_id=owner_id, mode=mode, domains=domains)
+            out.append(evaluation.id)
+        except ValidationFailed:
+            pass  # the base cannot be loaded here: no baseline
+    return out
+
+
+# --- reading ----------------------------------------------------------------------------------------------------------
+
+def row_out(row: BenchmarkResult) -> BenchmarkRowOut:
+    raw = row.raw or {}
+    return BenchmarkRowOut(task=row.task, domain=row.domain, metric=row.metric, value=row.value, stderr=row.stderr,
+                           n_samples=row.n_samples, n_shot=row.n_shot, sample_limit=row.sample_limit, mode=row.mode,
+                           status=row.status, harness_version=row.harness_version, task_hash=row.task_hash,
+                           chat_template_hash=row.chat_template_hash, primary=bool(raw.get("primary")),
+                           error=raw.get("error"))
+
+
+def to_out(session: Session, evaluation: Evaluation, *, cached: bool = False, job: Job | None = None,
+           model: Model | None = None, rows: bool = False) -> EvaluationOut:
+    if job is None and evaluation.job_id:
+        job = repo.jobs_by_id(session, [evaluation.job_id]).get(evaluation.job_id)
+    model = model or repo.get_model(session, evaluation.model_id)
+    values = evaluation.settings or {}
+    error = evaluation.error
+    if error:
+        error = {k: v for k, v in error.items() if k != "traceback"}
+    return EvaluationOut(
+        id=evaluation.id, model_id=evaluation.model_id, model_name=model.name if model else None,
+        run_id=evaluation.run_id, job_id=evaluation.job_id, mode=evaluation.mode, status=evaluation.status,
+        domains=list(values.get("domains") or []), tasks=list(evaluation.tasks or []), settings=values,
+        settings_hash=evaluation.settings_hash, harness_version=evaluation.harness_version, error=error,
+        cached=cached, job_status=job.status if job else None,
+        progress=1.0 if evaluation.status != "running" else (job.progress if job else None),
+        progress_message=job.progress_message if job else None, created_at=evaluation.created_at,
+        finished_at=evaluation.finished_at,
+        rows=[row_out(r) for r in repo.rows_of(session, evaluation.id)] if rows else [])
+
+
+def get_visible(session: Session, user: User, evaluation_id: int) -> Evaluation:
+    evaluation = repo.get_evaluation(session, evaluation_id)
+    model = repo.get_model(session, evaluation.model_id) if evaluation is not None else None
+    if evaluation is None or model is None or not visible(model, user):
+        raise NotFoundError(f"evaluation {evaluation_id} not found")
+    return evaluation
+
+
+def get_evaluation(session: Session, user: User, evaluation_id: int) -> EvaluationOut:
+    return to_out(session, get_visible(session, user, evaluation_id), rows=True)
+
+
+def cancel_evaluation(session: Session, user: User, evaluation_id: int) -> EvaluationOut:
+    """Idempotent: a queued evaluation is failed ('Cancelled') at once; a running one's process group is killed by
+    its worker; a finished one is unchanged. Only the evaluation's owner may cancel it (others: 404)."""
+    evaluation = get_visible(session, user, evaluation_id)
+    if evaluation.owner_id != user.id:
+        raise NotFoundError(f"evaluation {evaluation_id} not found")
+    if evaluation.status == "running":
+        job = repo.lock_job(session, evaluation.job_id) if evaluation.job_id else None
+        if job is not None:
+            jobs_repo.request_cancel(session, job)
+        if job is None or job.status == "cancelled":
+            fail(evaluation, "Cancelled", "The evaluation was cancelled before it started.")
+        session.flush()
+    return to_out(session, evaluation, rows=True)
+
+
+def raw_results(session: Session, user: User, evaluation_id: int) -> dict[str, Any]:
+    return get_visible(session, user, evaluation_id).raw_results or {}
+
+
+def list_evaluations(session: Session, user: User, *, model_id: int | None, limit: int, offset: int) -> EvaluationPage:
+    items, total = repo.list_visible(session, user.id, model_id=model_id, limit=limit, offset=offset)
+    job_map = repo.jobs_by_id(session, [e.job_id for e in items if e.job_id])
+    model_map = repo.models_by_id(session, list({e.model_id for e in items}))
+    return EvaluationPage(items=[to_out(session, e, job=job_map.get(e.job_id or 0), model=model_map.get(e.model_id))
+                                 for e in items], total=total)
+
+
+# --- storing a finished run -------------------------------------------------------------------------------------------
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
+        else None
+
+
+def db_rows(evaluation: Evaluation, result_rows: list[dict[str, Any]], run_status: str) -> list[dict[str, Any]]:
+    out = []
+    for row in result_rows:
+        status = str(row.get("status") or "failed")
+        if run_status != "final" and status == "final":
+            status = "partial"  # never final unless the whole run was
+        out.append({
+            "model_id": evaluation.model_id, "task": str(row.get("task"))[:100], "domain": str(row.get("domain"))[:32],
+            "metric": f"{row.get('metric')},{row.get('filter') or 'none'}"[:100], "value": _finite(row.get("value")),
+            "stderr": _finite(row.get("stderr")), "n_samples": row.get("n_samples"), "n_shot": row.get("n_shot"),
+            "sample_limit": row.get("limit"), "mode": evaluation.mode, "status": status,
+            "harness_version": row.get("harness_version"), "task_hash": row.get("task_hash"),
+            "chat_template_hash": row.get("chat_template_hash"),
+            "raw": {k: row.get(k) for k in ("primary", "scale", "higher_is_better", "group", "error")}})
+    return out
+
+
+def domain_summaries(evaluation: Evaluation, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One score per domain from the headline rows of its top-level tasks (a group's own row, else its leaves)."""
+    out: dict[str, dict[str, Any]] = {}
+    hashes = (evaluation.settings or {}).get("domain_hashes") or {}
+    measured = (evaluation.finished_at or utcnow()).isoformat()
+    for domain in (evaluation.settings or {}).get("domains") or []:
+        values: list[tuple[float, float | None]] = []
+        tasks: list[str] = []
+        for spec in (s for s in suites.SUITES if s.domain == domain):
+            heads = [r for r in rows if r.get("primary") and r.get("status") == "final" and r.get("domain") == domain
+                     and (r.get("task") == spec.name if spec.group_score or not spec.is_group
+                          else r.get("group") == spec.name)]
+            heads = [r for r in heads if _finite(r.get("value")) is not None]
+            if not heads:
+                continue
+            scale = float(heads[0].get("scale") or 1.0)
+            value = sum(_finite(r["value"]) for r in heads) / len(heads) / scale
+            errs = [_finite(r.get("stderr")) for r in heads]
+            err = (math.sqrt(sum(e * e for e in errs)) / len(heads) / scale) if all(e is not None for e in errs) \
+                else None
+            values.append((value, err))
+            tasks.append(spec.name)
+        if not values:
+            continue
+        errs = [e for _, e in values]
+        out[domain] = {
+            "score": sum(v for v, _ in values) / len(values),
+            "stderr": math.sqrt(sum(e * e for e in errs)) / len(errs) if all(e is not None for e in errs) else None,
+            "tasks": tasks, "evaluation_id": evaluation.id, "mode": evaluation.mode,
+            "settings_hash": hashes.get(domain), "measured_at": measured}
+    return out
+
+
+def store_result(session: Session, evaluation: Evaluation, result: dict[str, Any]) -> str:
+    """Write a finished run: rows, raw results, status; a FINAL run also updates the model's domain scores."""
+    status = result.get("status") if result.get("status") in ("final", "partial", "failed") else "failed"
+    rows = [r for r in result.get("rows") or [] if isinstance(r, dict)]
+    evaluation.status = status
+    evaluation.finished_at = utcnow()
+    evaluation.raw_results = result.get("raw") if isinstance(result.get("raw"), dict) else {}
+    if result.get("harness_version"):
+        evaluation.harness_version = str(result["harness_version"])[:32]
+    errors = result.get("errors") or {}
+    if status != "final" or errors:
+        error = result.get("error") if isinstance(result.get("error"), dict) else {}
+        evaluation.error = {"type": error.get("type") or "TaskErrors", "message": error.get("message") or
+                            "; ".join(f"{k}: {v}" for k, v in errors.items())[:4000], "tasks": errors,
+                            **({"traceback": error["traceback"]} if error.get("traceback") else {})}
+    repo.replace_rows(session, evaluation.id, db_rows(evaluation, rows, status))
+    if status == "final":
+        summaries = domain_summaries(evaluation, rows)
+        model = repo.lock_model(session, evaluation.model_id)
+        if model is not None and summaries:
+            scores = dict(model.benchmark_scores or {})
+            scores.update(summaries)
+            model.benchmark_scores = scores
+    session.flush()
+    return status
+
+
+def fail(evaluation: Evaluation, kind: str, message: str, traceback: str | None = None) -> None:
+    evaluation.status = "failed"
+    evaluation.finished_at = utcnow()
+    evaluation.error = {"type": kind, "message": message[:4000], **({"traceback": traceback} if traceback else {})}
+
+
+def reconcile_evaluations(db) -> int:
+    """Evaluations still 'running' whose job has ended (failed, cancelled, vanished) are failed."""
+    changed = 0
+    with db.session() as session:
+        for evaluation, job in repo.open_evaluations_with_jobs(session):
+            if job is None or job.status in ("failed", "cancelled", "succeeded"):
+                state = job.status if job is not None else "gone"
+                fail(evaluation, "JobEnded", f"The evaluation's job is {state}; no results were recorded.")
+                changed += 1
+    return changed

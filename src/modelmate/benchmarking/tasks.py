@@ -1,0 +1,213 @@
+"""Job handler ``evaluate``: payload ``{"evaluation_id": n}``. Runs ``python -m modelmate.evaluation.entry`` in
+its own process group (the fine-tuning :class:`~modelmate.finetune.runner.ChildProcess` machinery), reports the
+job's progress per task, and writes the evaluation's rows, raw results and status (running → final / partial /
+failed) — and, for a final evaluation only, the model's per-domain ``benchmark_scores``. Cancel kills the group;
+a lost lease kills it and writes nothing; a child that dies without a result fails the evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from modelmate.benchmarking import repository as repo
+from modelmate.benchmarking import service
+from modelmate.finetune.runner import ChildProcess, child_env, classify_crash, memory_limit_bytes, write_json_atomic
+from modelmate.jobs import registry
+from modelmate.jobs import repository as jobs_repo
+from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
+from modelmate.models.enums import JobKind
+
+ENTRY_MODULE = "modelmate.evaluation.entry"
+POLL_S = 0.25
+FLUSH_S = 1.0
+
+
+def evaluation_dir(settings, evaluation_id: int) -> Path:
+    return settings.artifacts_dir / "evaluations" / str(evaluation_id)
+
+
+class EvaluationTask:
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        try:
+            self.evaluation_id = int(ctx.payload["evaluation_id"])
+        except (KeyError, TypeError, ValueError):
+            raise PermanentJobError(f"bad evaluate payload: {ctx.payload!r}") from None
+        self.progress = 0.0
+        self.message = "starting"
+        self.result: dict[str, Any] | None = None
+
+    # --- fenced writes ---------------------------------------------------------------------------------------------
+
+    def _write(self, final=None) -> tuple[bool, bool]:
+        """Heartbeat + progress (+ ``final(session, evaluation)``) in one transaction: ``(ok, cancel requested)``."""
+        ctx = self.ctx
+        with ctx.db.session() as session:
+            ok = jobs_repo.heartbeat(session, ctx.job_id, ctx.fencing_token, lease_s=ctx.lease_s,
+                                     progress=self.progress, message=self.message)
+            cancel = ok and jobs_repo.cancel_requested(session, ctx.job_id)
+            if ok and final is not None:
+                final(session, repo.get_evaluation(session, self.evaluation_id))
+        if not ok:
+            ctx.lost.set()
+            raise LeaseLost(f"job {ctx.job_id}: lease lost")
+        return ok, cancel
+
+    def _fail(self, kind: str, message: str, traceback: str | None = None) -> None:
+        self._write(lambda _s, ev: service.fail(ev, kind, message, traceback))
+        self.ctx.log(f"attempt {self.ctx.attempt}: evaluation failed: {message}")
+        raise PermanentJobError(message)
+
+    # --- the attempt -----------------------------------------------------------------------------------------------
+
+    def _spec(self) -> dict[str, Any]:
+        settings = self.settings
+        with self.ctx.db.session() as session:
+            evaluation = repo.get_evaluation(session, self.evaluation_id)
+            if evaluation is None or evaluation.job_id != self.ctx.job_id:
+                raise PermanentJobError(f"evaluation {self.evaluation_id} does not belong to job {self.ctx.job_id}")
+            if evaluation.status != "running":
+                return {}
+            model = repo.get_model(session, evaluation.model_id)
+            if model is None:
+                raise PermanentJobError("the evaluated model is gone")
+            values = dict(evaluation.settings or {})
+            mode = evaluation.mode
+            try:
+                source, adapter = service.weights_of(settings, session, model)
+            except ValueError as exc:
+                error = str(exc)
+            else:
+                error = None
+        if error:
+            self._fail("ModelUnavailable", f"The model cannot be evaluated: {error}")
+        directory = evaluation_dir(settings, self.evaluation_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        return {"model": source, "adapter": adapter, "domains": values.get("domains") or None, "mode": mode,
+                "data_dir": str(settings.benchmark_data_dir) if settings.benchmark_data_dir else None,
+                "cache_dir": str(settings.data_dir / "benchmark_cache"),
+                "code_execution_enabled": bool(values.get("code_execution_enabled", settings.code_execution_enabled)),
+                "quick_size": values.get("quick_size"), "threads": settings.train_threads, "device": "cpu",
+                "result_path": str(directory / "result.json")}
+
+    def run(self) -> dict[str, Any]:
+        spec = self._spec()
+        if not spec:
+            return {"evaluation_id": self.evaluation_id, "already_finished": True}
+        directory = evaluation_dir(self.settings, self.evaluation_id)
+        with_cuda = self._cuda_device()
+        if with_cuda:
+            spec["device"] = with_cuda
+        spec_path = directory / "spec.json"
+        write_json_atomic(spec_path, spec)
+        result_path = Path(spec["result_path"])
+        result_path.unlink(missing_ok=True)
+        extra = {"HF_ENDPOINT": self.settings.hf_endpoint, "MODELMATE_PARENT_PID": str(os.getpid())}
+        if self.settings.hf_token:
+            extra["HF_TOKEN"] = self.settings.hf_token
+        child = ChildProcess(spec_path, cwd=directory, log_path=directory / "eval.log",
+                             env=child_env(self.settings.train_threads, extra),
+                             argv=[sys.executable, "-m", ENTRY_MODULE, str(spec_path)])
+        self._write(lambda _s, _e: None)
+        try:
+            child.start()
+        except OSError as exc:
+            self._fail("ProcessCrashed", f"Cannot start the evaluation process: {exc}")
+        try:
+            cancelled = self._supervise(child)
+        finally:
+            code = child.finish(eof_wait_s=0 if self.ctx.lost.is_set() else 3.0)
+        for event in child.drain(0):
+            self._apply(event)
+        if cancelled:
+            self._write(lambda _s, ev: service.fail(ev, "Cancelled", "The evaluation was cancelled."))
+            raise JobCancelled(f"evaluation {self.evaluation_id} cancelled")
+        if self.result is None and result_path.is_file():
+            try:
+                self.result = json.loads(result_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self.result = None
+        if self.result is None:
+            _, message = classify_crash(code, child.peak_rss, memory_limit_bytes())
+            message = message.replace("training", "evaluation").replace("the run's", "the evaluation's")
+            tail = _tail(directory / "eval.log")
+            self._fail("ProcessCrashed", message, tail)
+        stored: dict[str, str] = {}
+        result = self.result
+        self.progress, self.message = 1.0, f"{result.get('status')}"
+        self._write(lambda session, ev: stored.update(status=service.store_result(session, ev, result)))
+        self.ctx.log(f"attempt {self.ctx.attempt}: evaluation {stored.get('status')}")
+        if stored.get("status") == "failed":
+            raise PermanentJobError(f"evaluation {self.evaluation_id} failed: "
+                                    + "; ".join(f"{k}: {v}" for k, v in (result.get("errors") or {}).items())[:1500])
+        return {"evaluation_id": self.evaluation_id, "status": stored.get("status")}
+
+    def _cuda_device(self) -> str | None:
+        if "torch" not in sys.modules:
+            return None
+        torch = sys.modules["torch"]
+        return "cuda" if torch.cuda.is_available() else None
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        total = event.get("total") if isinstance(event.get("total"), int) else None
+        index = event.get("index") if isinstance(event.get("index"), int) else None
+        if kind == "result":
+            self.result = event
+        elif kind == "task_started" and total:
+            self.progress = (index or 0) / total
+            self.message = f"{event.get('task')} ({(index or 0) + 1} of {total})"
+        elif kind in ("task_finished", "task_failed", "task_skipped") and total:
+            self.progress = ((index or 0) + 1) / total
+            verb = {"task_finished": "done", "task_failed": "failed", "task_skipped": "skipped"}[kind]
+            self.message = f"{event.get('task')} {verb} ({(index or 0) + 1} of {total})"
+            if kind == "task_failed":
+                err = event.get("error") or {}
+                self.ctx.log(f"task {event.get('task')} failed: {err.get('message') if isinstance(err, dict) else err}")
+        elif kind == "log" and isinstance(event.get("message"), str):
+            self.message = event["message"][:300]
+
+    def _supervise(self, child: ChildProcess) -> bool:
+        """Wait for the child, writing progress and watching cancel/lease. True when cancelled."""
+        last = 0.0
+        while True:
+            for event in child.drain(POLL_S):
+                self._apply(event)
+            if self.ctx.lost.is_set() or self.ctx.shutdown.is_set():
+                child.signal_group(signal.SIGKILL)
+                raise LeaseLost(f"job {self.ctx.job_id}: lease lost or worker stopping; evaluation process killed")
+            if child.exited():
+                return False
+            now = time.monotonic()
+            if now - last >= FLUSH_S:
+                last = now
+                _, cancel = self._write()
+                if cancel:
+                    child.log("--- cancel requested: evaluation process killed")
+                    child.signal_group(signal.SIGKILL)
+                    return True
+
+
+def _tail(path: Path, max_bytes: int = 4000) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - max_bytes))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+@registry.register(JobKind.EVALUATE.value)
+def run_evaluate(ctx: JobContext) -> dict[str, Any] | None:
+    return EvaluationTask(ctx).run()
+
+
+registry.on_reclaim(service.reconcile_evaluations)

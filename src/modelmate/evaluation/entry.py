@@ -1,0 +1,119 @@
+"""Child-process entry point: ``python -m modelmate.evaluation.entry SPEC.json``.
+
+The spec (JSON)::
+
+    {"model": "<dir or hf id>", "adapter": "<dir>" | null, "domains": [...] | null, "tasks": [...] | null,
+     "mode": "quick" | "full", "data_dir": "<mirror>" | null, "cache_dir": "...", "code_execution_enabled": true,
+     "quick_size": null, "threads": 1, "device": "cpu", "result_path": "<file>" | null}
+
+Protocol (like :mod:`modelmate.training.entry`, whose helpers it reuses): one JSON object per line on stdout — the
+runner's progress events (``started``, ``task_started``, ``task_finished``, ``task_skipped``, ``task_failed``,
+``finished``) and finally ``{"type": "result", ...BenchmarkRun.to_dict()}`` (the raw lm-eval JSON made
+serialisable). The result is also written to ``result_path`` when given, so a result too long for one event line
+is not lost. Weights are loaded from safetensors only. The process dies with its parent; SIGTERM stops it at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from modelmate.training.entry import Emitter, _sanitize, die_with_parent
+
+SPEC_KEYS = {"model", "adapter", "domains", "tasks", "mode", "data_dir", "cache_dir", "code_execution_enabled",
+             "quick_size", "threads", "device", "result_path"}
+SAFE_PATTERNS = ["*.safetensors", "*.json", "*.model", "*.txt", "*.tiktoken", "tokenizer*"]
+
+
+def validate(spec: Any) -> dict[str, Any]:
+    if not isinstance(spec, dict):
+        raise ValueError("the spec must be a JSON object")
+    unknown = sorted(set(spec) - SPEC_KEYS)
+    if unknown:
+        raise ValueError(f"unknown spec keys: {', '.join(unknown)}")
+    for key in ("model", "cache_dir"):
+        if not spec.get(key):
+            raise ValueError(f"the spec needs {key!r}")
+    if spec.get("mode", "quick") not in ("quick", "full"):
+        raise ValueError("mode must be 'quick' or 'full'")
+    return spec
+
+
+def model_dir(ref: str) -> Path:
+    """A local directory as is; a Hugging Face id downloaded (safetensors and tokenizer files only)."""
+    path = Path(ref)
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(ref, allow_patterns=SAFE_PATTERNS))
+
+
+def result_event(run: Any) -> dict[str, Any]:
+    data = run.to_dict()
+    data["raw"] = json.loads(run.raw_json())
+    return {"type": "result", **_sanitize(data)}
+
+
+def failure_event(exc: BaseException, mode: str) -> dict[str, Any]:
+    message = f"{type(exc).__name__}: {exc}"
+    return {"type": "result", "status": "failed", "mode": mode, "rows": [], "raw": {}, "samples": {},
+            "data_source": "", "harness_version": "", "errors": {"*": message[:2000]}, "seconds": 0.0,
+            "error": {"type": type(exc).__name__, "message": str(exc)[:2000],
+                      "traceback": "".join(traceback.format_exception(exc))[-20000:]}}
+
+
+def _write_result(path: str | None, event: dict[str, Any]) -> None:
+    if not path:
+        return
+    from modelmate.finetune.runner import write_json_atomic
+
+    with contextlib.suppress(OSError, ValueError):  # the event line is still there
+        write_json_atomic(Path(path), json.loads(json.dumps(event, default=str)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m modelmate.evaluation.entry SPEC.json", file=sys.stderr)
+        return 2
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    emit = Emitter(events)
+    die_with_parent()
+    mode = "quick"
+    spec: dict[str, Any] = {}
+    try:
+        spec = validate(json.loads(Path(args[0]).read_text(encoding="utf-8")))
+        mode = spec.get("mode") or "quick"
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        from modelmate.training.environment import configure_threads
+
+        configure_threads(spec.get("threads"))
+        from modelmate.evaluation.runner import load_model, run_benchmarks
+
+        emit({"type": "log", "message": f"loading {spec['model']}" + (" + adapter" if spec.get("adapter") else "")
+                                        + f"; pid {os.getpid()}"})
+        adapter = Path(spec["adapter"]) if spec.get("adapter") else None
+        lm = load_model(model_dir(str(spec["model"])), adapter, device=spec.get("device") or "cpu")
+        data_dir = Path(spec["data_dir"]) if spec.get("data_dir") else None
+        run = run_benchmarks(lm, domains=spec.get("domains") or None, tasks=spec.get("tasks") or None, mode=mode,
+                             data_dir=data_dir, cache_dir=Path(spec["cache_dir"]),
+                             code_execution_enabled=bool(spec.get("code_execution_enabled", True)),
+                             quick_size=spec.get("quick_size"), on_progress=emit)
+        event = result_event(run)
+    except Exception as exc:  # noqa: BLE001 - a failure is a result, not a crash
+        event = failure_event(exc, mode)
+    _write_result(spec.get("result_path"), event)
+    emit(event)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through subprocesses in tests
+    sys.exit(main())

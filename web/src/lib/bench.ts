@@ -1,0 +1,113 @@
+// Benchmarking (lm-eval): the API shapes the screens use, labels and small pure helpers.
+// The API shapes: the generated client's (src/client, regenerated with `npm run gen:client`).
+import type { DomainScore, EvaluationOut } from "./types";
+export type {
+  BenchmarkRowOut as BenchRow,
+  DomainScore,
+  EvaluationOut,
+  EvaluationPage,
+  Leaderboard,
+  LeaderboardRow as BoardRow,
+  ModelScores,
+  RefOut,
+} from "./types";
+
+export const DOMAINS = ["math", "code", "knowledge", "reasoning", "reading", "truthfulness", "translation"] as const;
+export const BOARD_TABS = ["overall", ...DOMAINS] as const;
+export type Domain = (typeof DOMAINS)[number];
+
+export const DOMAIN_LABEL: Record<string, string> = {
+  overall: "Overall",
+  math: "Math",
+  code: "Code",
+  knowledge: "Knowledge",
+  reasoning: "Reasoning",
+  reading: "Reading",
+  truthfulness: "Truthfulness",
+  translation: "Translation",
+};
+
+export function domainLabel(d: string): string {
+  return DOMAIN_LABEL[d] ?? d.charAt(0).toUpperCase() + d.slice(1);
+}
+
+export type EvaluationStatus = "running" | "final" | "partial" | "failed";
+
+// ---- helpers ----------------------------------------------------------------------------------------------------
+
+export function isEvaluating(status: string | null | undefined): boolean {
+  return status === "running" || status === "queued";
+}
+
+/** 0..1 progress of an evaluation (its job's); null when unknown. */
+export function evaluationProgress(e: Pick<EvaluationOut, "progress">): number | null {
+  const p = e.progress ?? null;
+  if (p === null || !Number.isFinite(p)) return null;
+  return Math.min(1, Math.max(0, p));
+}
+
+/** A score: 0..1 values (accuracies) as percentages with one decimal, anything else with 4 significant digits. */
+export function formatScore(v: number | null | undefined, unitInterval = true): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "—";
+  if (unitInterval && v >= 0 && v <= 1) return (v * 100).toFixed(1);
+  return Number(v.toPrecision(4)).toString();
+}
+
+/** "± 1.2" for a stderr on the same scale as formatScore, "" when there is none. */
+export function formatStderr(v: number | null | undefined, unitInterval = true): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "";
+  return `± ${unitInterval && v <= 1 ? (v * 100).toFixed(1) : Number(v.toPrecision(3)).toString()}`;
+}
+
+/** A delta in points (0..1 scores → percentage points), signed: "+2.1", "−0.4", "0.0". */
+export function formatDelta(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "—";
+  const pts = Math.abs(v) <= 1 ? v * 100 : v;
+  const s = Math.abs(pts).toFixed(1);
+  if (s === "0.0") return "0.0";
+  return pts > 0 ? `+${s}` : `−${s}`;
+}
+
+export function deltaTone(v: number | null | undefined): "up" | "down" | "flat" {
+  if (v === null || v === undefined || !Number.isFinite(v) || Math.abs(v) < 5e-4) return "flat";
+  return v > 0 ? "up" : "down";
+}
+
+/** "acc_norm,none" → { name: "acc_norm", filter: "none" }. */
+export function splitMetric(metric: string): { name: string; filter: string | null } {
+  const i = metric.indexOf(",");
+  return i < 0 ? { name: metric, filter: null } : { name: metric.slice(0, i), filter: metric.slice(i + 1) };
+}
+
+export const ROW_STATUS_LABEL: Record<string, string> = {
+  final: "Final",
+  partial: "Partial",
+  failed: "Failed",
+  skipped: "Skipped",
+  running: "Running",
+};
+
+/** Radar data: one point per domain (the 7 domains, in order, then any other), the model's score and the base's. */
+export interface RadarPoint {
+  domain: string;
+  label: string;
+  model: number | null;
+  base: number | null;
+}
+
+export function radarData(domains: DomainScore[]): RadarPoint[] {
+  const order = (d: string) => {
+    const i = (DOMAINS as readonly string[]).indexOf(d);
+    return i < 0 ? DOMAINS.length : i;
+  };
+  return domains
+    .filter((d) => d.domain !== "overall")
+    .sort((a, b) => order(a.domain) - order(b.domain) || a.domain.localeCompare(b.domain))
+    .map((d) => ({ domain: d.domain, label: domainLabel(d.domain), model: d.score ?? null, base: d.base_score ?? null }));
+}
+
+/** The error message of an evaluation's error object, if any. */
+export function evaluationError(e: Pick<EvaluationOut, "error">): string | null {
+  const m = e.error?.message;
+  return typeof m === "string" && m ? m : null;
+}

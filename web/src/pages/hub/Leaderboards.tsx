@@ -1,0 +1,163 @@
+// Leaderboards: one per domain (and overall), filtered by base model, size and method (filters live in the URL).
+import { Link, useSearchParams } from "react-router";
+import { Trophy } from "lucide-react";
+import { EmptyState, PageHeader } from "@/components/AppShell";
+import { LeaderboardTable, NOT_COMPARABLE } from "@/components/hub/BenchPieces";
+import { Button } from "@/components/ui/button";
+import { NativeSelect } from "@/components/ui/select";
+import { Skeleton } from "@/components/ui/skeleton";
+import { BOARD_TABS, domainLabel } from "@/lib/bench";
+import type { BoardQuery } from "@/lib/benchQueries";
+import { useLeaderboard } from "@/lib/benchQueries";
+import { useBaseModels } from "@/lib/hubQueries";
+import { cn } from "@/lib/utils";
+
+/** Size ranges offered by the filter: [label, min, max] in parameters. */
+export const SIZE_RANGES: { value: string; label: string; min?: number; max?: number }[] = [
+  { value: "", label: "Any size" },
+  { value: "lt1b", label: "Under 1B", max: 1e9 },
+  { value: "1-4b", label: "1B – 4B", min: 1e9, max: 4e9 },
+  { value: "4-10b", label: "4B – 10B", min: 4e9, max: 1e10 },
+  { value: "10-40b", label: "10B – 40B", min: 1e10, max: 4e10 },
+  { value: "gt40b", label: "Over 40B", min: 4e10 },
+];
+
+export const METHODS = [
+  { value: "", label: "Any method" },
+  { value: "base", label: "Base models" },
+  { value: "lora", label: "LoRA fine-tunes" },
+  { value: "finetuned", label: "Other fine-tunes" },
+  { value: "external", label: "Catalog models" },
+];
+
+/** The API query for the current URL parameters. */
+export function boardQuery(params: URLSearchParams): BoardQuery {
+  const domain = params.get("domain") ?? "overall";
+  const size = SIZE_RANGES.find((s) => s.value === (params.get("size") ?? ""));
+  const base = Number(params.get("base"));
+  const q: BoardQuery = { domain: (BOARD_TABS as readonly string[]).includes(domain) ? domain : "overall" };
+  if (base > 0) q.base_model_id = base;
+  if (size?.min !== undefined) q.min_params = size.min;
+  if (size?.max !== undefined) q.max_params = size.max;
+  const method = params.get("method");
+  if (method) q.method = method;
+  return q;
+}
+
+export default function Leaderboards() {
+  const [params, setParams] = useSearchParams();
+  const query = boardQuery(params);
+  const board = useLeaderboard(query);
+  const bases = useBaseModels();
+  const set = (k: string, v: string) => {
+    const next = new URLSearchParams(params);
+    if (v && !(k === "domain" && v === "overall")) next.set(k, v);
+    else next.delete(k);
+    setParams(next, { replace: k !== "domain" });
+  };
+  const filtered = !!(params.get("base") || params.get("size") || params.get("method"));
+  const rows = board.data?.rows ?? [];
+  const hidden = rows.filter((r) => !r.comparable).length;
+
+  return (
+    <div>
+      <PageHeader title="Leaderboards" description="Benchmark scores of base and fine-tuned models, by domain. Only results measured with the same settings are ranked together." />
+      <nav aria-label="Domain" className="-mx-3 mb-4 overflow-x-auto px-3 sm:mx-0 sm:px-0">
+        <div className="inline-flex h-9 items-center rounded-lg bg-muted p-1 text-muted-foreground" role="tablist">
+          {BOARD_TABS.map((d) => {
+            const active = query.domain === d;
+            return (
+              <button
+                key={d}
+                type="button"
+                role="tab"
+                aria-selected={active}
+                data-state={active ? "active" : "inactive"}
+                onClick={() => set("domain", d)}
+                className={cn(
+                  "inline-flex items-center justify-center whitespace-nowrap rounded-md px-3 py-1 text-sm font-medium transition-all",
+                  "focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring",
+                  active && "bg-card text-foreground shadow-sm",
+                )}
+              >
+                {domainLabel(d)}
+              </button>
+            );
+          })}
+        </div>
+      </nav>
+      <div className="mb-4 flex flex-wrap items-center gap-2" role="group" aria-label="Filters">
+        <NativeSelect aria-label="Base model" value={params.get("base") ?? ""} onChange={(e) => set("base", e.target.value)} className="max-w-56">
+          <option value="">Any base model</option>
+          {(bases.data ?? []).map((b) => (
+            <option key={b.id} value={String(b.id)}>
+              {b.name}
+            </option>
+          ))}
+        </NativeSelect>
+        <NativeSelect aria-label="Size" value={params.get("size") ?? ""} onChange={(e) => set("size", e.target.value)}>
+          {SIZE_RANGES.map((s) => (
+            <option key={s.value} value={s.value}>
+              {s.label}
+            </option>
+          ))}
+        </NativeSelect>
+        <NativeSelect aria-label="Method" value={params.get("method") ?? ""} onChange={(e) => set("method", e.target.value)}>
+          {METHODS.map((m) => (
+            <option key={m.value} value={m.value}>
+              {m.label}
+            </option>
+          ))}
+        </NativeSelect>
+        {filtered && (
+          <Button
+            variant="ghost"
+            size="sm"
+            onClick={() => {
+              const next = new URLSearchParams();
+              if (params.get("domain")) next.set("domain", params.get("domain")!);
+              setParams(next);
+            }}
+          >
+            Clear filters
+          </Button>
+        )}
+        <span className="ml-auto text-sm text-muted-foreground" aria-live="polite">
+          {board.data ? `${rows.length} ${rows.length === 1 ? "model" : "models"}` : ""}
+        </span>
+      </div>
+      {board.isLoading && <Skeleton className="h-48 w-full" />}
+      {board.isSuccess && rows.length === 0 && (
+        <EmptyState icon={Trophy} title={filtered ? "No models match these filters" : `No ${domainLabel(query.domain).toLowerCase()} scores yet`}>
+          {filtered ? (
+            <p>Try another base model, size or method.</p>
+          ) : (
+            <p>
+              Open a model and press <strong>Evaluate</strong>, or{" "}
+              <Link to="/hub/train" className="text-primary hover:underline">
+                fine-tune one
+              </Link>{" "}
+              — finished runs are evaluated on every domain.
+            </p>
+          )}
+        </EmptyState>
+      )}
+      {rows.length > 0 && (
+        <>
+          <div className={cn("rounded-lg border bg-card", board.isPlaceholderData && "opacity-60")}>
+            <LeaderboardTable rows={rows} />
+          </div>
+          <p className="mt-3 text-xs text-muted-foreground">
+            Scores are percentages ± standard error; “vs base” is the difference from the model's base in points.
+            {hidden > 0 && (
+              <span data-testid="not-comparable-note">
+                {" "}
+                {hidden} {hidden === 1 ? "row is" : "rows are"} greyed and unranked. {NOT_COMPARABLE}
+              </span>
+            )}
+          </p>
+        </>
+      )}
+    </div>
+  );
+}
