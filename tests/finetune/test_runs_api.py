@@ -121,6 +121,19 @@ def test_bad_config_is_422_and_nothing_is_queued(hub, upload, database, change, 
     assert counts(database) == (0, 0)
 
 
+def test_nul_characters_in_text_fields_are_422_on_every_backend(hub, upload, database):
+    """PostgreSQL text cannot hold NUL: such input must be refused before any query uses it."""
+    ds = upload(hub)
+    for change in ({"base_model": "ti\u0000ny"}, {"name": "a\u0000b"}, {"preset": "qu\u0000ick"}):
+        body = {"base_model": "tiny", "dataset_id": ds["id"], **change}
+        assert hub.post("/api/v1/runs", json=body).status_code == 422
+    estimate = {"base_model": "\u0000", "dataset_id": ds["id"]}
+    assert hub.post("/api/v1/training/estimate", json=estimate).status_code == 422
+    assert hub.post("/api/v1/evaluations", json={"model": "ti\u0000ny"}).status_code == 422
+    assert hub.post("/api/v1/evaluations", json={"model": "tiny", "domains": ["ma\u0000th"]}).status_code == 422
+    assert counts(database) == (0, 0)
+
+
 def test_unknown_or_foreign_objects_are_404_and_nothing_is_queued(hub, upload, database, account_client):
     ds = upload(hub)
     assert launch(hub, 99999).status_code == 404

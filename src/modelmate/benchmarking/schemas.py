@@ -7,15 +7,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelmate.catalog.schemas import RawText
+
 
 class EvaluationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1, max_length=300,
+    model: RawText = Field(min_length=1, max_length=300,
                        description="Catalog id, base-model key (e.g. 'tiny') or Hugging Face id of a catalog model")
     mode: Literal["quick", "full"] = Field("quick", description="quick: a fixed, seeded sample of each task; "
                                                                "full: every document")
-    domains: list[str] | None = Field(None, max_length=20, description="Domains to measure (default: all)")
+    domains: list[RawText] | None = Field(None, max_length=20, description="Domains to measure (default: all)")
 
 
 class BenchmarkRowOut(BaseModel):

@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from modelmate.training.entry import Emitter, _sanitize, die_with_parent
+from modelmate.training.entry import _sanitize, event_channel
 
 SPEC_KEYS = {"model", "adapter", "domains", "tasks", "mode", "data_dir", "cache_dir", "code_execution_enabled",
              "quick_size", "threads", "device", "result_path"}
@@ -82,11 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m modelmate.evaluation.entry SPEC.json", file=sys.stderr)
         return 2
-    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    emit = Emitter(events)
-    die_with_parent()
+    emit = event_channel()
     mode = "quick"
     spec: dict[str, Any] = {}
     try:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelmate.catalog.schemas import RawText
 from modelmate.models.enums import FailureCategory, JobStatus, RunStatus, TrainingOutcome
 
 MAX_ID = 2**63 - 1
@@ -60,10 +61,10 @@ class TrainingOptions(BaseModel):
 class EstimateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base_model: str = Field(min_length=1, max_length=200, description="Base model id, key (e.g. 'tiny') or "
-                                                                      "Hugging Face id")
+    base_model: RawText = Field(min_length=1, max_length=200, description="Base model id, key (e.g. 'tiny') or "
+                                                                          "Hugging Face id")
     dataset_id: int = Field(ge=1, le=MAX_ID)
-    preset: str | None = Field(None, max_length=32)
+    preset: RawText | None = Field(None, max_length=32)
     config: dict[str, Any] | None = Field(None, description="Field values that override the preset")
 
 
@@ -83,11 +84,11 @@ class EstimateOut(BaseModel):
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=200)
-    base_model: str = Field(min_length=1, max_length=200, description="Base model id, key or Hugging Face id")
+    name: RawText | None = Field(None, max_length=200)
+    base_model: RawText = Field(min_length=1, max_length=200, description="Base model id, key or Hugging Face id")
     dataset_id: int = Field(ge=1, le=MAX_ID)
     mode: Literal["guided", "expert"] = "guided"
-    preset: str | None = Field(None, max_length=32)
+    preset: RawText | None = Field(None, max_length=32)
     config: dict[str, Any] | None = Field(None, description="Field values that override the preset")
     parent_model_id: int | None = Field(None, ge=1, le=MAX_ID, description="Fork: a fine-tuned model this run "
                                                                             "continues from")

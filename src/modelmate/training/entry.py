@@ -147,17 +147,22 @@ def _spec_failure(exc: BaseException) -> dict:
     return {"type": "result", **result.as_dict()}
 
 
+def event_channel() -> Emitter:
+    """Set up a child process: stdout carries events only (our own handle on the real stdout; fd 1 now points at
+    stderr for every library that prints), and the process dies with its parent."""
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    die_with_parent()
+    return Emitter(events)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m modelmate.training.entry SPEC.json", file=sys.stderr)
         return 2
-    # Keep stdout for events only: our own handle on the real stdout, and fd 1 pointed at stderr for everyone else.
-    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    emit = Emitter(events)
-    die_with_parent()
+    emit = event_channel()
     stop = threading.Event()
     install_stop_handlers(stop)
     try:
