@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import typer
@@ -83,11 +82,9 @@ def _snapshot(db, user_id: int, evaluation_id: int):
 def _follow(db, settings: Settings, user_id: int, evaluation_id: int, job_id: int | None):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from modelmate.jobs.worker import Worker
+    from modelmate.jobs.worker import LocalFallback
 
-    local: Worker | None = None
-    thread: threading.Thread | None = None
-    started = time.monotonic()
+    local = LocalFallback(db, settings, kind="evaluate", job_id=job_id, wait_s=CLAIM_WAIT_S)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     try:
@@ -98,19 +95,11 @@ def _follow(db, settings: Settings, user_id: int, evaluation_id: int, job_id: in
                 bar.update(task, completed=snap.progress or 0.0, info=snap.progress_message or snap.status)
                 if snap.status != "running" or snap.job_status in ("failed", "cancelled", "succeeded"):
                     return snap
-                if (local is None and snap.job_status == "queued" and job_id is not None
-                        and time.monotonic() - started > CLAIM_WAIT_S):
-                    local = Worker(db, settings, lease_s=settings.job_lease_s, poll_s=0.2, kinds=["evaluate"],
-                                   job_ids=[job_id])
-                    thread = threading.Thread(target=local.run_until_idle, name="local-eval", daemon=True)
-                    thread.start()
+                if local.poll(snap.job_status == "queued"):
                     bar.console.print("no worker picked the evaluation up; running it in this process")
                 time.sleep(0.5)
     except KeyboardInterrupt:
-        if local is not None:
-            local.request_stop()
-            if thread is not None:
-                thread.join(timeout=30)
+        local.stop()
         err_console.print(f"stopped following evaluation {evaluation_id}; it stays queued/running")
         raise typer.Exit(130) from None
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -228,11 +227,9 @@ def _follow(db, settings: Settings, user_id: int, run_id: int, job_id: int):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from modelmate.finetune import service
-    from modelmate.jobs.worker import Worker
+    from modelmate.jobs.worker import LocalFallback
 
-    local: Worker | None = None
-    thread: threading.Thread | None = None
-    started = time.monotonic()
+    local = LocalFallback(db, settings, kind="train", job_id=job_id, wait_s=CLAIM_WAIT_S)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     try:
@@ -253,19 +250,11 @@ def _follow(db, settings: Settings, user_id: int, run_id: int, job_id: int):
                 bar.update(task, total=snap.total_steps or None, completed=snap.current_step or 0, info=info)
                 if snap.status in service.FINAL_RUN:
                     return snap
-                if (local is None and snap.status == "queued" and snap.job and snap.job.status == "queued"
-                        and time.monotonic() - started > CLAIM_WAIT_S):
-                    local = Worker(db, settings, lease_s=settings.job_lease_s, poll_s=0.2, kinds=["train"],
-                                   job_ids=[job_id])
-                    thread = threading.Thread(target=local.run_until_idle, name="local-train", daemon=True)
-                    thread.start()
+                if local.poll(snap.status == "queued" and snap.job is not None and snap.job.status == "queued"):
                     bar.console.print("no worker picked the run up; running it in this process")
                 time.sleep(0.5)
     except KeyboardInterrupt:
-        if local is not None:
-            local.request_stop()  # the training process is stopped and the job goes back to the queue
-            if thread is not None:
-                thread.join(timeout=30)
+        local.stop()  # the training process is stopped and the job goes back to the queue
         err_console.print(f"stopped following run {run_id}; it stays queued/running (cancel it with "
                           f"`modelmate runs cancel {run_id}`)")
         raise typer.Exit(130) from None

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from typing import Any
@@ -181,3 +182,33 @@ def _jsonable(result: Any) -> dict[str, Any] | None:
     if result is None:
         return None
     return result if isinstance(result, dict) else {"value": result}
+
+
+class LocalFallback:
+    """A CLI command following its own job (``--wait``) runs it in this process when no worker (``modelmate serve``,
+    ``modelmate worker``) claimed it within ``wait_s``, so one command is enough."""
+
+    def __init__(self, db: Database, settings: Settings, *, kind: str, job_id: int | None,
+                 wait_s: float = 3.0) -> None:
+        self.db, self.settings, self.kind, self.job_id, self.wait_s = db, settings, kind, job_id, wait_s
+        self.worker: Worker | None = None
+        self._thread: threading.Thread | None = None
+        self._started = time.monotonic()
+
+    def poll(self, still_queued: bool) -> bool:
+        """Start the local worker once the job has waited too long; True when it was started now."""
+        if (self.worker is not None or not still_queued or self.job_id is None
+                or time.monotonic() - self._started <= self.wait_s):
+            return False
+        self.worker = Worker(self.db, self.settings, lease_s=self.settings.job_lease_s, poll_s=0.2,
+                             kinds=[self.kind], job_ids=[self.job_id])
+        self._thread = threading.Thread(target=self.worker.run_until_idle, name=f"local-{self.kind}", daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the local worker (a running job goes back to the queue)."""
+        if self.worker is not None:
+            self.worker.request_stop()
+            if self._thread is not None:
+                self._thread.join(timeout=timeout)
