@@ -162,3 +162,32 @@ def live_server(app) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# --- the toy model shared by the ML test packages (training, finetune, benchmarking, hub, research) ---------------
+
+@pytest.fixture(scope="session")
+def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-init toy Llama (hidden 64, 2 layers, 4 heads, vocab 512, context 256), built once per session."""
+    from modelmate.training.tiny import build_tiny, default_corpus
+
+    out = tmp_path_factory.mktemp("tiny") / "tiny"
+    return build_tiny(out, hidden_size=64, num_layers=2, num_heads=4, vocab_size=512, context_length=256,
+                      seed=0, corpus=default_corpus(max_chars=150_000))
+
+
+def install_tiny(settings: Settings, database: Database, tiny_source: Path) -> None:
+    """Copy the toy into ``settings``' data dir and seed the base models (``tiny`` is then available)."""
+    from modelmate.finetune import base_models as bases
+
+    dest = bases.tiny_dir(settings)
+    if not dest.exists():
+        shutil.copytree(tiny_source, dest)
+    bases.seed_base_models(database, settings)
+
+
+@pytest.fixture
+def hub(client: TestClient, settings: Settings, database: Database, tiny_source: Path) -> TestClient:
+    """The API client with the base models seeded and the toy installed in this test's data dir."""
+    install_tiny(settings, database, tiny_source)
+    return client

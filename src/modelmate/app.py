@@ -18,6 +18,7 @@ from modelmate.datasets.schemas import UPLOAD_FORM_OVERHEAD
 from modelmate.db import migrate
 from modelmate.db.engine import Database
 from modelmate.errors import error_response, install_error_handlers
+from modelmate.hub.hf_compat import router as hf_router
 from modelmate.web import mount_web
 
 log = logging.getLogger("modelmate")
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
 
     app.include_router(api_router)
+    app.include_router(hf_router)  # /hf: read-only Hugging Face compatible endpoint (outside /api/v1)
     install_accounts(app)  # authentication (sessions, API tokens), CSRF/Origin checks, login rate limits
     app.add_middleware(BodySizeLimitMiddleware, default_limit=2 * 1024 * 1024,
                        large_limit=settings.max_import_bytes, large_paths=("/api/v1/import",),

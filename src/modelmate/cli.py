@@ -10,6 +10,7 @@ from modelmate.benchmarking.cli import register as register_benchmark_commands
 from modelmate.config import Settings
 from modelmate.datasets.cli import register as register_dataset_commands
 from modelmate.finetune.cli import register as register_finetune_commands
+from modelmate.research.cli import register as register_research_commands
 from modelmate.semantic.cli import register as register_search_commands
 
 app = typer.Typer(help="ModelMate: a diary of AI models and a hub to fine-tune and benchmark open LLMs.",
@@ -21,6 +22,7 @@ register_search_commands(app)  # search reindex
 register_dataset_commands(app)  # datasets upload/list
 register_finetune_commands(app)  # worker, train, runs list/show/cancel, models build-tiny/list
 register_benchmark_commands(app)  # eval
+register_research_commands(app)  # research export
 console = Console()
 err_console = Console(stderr=True)
 

@@ -1,17 +1,13 @@
-"""Fixtures for the fine-tuning server tests: a toy tiny Llama built once per session (random init, hidden 64,
-2 layers, vocab 512), copied into each test's data dir and registered as the ``tiny`` base model; dataset
-uploads through the real datasets API; torch limited to one thread (the machine is shared)."""
+"""Fixtures for the fine-tuning server tests: dataset uploads through the real datasets API; torch limited to one
+thread (the machine is shared). The toy tiny Llama (``tiny_source``) and ``hub`` (toy installed as the ``tiny`` base
+model in each test's data dir) come from the root conftest."""
 
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from hubdata import text_rows
-
-from modelmate.finetune import base_models as bases
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,29 +15,6 @@ def _torch_one_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from modelmate.training.tiny import build_tiny, default_corpus
-
-    out = tmp_path_factory.mktemp("tiny") / "tiny"
-    return build_tiny(out, hidden_size=64, num_layers=2, num_heads=4, vocab_size=512, context_length=256,
-                      seed=0, corpus=default_corpus(max_chars=150_000))
-
-
-def install_tiny(settings, database, tiny_source: Path) -> None:
-    dest = bases.tiny_dir(settings)
-    if not dest.exists():
-        shutil.copytree(tiny_source, dest)
-    bases.seed_base_models(database, settings)
-
-
-@pytest.fixture
-def hub(client, settings, database, tiny_source):
-    """The API client with the base models seeded and the toy built."""
-    install_tiny(settings, database, tiny_source)
-    return client
 
 
 @pytest.fixture

@@ -70,6 +70,8 @@ FACTORIES: dict[str, Callable[[World], Any]] = {
     "parent_model_id": lambda w: w.model_id,  # fork: A's private fine-tuned model
     "evaluation_id": lambda w: w.evaluation_id,
     "base_model_id": lambda w: w.model_id,  # leaderboard filter: A's private model
+    "owner": lambda w: w.client.user["username"],  # hub page /hub/models/{owner}/{slug}: A's private model
+    "slug": lambda w: f"private-model-{w.user_id}",
 }
 # id-looking parameters that are not references to someone's object: name → why.
 NOT_OBJECT_IDS: dict[str, str] = {
@@ -91,6 +93,7 @@ BODY_OVERRIDES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("PATCH", f"{API}/admin/users/{{user_id}}"): [{"is_active": False}, {"is_admin": True}],
     ("POST", f"{API}/entries"): [{"name": None}],  # with model_id = A's private model
     ("POST", f"{API}/autofill"): [{"url_or_id": "some-org/some-model"}],  # + entry_id = A's entry (no fetch: 404)
+    ("POST", f"{API}/models/{{model_id}}/generate"): [{"prompt": "hello", "max_new_tokens": 1}],  # demo
 }
 
 
@@ -104,6 +107,7 @@ def build_world(account_client, database, username: str) -> World:
                   result={"note": marker}, progress=1.0)
         s.add(job)
         model = Model(name=f"{marker} model", name_key=f"{marker.lower()} model", developer_key="",
+                      slug=f"private-model-{w.user_id}",
                       description=marker, kind="finetuned", visibility="private", owner_id=w.user_id,
                       source_links=[], benchmark_scores={}, hub_info={}, metadata_extra={})
         s.add(model)

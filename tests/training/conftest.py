@@ -16,10 +16,6 @@ def _torch_one_thread() -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random-init toy Llama: hidden 64, 2 layers, 4 heads, vocab 512, context 256."""
-    from modelmate.training.tiny import build_tiny, default_corpus
-
-    out = tmp_path_factory.mktemp("tiny") / "tiny"
-    return build_tiny(out, hidden_size=64, num_layers=2, num_heads=4, vocab_size=512, context_length=256,
-                      seed=0, corpus=default_corpus(max_chars=150_000))
+def tiny_dir(tiny_source: Path) -> Path:
+    """The root conftest's random-init toy Llama: hidden 64, 2 layers, 4 heads, vocab 512, context 256."""
+    return tiny_source

@@ -14,8 +14,11 @@ from modelmate.catalog.endpoints import router as catalog_router
 from modelmate.datasets.endpoints import router as datasets_router
 from modelmate.errors import ErrorResponse
 from modelmate.finetune.endpoints import router as finetune_router
+from modelmate.hub.demo_endpoints import router as demo_router
+from modelmate.hub.endpoints import router as hub_router
 from modelmate.insights.endpoints import router as insights_router
 from modelmate.jobs.endpoints import router as jobs_router
+from modelmate.research.endpoints import router as research_router
 from modelmate.search.endpoints import router as search_router
 from modelmate.semantic.endpoints import router as semantic_router
 from modelmate.tracker.endpoints import router as tracker_router
@@ -41,6 +44,9 @@ api_router.include_router(jobs_router)
 api_router.include_router(datasets_router)
 api_router.include_router(finetune_router)
 api_router.include_router(benchmarking_router)
+api_router.include_router(research_router)
+api_router.include_router(hub_router)
+api_router.include_router(demo_router)
 
 
 @api_router.get("/health", tags=["system"], summary="Liveness and database check")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -123,11 +122,12 @@ def weights_of(settings: Settings, session: Session, model: Model) -> tuple[str,
         if base is None:
             raise ValueError("the fine-tuned model's base model is no longer in the catalog")
         source, _ = weights_of(settings, session, base)
-        uri = str(info["artifact_uri"])
-        adapter = uri[len("file://"):] if uri.startswith("file://") else uri
-        if not Path(adapter).is_dir():
+        from modelmate.finetune.forks import adapter_dir
+
+        adapter = adapter_dir(model)
+        if adapter is None or not adapter.is_dir():
             raise ValueError(f"the adapter directory {adapter} is missing")
-        return source, adapter
+        return source, str(adapter)
     if info.get("key"):
         available, reason = bases.availability(settings, model)
         if not available:

@@ -17,10 +17,11 @@ from typing import Any
 
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking import service
-from modelmate.finetune.runner import ChildProcess, child_env, classify_crash, memory_limit_bytes, write_json_atomic
+from modelmate.finetune.runner import ChildProcess, child_env, classify_crash, memory_limit_bytes
 from modelmate.jobs import registry
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
+from modelmate.jsonutil import write_json_atomic
 from modelmate.models.enums import JobKind
 
 ENTRY_MODULE = "modelmate.evaluation.entry"
@@ -144,6 +145,8 @@ class EvaluationTask:
         self.progress, self.message = 1.0, f"{result.get('status')}"
         self._write(lambda session, ev: stored.update(status=service.store_result(session, ev, result)))
         self.ctx.log(f"attempt {self.ctx.attempt}: evaluation {stored.get('status')}")
+        if stored.get("status") in ("final", "partial"):  # research compares it with the parent/base
+            registry.announce("evaluation_stored", self.ctx, evaluation_id=self.evaluation_id)
         if stored.get("status") == "failed":
             raise PermanentJobError(f"evaluation {self.evaluation_id} failed: "
                                     + "; ".join(f"{k}: {v}" for k, v in (result.get("errors") or {}).items())[:1500])
@@ -211,3 +214,14 @@ def run_evaluate(ctx: JobContext) -> dict[str, Any] | None:
 
 
 registry.on_reclaim(service.reconcile_evaluations)
+
+
+@registry.subscribe("model_trained")
+def evaluate_trained_model(ctx: JobContext, *, model_id: int, run_id: int, owner_id: int | None) -> None:
+    """After a successful run: queue the new model's evaluation on every domain (and its base's baseline, once per
+    settings) when automatic evaluation is on."""
+    if not ctx.settings.auto_evaluate_enabled:
+        return
+    with ctx.db.session() as session:
+        ids = service.enqueue_after_training(session, ctx.settings, model_id, owner_id=owner_id, run_id=run_id)
+    ctx.log(f"queued evaluation(s) {ids} of the trained model and its base")

@@ -86,3 +86,11 @@ def sync_entry_copies(session: Session, model: Model) -> None:
     """Rewrite the copies on every entry of ``model`` (all users' entries: the catalog row is shared)."""
     session.execute(update(Entry).where(Entry.model_id == model.id).values(**entry_copies(model))
                     .execution_options(synchronize_session="fetch"))
+
+
+def slug_taken(session: Session, owner_id: int | None, slug: str, *, exclude_id: int | None = None) -> bool:
+    query = select(Model.id).where(Model.slug == slug)
+    query = query.where(Model.owner_id.is_(None) if owner_id is None else Model.owner_id == owner_id)
+    if exclude_id is not None:
+        query = query.where(Model.id != exclude_id)
+    return session.scalars(query.limit(1)).first() is not None

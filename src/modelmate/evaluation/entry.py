@@ -71,7 +71,7 @@ def failure_event(exc: BaseException, mode: str) -> dict[str, Any]:
 def _write_result(path: str | None, event: dict[str, Any]) -> None:
     if not path:
         return
-    from modelmate.finetune.runner import write_json_atomic
+    from modelmate.jsonutil import write_json_atomic
 
     with contextlib.suppress(OSError, ValueError):  # the event line is still there
         write_json_atomic(Path(path), json.loads(json.dumps(event, default=str)))

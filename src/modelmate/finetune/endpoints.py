@@ -13,11 +13,12 @@ from fastapi.responses import StreamingResponse
 
 from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep
 from modelmate.errors import ErrorResponse
-from modelmate.finetune import service
+from modelmate.finetune import forks, service
 from modelmate.finetune.schemas import (
     BaseModelOut,
     EstimateOut,
     EstimateRequest,
+    ForkTemplateOut,
     RunCreate,
     RunLog,
     RunOut,
@@ -30,7 +31,8 @@ router = APIRouter(tags=["fine-tuning"])
 
 NOT_FOUND = {404: {"model": ErrorResponse}}
 INVALID = {422: {"model": ErrorResponse, "description": "Invalid configuration or request (nothing was queued)"}}
-REUSED_KEY = {409: {"model": ErrorResponse, "description": "The Idempotency-Key was used for another request"}}
+CONFLICT = {409: {"model": ErrorResponse, "description": "The Idempotency-Key was used for another request, or a "
+                                                         "fork's parent adapter is not on this server"}}
 EVENTS_MAX_S = 600  # one event stream lasts at most this long (EventSource reconnects by itself)
 EVENTS_POLL_S = 1.0
 KEEPALIVE_S = 15.0
@@ -53,13 +55,20 @@ def estimate(payload: EstimateRequest, session: SessionDep, user: CurrentUser) -
     return service.estimate(session, user, payload)
 
 
-@router.post("/runs", response_model=RunOut, status_code=202, responses={**NOT_FOUND, **INVALID, **REUSED_KEY},
+@router.post("/runs", response_model=RunOut, status_code=202, responses={**NOT_FOUND, **INVALID, **CONFLICT},
              summary="Launch a fine-tuning run (queued as a background job)")
 def create_run(payload: RunCreate, session: SessionDep, settings: SettingsDep, user: CurrentUser,
                idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
                                                              max_length=128)] = None) -> RunOut:
     run = service.create_run(session, settings, user, payload, idempotency_key)
     return service.run_out(session, run)
+
+
+@router.get("/models/{model_id}/fork-template", response_model=ForkTemplateOut,
+            responses={**NOT_FOUND, **INVALID, 409: {"model": ErrorResponse, "description": "No recorded base model"}},
+            summary="Fork a fine-tuned model: its base, dataset, preset and full configuration for the run builder")
+def fork_template(model_id: IdPath, session: SessionDep, user: CurrentUser) -> ForkTemplateOut:
+    return forks.fork_template(session, user, model_id)
 
 
 @router.get("/runs", response_model=RunPage, summary="Your fine-tuning runs, newest first")

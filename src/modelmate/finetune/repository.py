@@ -73,6 +73,11 @@ def get_owned_run(session: Session, owner_id: int, run_id: int) -> TrainingRun |
     return session.scalar(select(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.owner_id == owner_id))
 
 
+def run_for_output_model(session: Session, model_id: int) -> TrainingRun | None:
+    return session.scalar(select(TrainingRun).where(TrainingRun.output_model_id == model_id)
+                          .order_by(TrainingRun.id).limit(1))
+
+
 def run_by_job(session: Session, job_id: int) -> TrainingRun | None:
     return session.scalar(select(TrainingRun).where(TrainingRun.job_id == job_id).limit(1))
 

@@ -26,26 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from modelmate.jsonutil import write_json_atomic
+
 EVENT_LINE_MAX = 1_000_000  # longest stdout line read as one event
 LOG_LINE_MAX = 4000
 ENTRY_MODULE = "modelmate.training.entry"
 CHILD_FILE = "child.json"
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temp file in the same directory, fsync it, then rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def child_env(threads: int | None, extra: dict[str, str] | None = None) -> dict[str, str]:

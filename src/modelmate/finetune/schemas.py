@@ -66,6 +66,8 @@ class EstimateRequest(BaseModel):
     dataset_id: int = Field(ge=1, le=MAX_ID)
     preset: RawText | None = Field(None, max_length=32)
     config: dict[str, Any] | None = Field(None, description="Field values that override the preset")
+    parent_model_id: int | None = Field(None, ge=1, le=MAX_ID, description="Fork: the fine-tuned model the run "
+                                                                            "would continue from")
 
 
 class EstimateOut(BaseModel):
@@ -184,3 +186,26 @@ class RunPage(BaseModel):
 class RunLog(BaseModel):
     text: str = Field(description="The end of the training process's log")
     truncated: bool = False
+
+
+class ForkParentRef(BaseModel):
+    id: int
+    name: str
+
+
+class ForkTemplateOut(BaseModel):
+    """Everything the run builder needs to fork a fine-tuned model (POST /runs with these values)."""
+
+    parent: ForkParentRef
+    base_model: str = Field(description="The parent's base model, as RunCreate.base_model takes it (key or id)")
+    base_model_id: int
+    parent_model_id: int
+    dataset_id: int | None = Field(None, description="The parent's dataset; null when it is not visible to you "
+                                                     "(or deleted)")
+    preset: str | None = None
+    mode: Literal["guided", "expert"] = "expert"
+    config: dict[str, Any] = Field(description="The parent's full configuration (locked fields included)")
+    locked: list[str] = Field(description="Fields a fork cannot change: the adapter's shape is the parent's")
+    name: str
+    adapter_available: bool = Field(description="The parent's adapter is on this server (else a fork is refused)")
+    unavailable_reason: str | None = None

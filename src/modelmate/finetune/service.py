@@ -13,11 +13,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from modelmate.catalog.repository import normalise_key, slug_taken
+from modelmate.catalog.slugs import dedupe, slugify
 from modelmate.config import Settings
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
 from modelmate.finetune import base_models as bases
+from modelmate.finetune import forks
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import (
     BaseModelOut,
@@ -165,10 +168,11 @@ def _estimate(config: training_config.TrainingConfig, spec: BaseModelSpec, datas
 
 
 def estimate(session: Session, user: User, payload: EstimateRequest) -> EstimateOut:
-    model, _ = _base_and_parent(session, user, payload.base_model, None)
+    model, parent = _base_and_parent(session, user, payload.base_model, payload.parent_model_id)
     dataset = _dataset(session, user, payload.dataset_id)
     spec = _spec(model)
-    config = resolve_config(payload.preset, payload.config, spec)
+    overrides = forks.fork_overrides(session, parent, spec, payload.config) if parent else payload.config
+    config = resolve_config(payload.preset, overrides, spec)
     result = _estimate(config, spec, dataset, model)
     return EstimateOut(**result.as_dict(), config=config.model_dump(mode="json"))
 
@@ -187,7 +191,11 @@ def create_run(session: Session, settings: Settings, user: User, payload: RunCre
     spec = _spec(model)
     if payload.preset is None and payload.mode == "guided" and not payload.config:
         payload = payload.model_copy(update={"preset": "quick"})
-    config = resolve_config(payload.preset, payload.config, spec)
+    overrides = payload.config
+    if parent is not None:  # a fork: the parent's adapter must be here, and its shape is kept
+        forks.check_parent_adapter(parent)
+        overrides = forks.fork_overrides(session, parent, spec, payload.config)
+    config = resolve_config(payload.preset, overrides, spec)
     available, reason = bases.availability(settings, model)
     if not available:
         raise ValidationFailed(f"'{model.name}' cannot be trained on right now: {reason}", code="base_unavailable")
@@ -361,15 +369,14 @@ def register_output_model(session: Session, run: TrainingRun, *, artifact_uri: s
     owner = session.get(User, run.owner_id)
     developer = (owner.username if owner is not None else None) or f"user {run.owner_id}"
     name = (run.name or f"run {run.id}")[:180]
-    from modelmate.catalog.repository import normalise_key
-
     candidate, n = name, 1
     while repo.model_name_taken(session, normalise_key(candidate), normalise_key(developer)):
         n += 1
         candidate = f"{name} ({n})"
     toy_note = " Trained from the TOY model: a pipeline demonstration, not a useful model." if toy else ""
+    slug = dedupe(slugify(candidate), lambda s: slug_taken(session, run.owner_id, s))
     model = repo.add_model(session, {
-        "name": candidate, "developer": developer, "name_key": normalise_key(candidate),
+        "name": candidate, "slug": slug, "developer": developer, "name_key": normalise_key(candidate),
         "developer_key": normalise_key(developer), "model_type": "LLM", "parameters": base.parameters if base else None,
         "license": base.license if base else None, "kind": ModelKind.FINETUNED.value, "visibility": "private",
         "owner_id": run.owner_id, "base_model_id": run.base_model_id, "parent_model_id": run.parent_model_id,

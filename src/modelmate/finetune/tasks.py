@@ -23,8 +23,8 @@ from typing import Any
 
 from modelmate.db.base import utcnow
 from modelmate.finetune import base_models as bases
+from modelmate.finetune import forks, service
 from modelmate.finetune import repository as repo
-from modelmate.finetune import service
 from modelmate.finetune.runner import (
     ChildProcess,
     CurveState,
@@ -32,13 +32,14 @@ from modelmate.finetune.runner import (
     classify_crash,
     kill_leftover_child,
     memory_limit_bytes,
-    write_json_atomic,
 )
 from modelmate.jobs import registry
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
+from modelmate.jsonutil import write_json_atomic
 from modelmate.models import Dataset, TrainingRun
 from modelmate.models.enums import JobKind, RunStatus
+from modelmate.training.diagnose import classify
 
 log = logging.getLogger("modelmate.finetune")
 
@@ -216,6 +217,9 @@ class TrainingTask:
                 "license": base.license or "other", "description": f"LoRA adapter trained by ModelMate run {run.id}.",
                 "tags": ["modelmate", "lora", str(spec.key)] + (["toy"] if spec.toy else []), "toy": spec.toy}
             dataset_hash = run.dataset_hash
+            parent = repo.model_by_id(session, run.parent_model_id) if run.parent_model_id else None
+            parent_source = forks.adapter_dir(parent) if parent is not None else None
+            parent_name = parent.name if parent is not None else None
         run_dir = service.run_dir(settings, self.run_id)
         plan = Plan(run_dir=run_dir, spec_path=run_dir / "spec.json", log_path=run_dir / "train.log",
                     adapter_dir=run_dir / "adapter", toy=spec.toy)
@@ -225,13 +229,21 @@ class TrainingTask:
                 raise RunFailed("invalid_data", "The dataset's stored file is missing; upload the dataset again.")
             if data_src is not None:
                 link_dataset(data_src, run_dir / "dataset.jsonl", dataset_hash)
+            init_adapter = None
+            if parent_name is not None:  # a fork: train on from (the run's own copy of) the parent's adapter
+                try:
+                    init_adapter = str(forks.copy_parent_adapter(parent_source, run_dir))
+                except FileNotFoundError as exc:
+                    raise RunFailed("crashed", f"The adapter of the parent model '{parent_name}' is missing on "
+                                               f"this server ({exc}); a fork cannot start without it.") from None
             spec_json = {
                 "config": config, "base_model": source, "chat_template": spec.chat_template or None,
                 "dataset_path": str(run_dir / "dataset.jsonl"), "eval_split": config.get("eval_split", 0.1),
                 "seed": config.get("seed", 42), "output_dir": str(plan.adapter_dir),
                 "checkpoint_dir": str(run_dir / "checkpoints"),
                 "target_modules": config.get("target_modules") or list(spec.default_target_modules),
-                "model_card": card, "threads": settings.train_threads, "resume": True}
+                "model_card": card, "threads": settings.train_threads, "resume": True,
+                "init_adapter": init_adapter}
             write_json_atomic(plan.spec_path, spec_json)
         except OSError as exc:
             raise RunFailed("crashed", f"Cannot write the run's files in {run_dir}: {exc.strerror or exc}. "
@@ -351,27 +363,16 @@ class TrainingTask:
         if not self._write(self._curve_values(), final=final):
             raise LeaseLost(f"job {ctx.job_id}: lease lost")
         ctx.log(f"attempt {ctx.attempt}: {outcome} after {result.get('steps')} steps")
-        if registered.get("model_id") and self.settings.auto_evaluate_enabled:
-            self._auto_evaluate(registered["model_id"])
+        if registered.get("model_id"):  # benchmarking queues the automatic evaluation (when enabled)
+            registry.announce("model_trained", ctx, model_id=registered["model_id"], run_id=self.run_id,
+                              owner_id=ctx.owner_id)
         return {"run_id": self.run_id, "outcome": outcome, "steps": result.get("steps"),
                 "output_model_id": registered.get("model_id")}
 
-    def _auto_evaluate(self, model_id: int) -> None:
-        """Queue the evaluation of the new model on every domain (and its base's baseline, once per settings)."""
-        from modelmate.benchmarking.service import enqueue_after_training
-
-        try:
-            with self.db.session() as session:
-                run = repo.get_run(session, self.run_id)
-                ids = enqueue_after_training(session, self.settings, model_id, owner_id=run.owner_id if run else None,
-                                             run_id=self.run_id)
-            self.ctx.log(f"queued evaluation(s) {ids} of the trained model and its base")
-        except Exception as exc:  # noqa: BLE001 - a failed hand-off never fails the finished training
-            log.warning("run %d: could not queue the automatic evaluation: %s", self.run_id, exc)
-
     def _apply_result(self, run: TrainingRun, result: dict[str, Any]) -> None:
         run.training_outcome = result.get("outcome")
-        run.failure_category = result.get("failure_category")
+        # the trainer's category wins; else the curve's diagnosis (diverged / no_learning / overfitting)
+        run.failure_category = classify(self.state.curve, run.training_outcome, result.get("failure_category"))
         error = result.get("error")
         run.error = error if isinstance(error, dict) else None
         if isinstance(result.get("environment"), dict) and result["environment"]:

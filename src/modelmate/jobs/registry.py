@@ -9,6 +9,7 @@ a retry cannot fix. Any other exception fails the attempt and the job is retried
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +19,17 @@ from modelmate.config import Settings
 from modelmate.db.engine import Database
 from modelmate.jobs import repository as repo
 
+log = logging.getLogger(__name__)
+
 # Modules whose import registers the built-in handlers (imported lazily: they depend on us, not we on them).
 BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks", "modelmate.finetune.tasks",
-                        "modelmate.benchmarking.tasks")
+                        "modelmate.benchmarking.tasks", "modelmate.research.tasks")
+
+# Events a handler announces when it has finished something other domains react to, so that the lower layer never
+# imports the higher one (training → benchmarking → research):
+#   "model_trained"     (ctx, model_id=, run_id=, owner_id=)  a run registered its output model
+#   "evaluation_stored" (ctx, evaluation_id=)                 a final or partial evaluation was stored
+EVENTS = ("model_trained", "evaluation_stored")
 
 
 class LeaseLost(Exception):
@@ -77,6 +86,7 @@ Handler = Callable[[JobContext], "dict[str, Any] | None"]
 _HANDLERS: dict[str, Handler] = {}
 # Called with the Database after a worker reclaimed expired leases (domains resynchronise rows that mirror a job).
 _RECLAIM_HOOKS: list[Callable[[Database], None]] = []
+_SUBSCRIBERS: dict[str, list[Callable[..., None]]] = {event: [] for event in EVENTS}
 _LOADED = False
 _LOCK = threading.Lock()
 
@@ -93,6 +103,30 @@ def on_reclaim(fn: Callable[[Database], None]) -> Callable[[Database], None]:
     if fn not in _RECLAIM_HOOKS:
         _RECLAIM_HOOKS.append(fn)
     return fn
+
+
+def subscribe(event: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(ctx, **details)`` to run after a handler announces ``event`` (see ``EVENTS``)."""
+    if event not in _SUBSCRIBERS:
+        raise ValueError(f"unknown job event {event!r}")
+
+    def deco(fn: Callable[..., None]) -> Callable[..., None]:
+        if fn not in _SUBSCRIBERS[event]:
+            _SUBSCRIBERS[event].append(fn)
+        return fn
+
+    return deco
+
+
+def announce(event: str, ctx: JobContext, **details: Any) -> None:
+    """Run ``event``'s subscribers in order. A subscriber's failure is logged and never fails the announcing job
+    (its work is already stored)."""
+    load_builtin()
+    for fn in list(_SUBSCRIBERS[event]):
+        try:
+            fn(ctx, **details)
+        except Exception:  # noqa: BLE001 - follow-up work must never undo the job that finished
+            log.exception("job %s: %s subscriber %s failed", ctx.job_id, event, getattr(fn, "__name__", fn))
 
 
 def reclaim_hooks() -> list[Callable[[Database], None]]:

@@ -20,10 +20,13 @@ class Model(Base):
         Index("uq_models_name_developer", "name_key", "developer_key", unique=True),
         Index("ix_models_parameters", "parameters"),
         Index("ix_models_model_type", "model_type"),
+        Index("uq_models_owner_slug", "owner_id", "slug", unique=True),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # URL name of a fine-tuned model, unique per owner: page /m/<owner>/<slug>, hub repo id <owner>/<slug>.
+    slug: Mapped[str | None] = mapped_column(String(200))
     developer: Mapped[str | None] = mapped_column(String(200))
     # Normalised copies used for duplicate detection and case-insensitive sorting.
     name_key: Mapped[str] = mapped_column(String(200))

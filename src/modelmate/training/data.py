@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelmate.jsonutil import json_depth
+
 FILE_TYPES = ("jsonl", "csv", "parquet")
 FORMATS = ("text", "alpaca", "sharegpt", "messages")
 MAX_ERRORS = 20
@@ -108,21 +110,6 @@ def sniff_file_type(filename: str | None, head: bytes) -> str:
     raise DataError("unrecognised file type: upload JSON Lines (.jsonl), CSV (.csv) or Parquet (.parquet)")
 
 
-def _depth(value: Any, limit: int = MAX_DEPTH) -> int:
-    """Nesting depth of a JSON value, stopping once past ``limit``."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            if deepest > limit:
-                return deepest
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
@@ -134,7 +121,7 @@ def _json_value(text: str, *, row: int, column: str | None = None) -> Any:
         raise DataError(f"nested more than {MAX_DEPTH} levels deep", row=row, column=column) from None
     except ValueError as exc:
         raise DataError(f"not valid JSON ({exc})", row=row, column=column) from None
-    if _depth(value) > MAX_DEPTH:
+    if json_depth(value, MAX_DEPTH) > MAX_DEPTH:
         raise DataError(f"nested more than {MAX_DEPTH} levels deep", row=row, column=column)
     return value
 
@@ -222,7 +209,7 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, dict]]:
                             record[name] = value.decode("utf-8")
                         except UnicodeDecodeError:
                             raise DataError("binary value that is not UTF-8 text", row=row, column=name) from None
-                if _depth(record) > MAX_DEPTH:
+                if json_depth(record, MAX_DEPTH) > MAX_DEPTH:
                     raise DataError(f"nested more than {MAX_DEPTH} levels deep", row=row)
                 yield row, record
     except (pa.ArrowException, OSError) as exc:

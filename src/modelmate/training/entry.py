@@ -4,7 +4,9 @@ The spec (JSON)::
 
     {"config": {...TrainingConfig...}, "base_model": "<dir or hf id>", "dataset_path": "<canonical .jsonl>",
      "eval_split": 0.1, "seed": 42, "output_dir": "...", "checkpoint_dir": "...", "target_modules": [...],
-     "model_card": {...}, "threads": 2, "chat_template": null, "resume": true}
+     "model_card": {...}, "threads": 2, "chat_template": null, "resume": true, "init_adapter": null}
+
+``init_adapter`` (a fork): the parent's adapter directory; training continues from its weights.
 
 Protocol: one JSON object per line on stdout, flushed — the trainer's events (``started``, ``step``, ``eval``,
 ``checkpoint``, ``early_stop``, ``log``) and finally ``{"type": "result", ...TrainResult}``. Anything else that
@@ -37,7 +39,7 @@ from typing import IO, Any
 
 PR_SET_PDEATHSIG = 1
 SPEC_KEYS = {"config", "base_model", "dataset_path", "eval_split", "seed", "output_dir", "checkpoint_dir",
-             "target_modules", "model_card", "threads", "chat_template", "resume", "device"}
+             "target_modules", "model_card", "threads", "chat_template", "resume", "device", "init_adapter"}
 
 
 class Emitter:
@@ -132,7 +134,8 @@ def build_job(spec: dict):
                     output_dir=Path(spec["output_dir"]), checkpoint_dir=Path(spec["checkpoint_dir"]),
                     target_modules=list(spec.get("target_modules") or []),
                     model_card=dict(spec.get("model_card") or {}), chat_template=spec.get("chat_template"),
-                    device=spec.get("device"))
+                    device=spec.get("device"),
+                    init_adapter=Path(spec["init_adapter"]) if spec.get("init_adapter") else None)
 
 
 def _spec_failure(exc: BaseException) -> dict:

@@ -144,16 +144,20 @@ class Run:
 
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
-        targets = list(job.target_modules or cfg.target_modules or []) or None
-        lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
-                          use_dora=cfg.use_dora, use_rslora=cfg.use_rslora, bias="none", task_type="CAUSAL_LM")
-        try:
-            model = get_peft_model(model, lora)
-        except ValueError as exc:
-            names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
-                            if isinstance(m, torch.nn.Linear)})
-            raise TrainingFailure("crashed", f"The adapter could not be attached: {exc}. Linear layers in this "
-                                             f"model: {', '.join(names)}.") from exc
+        self.init_adapter_hash: str | None = None
+        if job.init_adapter is not None:  # a fork: continue training the parent's adapter
+            model = self._load_parent_adapter(model)
+        else:
+            targets = list(job.target_modules or cfg.target_modules or []) or None
+            lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
+                              use_dora=cfg.use_dora, use_rslora=cfg.use_rslora, bias="none", task_type="CAUSAL_LM")
+            try:
+                model = get_peft_model(model, lora)
+            except ValueError as exc:
+                names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                                if isinstance(m, torch.nn.Linear)})
+                raise TrainingFailure("crashed", f"The adapter could not be attached: {exc}. Linear layers in "
+                                                 f"this model: {', '.join(names)}.") from exc
         model.config.use_cache = False
         self.model = model.to(self.device)
         self.model.train()
@@ -174,11 +178,56 @@ class Run:
                    "trainable_parameters": self.trainable_parameters, "resumed_from_step": self.resumed_from,
                    "environment": self.environment})
 
+    def _load_parent_adapter(self, model):
+        """The parent's LoRA adapter, loaded trainable on ``model`` (a fork starts exactly where its parent ended).
+
+        The adapter's shape must be the configuration's (the service fixes it to the parent's); dropout is this
+        run's. The adapter's files are hashed into the run's fingerprint, so checkpoints only resume on the same
+        starting weights."""
+        import torch
+        from peft import PeftModel
+
+        cfg = self.config
+        path = Path(self.job.init_adapter)
+        files = [path / "adapter_config.json", path / "adapter_model.safetensors"]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise TrainingFailure("crashed", f"The parent adapter this fork continues from is missing "
+                                             f"({', '.join(missing)} not found in {path}).")
+        meta = json.loads(files[0].read_text(encoding="utf-8"))
+        if str(meta.get("peft_type", "LORA")).upper() != "LORA":
+            raise TrainingFailure("crashed", f"The parent adapter is a {meta.get('peft_type')} adapter; only LoRA "
+                                             "adapters can be continued.")
+        wanted = {"r": cfg.r, "lora_alpha": cfg.alpha, "use_dora": cfg.use_dora, "use_rslora": cfg.use_rslora}
+        found = {"r": meta.get("r"), "lora_alpha": meta.get("lora_alpha"),
+                 "use_dora": bool(meta.get("use_dora", False)), "use_rslora": bool(meta.get("use_rslora", False))}
+        differ = [f"{k} is {found[k]} in the parent adapter but {v} in this configuration"
+                  for k, v in wanted.items() if found[k] != v]
+        if differ:
+            raise TrainingFailure("crashed", "A fork continues its parent's adapter, so its shape cannot change: "
+                                             + "; ".join(differ) + ".")
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(f.read_bytes())
+        self.init_adapter_hash = digest.hexdigest()
+        self.log(f"continuing from the parent adapter {path} (sha256 {self.init_adapter_hash[:12]})")
+        model = PeftModel.from_pretrained(model, str(path), is_trainable=True)
+        for module in model.modules():  # this run's dropout on every adapter layer
+            drop = getattr(module, "lora_dropout", None)
+            if isinstance(drop, torch.nn.ModuleDict):
+                for name in list(drop.keys()):
+                    drop[name] = torch.nn.Dropout(p=cfg.dropout) if cfg.dropout > 0 else torch.nn.Identity()
+        for peft_config in model.peft_config.values():
+            peft_config.lora_dropout = cfg.dropout
+        return model
+
     def _fingerprint(self) -> str:
         digest = hashlib.sha256()
-        digest.update(json.dumps({"config": self.config.model_dump(mode="json"), "base": self.job.base_model,
-                                  "targets": list(self.job.target_modules or []),
-                                  "precision": self.precision}, sort_keys=True).encode())
+        identity = {"config": self.config.model_dump(mode="json"), "base": self.job.base_model,
+                    "targets": list(self.job.target_modules or []), "precision": self.precision}
+        if self.init_adapter_hash:  # a fork: the starting weights are part of the run's identity
+            identity["init_adapter"] = self.init_adapter_hash
+        digest.update(json.dumps(identity, sort_keys=True).encode())
         for examples in (self.train_examples, self.eval_examples):
             digest.update(b"|")
             for ids, labels in examples:

@@ -24,6 +24,7 @@ class TrainJob:
     model_card: dict = field(default_factory=dict)  # name, base_model, datasets, license, tags, description, toy
     chat_template: str | None = None     # used when the base tokenizer has none
     device: str | None = None            # None: cuda when available, else cpu
+    init_adapter: Path | None = None     # fork: start from this (parent's) LoRA adapter instead of a fresh one
 
 
 @dataclass

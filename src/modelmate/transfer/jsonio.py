@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any
 
+from modelmate.jsonutil import json_depth
 from modelmate.transfer.schemas import EXPORT_FORMAT_NAME, EXPORT_VERSION
 
 MAX_DEPTH = 32  # an entry is at most 4 levels deep (entry → journal → note → field)
@@ -45,20 +46,6 @@ def _where(text: str, pos: int) -> str:
     line = text.count("\n", 0, pos) + 1
     col = pos - (text.rfind("\n", 0, pos) + 1) + 1
     return f"line {line}, column {col}"
-
-
-def depth(value: Any, limit: int = MAX_DEPTH) -> int:
-    """Nesting depth of a decoded JSON value, counted without recursion (stops past ``limit``)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, d = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, d)
-            if deepest > limit:
-                return deepest
-            stack.extend((child, d + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return deepest
 
 
 class JsonSource:
@@ -156,7 +143,7 @@ class JsonSource:
             start = pos
             value, pos = self._decode(pos)
             row += 1
-            if depth(value) > MAX_DEPTH:
+            if json_depth(value, MAX_DEPTH) > MAX_DEPTH:
                 raise JsonFileError(f"entry {row} is nested too deeply ({_where(self.text, start)})")
             yield row, value
             ch, pos = self._expect(pos, ",]", "',' or ']'")

@@ -1,0 +1,1 @@
+"""The hub: model pages, publishing, feedback, downloads, the Hugging Face compatible endpoint, lineage."""

@@ -1,0 +1,149 @@
+"""The advisor: before launching, past runs like this one (same base model, nearby hyperparameters, a dataset of
+a similar size) with their outcomes, and plain warnings when configurations like it failed before.
+
+Distance (Euclidean, each term normalised so that 1 means "clearly different"):
+``|Δ log10 learning rate|`` (one decade = 1), ``|Δ log2 r| / 2``, ``|Δ log2 batch size| / 2``,
+``|Δ log2 max_seq_length| / 2``, ``|Δ log2 epochs|`` (only when neither run sets ``max_steps``) and, when both
+dataset sizes are known, ``|Δ log10 rows| / 2``. Only runs you may see (your own and those whose model is public)
+on the same base model are considered; runs within ``NEAR`` count for the warnings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modelmate.errors import ValidationFailed
+from modelmate.models import Dataset, Model, TrainingRun, User
+from modelmate.research import repository as repo
+from modelmate.research.refs import RefBuilder, visible
+from modelmate.research.schemas import AdvisorOut, AdvisorRequest, SimilarRun
+
+MAX_SIMILAR = 8
+NEAR = 1.5
+SAME = 0.05
+CANDIDATES = 2000
+SUBSET = ("learning_rate", "r", "alpha", "epochs", "max_steps", "batch_size", "max_seq_length")
+BAD = {"diverged": "diverged", "no_learning": "did not learn (flat loss)", "overfitting": "overfitted",
+       "forgetting": "forgot other domains", "out_of_memory": "ran out of memory", "crashed": "crashed",
+       "invalid_data": "hit invalid data"}
+
+
+def _pos(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return None
+    return float(value)
+
+
+def _term(a: Any, b: Any, log, scale: float) -> float | None:
+    a, b = _pos(a), _pos(b)
+    if a is None or b is None:
+        return None
+    return abs(log(a) - log(b)) / scale
+
+
+def distance(mine: dict[str, Any], theirs: dict[str, Any], my_rows: int | None, their_rows: int | None) -> float:
+    terms = [_term(mine.get("learning_rate"), theirs.get("learning_rate"), math.log10, 1.0),
+             _term(mine.get("r"), theirs.get("r"), math.log2, 2.0),
+             _term(mine.get("batch_size"), theirs.get("batch_size"), math.log2, 2.0),
+             _term(mine.get("max_seq_length"), theirs.get("max_seq_length"), math.log2, 2.0),
+             _term(my_rows, their_rows, math.log10, 2.0)]
+    if mine.get("max_steps") is None and theirs.get("max_steps") is None:
+        terms.append(_term(mine.get("epochs"), theirs.get("epochs"), math.log2, 1.0))
+    return math.sqrt(sum(t * t for t in terms if t is not None))
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _condition(category: str, runs: list[tuple[TrainingRun, dict[str, Any]]]) -> str:
+    lrs = [c.get("learning_rate") for _, c in runs if _pos(c.get("learning_rate"))]
+    if category == "diverged" and lrs:
+        return f" (learning rate ≥ {_fmt(min(lrs))})"
+    if category == "no_learning" and lrs:
+        return f" (learning rate ≤ {_fmt(max(lrs))})"
+    if category == "out_of_memory":
+        batch = [c.get("batch_size") for _, c in runs if _pos(c.get("batch_size"))]
+        seq = [c.get("max_seq_length") for _, c in runs if _pos(c.get("max_seq_length"))]
+        if batch and seq:
+            return f" (batch size ≥ {min(batch)}, sequence length ≥ {min(seq)})"
+    if category == "overfitting":
+        epochs = [c.get("epochs") for _, c in runs if _pos(c.get("epochs")) and c.get("max_steps") is None]
+        if epochs:
+            return f" ({_fmt(min(epochs))} epochs or more)"
+    return ""
+
+
+def _resolve(session: Session, user: User, body: AdvisorRequest) -> tuple[Model, dict[str, Any], list[str]]:
+    from modelmate.finetune import base_models as bases
+    from modelmate.finetune.service import resolve_config
+
+    model = bases.resolve_model_ref(session, user, body.base_model)
+    if model.kind == "finetuned" and model.base_model_id:
+        model = repo.get_model(session, model.base_model_id) or model
+    spec = bases.spec_from_model(model)
+    notes: list[str] = []
+    try:
+        config = resolve_config(body.preset, body.config, spec).model_dump(mode="json")
+    except ValidationFailed as exc:
+        notes.append(f"The configuration is not valid yet ({exc.message}); compared with the preset's values.")
+        try:
+            config = resolve_config(body.preset, None, spec).model_dump(mode="json")
+        except ValidationFailed:
+            config = resolve_config(None, None, spec).model_dump(mode="json")
+    return model, config, notes
+
+
+def advise(session: Session, user: User, body: AdvisorRequest) -> AdvisorOut:
+    base, config, warnings = _resolve(session, user, body)
+    dataset: Dataset | None = None
+    if body.dataset_id is not None:
+        from modelmate.datasets.service import get_visible
+
+        dataset = get_visible(session, user, body.dataset_id)
+    runs, _ = repo.visible_runs(session, user, limit=CANDIDATES, base_model_id=base.id, finished_only=True)
+    datasets = repo.datasets_by_id(session, {r.dataset_id or 0 for r in runs})
+    my_rows = dataset.rows if dataset is not None else None
+    scored = sorted(((distance(config, r.config or {}, my_rows,
+                               datasets[r.dataset_id].rows if r.dataset_id in datasets else None), r) for r in runs),
+                    key=lambda x: (x[0], -x[1].id))
+    top = scored[:MAX_SIMILAR]
+    models = repo.models_by_id(session, {r.output_model_id or 0 for _, r in top})
+    ref = RefBuilder(session, list(models.values()))
+    similar = []
+    for dist, run in top:
+        model = models.get(run.output_model_id or 0)
+        shown = model if visible(model, user) else None
+        scores = {d: float(v["score"]) for d, v in ((shown.benchmark_scores or {}) if shown else {}).items()
+                  if isinstance(v, dict) and isinstance(v.get("score"), int | float)}
+        similar.append(SimilarRun(
+            run_id=run.id, name=run.name, distance=round(dist, 4), same_base=run.base_model_id == base.id,
+            outcome=run.training_outcome, status=run.status, failure_category=run.failure_category,
+            config={k: (run.config or {}).get(k) for k in SUBSET}, final_loss=run.final_loss,
+            final_eval_loss=run.final_eval_loss, scores=scores, model=ref(shown) if shown else None))
+    warnings += _warnings(base, [(d, r) for d, r in scored if d <= NEAR])
+    return AdvisorOut(similar=similar, warnings=warnings)
+
+
+def _warnings(base: Model, near: list[tuple[float, TrainingRun]]) -> list[str]:
+    out: list[str] = []
+    if not near:
+        return out
+    same = [r for d, r in near if d <= SAME and r.failure_category in BAD]
+    if same:
+        r = same[0]
+        out.append(f"A run with this configuration on {base.name} failed before: run {r.id} "
+                   f"{BAD[r.failure_category]}.")
+    groups: dict[str, list[tuple[TrainingRun, dict[str, Any]]]] = defaultdict(list)
+    for _, run in near:
+        if run.failure_category in BAD:
+            groups[run.failure_category].append((run, run.config or {}))
+    for category, runs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        noun = "run" if len(near) == 1 else "runs"
+        out.append(f"{len(runs)} of {len(near)} similar {noun} on {base.name} {BAD[category]}"
+                   f"{_condition(category, runs)}.")
+    return out

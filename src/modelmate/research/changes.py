@@ -1,0 +1,161 @@
+"""Capability changes: recomputed after every stored (final or partial) evaluation, the global feed, and the
+aggregate patterns across models.
+
+After an evaluation of model M is stored, :func:`recompute` compares M with its reference (its parent if it was
+forked, else its base) and every model whose reference is M with M, replacing each pair's previous rows (one row
+per task/metric and one per domain aggregate, see :mod:`modelmate.research.capability`). Only rows of the same
+evaluation mode (quick or full) are compared. It then sets the ``forgetting`` failure category of a fine-tune's
+run when the model shows a flagged DOWN change in a domain other than its dataset's (only when the run has no
+category yet; a ``forgetting`` set earlier is cleared when the evidence is gone).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from sqlalchemy.orm import Session
+
+from modelmate.db.engine import Database
+from modelmate.errors import NotFoundError
+from modelmate.models import Model, User
+from modelmate.research import capability
+from modelmate.research import repository as repo
+from modelmate.research.refs import RefBuilder, visible
+from modelmate.research.schemas import (
+    BaseAggregate,
+    CapabilityAggregates,
+    CapabilityChangeOut,
+    CapabilityChangePage,
+    DomainAggregate,
+)
+
+log = logging.getLogger("modelmate.research")
+
+ALPHA = 0.05
+MIN_EFFECT = 0.02
+CORRECTION = "holm"
+
+
+def reference_of(session: Session, model: Model) -> tuple[Model | None, str]:
+    if model.parent_model_id:
+        return repo.get_model(session, model.parent_model_id), "parent"
+    if model.base_model_id and model.base_model_id != model.id:
+        return repo.get_model(session, model.base_model_id), "base"
+    return None, "base"
+
+
+def compare_pair(session: Session, model: Model, reference: Model, kind: str) -> list[capability.Comparison]:
+    """Recompute and store the changes of ``model`` vs ``reference``; returns them."""
+    repo.lock_model(session, model.id)  # one writer per model's rows (the model's and its base's hooks may race)
+    evaluation = repo.latest_scored_evaluation(session, model.id)
+    if evaluation is None:
+        repo.clear_changes(session, model.id)
+        return []
+    mine = repo.score_rows(session, model.id, evaluation.mode)
+    theirs = repo.score_rows(session, reference.id, evaluation.mode)
+    comparisons = capability.compare(mine, theirs, alpha=ALPHA, min_effect=MIN_EFFECT, correction=CORRECTION,
+                                     reference_kind=kind)
+    repo.replace_changes(session, model.id, reference.id, [{
+        "reference_kind": kind, "evaluation_id": evaluation.id, "domain": c.domain[:32],
+        "task": c.task[:100] if c.task else None, "metric": c.metric[:100] if c.metric else None,
+        "value": c.value, "reference_value": c.reference_value, "delta": c.delta,
+        "relative_delta": c.relative_delta, "z_score": c.z_score, "p_value": c.p_value,
+        "p_adjusted": c.p_adjusted, "flagged": c.flagged, "direction": c.direction, "sentence": c.sentence,
+    } for c in comparisons])
+    _forgetting(session, model, comparisons)
+    return comparisons
+
+
+def _forgetting(session: Session, model: Model, comparisons: list[capability.Comparison]) -> None:
+    run = repo.run_of_model(session, model.id)
+    if run is None or (run.failure_category and run.failure_category != "forgetting"):
+        return
+    dataset = repo.datasets_by_id(session, {run.dataset_id}).get(run.dataset_id) if run.dataset_id else None
+    own = dataset.domain if dataset is not None else None
+    forgot = any(c.flagged and c.direction == "down" and c.domain != own for c in comparisons)
+    if forgot:
+        run.failure_category = "forgetting"
+    elif run.failure_category == "forgetting":
+        run.failure_category = None
+
+
+def recompute(session: Session, model_id: int) -> int:
+    """Changes of the model vs its reference and of its dependents vs it. Returns the comparisons stored."""
+    model = repo.lock_model(session, model_id)
+    if model is None:
+        return 0
+    stored = 0
+    reference, kind = reference_of(session, model)
+    if reference is not None:
+        stored += len(compare_pair(session, model, reference, kind))
+    for child in repo.dependents(session, model.id):
+        if child.id != model.id:
+            stored += len(compare_pair(session, child, model, "parent" if child.parent_model_id else "base"))
+    session.flush()
+    return stored
+
+
+def after_evaluation(db: Database, evaluation_id: int) -> None:
+    """The hook the evaluate job calls once an evaluation is stored; it never fails the evaluation."""
+    try:
+        with db.session() as session:
+            from modelmate.models import Evaluation
+
+            evaluation = session.get(Evaluation, evaluation_id)
+            if evaluation is not None and evaluation.status in ("final", "partial"):
+                recompute(session, evaluation.model_id)
+    except Exception:  # noqa: BLE001 - research bookkeeping must never lose an evaluation
+        log.exception("capability changes after evaluation %s could not be computed", evaluation_id)
+
+
+# --- reading -------------------------------------------------------------------------------------------------------
+
+def list_changes(session: Session, viewer: User | None, *, model_id: int | None, flagged: bool | None,
+                 direction: str | None, domain: str | None, limit: int, offset: int) -> CapabilityChangePage:
+    if model_id is not None and not visible(repo.get_model(session, model_id), viewer):
+        raise NotFoundError(f"model {model_id} not found")
+    rows, total = repo.list_changes(session, viewer, model_id=model_id, flagged=flagged, direction=direction,
+                                    domain=domain, limit=limit, offset=offset)
+    models = repo.models_by_id(session, {r.model_id for r in rows} | {r.reference_model_id for r in rows})
+    ref = RefBuilder(session, list(models.values()))
+    return CapabilityChangePage(total=total, items=[CapabilityChangeOut(
+        id=r.id, model=ref(models[r.model_id]), reference=ref(models[r.reference_model_id]),
+        reference_kind=r.reference_kind, domain=r.domain, task=r.task, metric=r.metric, value=r.value,
+        reference_value=r.reference_value, delta=r.delta, relative_delta=r.relative_delta, z_score=r.z_score,
+        p_value=r.p_value, p_adjusted=r.p_adjusted, flagged=r.flagged, direction=r.direction, sentence=r.sentence,
+        created_at=r.created_at) for r in rows])
+
+
+def _summarise(groups: dict[tuple, list]) -> list[tuple[tuple, float, int, int, int]]:
+    out = []
+    for key, changes in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
+        out.append((key, sum(c.delta for c in changes) / len(changes), len({c.model_id for c in changes}),
+                    sum(1 for c in changes if c.flagged and c.direction == "up"),
+                    sum(1 for c in changes if c.flagged and c.direction == "down")))
+    return out
+
+
+def aggregates(session: Session, viewer: User | None) -> CapabilityAggregates:
+    """Mean domain-level change of visible models, by the domain of the data they were fine-tuned on and by base."""
+    pairs = repo.visible_domain_changes(session, viewer)
+    runs = repo.runs_by_output_model(session, {m.id for _, m in pairs})
+    datasets = repo.datasets_by_id(session, {r.dataset_id for r in runs.values() if r.dataset_id})
+    by_domain: dict[tuple, list] = defaultdict(list)
+    by_base: dict[tuple, list] = defaultdict(list)
+    for change, model in pairs:
+        run = runs.get(model.id)
+        dataset = datasets.get(run.dataset_id) if run is not None and run.dataset_id else None
+        by_domain[((dataset.domain if dataset is not None else None) or "unknown", change.domain)].append(change)
+        if model.base_model_id:
+            by_base[(model.base_model_id, change.domain)].append(change)
+    bases = repo.models_by_id(session, {k[0] for k in by_base})
+    bases = {i: m for i, m in bases.items() if visible(m, viewer)}
+    ref = RefBuilder(session, list(bases.values()))
+    return CapabilityAggregates(
+        by_training_domain=[DomainAggregate(training_domain=k[0], target_domain=k[1], mean_delta=mean, n_models=n,
+                                            n_up=up, n_down=down)
+                            for k, mean, n, up, down in _summarise(by_domain)],
+        by_base=[BaseAggregate(base=ref(bases[k[0]]), target_domain=k[1], mean_delta=mean, n_models=n, n_up=up,
+                               n_down=down)
+                 for k, mean, n, up, down in _summarise(by_base) if k[0] in bases])

@@ -1,0 +1,60 @@
+"""``modelmate research``: export the research dataset (Parquet, CSV, JSONL) with its dataset card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+research_app = typer.Typer(help="The research dataset: one row per fine-tuning run, failures included.",
+                           no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@research_app.command("export")
+def export_command(
+    output: Path = typer.Option(..., "--output", "-o", help="File to write", dir_okay=False),
+    format: str = typer.Option(None, "--format", "-f", help="parquet, csv or jsonl (default: from the file "
+                                                            "name, else parquet)"),
+    card: Path = typer.Option(None, "--card", help="Where to write the dataset card (default: FILE.card.md)",
+                              dir_okay=False),
+    user: str = typer.Option(None, "--user", help="Export as this account: its runs and public ones (default: the "
+                                                  "local user, else the first admin, who sees every run)"),
+) -> None:
+    """Write the research dataset and its card (every column with its type and description)."""
+    from modelmate.config import Settings
+    from modelmate.finetune.cli import _database, _user_id
+    from modelmate.models import User
+    from modelmate.research import export
+
+    fmt = (format or output.suffix.lstrip(".") or "parquet").lower()
+    if fmt not in export.FORMATS:
+        err_console.print(f"[red]error:[/] unknown format {fmt!r}; use parquet, csv or jsonl")
+        raise typer.Exit(2)
+    settings = Settings()
+    db = _database(settings)
+    try:
+        user_id = _user_id(db, user)
+        with console.status("collecting runs"), db.session() as session:
+            viewer = session.get(User, user_id)
+            rows, total = export.rows(session, viewer)
+        data = export.serialise(rows, fmt)
+    finally:
+        db.dispose()
+    card_path = card or output.with_name(output.name + ".card.md")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(output)
+        card_path.write_text(export.card(total), encoding="utf-8")
+    except OSError as exc:
+        err_console.print(f"[red]error:[/] cannot write {output}: {exc.strerror or exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"wrote [bold]{total}[/] run(s) to {output} ({fmt}, {len(data)} bytes); card: {card_path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(research_app, name="research")

@@ -1,0 +1,232 @@
+"""SQL of the research layer: score rows, capability changes, runs visible to a viewer (the museum rule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from modelmate.db.engine import immediate_transaction
+from modelmate.models import (
+    BenchmarkResult,
+    CapabilityChange,
+    Dataset,
+    Evaluation,
+    Model,
+    ModelFeedback,
+    TrainingRun,
+    User,
+)
+
+SCORED_STATUSES = ("final", "partial")
+
+
+# --- models, users, datasets -----------------------------------------------------------------------------------
+
+def get_model(session: Session, model_id: int) -> Model | None:
+    return session.get(Model, model_id)
+
+
+def lock_model(session: Session, model_id: int) -> Model | None:
+    immediate_transaction(session)
+    return session.scalars(select(Model).where(Model.id == model_id).with_for_update()).first()
+
+
+def models_by_id(session: Session, ids: set[int] | list[int]) -> dict[int, Model]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return {m.id: m for m in session.scalars(select(Model).where(Model.id.in_(ids)))}
+
+
+def usernames(session: Session, ids: set[int] | list[int]) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return {i: n for i, n in session.execute(select(User.id, User.username).where(User.id.in_(ids)))}
+
+
+def datasets_by_id(session: Session, ids: set[int] | list[int]) -> dict[int, Dataset]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+
+
+def dependents(session: Session, model_id: int) -> list[Model]:
+    """Models whose reference is this one: its forks, and the fine-tunes of it (as a base) without a parent."""
+    return list(session.scalars(select(Model).where(or_(
+        Model.parent_model_id == model_id,
+        and_(Model.parent_model_id.is_(None), Model.base_model_id == model_id))).order_by(Model.id)))
+
+
+def run_of_model(session: Session, model_id: int) -> TrainingRun | None:
+    return session.scalars(select(TrainingRun).where(TrainingRun.output_model_id == model_id)
+                           .order_by(TrainingRun.id).limit(1)).first()
+
+
+def runs_by_output_model(session: Session, model_ids: set[int]) -> dict[int, TrainingRun]:
+    if not model_ids:
+        return {}
+    runs = session.scalars(select(TrainingRun).where(TrainingRun.output_model_id.in_(model_ids))
+                           .order_by(TrainingRun.id.desc()))
+    return {r.output_model_id: r for r in runs}
+
+
+# --- scores ----------------------------------------------------------------------------------------------------
+
+def latest_scored_evaluation(session: Session, model_id: int) -> Evaluation | None:
+    return session.scalars(select(Evaluation).where(Evaluation.model_id == model_id,
+                                                    Evaluation.status.in_(SCORED_STATUSES))
+                           .order_by(Evaluation.finished_at.desc(), Evaluation.id.desc()).limit(1)).first()
+
+
+def score_rows(session: Session, model_id: int, mode: str) -> list[dict[str, Any]]:
+    """The newest headline row per (task, metric) of a model's final/partial evaluations in ``mode``."""
+    rows = session.scalars(select(BenchmarkResult).where(
+        BenchmarkResult.model_id == model_id, BenchmarkResult.mode == mode,
+        BenchmarkResult.status.in_(SCORED_STATUSES), BenchmarkResult.value.is_not(None),
+    ).order_by(BenchmarkResult.created_at.desc(), BenchmarkResult.id.desc()))
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        raw = row.raw or {}
+        if not raw.get("primary") or (row.task, row.metric) in out:
+            continue
+        out[(row.task, row.metric)] = {"task": row.task, "domain": row.domain, "metric": row.metric,
+                                       "value": row.value, "stderr": row.stderr, "scale": raw.get("scale"),
+                                       "group": raw.get("group"), "evaluation_id": row.evaluation_id}
+    return list(out.values())
+
+
+# --- capability changes ----------------------------------------------------------------------------------------
+
+def replace_changes(session: Session, model_id: int, reference_id: int, rows: list[dict[str, Any]]) -> None:
+    """The pair's previous rows are replaced (also those against a former reference of the model)."""
+    session.execute(delete(CapabilityChange).where(CapabilityChange.model_id == model_id))
+    session.add_all([CapabilityChange(model_id=model_id, reference_model_id=reference_id, **row) for row in rows])
+    session.flush()
+
+
+def clear_changes(session: Session, model_id: int) -> None:
+    session.execute(delete(CapabilityChange).where(CapabilityChange.model_id == model_id))
+
+
+def _visible_model(model, viewer: User | None):
+    if viewer is None:
+        return model.visibility == "public"
+    if viewer.is_admin:
+        return true()
+    return or_(model.visibility == "public", model.owner_id == viewer.id)
+
+
+def list_changes(session: Session, viewer: User | None, *, model_id: int | None, flagged: bool | None,
+                 direction: str | None, domain: str | None, limit: int, offset: int
+                 ) -> tuple[list[CapabilityChange], int]:
+    mine, ref = aliased(Model), aliased(Model)
+    query = (select(CapabilityChange).join(mine, mine.id == CapabilityChange.model_id)
+             .join(ref, ref.id == CapabilityChange.reference_model_id)
+             .where(_visible_model(mine, viewer), _visible_model(ref, viewer)))
+    if model_id is not None:
+        query = query.where(CapabilityChange.model_id == model_id)
+    if flagged is not None:
+        query = query.where(CapabilityChange.flagged == flagged)
+    if direction is not None:
+        query = query.where(CapabilityChange.direction == direction)
+    if domain is not None:
+        query = query.where(CapabilityChange.domain == domain)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(CapabilityChange.flagged.desc(), CapabilityChange.created_at.desc(),
+                                          CapabilityChange.id.desc()).limit(limit).offset(offset))
+    return list(rows), int(total)
+
+
+def visible_domain_changes(session: Session, viewer: User | None) -> list[tuple[CapabilityChange, Model]]:
+    """Domain-aggregate changes of visible models (with the model)."""
+    mine, ref = aliased(Model), aliased(Model)
+    stmt = (select(CapabilityChange, mine).join(mine, mine.id == CapabilityChange.model_id)
+            .join(ref, ref.id == CapabilityChange.reference_model_id)
+            .where(CapabilityChange.task.is_(None), _visible_model(mine, viewer), _visible_model(ref, viewer))
+            .order_by(CapabilityChange.id))
+    return [(c, m) for c, m in session.execute(stmt)]
+
+
+def changes_of_models(session: Session, model_ids: set[int]) -> list[CapabilityChange]:
+    if not model_ids:
+        return []
+    return list(session.scalars(select(CapabilityChange).where(CapabilityChange.model_id.in_(model_ids),
+                                                               CapabilityChange.task.is_(None))))
+
+
+# --- runs visible to a viewer (the museum rule) ------------------------------------------------------------------
+
+def visible_runs_query(viewer: User):
+    """Your runs and runs whose output model is public; an admin sees every run."""
+    output = aliased(Model)
+    query = select(TrainingRun).outerjoin(output, output.id == TrainingRun.output_model_id)
+    if not viewer.is_admin:
+        query = query.where(or_(TrainingRun.owner_id == viewer.id, output.visibility == "public"))
+    return query
+
+
+def museum_condition():
+    return or_(TrainingRun.training_outcome.in_(("failure", "partial")), TrainingRun.failure_category.is_not(None),
+               TrainingRun.feedback_value == -1)
+
+
+def museum(session: Session, viewer: User, *, category: str | None, base_model_id: int | None, outcome: str | None,
+           q: str | None, limit: int, offset: int) -> tuple[list[TrainingRun], int, dict[str, int]]:
+    query = visible_runs_query(viewer).where(museum_condition())
+    if base_model_id is not None:
+        query = query.where(TrainingRun.base_model_id == base_model_id)
+    if outcome is not None:
+        query = query.where(TrainingRun.training_outcome == outcome)
+    if q:
+        query = query.where(func.lower(TrainingRun.name).contains(q.lower(), autoescape=True))
+    sub = query.subquery()
+    counts = {(c or "uncategorized"): int(n) for c, n in session.execute(
+        select(sub.c.failure_category, func.count()).group_by(sub.c.failure_category))}
+    if category == "uncategorized":
+        query = query.where(TrainingRun.failure_category.is_(None))
+    elif category is not None:
+        query = query.where(TrainingRun.failure_category == category)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(TrainingRun.created_at.desc(), TrainingRun.id.desc())
+                           .limit(limit).offset(offset))
+    return list(rows), int(total), counts
+
+
+def visible_runs(session: Session, viewer: User, *, limit: int | None = None,
+                 base_model_id: int | None = None, finished_only: bool = False) -> tuple[list[TrainingRun], int]:
+    query = visible_runs_query(viewer)
+    if base_model_id is not None:
+        query = query.where(TrainingRun.base_model_id == base_model_id)
+    query = query.where(TrainingRun.status.in_(("succeeded", "failed", "cancelled")) if finished_only else true())
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = query.order_by(TrainingRun.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query)), int(total)
+
+
+def get_owned_run(session: Session, owner_id: int, run_id: int, *, lock: bool = False) -> TrainingRun | None:
+    query = select(TrainingRun).where(TrainingRun.id == run_id, TrainingRun.owner_id == owner_id)
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+
+def model_feedback(session: Session, user_id: int, model_id: int) -> ModelFeedback | None:
+    return session.scalars(select(ModelFeedback).where(ModelFeedback.user_id == user_id,
+                                                       ModelFeedback.model_id == model_id)).first()
+
+
+def add_model_feedback(session: Session, **values: Any) -> ModelFeedback:
+    row = ModelFeedback(**values)
+    session.add(row)
+    return row
+
+
+def delete_row(session: Session, row: Any) -> None:
+    session.delete(row)

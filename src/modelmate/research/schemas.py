@@ -1,0 +1,163 @@
+"""API schemas of the research layer: capability changes, the failure museum, run feedback, the research
+dataset preview and the advisor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelmate.catalog.schemas import RawText
+
+MAX_ID = 2**63 - 1
+
+
+class ModelRef(BaseModel):
+    id: int
+    name: str
+    kind: str
+    owner: str | None = Field(None, description="The owner's username (fine-tuned models)")
+    slug: str | None = None
+    page_path: str | None = Field(None, description="UI path of the model page ('/m/owner/slug'), fine-tunes only")
+
+
+class CapabilityChangeOut(BaseModel):
+    id: int
+    model: ModelRef
+    reference: ModelRef
+    reference_kind: str = Field(description="parent | base")
+    domain: str
+    task: str | None = Field(None, description="null: the domain aggregate (mean of its tasks)")
+    metric: str | None = None
+    value: float | None = None
+    reference_value: float | None = None
+    delta: float = Field(description="value - reference value, on the 0-1 scale")
+    relative_delta: float | None = None
+    z_score: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = Field(None, description="Holm-adjusted over every comparison of the pair")
+    flagged: bool
+    direction: str | None = None
+    sentence: str | None = None
+    created_at: datetime
+
+
+class CapabilityChangePage(BaseModel):
+    items: list[CapabilityChangeOut]
+    total: int
+
+
+class DomainAggregate(BaseModel):
+    training_domain: str
+    target_domain: str
+    mean_delta: float
+    n_models: int
+    n_up: int
+    n_down: int
+
+
+class BaseAggregate(BaseModel):
+    base: ModelRef
+    target_domain: str
+    mean_delta: float
+    n_models: int
+    n_up: int
+    n_down: int
+
+
+class CapabilityAggregates(BaseModel):
+    by_training_domain: list[DomainAggregate]
+    by_base: list[BaseAggregate]
+
+
+class DatasetBrief(BaseModel):
+    id: int
+    name: str
+    domain: str | None = None
+
+
+class MuseumItem(BaseModel):
+    run_id: int
+    name: str | None = None
+    owner: str | None = None
+    base: ModelRef | None = None
+    model: ModelRef | None = None
+    status: str
+    outcome: str | None = None
+    failure_category: str | None = None
+    failure_message: str | None = None
+    error_type: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    curve: list[dict[str, Any]] = Field(default_factory=list, description="The loss curve, at most 200 points")
+    dataset: DatasetBrief | None = None
+    feedback_value: int | None = None
+    feedback_comment: str | None = None
+    created_at: datetime
+
+
+class MuseumPage(BaseModel):
+    items: list[MuseumItem]
+    total: int
+    counts: dict[str, int] = Field(description="Runs per failure category ('uncategorized' for none), over the "
+                                               "other filters")
+
+
+class RunFeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Literal[-1, 1]
+    comment: RawText | None = Field(None, max_length=2000)
+
+
+class RunFeedbackOut(BaseModel):
+    run_id: int
+    name: str | None = None
+    status: str
+    training_outcome: str | None = None
+    failure_category: str | None = None
+    feedback_value: int | None = None
+    feedback_comment: str | None = None
+    output_model_id: int | None = None
+
+
+class ColumnOut(BaseModel):
+    name: str
+    type: str
+    description: str
+
+
+class ResearchRows(BaseModel):
+    columns: list[ColumnOut]
+    rows: list[dict[str, Any]]
+    total: int
+
+
+class AdvisorRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: RawText = Field(min_length=1, max_length=200, description="Base model id, key or Hugging Face id "
+                                                                          "(as a run takes it)")
+    preset: RawText | None = Field(None, max_length=32)
+    config: dict[str, Any] | None = Field(None, description="Field values that override the preset")
+    dataset_id: int | None = Field(None, ge=1, le=MAX_ID)
+
+
+class SimilarRun(BaseModel):
+    run_id: int
+    name: str | None = None
+    distance: float
+    same_base: bool
+    outcome: str | None = None
+    status: str
+    failure_category: str | None = None
+    config: dict[str, Any]
+    final_loss: float | None = None
+    final_eval_loss: float | None = None
+    scores: dict[str, float] = Field(default_factory=dict)
+    model: ModelRef | None = None
+
+
+class AdvisorOut(BaseModel):
+    similar: list[SimilarRun]
+    warnings: list[str]
