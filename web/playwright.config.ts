@@ -1,8 +1,9 @@
 import { defineConfig } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 // The config is evaluated by the runner and again by each worker: pick the port and data dir once and pass them
 // down through the environment.
@@ -28,6 +29,8 @@ if (!process.env.MM_E2E_ACCOUNTS_PORT) {
 if (!process.env.MM_E2E_ACCOUNTS_DATA) process.env.MM_E2E_ACCOUNTS_DATA = mkdtempSync(join(tmpdir(), "modelmate-e2e-accounts-"));
 const accountsPort = Number(process.env.MM_E2E_ACCOUNTS_PORT);
 const accountsURL = `http://127.0.0.1:${accountsPort}`;
+// The benchmark data mirror (../../shared/benchmarks from web/), when this checkout has one (CI does).
+const BENCHMARKS = fileURLToPath(new URL("../../shared/benchmarks", import.meta.url));
 const serverEnv = {
   MODELMATE_SEED_DEMO: "false",
   MODELMATE_ENVIRONMENT: "development",
@@ -35,6 +38,9 @@ const serverEnv = {
   // Trained models are not benchmarked on every domain here: that is covered by the Python tests, and it would
   // keep the 2 CPU cores busy while the later specs run.
   MODELMATE_AUTO_EVALUATE: "false",
+  // Explicit evaluations (hubSeed.ts) read the local benchmark mirror, two documents per task: fast on the toy model.
+  MODELMATE_EVAL_QUICK_SIZE: "2",
+  ...(existsSync(BENCHMARKS) ? { MODELMATE_BENCHMARK_DATA_DIR: BENCHMARKS } : {}),
 };
 
 export default defineConfig({

@@ -1,37 +1,7 @@
-import { expect, test, type Page } from "@playwright/test";
-import { mkdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { expect, test } from "@playwright/test";
+import { readFileSync } from "node:fs";
 import { resetAll, seedLog, type Seeded } from "./seed";
-
-const SHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
-mkdirSync(SHOTS, { recursive: true });
-
-async function shoot(page: Page, name: string) {
-  for (const theme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme: theme });
-    await page.evaluate((t) => {
-      localStorage.setItem("mm-theme", t);
-      document.documentElement.classList.toggle("dark", t === "dark");
-    }, theme);
-    await page.waitForTimeout(350); // charts animate; let them settle
-    await page.screenshot({ path: `${SHOTS}${name}-${theme}.png`, fullPage: false });
-  }
-  await page.evaluate(() => {
-    localStorage.removeItem("mm-theme");
-    document.documentElement.classList.remove("dark");
-  });
-  await page.emulateMedia({ colorScheme: "light" });
-}
-
-/** Any JS dialog (alert/confirm/prompt) in these tests means injected script ran. */
-function failOnDialogs(page: Page) {
-  const seen: string[] = [];
-  page.on("dialog", async (d) => {
-    seen.push(d.message());
-    await d.dismiss();
-  });
-  return seen;
-}
+import { SHOTS, failOnDialogs, shoot } from "./shots";
 
 let seeded: Seeded[] = [];
 const idOf = (name: string) => seeded.find((s) => s.name === name)!.id;

@@ -1,29 +1,8 @@
 // The fine-tuning hub end to end: real server, real worker, real LoRA training of the toy model in a child process.
-import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, test, type APIRequestContext } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-
-const SHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
-mkdirSync(SHOTS, { recursive: true });
-
-async function shoot(page: Page, name: string) {
-  await page.evaluate(() => window.scrollTo(0, 0));
-  for (const theme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme: theme });
-    await page.evaluate((t) => {
-      localStorage.setItem("mm-theme", t);
-      document.documentElement.classList.toggle("dark", t === "dark");
-    }, theme);
-    await page.waitForTimeout(250);
-    await page.screenshot({ path: `${SHOTS}${name}-${theme}.png`, fullPage: false });
-  }
-  await page.evaluate(() => {
-    localStorage.removeItem("mm-theme");
-    document.documentElement.classList.remove("dark");
-  });
-  await page.emulateMedia({ colorScheme: "light" });
-}
+import { readFileSync, writeFileSync } from "node:fs";
+import { failOnDialogs, shoot } from "./shots";
 
 /** 40 short support chats in OpenAI messages format (one with markup that must stay inert). Short rows keep each
  * training step cheap: the quick preset's steps each go over the whole (packed) dataset. */
@@ -36,15 +15,6 @@ function conversations(n = 40): string {
     lines.push(JSON.stringify({ messages: [{ role: "user", content: user }, { role: "assistant", content: `Settings, then ${topic}.` }] }));
   }
   return lines.join("\n") + "\n";
-}
-
-function failOnDialogs(page: Page) {
-  const seen: string[] = [];
-  page.on("dialog", async (d) => {
-    seen.push(d.message());
-    await d.dismiss();
-  });
-  return seen;
 }
 
 async function tinyAvailable(request: APIRequestContext): Promise<boolean> {

@@ -26,6 +26,11 @@ const Datasets = lazy(() => import("./pages/hub/Datasets"));
 const DatasetPage = lazy(() => import("./pages/hub/DatasetPage"));
 const HubModel = lazy(() => import("./pages/hub/HubModel"));
 const Leaderboards = lazy(() => import("./pages/hub/Leaderboards"));
+const Museum = lazy(() => import("./pages/hub/Museum"));
+const Changes = lazy(() => import("./pages/hub/Changes"));
+const Research = lazy(() => import("./pages/hub/Research"));
+const ModelPage = lazy(() => import("./pages/hub/ModelPage"));
+const Lineage = lazy(() => import("./pages/hub/Lineage"));
 
 export function makeQueryClient(): QueryClient {
   return new QueryClient({
@@ -75,6 +80,11 @@ const router = createBrowserRouter([
       { path: "hub/datasets/:id", element: <DatasetPage /> },
       { path: "hub/models/:id", element: <HubModel /> },
       { path: "hub/leaderboards", element: <Leaderboards /> },
+      { path: "hub/museum", element: <Museum /> },
+      { path: "hub/changes", element: <Changes /> },
+      { path: "hub/research", element: <Research /> },
+      { path: "hub/lineage", element: <Lineage /> },
+      { path: "m/:owner/:name", element: <ModelPage /> },
       { path: "*", element: <NotFound /> },
     ],
   },

@@ -3,9 +3,12 @@ import type { components } from "./schema";
 export type { components, paths, operations } from "./schema";
 
 /** Every schema of the API, by name. */
+export type AdvisorOut = components["schemas"]["AdvisorOut"];
+export type AdvisorRequest = components["schemas"]["AdvisorRequest"];
 export type AuthState = components["schemas"]["AuthState"];
 export type AutofillPreview = components["schemas"]["AutofillPreview"];
 export type AutofillRequest = components["schemas"]["AutofillRequest"];
+export type BaseAggregate = components["schemas"]["BaseAggregate"];
 export type BaseModelOut = components["schemas"]["BaseModelOut"];
 export type BenchmarkRowOut = components["schemas"]["BenchmarkRowOut"];
 export type Body_import__api_v1_import_post = components["schemas"]["Body_import__api_v1_import_post"];
@@ -13,16 +16,24 @@ export type Body_upload_dataset_api_v1_datasets_post = components["schemas"]["Bo
 export type BulkAction = components["schemas"]["BulkAction"];
 export type BulkRequest = components["schemas"]["BulkRequest"];
 export type BulkResult = components["schemas"]["BulkResult"];
+export type CapabilityAggregates = components["schemas"]["CapabilityAggregates"];
+export type CapabilityChangeOut = components["schemas"]["CapabilityChangeOut"];
+export type CapabilityChangePage = components["schemas"]["CapabilityChangePage"];
+export type ChatMessage = components["schemas"]["ChatMessage"];
+export type ColumnOut = components["schemas"]["ColumnOut"];
 export type CompareField = components["schemas"]["CompareField"];
 export type Comparison = components["schemas"]["Comparison"];
 export type ConfigFieldOut = components["schemas"]["ConfigFieldOut"];
 export type CountItem = components["schemas"]["CountItem"];
 export type CurvePoint = components["schemas"]["CurvePoint"];
 export type Dashboard = components["schemas"]["Dashboard"];
+export type DatasetBrief = components["schemas"]["DatasetBrief"];
+export type DatasetCard = components["schemas"]["DatasetCard"];
 export type DatasetOut = components["schemas"]["DatasetOut"];
 export type DatasetPage = components["schemas"]["DatasetPage"];
 export type DatasetPreview = components["schemas"]["DatasetPreview"];
 export type DatasetRef = components["schemas"]["DatasetRef"];
+export type DomainAggregate = components["schemas"]["DomainAggregate"];
 export type DomainScore = components["schemas"]["DomainScore"];
 export type EntryCreate = components["schemas"]["EntryCreate"];
 export type EntryOut = components["schemas"]["EntryOut"];
@@ -42,8 +53,14 @@ export type ExportFormat = components["schemas"]["ExportFormat"];
 export type FacetCount = components["schemas"]["FacetCount"];
 export type Facets = components["schemas"]["Facets"];
 export type FailureCategory = components["schemas"]["FailureCategory"];
+export type FeedbackBlock = components["schemas"]["FeedbackBlock"];
+export type FeedbackIn = components["schemas"]["FeedbackIn"];
+export type FeedbackItem = components["schemas"]["FeedbackItem"];
 export type FieldDiff = components["schemas"]["FieldDiff"];
+export type ForkParentRef = components["schemas"]["ForkParentRef"];
+export type ForkTemplateOut = components["schemas"]["ForkTemplateOut"];
 export type FormatChoice = components["schemas"]["FormatChoice"];
+export type GenerateIn = components["schemas"]["GenerateIn"];
 export type HTTPValidationError = components["schemas"]["HTTPValidationError"];
 export type ImportFormat = components["schemas"]["ImportFormat"];
 export type ImportReport = components["schemas"]["ImportReport"];
@@ -57,23 +74,36 @@ export type JournalOut = components["schemas"]["JournalOut"];
 export type JournalRecord = components["schemas"]["JournalRecord"];
 export type Leaderboard = components["schemas"]["Leaderboard"];
 export type LeaderboardRow = components["schemas"]["LeaderboardRow"];
+export type LineageEdge = components["schemas"]["LineageEdge"];
+export type LineageNode = components["schemas"]["LineageNode"];
+export type LineageOut = components["schemas"]["LineageOut"];
 export type LoginRequest = components["schemas"]["LoginRequest"];
 export type ModelCreate = components["schemas"]["ModelCreate"];
+export type ModelInfo = components["schemas"]["ModelInfo"];
 export type ModelKind = components["schemas"]["ModelKind"];
 export type ModelOut = components["schemas"]["ModelOut"];
 export type ModelPage = components["schemas"]["ModelPage"];
-export type ModelRef = components["schemas"]["ModelRef"];
+export type ModelPageOut = components["schemas"]["ModelPageOut"];
+export type ModelPatch = components["schemas"]["ModelPatch"];
 export type ModelScores = components["schemas"]["ModelScores"];
 export type ModelType = components["schemas"]["ModelType"];
 export type ModelUpdate = components["schemas"]["ModelUpdate"];
 export type MonthActivity = components["schemas"]["MonthActivity"];
+export type MuseumItem = components["schemas"]["MuseumItem"];
+export type MuseumPage = components["schemas"]["MuseumPage"];
+export type MyFeedback = components["schemas"]["MyFeedback"];
 export type PasswordChange = components["schemas"]["PasswordChange"];
+export type Permissions = components["schemas"]["Permissions"];
 export type PresetOut = components["schemas"]["PresetOut"];
 export type ProposedFields = components["schemas"]["ProposedFields"];
 export type RefOut = components["schemas"]["RefOut"];
+export type ResearchRows = components["schemas"]["ResearchRows"];
 export type RowError = components["schemas"]["RowError"];
 export type RunCreate = components["schemas"]["RunCreate"];
 export type RunError = components["schemas"]["RunError"];
+export type RunFeedbackIn = components["schemas"]["RunFeedbackIn"];
+export type RunFeedbackOut = components["schemas"]["RunFeedbackOut"];
+export type RunInfo = components["schemas"]["RunInfo"];
 export type RunJob = components["schemas"]["RunJob"];
 export type RunLog = components["schemas"]["RunLog"];
 export type RunOut = components["schemas"]["RunOut"];
@@ -88,6 +118,7 @@ export type SessionStarted = components["schemas"]["SessionStarted"];
 export type SignupRequest = components["schemas"]["SignupRequest"];
 export type SimilarEntries = components["schemas"]["SimilarEntries"];
 export type SimilarEntry = components["schemas"]["SimilarEntry"];
+export type SimilarRun = components["schemas"]["SimilarRun"];
 export type Snippet = components["schemas"]["Snippet"];
 export type SnippetField = components["schemas"]["SnippetField"];
 export type SortField = components["schemas"]["SortField"];
@@ -111,11 +142,15 @@ export type UserOut = components["schemas"]["UserOut"];
 export type UserPage = components["schemas"]["UserPage"];
 export type ValidationError = components["schemas"]["ValidationError"];
 export type Visibility = components["schemas"]["Visibility"];
+export type modelmate__finetune__schemas__ModelRef = components["schemas"]["modelmate__finetune__schemas__ModelRef"];
+export type modelmate__hub__schemas__ModelRef = components["schemas"]["modelmate__hub__schemas__ModelRef"];
+export type modelmate__research__schemas__ModelRef = components["schemas"]["modelmate__research__schemas__ModelRef"];
 
 /** Every path the API serves (for the typed fetch wrapper). */
 export const API_PATHS = [
   "/api/v1/admin/users",
   "/api/v1/admin/users/{user_id}",
+  "/api/v1/advisor",
   "/api/v1/auth/login",
   "/api/v1/auth/logout",
   "/api/v1/auth/me",
@@ -127,6 +162,8 @@ export const API_PATHS = [
   "/api/v1/autofill",
   "/api/v1/autofill/refresh-all",
   "/api/v1/base-models",
+  "/api/v1/capability-changes",
+  "/api/v1/capability-changes/aggregates",
   "/api/v1/compare",
   "/api/v1/dashboard",
   "/api/v1/datasets",
@@ -146,18 +183,31 @@ export const API_PATHS = [
   "/api/v1/evaluations/{evaluation_id}/raw",
   "/api/v1/export",
   "/api/v1/health",
+  "/api/v1/hub/models/by-id/{model_id}",
+  "/api/v1/hub/models/{model_id}",
+  "/api/v1/hub/models/{model_id}/download",
+  "/api/v1/hub/models/{model_id}/feedback",
+  "/api/v1/hub/models/{owner}/{slug}",
   "/api/v1/import",
   "/api/v1/jobs",
   "/api/v1/jobs/{job_id}",
   "/api/v1/jobs/{job_id}/cancel",
   "/api/v1/leaderboards",
+  "/api/v1/lineage",
   "/api/v1/models",
   "/api/v1/models/{model_id}",
+  "/api/v1/models/{model_id}/fork-template",
+  "/api/v1/models/{model_id}/generate",
   "/api/v1/models/{model_id}/scores",
+  "/api/v1/museum",
+  "/api/v1/research/card",
+  "/api/v1/research/export",
+  "/api/v1/research/rows",
   "/api/v1/runs",
   "/api/v1/runs/{run_id}",
   "/api/v1/runs/{run_id}/cancel",
   "/api/v1/runs/{run_id}/events",
+  "/api/v1/runs/{run_id}/feedback",
   "/api/v1/runs/{run_id}/log",
   "/api/v1/search",
   "/api/v1/tags",

@@ -34,6 +34,23 @@ export type paths = {
         patch: operations["admin_update_user_api_v1_admin_users__user_id__patch"];
         trace?: never;
     };
+    "/api/v1/advisor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Similar past runs (same base, nearby settings) and warnings before you launch */
+        post: operations["post_advisor_api_v1_advisor_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -214,6 +231,40 @@ export type paths = {
         };
         /** Base models you can fine-tune */
         get: operations["list_base_models_api_v1_base_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/capability-changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Capability changes of models you can see vs their parent (or base), flagged ones first */
+        get: operations["list_changes_api_v1_capability_changes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/capability-changes/aggregates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Mean domain-level change across models, by fine-tuning data domain and by base model */
+        get: operations["change_aggregates_api_v1_capability_changes_aggregates_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -565,6 +616,92 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hub/models/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Publish / unpublish (visibility) and describe your model */
+        patch: operations["update_model_api_v1_hub_models__model_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/hub/models/{model_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a fine-tuned model as a zip (PEFT adapter, tokenizer, model card with model-index) */
+        get: operations["download_model_api_v1_hub_models__model_id__download_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hub/models/{model_id}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Thumbs up (1) or down (-1) on a model you can see, with an optional comment */
+        put: operations["put_feedback_api_v1_hub_models__model_id__feedback_put"];
+        post?: never;
+        /** Remove your thumbs from a model */
+        delete: operations["delete_feedback_api_v1_hub_models__model_id__feedback_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hub/models/{owner}/{slug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A model's hub page: description, config, dataset card, curves, feedback, permissions */
+        get: operations["page_by_slug_api_v1_hub_models__owner___slug__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hub/models/by-id/{model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A model's hub page by id (public models: anyone; private: their owner) */
+        get: operations["page_by_id_api_v1_hub_models_by_id__model_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/import": {
         parameters: {
             query?: never;
@@ -655,6 +792,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/lineage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lineage graph: bases → fine-tunes → forks, datasets, per-domain score deltas on edges */
+        get: operations["get_lineage_api_v1_lineage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models": {
         parameters: {
             query?: never;
@@ -692,6 +846,40 @@ export type paths = {
         patch: operations["update_model_api_v1_models__model_id__patch"];
         trace?: never;
     };
+    "/api/v1/models/{model_id}/fork-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fork a fine-tuned model: its base, dataset, preset and full configuration for the run builder */
+        get: operations["fork_template_api_v1_models__model_id__fork_template_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/{model_id}/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Try the model: generate text from a prompt or a chat, streamed as server-sent events */
+        post: operations["generate_api_v1_models__model_id__generate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/{model_id}/scores": {
         parameters: {
             query?: never;
@@ -701,6 +889,74 @@ export type paths = {
         };
         /** A model's scores per domain (with delta vs its base) and its latest final evaluation's rows */
         get: operations["model_scores_api_v1_models__model_id__scores_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/museum": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The failure museum: failed, partial and poor runs with config, curve, error and feedback */
+        get: operations["get_museum_api_v1_museum_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/research/card": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The research dataset's card: every column with its type and description */
+        get: operations["research_card_api_v1_research_card_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/research/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download the research dataset (one row per run you can see) as Parquet, CSV or JSONL */
+        get: operations["export_dataset_api_v1_research_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/research/rows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Preview of the research dataset: its columns and the first rows */
+        get: operations["research_rows_api_v1_research_rows_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -773,6 +1029,24 @@ export type paths = {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Your thumbs up/down (and comment) on your run; also your feedback on its model */
+        put: operations["put_feedback_api_v1_runs__run_id__feedback_put"];
+        post?: never;
+        /** Remove your feedback on your run */
+        delete: operations["delete_feedback_api_v1_runs__run_id__feedback_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -884,6 +1158,32 @@ export type paths = {
 export type webhooks = Record<string, never>;
 export type components = {
     schemas: {
+        /** AdvisorOut */
+        AdvisorOut: {
+            /** Similar */
+            similar: components["schemas"]["SimilarRun"][];
+            /** Warnings */
+            warnings: string[];
+        };
+        /** AdvisorRequest */
+        AdvisorRequest: {
+            /**
+             * Base Model
+             * @description Base model id, key or Hugging Face id (as a run takes it)
+             */
+            base_model: string;
+            /**
+             * Config
+             * @description Field values that override the preset
+             */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /** Dataset Id */
+            dataset_id?: number | null;
+            /** Preset */
+            preset?: string | null;
+        };
         /** AuthState */
         AuthState: {
             /**
@@ -929,6 +1229,20 @@ export type components = {
              * @description A Hugging Face id (org/name) or a huggingface.co / hf.co / github.com link
              */
             url_or_id: string;
+        };
+        /** BaseAggregate */
+        BaseAggregate: {
+            base: components["schemas"]["modelmate__research__schemas__ModelRef"];
+            /** Mean Delta */
+            mean_delta: number;
+            /** N Down */
+            n_down: number;
+            /** N Models */
+            n_models: number;
+            /** N Up */
+            n_up: number;
+            /** Target Domain */
+            target_domain: string;
         };
         /** BaseModelOut */
         BaseModelOut: {
@@ -1074,6 +1388,91 @@ export type components = {
             /** Affected */
             affected: number;
         };
+        /** CapabilityAggregates */
+        CapabilityAggregates: {
+            /** By Base */
+            by_base: components["schemas"]["BaseAggregate"][];
+            /** By Training Domain */
+            by_training_domain: components["schemas"]["DomainAggregate"][];
+        };
+        /** CapabilityChangeOut */
+        CapabilityChangeOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Delta
+             * @description value - reference value, on the 0-1 scale
+             */
+            delta: number;
+            /** Direction */
+            direction?: string | null;
+            /** Domain */
+            domain: string;
+            /** Flagged */
+            flagged: boolean;
+            /** Id */
+            id: number;
+            /** Metric */
+            metric?: string | null;
+            model: components["schemas"]["modelmate__research__schemas__ModelRef"];
+            /**
+             * P Adjusted
+             * @description Holm-adjusted over every comparison of the pair
+             */
+            p_adjusted?: number | null;
+            /** P Value */
+            p_value?: number | null;
+            reference: components["schemas"]["modelmate__research__schemas__ModelRef"];
+            /**
+             * Reference Kind
+             * @description parent | base
+             */
+            reference_kind: string;
+            /** Reference Value */
+            reference_value?: number | null;
+            /** Relative Delta */
+            relative_delta?: number | null;
+            /** Sentence */
+            sentence?: string | null;
+            /**
+             * Task
+             * @description null: the domain aggregate (mean of its tasks)
+             */
+            task?: string | null;
+            /** Value */
+            value?: number | null;
+            /** Z Score */
+            z_score?: number | null;
+        };
+        /** CapabilityChangePage */
+        CapabilityChangePage: {
+            /** Items */
+            items: components["schemas"]["CapabilityChangeOut"][];
+            /** Total */
+            total: number;
+        };
+        /** ChatMessage */
+        ChatMessage: {
+            /** Content */
+            content: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "user" | "assistant";
+        };
+        /** ColumnOut */
+        ColumnOut: {
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
+            /** Type */
+            type: string;
+        };
         /** CompareField */
         CompareField: {
             /**
@@ -1192,6 +1591,49 @@ export type components = {
              */
             wishlist: components["schemas"]["EntryOut"][];
         };
+        /** DatasetBrief */
+        DatasetBrief: {
+            /** Domain */
+            domain?: string | null;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+        };
+        /** DatasetCard */
+        DatasetCard: {
+            /** Domain */
+            domain: string | null;
+            /** Eval Rows */
+            eval_rows: number | null;
+            /** Format */
+            format: string;
+            /** Id */
+            id: number;
+            /** License */
+            license: string | null;
+            /** Name */
+            name: string;
+            /** Rows */
+            rows: number;
+            /**
+             * Samples
+             * @description Up to 3 records, strings cut at 500 characters
+             */
+            samples: {
+                [key: string]: unknown;
+            }[];
+            /** Stats */
+            stats: {
+                [key: string]: unknown;
+            };
+            /** Token Counts */
+            token_counts: {
+                [key: string]: unknown;
+            };
+            /** Train Rows */
+            train_rows: number | null;
+        };
         /** DatasetOut */
         DatasetOut: {
             /**
@@ -1304,6 +1746,21 @@ export type components = {
             name: string;
             /** Rows */
             rows?: number | null;
+        };
+        /** DomainAggregate */
+        DomainAggregate: {
+            /** Mean Delta */
+            mean_delta: number;
+            /** N Down */
+            n_down: number;
+            /** N Models */
+            n_models: number;
+            /** N Up */
+            n_up: number;
+            /** Target Domain */
+            target_domain: string;
+            /** Training Domain */
+            training_domain: string;
         };
         /** DomainScore */
         DomainScore: {
@@ -1607,6 +2064,11 @@ export type components = {
             } | null;
             /** Dataset Id */
             dataset_id: number;
+            /**
+             * Parent Model Id
+             * @description Fork: the fine-tuned model the run would continue from
+             */
+            parent_model_id?: number | null;
             /** Preset */
             preset?: string | null;
         };
@@ -1758,6 +2220,43 @@ export type components = {
          * @enum {string}
          */
         FailureCategory: "diverged" | "no_learning" | "overfitting" | "forgetting" | "out_of_memory" | "crashed" | "invalid_data" | "cancelled" | "worker_lost";
+        /** FeedbackBlock */
+        FeedbackBlock: {
+            /** Down */
+            down: number;
+            mine: components["schemas"]["MyFeedback"] | null;
+            /**
+             * Recent
+             * @description The 20 latest, newest first
+             */
+            recent: components["schemas"]["FeedbackItem"][];
+            /** Up */
+            up: number;
+        };
+        /** FeedbackIn */
+        FeedbackIn: {
+            /** Comment */
+            comment?: string | null;
+            /**
+             * Value
+             * @enum {integer}
+             */
+            value: -1 | 1;
+        };
+        /** FeedbackItem */
+        FeedbackItem: {
+            /** Comment */
+            comment: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** User */
+            user: string | null;
+            /** Value */
+            value: number;
+        };
         /** FieldDiff */
         FieldDiff: {
             /** Changed */
@@ -1769,11 +2268,99 @@ export type components = {
             /** Proposed */
             proposed?: unknown;
         };
+        /** ForkParentRef */
+        ForkParentRef: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+        };
+        /**
+         * ForkTemplateOut
+         * @description Everything the run builder needs to fork a fine-tuned model (POST /runs with these values).
+         */
+        ForkTemplateOut: {
+            /**
+             * Adapter Available
+             * @description The parent's adapter is on this server (else a fork is refused)
+             */
+            adapter_available: boolean;
+            /**
+             * Base Model
+             * @description The parent's base model, as RunCreate.base_model takes it (key or id)
+             */
+            base_model: string;
+            /** Base Model Id */
+            base_model_id: number;
+            /**
+             * Config
+             * @description The parent's full configuration (locked fields included)
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Dataset Id
+             * @description The parent's dataset; null when it is not visible to you (or deleted)
+             */
+            dataset_id?: number | null;
+            /**
+             * Locked
+             * @description Fields a fork cannot change: the adapter's shape is the parent's
+             */
+            locked: string[];
+            /**
+             * Mode
+             * @default expert
+             * @enum {string}
+             */
+            mode: "guided" | "expert";
+            /** Name */
+            name: string;
+            parent: components["schemas"]["ForkParentRef"];
+            /** Parent Model Id */
+            parent_model_id: number;
+            /** Preset */
+            preset?: string | null;
+            /** Unavailable Reason */
+            unavailable_reason?: string | null;
+        };
         /**
          * FormatChoice
          * @enum {string}
          */
         FormatChoice: "auto" | "text" | "alpaca" | "sharegpt" | "messages";
+        /**
+         * GenerateIn
+         * @description Either a chat (``messages``, formatted with the model's chat template) or a plain ``prompt`` to continue.
+         */
+        GenerateIn: {
+            /**
+             * Max New Tokens
+             * @default 64
+             */
+            max_new_tokens: number;
+            /** Messages */
+            messages?: components["schemas"]["ChatMessage"][] | null;
+            /** Prompt */
+            prompt?: string | null;
+            /**
+             * Seed
+             * @description Same seed + settings → the same text
+             */
+            seed?: number | null;
+            /**
+             * Temperature
+             * @description 0 = greedy (always the most likely token)
+             * @default 0.7
+             */
+            temperature: number;
+            /**
+             * Top P
+             * @default 1
+             */
+            top_p: number;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1997,6 +2584,70 @@ export type components = {
              */
             thumbs_up: number;
         };
+        /** LineageEdge */
+        LineageEdge: {
+            /**
+             * Deltas
+             * @description child score − source score per domain
+             */
+            deltas?: {
+                [key: string]: number;
+            };
+            /** Id */
+            id: string;
+            /** Source */
+            source: string;
+            /** Target */
+            target: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "finetune" | "fork" | "data";
+        };
+        /** LineageNode */
+        LineageNode: {
+            /** Dataset Id */
+            dataset_id?: number | null;
+            /**
+             * Id
+             * @description "m<model id>" or "d<dataset id>"
+             */
+            id: string;
+            /** Label */
+            label: string;
+            /** Model Id */
+            model_id?: number | null;
+            /** Outcome */
+            outcome?: string | null;
+            /** Owner */
+            owner?: string | null;
+            /** Page Path */
+            page_path?: string | null;
+            /** Scores */
+            scores?: {
+                [key: string]: number;
+            };
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "base" | "finetuned" | "external" | "dataset";
+        };
+        /** LineageOut */
+        LineageOut: {
+            /** Edges */
+            edges: components["schemas"]["LineageEdge"][];
+            /** Focus */
+            focus: string | null;
+            /** Nodes */
+            nodes: components["schemas"]["LineageNode"][];
+            /**
+             * Truncated
+             * @default false
+             */
+            truncated: boolean;
+        };
         /** LoginRequest */
         LoginRequest: {
             /**
@@ -2065,11 +2716,94 @@ export type components = {
              */
             version?: string | null;
         };
+        /** ModelInfo */
+        ModelInfo: {
+            base: components["schemas"]["modelmate__hub__schemas__ModelRef"] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string | null;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** License */
+            license: string | null;
+            /** Name */
+            name: string;
+            /** Owner */
+            owner: string | null;
+            /** Parameters */
+            parameters: number | null;
+            parent: components["schemas"]["modelmate__hub__schemas__ModelRef"] | null;
+            /**
+             * Repo Id
+             * @description <owner>/<slug>: the id for downloads and the Hugging Face endpoint
+             */
+            repo_id: string | null;
+            /** Slug */
+            slug: string | null;
+            /** Toy */
+            toy: boolean;
+            /** Visibility */
+            visibility: string;
+        };
         /**
          * ModelKind
          * @enum {string}
          */
         ModelKind: "external" | "base" | "finetuned";
+        /** ModelRef */
+        modelmate__finetune__schemas__ModelRef: {
+            /** Id */
+            id: number;
+            /** Key */
+            key?: string | null;
+            /** Name */
+            name: string;
+        };
+        /**
+         * ModelRef
+         * @description A link to a catalog model. ``page_path`` is the hub page of a fine-tuned model (``/m/owner/slug``).
+         */
+        modelmate__hub__schemas__ModelRef: {
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Owner */
+            owner?: string | null;
+            /** Page Path */
+            page_path?: string | null;
+            /** Slug */
+            slug?: string | null;
+        };
+        /** ModelRef */
+        modelmate__research__schemas__ModelRef: {
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /**
+             * Owner
+             * @description The owner's username (fine-tuned models)
+             */
+            owner?: string | null;
+            /**
+             * Page Path
+             * @description UI path of the model page ('/m/owner/slug'), fine-tunes only
+             */
+            page_path?: string | null;
+            /** Slug */
+            slug?: string | null;
+        };
         /** ModelOut */
         ModelOut: {
             /** Base Model Id */
@@ -2130,14 +2864,20 @@ export type components = {
             /** Total */
             total: number;
         };
-        /** ModelRef */
-        ModelRef: {
-            /** Id */
-            id: number;
-            /** Key */
-            key?: string | null;
-            /** Name */
-            name: string;
+        /** ModelPageOut */
+        ModelPageOut: {
+            dataset: components["schemas"]["DatasetCard"] | null;
+            feedback: components["schemas"]["FeedbackBlock"];
+            model: components["schemas"]["ModelInfo"];
+            permissions: components["schemas"]["Permissions"];
+            run: components["schemas"]["RunInfo"] | null;
+        };
+        /** ModelPatch */
+        ModelPatch: {
+            /** Description */
+            description?: string | null;
+            /** Visibility */
+            visibility?: ("public" | "private") | null;
         };
         /** ModelScores */
         ModelScores: {
@@ -2221,6 +2961,69 @@ export type components = {
              */
             month: string;
         };
+        /** MuseumItem */
+        MuseumItem: {
+            base?: components["schemas"]["modelmate__research__schemas__ModelRef"] | null;
+            /** Config */
+            config?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Curve
+             * @description The loss curve, at most 200 points
+             */
+            curve?: {
+                [key: string]: unknown;
+            }[];
+            dataset?: components["schemas"]["DatasetBrief"] | null;
+            /** Error Type */
+            error_type?: string | null;
+            /** Failure Category */
+            failure_category?: string | null;
+            /** Failure Message */
+            failure_message?: string | null;
+            /** Feedback Comment */
+            feedback_comment?: string | null;
+            /** Feedback Value */
+            feedback_value?: number | null;
+            model?: components["schemas"]["modelmate__research__schemas__ModelRef"] | null;
+            /** Name */
+            name?: string | null;
+            /** Outcome */
+            outcome?: string | null;
+            /** Owner */
+            owner?: string | null;
+            /** Run Id */
+            run_id: number;
+            /** Status */
+            status: string;
+        };
+        /** MuseumPage */
+        MuseumPage: {
+            /**
+             * Counts
+             * @description Runs per failure category ('uncategorized' for none), over the other filters
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /** Items */
+            items: components["schemas"]["MuseumItem"][];
+            /** Total */
+            total: number;
+        };
+        /** MyFeedback */
+        MyFeedback: {
+            /** Comment */
+            comment: string | null;
+            /** Value */
+            value: number;
+        };
         /** PasswordChange */
         PasswordChange: {
             /**
@@ -2233,6 +3036,19 @@ export type components = {
              * Format: password
              */
             new_password: string;
+        };
+        /** Permissions */
+        Permissions: {
+            /** Can Demo */
+            can_demo: boolean;
+            /** Can Download */
+            can_download: boolean;
+            /** Can Edit */
+            can_edit: boolean;
+            /** Can Feedback */
+            can_feedback: boolean;
+            /** Can Fork */
+            can_fork: boolean;
         };
         /** PresetOut */
         PresetOut: {
@@ -2292,6 +3108,17 @@ export type components = {
             /** Name */
             name: string;
         };
+        /** ResearchRows */
+        ResearchRows: {
+            /** Columns */
+            columns: components["schemas"]["ColumnOut"][];
+            /** Rows */
+            rows: {
+                [key: string]: unknown;
+            }[];
+            /** Total */
+            total: number;
+        };
         /** RowError */
         RowError: {
             /**
@@ -2346,6 +3173,79 @@ export type components = {
             /** Type */
             type?: string | null;
         };
+        /** RunFeedbackIn */
+        RunFeedbackIn: {
+            /** Comment */
+            comment?: string | null;
+            /**
+             * Value
+             * @enum {integer}
+             */
+            value: -1 | 1;
+        };
+        /** RunFeedbackOut */
+        RunFeedbackOut: {
+            /** Failure Category */
+            failure_category?: string | null;
+            /** Feedback Comment */
+            feedback_comment?: string | null;
+            /** Feedback Value */
+            feedback_value?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Output Model Id */
+            output_model_id?: number | null;
+            /** Run Id */
+            run_id: number;
+            /** Status */
+            status: string;
+            /** Training Outcome */
+            training_outcome?: string | null;
+        };
+        /** RunInfo */
+        RunInfo: {
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Curve
+             * @description The full loss curve (step, loss, eval_loss, lr, ...)
+             */
+            curve: {
+                [key: string]: unknown;
+            }[];
+            /** Environment */
+            environment: {
+                [key: string]: unknown;
+            };
+            /** Failure Category */
+            failure_category: string | null;
+            /** Failure Message */
+            failure_message: string | null;
+            /** Final Eval Loss */
+            final_eval_loss: number | null;
+            /** Final Loss */
+            final_loss: number | null;
+            /** Id */
+            id: number;
+            /** Mode */
+            mode: string;
+            /** Name */
+            name: string | null;
+            /** Preset */
+            preset: string | null;
+            /** Status */
+            status: string;
+            /** Tokens Per Second */
+            tokens_per_second: number | null;
+            /** Train Seconds */
+            train_seconds: number | null;
+            /** Train Tokens */
+            train_tokens: number | null;
+            /** Training Outcome */
+            training_outcome: string | null;
+        };
         /** RunJob */
         RunJob: {
             /** Attempts */
@@ -2379,7 +3279,7 @@ export type components = {
         RunOut: {
             /** Artifacts */
             artifacts?: string[];
-            base_model?: components["schemas"]["ModelRef"] | null;
+            base_model?: components["schemas"]["modelmate__finetune__schemas__ModelRef"] | null;
             /** Config */
             config: {
                 [key: string]: unknown;
@@ -2467,7 +3367,7 @@ export type components = {
         RunStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         /** RunSummary */
         RunSummary: {
-            base_model?: components["schemas"]["ModelRef"] | null;
+            base_model?: components["schemas"]["modelmate__finetune__schemas__ModelRef"] | null;
             /**
              * Created At
              * Format: date-time
@@ -2596,6 +3496,36 @@ export type components = {
              * @description Cosine similarity of the two entries' embeddings (-1..1; higher is closer)
              */
             score: number;
+        };
+        /** SimilarRun */
+        SimilarRun: {
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Distance */
+            distance: number;
+            /** Failure Category */
+            failure_category?: string | null;
+            /** Final Eval Loss */
+            final_eval_loss?: number | null;
+            /** Final Loss */
+            final_loss?: number | null;
+            model?: components["schemas"]["modelmate__research__schemas__ModelRef"] | null;
+            /** Name */
+            name?: string | null;
+            /** Outcome */
+            outcome?: string | null;
+            /** Run Id */
+            run_id: number;
+            /** Same Base */
+            same_base: boolean;
+            /** Scores */
+            scores?: {
+                [key: string]: number;
+            };
+            /** Status */
+            status: string;
         };
         /** Snippet */
         Snippet: {
@@ -3137,6 +4067,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    post_advisor_api_v1_advisor_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdvisorRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdvisorOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4061,6 +5051,107 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BaseModelOut"][];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_changes_api_v1_capability_changes_get: {
+        parameters: {
+            query?: {
+                direction?: ("up" | "down") | null;
+                domain?: ("math" | "code" | "knowledge" | "reasoning" | "reading" | "truthfulness" | "translation") | null;
+                flagged?: boolean | null;
+                limit?: number;
+                model_id?: number | null;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CapabilityChangePage"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    change_aggregates_api_v1_capability_changes_aggregates_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CapabilityAggregates"];
                 };
             };
             /** @description Malformed request (unparsable body, bad Content-Length) */
@@ -5893,6 +6984,397 @@ export interface operations {
             };
         };
     };
+    update_model_api_v1_hub_models__model_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPageOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such model, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    download_model_api_v1_hub_models__model_id__download_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description adapter safetensors + adapter_config.json + tokenizer + README.md card */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such model, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The model's files are not on this server */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_feedback_api_v1_hub_models__model_id__feedback_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackBlock"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such model, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_feedback_api_v1_hub_models__model_id__feedback_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such model, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    page_by_slug_api_v1_hub_models__owner___slug__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                owner: string;
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPageOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such model, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    page_by_id_api_v1_hub_models_by_id__model_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPageOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such model, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     import__api_v1_import_post: {
         parameters: {
             query?: {
@@ -6166,6 +7648,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_lineage_api_v1_lineage_get: {
+        parameters: {
+            query?: {
+                model_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LineageOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such model, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -6535,6 +8075,153 @@ export interface operations {
             };
         };
     };
+    fork_template_api_v1_models__model_id__fork_template_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForkTemplateOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No recorded base model */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid configuration or request (nothing was queued) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    generate_api_v1_models__model_id__generate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenerateIn"];
+            };
+        };
+        responses: {
+            /** @description Server-sent events: `token` {text}…, then `done` {tokens, seconds, finish_reason} or `error` {message} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such model visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `model_unavailable`: its weights are not on this server */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request (limits: 4000 characters, 256 new tokens) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `demo_busy`: another generation is running (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     model_scores_api_v1_models__model_id__scores_get: {
         parameters: {
             query?: never;
@@ -6566,6 +8253,198 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_museum_api_v1_museum_get: {
+        parameters: {
+            query?: {
+                base_model_id?: number | null;
+                category?: ("diverged" | "no_learning" | "overfitting" | "forgetting" | "out_of_memory" | "crashed" | "invalid_data" | "cancelled" | "worker_lost" | "uncategorized") | null;
+                limit?: number;
+                offset?: number;
+                outcome?: ("success" | "failure" | "partial") | null;
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MuseumPage"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    research_card_api_v1_research_card_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dataset card (markdown, YAML front matter lists every column) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/markdown": unknown;
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    export_dataset_api_v1_research_export_get: {
+        parameters: {
+            query?: {
+                format?: "parquet" | "csv" | "jsonl";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description modelmate-research-YYYYMMDD.parquet|csv|jsonl */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.apache.parquet": unknown;
+                    "application/x-ndjson": unknown;
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    research_rows_api_v1_research_rows_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResearchRows"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6686,7 +8565,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The Idempotency-Key was used for another request */
+            /** @description The Idempotency-Key was used for another request, or a fork's parent adapter is not on this server */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6850,6 +8729,124 @@ export interface operations {
                 content: {
                     "text/event-stream": unknown;
                 };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_feedback_api_v1_runs__run_id__feedback_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunFeedbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunFeedbackOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_feedback_api_v1_runs__run_id__feedback_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed request (unparsable body, bad Content-Length) */
             400: {

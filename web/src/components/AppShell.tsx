@@ -1,7 +1,7 @@
 import { Suspense, useEffect, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeftRight, CircleUser, Database, FileUp, FlaskConical, GanttChart, LayoutDashboard, Library, LogOut, Menu, Monitor, Moon, Settings, Sun, Trophy, Workflow, X } from "lucide-react";
+import { ArrowLeftRight, CircleUser, Database, FileUp, FlaskConical, GanttChart, Landmark, LayoutDashboard, Library, LogOut, Menu, Monitor, Moon, Network, Settings, Sheet, Sun, TrendingUpDown, Trophy, Workflow, X } from "lucide-react";
 import { GlobalSearch } from "./GlobalSearch";
 import { Button } from "@/components/ui/button";
 import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuLabel, DropdownMenuSeparator, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
@@ -25,6 +25,10 @@ export const HUB_NAV = [
   { to: "/hub/runs", label: "Runs", icon: Workflow },
   { to: "/hub/datasets", label: "Datasets", icon: Database },
   { to: "/hub/leaderboards", label: "Leaderboards", icon: Trophy },
+  { to: "/hub/lineage", label: "Lineage", icon: Network },
+  { to: "/hub/changes", label: "Capability changes", icon: TrendingUpDown },
+  { to: "/hub/museum", label: "Failure museum", icon: Landmark },
+  { to: "/hub/research", label: "Research data", icon: Sheet },
 ] as const;
 
 type NavEntry = { to: string; label: string; icon: React.ComponentType<{ className?: string }>; end?: boolean };

@@ -152,6 +152,7 @@ export function ConfigForm({
   serverErrors = {},
   base,
   disabled,
+  locked,
 }: {
   fields: ConfigField[];
   draft: Draft;
@@ -159,6 +160,8 @@ export function ConfigForm({
   serverErrors?: Record<string, string>;
   base?: Draft;
   disabled?: boolean;
+  /** Fields that cannot be changed here (a fork keeps its parent's LoRA shape). */
+  locked?: readonly string[];
 }) {
   const known = new Set(GROUPS.map((g) => g.key));
   const groups = [...GROUPS];
@@ -188,7 +191,7 @@ export function ConfigForm({
                   baseValue={base?.[f.name]}
                   onChange={(v) => onChange(f.name, v)}
                   serverError={serverErrors[f.name]}
-                  disabled={disabled}
+                  disabled={disabled || !!locked?.includes(f.name)}
                 />
               ))}
             </CardContent>

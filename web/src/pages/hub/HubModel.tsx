@@ -1,7 +1,7 @@
 // A catalog model produced by (or used for) fine-tuning: what it is, what it came from, and a way to log it.
 import { Link, useNavigate, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeft, BookmarkPlus } from "lucide-react";
+import { ArrowLeft, BookmarkPlus, ExternalLink } from "lucide-react";
 import { EmptyState, PageHeader } from "@/components/AppShell";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -12,6 +12,7 @@ import { toast } from "@/components/ui/toast";
 import { api, ApiError } from "@/lib/api";
 import { formatDateTime, formatParams } from "@/lib/format";
 import type { EntryOut, ModelOut } from "@/lib/types";
+import { useModelPageById } from "@/lib/modelPageQueries";
 
 const KIND_LABEL: Record<string, string> = { finetuned: "Fine-tuned", base: "Base model", external: "Catalog model" };
 
@@ -37,6 +38,9 @@ export default function HubModel() {
   const id = Number(useParams().id);
   const model = useModel(id);
   const base = useModel(model.data?.base_model_id ?? model.data?.parent_model_id);
+  // A fine-tune has a hub page (/m/owner/slug) with its whole story: link to it.
+  const hubPage = useModelPageById(id, model.data?.kind === "finetuned");
+  const pagePath = hubPage.data?.model.owner && hubPage.data.model.slug ? `/m/${encodeURIComponent(hubPage.data.model.owner)}/${encodeURIComponent(hubPage.data.model.slug)}` : null;
   const qc = useQueryClient();
   const navigate = useNavigate();
   const log = useMutation({
@@ -71,9 +75,18 @@ export default function HubModel() {
           title={m.name}
           description={[m.developer, m.parameters ? `${formatParams(m.parameters)} parameters` : null, m.license].filter(Boolean).join(" · ")}
           actions={
-            <Button onClick={() => log.mutate()} disabled={log.isPending}>
-              <BookmarkPlus aria-hidden /> Add to My models
-            </Button>
+            <>
+              {pagePath && (
+                <Button variant="outline" asChild>
+                  <Link to={pagePath} data-testid="model-page-link">
+                    <ExternalLink aria-hidden /> Model page
+                  </Link>
+                </Button>
+              )}
+              <Button onClick={() => log.mutate()} disabled={log.isPending}>
+                <BookmarkPlus aria-hidden /> Add to My models
+              </Button>
+            </>
           }
         />
       </div>

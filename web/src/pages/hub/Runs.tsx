@@ -1,9 +1,10 @@
 // Every training run, newest first, filtered by status and outcome (filters live in the URL).
 import { Link, useSearchParams } from "react-router";
-import { ChevronLeft, ChevronRight, Rocket, Workflow } from "lucide-react";
+import { Rocket, Workflow } from "lucide-react";
 import { EmptyState, PageHeader } from "@/components/AppShell";
 import { OutcomeBadge, RunStatusBadge } from "@/components/hub/RunPieces";
 import { Button } from "@/components/ui/button";
+import { Pager } from "@/components/ui/pager";
 import { NativeSelect } from "@/components/ui/select";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
@@ -129,19 +130,7 @@ export default function Runs() {
           </Table>
         </div>
       )}
-      {total > PAGE && (
-        <div className="mt-4 flex items-center justify-end gap-2 text-sm">
-          <span className="text-muted-foreground">
-            {offset + 1}–{Math.min(offset + PAGE, total)} of {total}
-          </span>
-          <Button variant="outline" size="icon" aria-label="Previous page" disabled={offset === 0} onClick={() => set("offset", String(Math.max(0, offset - PAGE)))}>
-            <ChevronLeft aria-hidden />
-          </Button>
-          <Button variant="outline" size="icon" aria-label="Next page" disabled={offset + PAGE >= total} onClick={() => set("offset", String(offset + PAGE))}>
-            <ChevronRight aria-hidden />
-          </Button>
-        </div>
-      )}
+      <Pager offset={offset} pageSize={PAGE} total={total} onOffset={(o) => set("offset", String(o))} className="mt-4" />
     </div>
   );
 }

@@ -1,10 +1,11 @@
 // The guided builder: base model → dataset → goal → review (estimate) → launch. Choices live in the URL, so
 // reloading or going back keeps them.
 import { useEffect, useMemo, useState } from "react";
-import { Link, useNavigate, useSearchParams } from "react-router";
+import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ArrowLeft, ArrowRight, Rocket, SlidersHorizontal } from "lucide-react";
 import { PageHeader } from "@/components/AppShell";
+import { AdvisorPanel } from "@/components/hub/AdvisorPanel";
 import { DatasetUpload } from "@/components/hub/DatasetUpload";
 import { BaseModelCard, DatasetChoice, EstimateView, PresetCard } from "@/components/hub/TrainPieces";
 import { Button } from "@/components/ui/button";
@@ -100,6 +101,10 @@ export default function Train() {
     ...(preset ? { preset: preset.key } : {}),
   }).toString()}`;
 
+  // A fork (?fork=<model id>) starts from its parent's full config: that is expert mode's job.
+  const forkId = params.get("fork");
+  if (forkId) return <Navigate to={`/hub/train/expert?fork=${encodeURIComponent(forkId)}`} replace />;
+
   return (
     <div>
       <PageHeader
@@ -174,6 +179,7 @@ export default function Train() {
           </Button>
         </div>
       )}
+      {step >= 3 && baseModel?.available && <AdvisorPanel base={baseModel.key} preset={preset?.key} datasetId={dataset?.id} />}
     </div>
   );
 }

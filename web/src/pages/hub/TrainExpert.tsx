@@ -1,10 +1,11 @@
 // Expert mode: every TrainingConfig field (from GET /training/options), checked here and by the server, an estimate
 // on demand, and launch.
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Calculator, Rocket, RotateCcw, Wand2 } from "lucide-react";
+import { Calculator, GitFork, Rocket, RotateCcw, Wand2 } from "lucide-react";
 import { PageHeader } from "@/components/AppShell";
+import { AdvisorPanel } from "@/components/hub/AdvisorPanel";
 import { ConfigForm } from "@/components/hub/ConfigForm";
 import { EstimateView } from "@/components/hub/TrainPieces";
 import { Button } from "@/components/ui/button";
@@ -17,7 +18,9 @@ import { formatCount } from "@/lib/format";
 import type { EstimateOut, RunOut } from "@/lib/hub";
 import { fieldErrors, newIdempotencyKey } from "@/lib/hub";
 import { baseValues, changedValues, draftFromValues, parseDraft, type Draft } from "@/lib/hubConfig";
+import { advisorOverrides } from "@/lib/research";
 import { useBaseModels, useDatasets, useTrainingOptions } from "@/lib/hubQueries";
+import { useForkTemplate } from "@/lib/modelPageQueries";
 
 const TARGET_FIELDS = ["base_model", "dataset_id", "name", "preset", "mode"];
 
@@ -39,14 +42,46 @@ export default function TrainExpert() {
   const [clientBlocked, setClientBlocked] = useState(false);
   const [estimate, setEstimate] = useState<EstimateOut | null>(null);
 
+  // ?fork=<model id>: prefilled from the parent's fork template (its base, data, preset and config); the LoRA shape
+  // is locked (a fork continues the parent's adapter) and the run records the parent.
+  const forkId = Number(params.get("fork")) || 0;
+  const fork = useForkTemplate(forkId);
+  const forkApplied = useRef(0);
+  const [forkDraft, setForkDraft] = useState<Draft | null>(null);
+  const locked = fork.data?.locked ?? [];
+  useEffect(() => {
+    const t = fork.data;
+    if (!t || !fields.length || !options.data || forkApplied.current === forkId) return;
+    forkApplied.current = forkId;
+    const p = t.preset ? options.data.presets.find((x) => x.key === t.preset) : undefined;
+    const values = { ...baseValues(fields, p?.values), ...t.config };
+    const d = draftFromValues(fields, values);
+    setBase(t.base_model);
+    setDatasetId(t.dataset_id ?? 0);
+    setPresetKey(p?.key ?? "");
+    setName(t.name);
+    setDraft(d);
+    setForkDraft(d);
+    setEstimate(null);
+  }, [fork.data, fields, options.data, forkId]);
+  // Leaving the fork ("Start from scratch instead"): back to the defaults.
+  useEffect(() => {
+    if (forkId || !forkApplied.current) return;
+    forkApplied.current = 0;
+    setForkDraft(null);
+    setDraft(null);
+    setName("");
+    setEstimate(null);
+  }, [forkId]);
+
   const preset = options.data?.presets.find((p) => p.key === presetKey);
   const baseDraft = useMemo(() => draftFromValues(fields, baseValues(fields, preset?.values)), [fields, preset]);
   useEffect(() => {
-    if (fields.length && draft === null) setDraft(baseDraft);
+    if (fields.length && draft === null) setDraft((d) => d ?? baseDraft); // a fork template may have filled it in the same commit
   }, [fields.length, draft, baseDraft]);
   // Default to the first available base model.
   useEffect(() => {
-    if (!base && models.data?.length) setBase(models.data.find((m) => m.available)?.key ?? "");
+    if (!base && models.data?.length) setBase((b) => b || (models.data?.find((m) => m.available)?.key ?? ""));
   }, [base, models.data]);
 
   const known = useMemo(() => [...fields.map((f) => f.name), ...TARGET_FIELDS], [fields]);
@@ -61,6 +96,7 @@ export default function TrainExpert() {
     }
     setClientBlocked(false);
     const config = changedValues(fields, values, baseValues(fields, preset?.values));
+    for (const f of locked) delete config[f];
     return { base_model: base, dataset_id: datasetId, ...(preset ? { preset: preset.key } : {}), config };
   };
 
@@ -80,7 +116,7 @@ export default function TrainExpert() {
   const idempotencyKey = useMemo(() => newIdempotencyKey(), [sent]);
   const launch = useMutation({
     mutationFn: (body: object) =>
-      api.post<RunOut>("/runs", { ...body, mode: "expert", name: name.trim() || undefined }, undefined, { "Idempotency-Key": idempotencyKey }),
+      api.post<RunOut>("/runs", { ...body, mode: "expert", name: name.trim() || undefined, ...(forkId && fork.data ? { parent_model_id: fork.data.parent_model_id } : {}) }, undefined, { "Idempotency-Key": idempotencyKey }),
     meta: { silent: true },
     onSuccess: (run) => {
       qc.invalidateQueries({ queryKey: ["runs"] });
@@ -117,6 +153,34 @@ export default function TrainExpert() {
           </Button>
         }
       />
+      {forkId > 0 && (
+        <div
+          className="mb-6 flex flex-wrap items-start gap-2 rounded-md border border-sky-200 bg-sky-50 px-4 py-3 text-sm text-sky-900 dark:border-sky-900 dark:bg-sky-950/40 dark:text-sky-200"
+          data-testid="fork-banner"
+          role="status"
+        >
+          <GitFork className="mt-0.5 size-4 shrink-0" aria-hidden />
+          <div className="min-w-0 flex-1">
+            {fork.isLoading && <p>Loading the model to fork…</p>}
+            {fork.isError && <p className="text-destructive">This model cannot be forked: {errorMessage(fork.error)}</p>}
+            {fork.data && (
+              <>
+                <p>
+                  Forking <strong data-testid="fork-parent">{fork.data.parent.name}</strong>: training continues from its adapter, with its settings and data
+                  filled in below. Change what you like and launch; the new model records it as its parent.
+                </p>
+                {!fork.data.adapter_available && (
+                  <p className="mt-1 font-medium text-destructive">{fork.data.unavailable_reason || "The parent's adapter is not on this server: the fork cannot start."}</p>
+                )}
+                {locked.length > 0 && <p className="mt-1 text-xs">Fixed by the parent's adapter: {locked.join(", ")}.{fork.data.dataset_id ? "" : " Its dataset is not visible to you: pick one."}</p>}
+              </>
+            )}
+          </div>
+          <Button variant="ghost" size="sm" asChild>
+            <Link to="/hub/train/expert">Start from scratch instead</Link>
+          </Button>
+        </div>
+      )}
       <Card className="mb-6">
         <CardHeader>
           <CardTitle className="text-base">What to train</CardTitle>
@@ -201,9 +265,10 @@ export default function TrainExpert() {
         {options.isLoading || !draft ? (
           <Skeleton className="h-96 w-full" />
         ) : (
-          <ConfigForm fields={fields} draft={draft} base={baseDraft} onChange={change} serverErrors={serverErrors} disabled={launch.isPending} />
+          <ConfigForm fields={fields} draft={draft} base={forkDraft ?? baseDraft} locked={locked} onChange={change} serverErrors={serverErrors} disabled={launch.isPending} />
         )}
       </div>
+      <AdvisorPanel base={base} preset={presetKey} datasetId={datasetId} config={draft ? advisorOverrides(fields, draft, preset?.values) : null} />
       {estimate && (
         <Card className="mt-6">
           <CardHeader>
@@ -239,7 +304,7 @@ export default function TrainExpert() {
         <Button
           variant="ghost"
           onClick={() => {
-            setDraft(baseDraft);
+            setDraft(forkDraft ?? baseDraft);
             setServerErrors({});
             setClientBlocked(false);
             setEstimate(null);

@@ -1,0 +1,110 @@
+// TanStack Query hooks for the research screens: museum, run feedback, capability changes, research rows and card,
+// advisor (debounced).
+import { useEffect, useState } from "react";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, request } from "./api";
+import type {
+  AdvisorOut,
+  AdvisorRequest,
+  CapabilityAggregates,
+  CapabilityChangePage,
+  ChangeFilters,
+  MuseumFilters,
+  MuseumPage,
+  ResearchRows,
+  RunFeedbackOut,
+} from "./research";
+
+export const researchKeys = {
+  museum: (query: Record<string, unknown>) => ["museum", query] as const,
+  changes: (query: Record<string, unknown>) => ["capability-changes", "list", query] as const,
+  aggregates: ["capability-changes", "aggregates"] as const,
+  rows: (limit: number) => ["research", "rows", limit] as const,
+  card: ["research", "card"] as const,
+  advisor: (body: string) => ["advisor", body] as const,
+};
+
+export function useMuseum(filters: MuseumFilters, page: { limit: number; offset: number }) {
+  const query = { ...filters, ...page };
+  return useQuery({
+    queryKey: researchKeys.museum(query),
+    queryFn: () => api.get<MuseumPage>("/museum", { ...query }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+/** PUT /runs/{id}/feedback: thumbs (−1 | 1) and an optional comment; the museum lists are refreshed after. */
+export function useRunFeedback(runId: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { value: -1 | 1; comment?: string | null }) => request<RunFeedbackOut>("PUT", `/runs/${runId}/feedback`, { body }),
+    onSuccess: () => {
+      qc.invalidateQueries({ queryKey: ["museum"] });
+      qc.invalidateQueries({ queryKey: ["runs", runId] });
+    },
+  });
+}
+
+/** DELETE /runs/{id}/feedback: takes your verdict and comment back. */
+export function useClearRunFeedback(runId: number) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: () => api.del(`/runs/${runId}/feedback`),
+    onSuccess: () => {
+      qc.invalidateQueries({ queryKey: ["museum"] });
+      qc.invalidateQueries({ queryKey: ["runs", runId] });
+    },
+  });
+}
+
+export function useCapabilityChanges(filters: ChangeFilters, page: { limit: number; offset: number }) {
+  const query = { ...filters, ...page };
+  return useQuery({
+    queryKey: researchKeys.changes(query),
+    queryFn: () => api.get<CapabilityChangePage>("/capability-changes", { ...query }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useCapabilityAggregates() {
+  return useQuery({ queryKey: researchKeys.aggregates, queryFn: () => api.get<CapabilityAggregates>("/capability-changes/aggregates") });
+}
+
+export function useResearchRows(limit: number) {
+  return useQuery({ queryKey: researchKeys.rows(limit), queryFn: () => api.get<ResearchRows>("/research/rows", { limit }) });
+}
+
+export function useResearchCard() {
+  return useQuery({
+    queryKey: researchKeys.card,
+    queryFn: () => request<string>("GET", "/research/card", { headers: { Accept: "text/markdown, text/plain, */*" } }),
+    staleTime: 60_000,
+  });
+}
+
+/** `value`, once it has stayed the same for `ms` milliseconds. */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return settled;
+}
+
+/** Debounce for the advisor: the builder's choices settle this long before a request goes out. */
+export const ADVISOR_DEBOUNCE_MS = 500;
+
+/** POST /advisor for the builder's current choices, debounced; the previous answer stays while the next loads. */
+export function useAdvisor(body: AdvisorRequest | null) {
+  const key = useDebounced(body ? JSON.stringify(body) : "", ADVISOR_DEBOUNCE_MS);
+  return useQuery({
+    queryKey: researchKeys.advisor(key),
+    queryFn: ({ signal }) => request<AdvisorOut>("POST", "/advisor", { body: JSON.parse(key), signal }),
+    enabled: key !== "",
+    placeholderData: keepPreviousData,
+    staleTime: 30_000,
+    meta: { silent: true },
+    retry: false,
+  });
+}
