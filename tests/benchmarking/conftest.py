@@ -4,33 +4,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from bench_data import bench_settings, require_benchmarks
-from modelmate.config import Settings
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _torch_one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
+from bench_data import _torch_one_thread, benchmark_dir, settings  # noqa: F401 - fixtures used by this package
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database) -> Settings:
-    return bench_settings(tmp_path, database.url)
-
-
-@pytest.fixture
-def benchmark_dir() -> Path:
-    return require_benchmarks()
-
-
-@pytest.fixture
-def eval_worker(database, settings):
+def eval_worker(database, settings):  # noqa: F811 - the imported fixture
     """A worker that runs evaluate jobs (call it to get one)."""
     from modelmate.jobs.worker import Worker
 

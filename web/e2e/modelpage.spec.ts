@@ -164,24 +164,31 @@ test("the demo streams tokens into the page, and stops on request", async ({ pag
   await panel.getByTestId("demo-settings-toggle").click();
   await panel.getByLabel("Max new tokens").fill("48");
   await panel.getByLabel("Temperature").fill("0");
-  // Count the distinct texts the reply goes through while it streams.
-  await page.evaluate(() => {
-    const w = window as unknown as { __replyStates: string[] };
-    w.__replyStates = [];
-    new MutationObserver(() => {
-      const el = document.querySelector('[data-testid="demo-reply"]');
-      const t = el?.textContent ?? "";
-      if (t && t !== "…" && w.__replyStates[w.__replyStates.length - 1] !== t) w.__replyStates.push(t);
-    }).observe(document.body, { subtree: true, childList: true, characterData: true });
-  });
   await panel.getByTestId("demo-input").fill("How do I change my password?");
   await panel.getByTestId("demo-send").click();
   const info = panel.getByTestId("demo-info");
   await expect(info).toContainText("tokens", { timeout: 120_000 });
   await expect(panel.getByTestId("demo-reply")).not.toBeEmpty();
-  const states = await page.evaluate(() => (window as unknown as { __replyStates: string[] }).__replyStates);
-  expect(states.length).toBeGreaterThan(1); // more than one update: streamed, not one block
-  expect(states[states.length - 1].startsWith(states[0])).toBe(true);
+  // The same request straight to the API: the answer is a stream of several token events (the toy can produce
+  // them faster than the page repaints, so counting DOM updates would be timing-dependent; the panel's incremental
+  // rendering is covered by its unit test), and greedy decoding makes the page show exactly their concatenation.
+  const generate = () =>
+    page.request.post(`/api/v1/models/${fx.a.id}/generate`, {
+      data: { messages: [{ role: "user", content: "How do I change my password?" }], max_new_tokens: 48, temperature: 0 },
+    });
+  let resp = await generate();
+  for (let i = 0; resp.status() === 429 && i < 20; i++) {
+    await page.waitForTimeout(250); // the page's generation releases the one demo slot as its stream closes
+    resp = await generate();
+  }
+  expect(resp.status()).toBe(200);
+  expect(resp.headers()["content-type"]).toContain("text/event-stream");
+  const events = (await resp.text()).split("\n\n").filter((e) => e.trim());
+  const tokens = events.filter((e) => e.startsWith("event: token")).map((e) => JSON.parse(e.split("data: ")[1]).text as string);
+  expect(tokens.length).toBeGreaterThan(1);
+  expect(events[events.length - 1]).toMatch(/^event: done/);
+  const squash = (t: string) => t.replace(/\s+/g, " ").trim();
+  expect(squash((await panel.getByTestId("demo-reply").last().textContent()) ?? "")).toBe(squash(tokens.join("")));
   await shoot(page, "hub-demo", { target: panel });
 
   // Stop: a long generation, stopped while it streams.

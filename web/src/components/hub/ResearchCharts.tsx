@@ -20,10 +20,10 @@ export function MiniLossChart({ curve, width }: { curve: MuseumCurvePoint[]; wid
   const hasEval = curve.some((p) => typeof p.eval_loss === "number");
   const hasTrain = curve.some((p) => typeof p.loss === "number");
   const chart = (
-    <LineChart data={curve} margin={{ left: 0, right: 6, top: 4, bottom: 0 }} width={width} height={width ? 120 : undefined}>
+    <LineChart data={curve} margin={{ left: 6, right: 6, top: 4, bottom: 0 }} width={width} height={width ? 120 : undefined}>
       <CartesianGrid vertical={false} stroke="var(--border)" />
       <XAxis dataKey="step" type="number" domain={["dataMin", "dataMax"]} allowDecimals={false} {...axis} />
-      <YAxis domain={["auto", "auto"]} tickFormatter={fmt} width={44} {...axis} />
+      <YAxis domain={["auto", "auto"]} tickFormatter={fmt} width={52} {...axis} />
       <Tooltip contentStyle={tooltipStyle} formatter={fmt} labelFormatter={(s) => `step ${s}`} />
       {hasTrain && (
         <Line type="monotone" dataKey="loss" name="Train loss" stroke="var(--chart-1)" strokeWidth={1.5} dot={curve.length < 12} connectNulls isAnimationActive={false} />
