@@ -153,11 +153,12 @@ def checkpoints(settings, run_id: int) -> list[int]:
     return sorted(int(p.name.split("-")[1]) for p in folder.glob("step-*")) if folder.is_dir() else []
 
 
-def assert_complete(database, run_id: int, attempts: int) -> tuple[TrainingRun, Job]:
+def assert_complete(database, run_id: int, attempts: int, *, at_least: bool = False) -> tuple[TrainingRun, Job]:
     run, job = rows(database, run_id)
     assert run.status == "succeeded" and run.training_outcome == "success", (run.failure_message, job.error)
     assert [p["step"] for p in run.loss_curve_data] == list(range(1, STEPS + 1))  # full curve, each step once
-    assert job.status == "succeeded" and job.attempts == attempts
+    assert job.status == "succeeded"
+    assert job.attempts >= attempts if at_least else job.attempts == attempts, job.attempts
     return run, job
 
 
@@ -206,9 +207,11 @@ def test_paused_worker_loses_its_lease_and_stops_its_own_trainer(hub, database, 
         a.proc.send_signal(signal.SIGCONT)
     wait_for(lambda: not group_alive(pgid), timeout=20, what="the paused worker to kill its stale trainer")
     wait_for(lambda: "lease lost" in a.log, timeout=20, what="the worker to notice its lost lease")
-    # the same worker then takes the job again, legitimately (attempt 2), and finishes it
+    # the same worker then takes the job again, legitimately (attempt 2), and finishes it. With a 3 s lease a busy
+    # machine can make that attempt miss a heartbeat too (CI saw it once): a third attempt then resumes from the last
+    # checkpoint, which is still a correct ending (the full curve, each step once, is checked).
     wait_for(lambda: settled(database, run["id"], "succeeded"), what="the run to finish")
-    assert_complete(database, run["id"], attempts=2)
+    assert_complete(database, run["id"], attempts=2, at_least=True)
 
 
 def test_worker_dead_before_its_first_heartbeat_is_reclaimed(hub, database, settings, workers):
