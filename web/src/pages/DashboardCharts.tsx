@@ -2,6 +2,7 @@
 import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, Pie, PieChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { Dashboard } from "@/lib/types";
 import { STATUS_LABEL } from "@/lib/constants";
+import { tooltipStyle } from "@/components/chartStyle";
 
 const STATUS_COLOR: Record<string, string> = {
   wishlist: "#38bdf8",
@@ -11,13 +12,6 @@ const STATUS_COLOR: Record<string, string> = {
   archived: "#a1a1aa",
 };
 const PALETTE = ["var(--chart-1)", "var(--chart-2)", "var(--chart-3)", "var(--chart-4)", "var(--chart-5)", "#a1a1aa"];
-const tooltipStyle = {
-  background: "var(--popover)",
-  border: "1px solid var(--border)",
-  borderRadius: 8,
-  color: "var(--foreground)",
-  fontSize: 12,
-};
 const axis = { stroke: "var(--muted-foreground)", fontSize: 12, tickLine: false, axisLine: false } as const;
 
 export function StatusChart({ data }: { data: Dashboard["by_status"] }) {

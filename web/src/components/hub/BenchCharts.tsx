@@ -1,15 +1,8 @@
 // Recharts is heavy: this module is loaded lazily by the model page's Benchmarks section.
-import { Legend, PolarAngleAxis, PolarGrid, PolarRadiusAxis, Radar, RadarChart, ResponsiveContainer, Tooltip } from "recharts";
+import { Legend, PolarAngleAxis, PolarGrid, PolarRadiusAxis, Radar, RadarChart, Tooltip } from "recharts";
 import type { RadarPoint } from "@/lib/bench";
 import { formatScore } from "@/lib/bench";
-
-const tooltipStyle = {
-  background: "var(--popover)",
-  border: "1px solid var(--border)",
-  borderRadius: 8,
-  color: "var(--foreground)",
-  fontSize: 12,
-};
+import { Sized, tooltipStyle } from "@/components/chartStyle";
 
 /** The model's domain scores on a radar (0..1 scale), with the base model's as a second series when known. */
 export function DomainRadar({
@@ -48,10 +41,9 @@ export function DomainRadar({
       <Legend iconType="circle" wrapperStyle={{ fontSize: 12 }} />
     </RadarChart>
   );
-  if (width) return chart;
   return (
-    <ResponsiveContainer width="100%" height={300}>
+    <Sized width={width} height={300}>
       {chart}
-    </ResponsiveContainer>
+    </Sized>
   );
 }

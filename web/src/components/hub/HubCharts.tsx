@@ -1,17 +1,9 @@
 // Recharts is heavy: this module is loaded lazily by the run and dataset pages.
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { CurvePoint, HistogramBin } from "@/lib/hub";
-import { formatFloat } from "@/lib/format";
+import { formatTick, tooltipStyle } from "@/components/chartStyle";
 
-const tooltipStyle = {
-  background: "var(--popover)",
-  border: "1px solid var(--border)",
-  borderRadius: 8,
-  color: "var(--foreground)",
-  fontSize: 12,
-};
 const axis = { stroke: "var(--muted-foreground)", fontSize: 12, tickLine: false, axisLine: false } as const;
-const fmt = (v: unknown) => (typeof v === "number" ? formatFloat(v) : String(v));
 
 /** Train loss (every logged step) and eval loss (at each evaluation) against the step. */
 export function LossChart({ curve, totalSteps }: { curve: CurvePoint[]; totalSteps?: number | null }) {
@@ -27,8 +19,8 @@ export function LossChart({ curve, totalSteps }: { curve: CurvePoint[]; totalSte
           allowDecimals={false}
           {...axis}
         />
-        <YAxis domain={["auto", "auto"]} tickFormatter={fmt} width={56} {...axis} />
-        <Tooltip contentStyle={tooltipStyle} formatter={fmt} labelFormatter={(s) => `step ${s}`} />
+        <YAxis domain={["auto", "auto"]} tickFormatter={formatTick} width={56} {...axis} />
+        <Tooltip contentStyle={tooltipStyle} formatter={formatTick} labelFormatter={(s) => `step ${s}`} />
         <Legend iconType="circle" wrapperStyle={{ fontSize: 12 }} />
         <Line
           type="monotone"
@@ -65,9 +57,9 @@ export function LrChart({ curve, totalSteps }: { curve: CurvePoint[]; totalSteps
       <LineChart data={curve} margin={{ left: -8, right: 12, top: 4 }}>
         <CartesianGrid vertical={false} stroke="var(--border)" />
         <XAxis dataKey="step" type="number" domain={[0, totalSteps && totalSteps > 0 ? totalSteps : "dataMax"]} allowDecimals={false} {...axis} />
-        <YAxis yAxisId="lr" tickFormatter={fmt} width={64} {...axis} />
-        {hasGrad && <YAxis yAxisId="grad" orientation="right" tickFormatter={fmt} width={48} {...axis} />}
-        <Tooltip contentStyle={tooltipStyle} formatter={fmt} labelFormatter={(s) => `step ${s}`} />
+        <YAxis yAxisId="lr" tickFormatter={formatTick} width={64} {...axis} />
+        {hasGrad && <YAxis yAxisId="grad" orientation="right" tickFormatter={formatTick} width={48} {...axis} />}
+        <Tooltip contentStyle={tooltipStyle} formatter={formatTick} labelFormatter={(s) => `step ${s}`} />
         <Legend iconType="circle" wrapperStyle={{ fontSize: 12 }} />
         <Line yAxisId="lr" type="monotone" dataKey="lr" name="Learning rate" stroke="var(--chart-3)" strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
         {hasGrad && (

@@ -1,18 +1,10 @@
 // Recharts is heavy: this module is loaded lazily by the museum and the capability-changes pages.
-import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from "recharts";
 import { domainLabel } from "@/lib/bench";
-import { formatFloat } from "@/lib/format";
 import type { MuseumCurvePoint } from "@/lib/research";
+import { Sized, formatTick, tooltipStyle } from "@/components/chartStyle";
 
-const tooltipStyle = {
-  background: "var(--popover)",
-  border: "1px solid var(--border)",
-  borderRadius: 8,
-  color: "var(--foreground)",
-  fontSize: 12,
-};
 const axis = { stroke: "var(--muted-foreground)", fontSize: 11, tickLine: false, axisLine: false } as const;
-const fmt = (v: unknown) => (typeof v === "number" ? formatFloat(v) : String(v));
 const COLORS = ["var(--chart-1)", "var(--chart-2)", "var(--chart-3)", "var(--chart-4)", "var(--chart-5)"];
 
 /** A small train/eval loss curve for a museum card (finite points only; the caller filters NaN/Inf). */
@@ -23,8 +15,8 @@ export function MiniLossChart({ curve, width }: { curve: MuseumCurvePoint[]; wid
     <LineChart data={curve} margin={{ left: 6, right: 6, top: 4, bottom: 0 }} width={width} height={width ? 120 : undefined}>
       <CartesianGrid vertical={false} stroke="var(--border)" />
       <XAxis dataKey="step" type="number" domain={["dataMin", "dataMax"]} allowDecimals={false} {...axis} />
-      <YAxis domain={["auto", "auto"]} tickFormatter={fmt} width={52} {...axis} />
-      <Tooltip contentStyle={tooltipStyle} formatter={fmt} labelFormatter={(s) => `step ${s}`} />
+      <YAxis domain={["auto", "auto"]} tickFormatter={formatTick} width={52} {...axis} />
+      <Tooltip contentStyle={tooltipStyle} formatter={formatTick} labelFormatter={(s) => `step ${s}`} />
       {hasTrain && (
         <Line type="monotone" dataKey="loss" name="Train loss" stroke="var(--chart-1)" strokeWidth={1.5} dot={curve.length < 12} connectNulls isAnimationActive={false} />
       )}
@@ -33,11 +25,10 @@ export function MiniLossChart({ curve, width }: { curve: MuseumCurvePoint[]; wid
       )}
     </LineChart>
   );
-  if (width) return chart;
   return (
-    <ResponsiveContainer width="100%" height={120}>
+    <Sized width={width} height={120}>
       {chart}
-    </ResponsiveContainer>
+    </Sized>
   );
 }
 
@@ -64,10 +55,9 @@ export function AggregatesChart({ data, targets, width }: { data: Record<string,
       ))}
     </BarChart>
   );
-  if (width) return chart;
   return (
-    <ResponsiveContainer width="100%" height={280}>
+    <Sized width={width} height={280}>
       {chart}
-    </ResponsiveContainer>
+    </Sized>
   );
 }
