@@ -15,6 +15,7 @@ from modelmate.evaluation.runner import (
     UnsafeModelError,
     _data_fingerprint,
     default_mode,
+    fit_generation_budget,
     load_model,
     quick_indices,
     run_benchmarks,
@@ -119,6 +120,40 @@ def test_disabled_code_execution_skips_code_tasks(benchmark_dir: Path, eval_cach
     assert {req.task_name for req in lm.requests} == {"boolq"}
     assert [e["task"] for e in events if e["type"] == "task_skipped"] == ["humaneval", "mbpp"]
     assert set(run.raw) == {"boolq"}
+
+
+def test_humaneval_fits_a_model_whose_context_is_shorter_than_its_generation_budget(
+        tiny_lm, benchmark_dir: Path, eval_cache: Path) -> None:
+    """HumanEval asks for 1024 new tokens; the toy holds 512 in all. Without a lowered budget lm-eval refuses the
+    task ("requested max tokens to generate ... must be less than model's maximum sequence length") and every
+    automatic evaluation of a toy fine-tune would end partial."""
+    assert tiny_lm.max_length == 512
+    run = run_benchmarks(tiny_lm, tasks=["humaneval"], quick_size=1, data_dir=benchmark_dir, cache_dir=eval_cache)
+    assert run.status == "final", run.errors
+    assert [r.status for r in run.rows] == ["final"] and run.rows[0].value in (0.0, 1.0)
+    assert run.raw["humaneval"]["config"]["gen_kwargs"] == {"max_gen_toks": 256}
+    assert run.raw["humaneval"]["configs"]["humaneval"]["generation_kwargs"]["max_gen_toks"] == 256
+    # the lowered budget is part of the task hash: such a score is never compared with a full-budget one
+    big = run_benchmarks(OracleLM(), tasks=["humaneval"], quick_size=1, data_dir=benchmark_dir, cache_dir=eval_cache)
+    assert big.status == "final" and big.raw["humaneval"]["config"]["gen_kwargs"] is None
+    assert big.rows[0].task_hash != run.rows[0].task_hash
+
+
+def test_the_generation_budget_is_lowered_only_when_it_does_not_fit() -> None:
+    def task(output_type: str, max_gen_toks: int | None = None) -> SimpleNamespace:
+        config = {"output_type": output_type,
+                  "generation_kwargs": {} if max_gen_toks is None else {"max_gen_toks": max_gen_toks}}
+        return SimpleNamespace(get_config=config.get)
+
+    lm = SimpleNamespace(max_length=512, max_gen_toks=256)
+    assert fit_generation_budget(lm, [task("generate_until", 1024)], None) == 256
+    assert fit_generation_budget(lm, [task("generate_until", 512)], None) == 256
+    assert fit_generation_budget(lm, [task("generate_until", 511)], None) is None
+    assert fit_generation_budget(lm, [task("generate_until")], None) is None  # lm-eval's default of 256 fits
+    assert fit_generation_budget(lm, [task("generate_until", 1024)], {"max_gen_toks": 16}) is None  # caller's wins
+    assert fit_generation_budget(lm, [task("multiple_choice", 4096)], None) is None
+    assert fit_generation_budget(SimpleNamespace(max_length=131072), [task("generate_until", 1024)], None) is None
+    assert fit_generation_budget(object(), [task("generate_until", 1024)], None) is None  # no context to fit
 
 
 def test_the_quick_sample_is_fixed_by_the_seed() -> None:

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -164,13 +164,35 @@ def _data_fingerprint(task_obj: Any) -> str:
     return ";".join(parts)
 
 
-def task_hash(leaf: suites.Leaf, data: str, indices: list[int] | None, n_shot: int | None) -> str:
-    """sha256 of the task's configs and helper code, its data, the evaluated documents and the shot count."""
+def task_hash(leaf: suites.Leaf, data: str, indices: list[int] | None, n_shot: int | None,
+              max_gen_toks: int | None = None) -> str:
+    """sha256 of the task's configs and helper code, its data, the evaluated documents and the shot count (and a
+    generation budget lowered to fit the model, see :func:`fit_generation_budget`)."""
     digest = hashlib.sha256()
     for path in mirror.config_chain(suites.TASKS_DIR / leaf.config_file):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(json.dumps({"data": data, "samples": indices, "n_shot": n_shot}, sort_keys=True).encode())
+    settings: dict[str, Any] = {"data": data, "samples": indices, "n_shot": n_shot}
+    if max_gen_toks is not None:
+        settings["max_gen_toks"] = max_gen_toks
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def fit_generation_budget(lm: Any, task_objs: Iterable[Any], gen_kwargs: dict[str, Any] | None) -> int | None:
+    """The ``max_gen_toks`` to use instead of the tasks' own when a generation task asks for at least as many new
+    tokens as the model's whole context holds (HumanEval's 1024 on a 512-token model): lm-eval refuses that outright.
+    The budget becomes half the context, so the prompt keeps the other half. None: the tasks' own settings fit."""
+    max_length = getattr(lm, "max_length", None)
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
+        return None
+    default = getattr(lm, "max_gen_toks", 256)
+    asked = 0
+    for task_obj in task_objs:
+        if task_obj.get_config("output_type") != "generate_until":
+            continue
+        kwargs = {**(task_obj.get_config("generation_kwargs") or {}), **(gen_kwargs or {})}
+        asked = max(asked, _int(kwargs.get("max_gen_toks", default)) or 0)
+    return max_length // 2 if asked >= max_length else None
 
 
 def _float(value: Any) -> float | None:
@@ -358,6 +380,11 @@ def run_benchmarks(
             loaded = manager.load([spec.name])
             unit = loaded["groups"][spec.name] if spec.is_group else loaded["tasks"][spec.name]
             samples, limits, hashes = {}, {}, {}
+            budget = fit_generation_budget(model, (loaded["tasks"][leaf.task] for leaf in spec.leaves), gen_kwargs)
+            unit_gen_kwargs = gen_kwargs if budget is None else {**(gen_kwargs or {}), "max_gen_toks": budget}
+            if budget is not None:
+                log.info("benchmark task %s: generation budget lowered to %d tokens to fit the model's %d-token "
+                         "context", spec.name, budget, model.max_length)
             for leaf in spec.leaves:
                 task_obj = loaded["tasks"][leaf.task]
                 n_docs = len(task_obj.eval_docs)
@@ -367,11 +394,11 @@ def run_benchmarks(
                     samples[leaf.task] = indices
                 limits[leaf.task] = len(indices) if indices is not None else None
                 data = source.data_hashes.get(leaf.task) or _data_fingerprint(task_obj)
-                hashes[leaf.task] = task_hash(leaf, data, indices, spec.n_shot)
+                hashes[leaf.task] = task_hash(leaf, data, indices, spec.n_shot, budget)
             with sandbox.code_execution(code_execution_enabled):
                 results = _evaluate_unit(
                     model, manager, unit, samples=samples or None, bootstrap_iters=bootstrap_iters,
-                    log_samples=log_samples, gen_kwargs=gen_kwargs, apply_chat_template=apply_chat_template,
+                    log_samples=log_samples, gen_kwargs=unit_gen_kwargs, apply_chat_template=apply_chat_template,
                     confirm_run_unsafe_code=spec.requires_code_execution and code_execution_enabled,
                 )
             if env_info is None:
