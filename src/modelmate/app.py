@@ -85,12 +85,19 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.local_user_id = prepare_database(settings, db)
         worker = start_worker(settings, db)  # background jobs (training, embeddings, metadata refresh), if enabled
+        tiny_build, hub_demo_stop = None, None
         if settings.tiny_on_start and settings.base_models_enabled:
             from modelmate.finetune.base_models import start_background_tiny_build
 
-            start_background_tiny_build(settings, db)  # the demo's toy base model, built once in a child process
+            tiny_build = start_background_tiny_build(settings, db)  # the demo's toy base model, built once
+        if settings.hub_demo_enabled and settings.base_models_enabled and app.state.local_user_id is not None:
+            from modelmate.demo import hub as hub_demo
+
+            _, hub_demo_stop = hub_demo.start(db, settings, app.state.local_user_id, after=tiny_build)
         app.state.worker = worker
         yield
+        if hub_demo_stop is not None:
+            hub_demo_stop.set()
         if worker is not None:
             worker.stop()
         if database is None:

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     build_tiny_on_start: bool | None = Field(None, description="Build the toy 'tiny' base model in the background at "
                                                                "first start (default: when seed_demo is on, except "
                                                                "when environment is 'test')")
+    hub_demo: bool | None = Field(None, description="On the first start, train a small demo family of real runs on "
+                                                    "the toy model in the background, for a user who never used "
+                                                    "the hub (default: when the toy is built at start)")
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -101,6 +104,10 @@ class Settings(BaseSettings):
         if self.build_tiny_on_start is not None:
             return self.build_tiny_on_start
         return self.seed_demo and self.environment != "test"
+
+    @property
+    def hub_demo_enabled(self) -> bool:
+        return self.hub_demo if self.hub_demo is not None else self.tiny_on_start
 
     @property
     def artifacts_dir(self) -> Path:

@@ -8,7 +8,7 @@ import json
 
 from modelmate.benchmarking import service
 from modelmate.jobs.worker import Worker
-from modelmate.models import Evaluation, Job, Model
+from modelmate.models import Evaluation, Job, Model, TrainingRun
 
 CONFIG = {"max_steps": 2, "batch_size": 4, "max_seq_length": 64, "eval_split": 0.2, "logging_steps": 1,
           "warmup_ratio": 0.0}
@@ -78,3 +78,20 @@ def test_automatic_evaluation_covers_every_domain_by_default(hub, database, sett
         assert evaluation.settings["domains"] == ["math", "code", "knowledge", "reasoning", "reading", "truthfulness",
                                                   "translation"]
         assert evaluation.mode == "quick" and len(ids) == 1  # a base has no base of its own
+
+
+def test_automatic_evaluations_keep_the_training_jobs_priority(hub, database, settings):
+    """Background training (the hub demo queues below zero) must not push its evaluations ahead of users' jobs."""
+    on = settings.model_copy(update={"auto_evaluate": True, "auto_evaluate_domains": ["reading"]})
+    rows = [{"text": f"Example {i}: alpha beta gamma delta epsilon zeta"} for i in range(20)]
+    body = "".join(json.dumps(r) + "\n" for r in rows)
+    ds = hub.post("/api/v1/datasets", files={"file": ("d.jsonl", body.encode(), "application/json")},
+                  data={"name": "auto", "base_model": "tiny"})
+    run = hub.post("/api/v1/runs", json={"base_model": "tiny", "dataset_id": ds.json()["id"], "mode": "expert",
+                                         "preset": "quick", "config": CONFIG})
+    with database.session() as s:
+        s.get(Job, s.get(TrainingRun, run.json()["id"]).job_id).priority = -10
+        s.commit()
+    assert Worker(database, on, kinds=["train"], lease_s=30, poll_s=0.2).run_once() is True
+    with database.session() as s:
+        assert [j.priority for j in s.query(Job).filter(Job.kind == "evaluate")] == [-10, -10]

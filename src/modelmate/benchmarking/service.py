@@ -143,9 +143,10 @@ def weights_of(settings: Settings, session: Session, model: Model) -> tuple[str,
 # --- queueing -------------------------------------------------------------------------------------------------------
 
 def enqueue(session: Session, settings: Settings, model: Model, *, owner_id: int | None, mode: str,
-            domains: list[str] | None, run_id: int | None = None) -> tuple[Evaluation, bool]:
+            domains: list[str] | None, run_id: int | None = None, priority: int = 0) -> tuple[Evaluation, bool]:
     """Queue an evaluation of ``model``, or return the cached final one with the same settings (``True``) — or the
-    one with those settings already queued/running (``False``, nothing new queued)."""
+    one with those settings already queued/running (``False``, nothing new queued). ``priority`` orders its job
+    among the queued ones (higher first)."""
     values, settings_hash = evaluation_settings(settings, mode, domains)
     cached = repo.cached_final(session, model.id, settings_hash)
     if cached is not None:
@@ -163,7 +164,7 @@ def enqueue(session: Session, settings: Settings, model: Model, *, owner_id: int
         "tasks": [s.name for s in specs], "settings": values, "settings_hash": settings_hash,
         "harness_version": values["harness_version"]})
     job, _ = jobs.enqueue(session, kind=JobKind.EVALUATE, owner_id=owner_id,
-                          payload={"evaluation_id": evaluation.id}, max_attempts=2)
+                          payload={"evaluation_id": evaluation.id}, max_attempts=2, priority=priority)
     evaluation.job_id = job.id
     session.flush()
     return evaluation, False
@@ -187,21 +188,24 @@ def default_mode() -> str:
 
 
 def enqueue_after_training(session: Session, settings: Settings, model_id: int, *, owner_id: int | None,
-                           run_id: int | None) -> list[int]:
+                           run_id: int | None, priority: int = 0) -> list[int]:
     """After a successful run: evaluate the new model on every domain (quick on CPU) and its base once per
-    settings (the base's cached final evaluation is reused). Returns the evaluation ids queued or reused."""
+    settings (the base's cached final evaluation is reused). Returns the evaluation ids queued or reused.
+    ``priority``: the training job's, so that background work (the hub demo) stays behind what users queue."""
     model = repo.get_model(session, model_id)
     if model is None:
         return []
     mode = default_mode()
     domains = settings.auto_evaluate_domains or None
     out: list[int] = []
-    evaluation, _ = enqueue(session, settings, model, owner_id=owner_id, mode=mode, domains=domains, run_id=run_id)
+    evaluation, _ = enqueue(session, settings, model, owner_id=owner_id, mode=mode, domains=domains, run_id=run_id,
+                            priority=priority)
     out.append(evaluation.id)
     base = repo.get_model(session, model.base_model_id) if model.base_model_id else None
     if base is not None:
         try:
-            evaluation, _ = enqueue(session, settings, base, owner_id=owner_id, mode=mode, domains=domains)
+            evaluation, _ = enqueue(session, settings, base, owner_id=owner_id, mode=mode, domains=domains,
+                                    priority=priority)
             out.append(evaluation.id)
         except ValidationFailed:
             pass  # the base cannot be loaded here: no baseline

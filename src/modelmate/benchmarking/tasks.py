@@ -17,6 +17,7 @@ from typing import Any
 
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking import service
+from modelmate.db.engine import immediate_transaction
 from modelmate.finetune.runner import ChildProcess, child_env, classify_crash, memory_limit_bytes
 from modelmate.jobs import registry
 from modelmate.jobs import repository as jobs_repo
@@ -219,9 +220,12 @@ registry.on_reclaim(service.reconcile_evaluations)
 @registry.subscribe("model_trained")
 def evaluate_trained_model(ctx: JobContext, *, model_id: int, run_id: int, owner_id: int | None) -> None:
     """After a successful run: queue the new model's evaluation on every domain (and its base's baseline, once per
-    settings) when automatic evaluation is on."""
+    settings) when automatic evaluation is on, with the training job's priority (background work stays behind)."""
     if not ctx.settings.auto_evaluate_enabled:
         return
     with ctx.db.session() as session:
-        ids = service.enqueue_after_training(session, ctx.settings, model_id, owner_id=owner_id, run_id=run_id)
+        immediate_transaction(session)  # read-then-write: another writer may commit in between (SQLite)
+        job = jobs_repo.get(session, ctx.job_id)
+        ids = service.enqueue_after_training(session, ctx.settings, model_id, owner_id=owner_id, run_id=run_id,
+                                             priority=job.priority if job is not None else 0)
     ctx.log(f"queued evaluation(s) {ids} of the trained model and its base")

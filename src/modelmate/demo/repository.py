@@ -1,4 +1,5 @@
-"""SQL for the demo seeder: lock the user, check whether their log was ever used, wipe it for a reset."""
+"""SQL for the demo seeders: lock the user, check whether their log (or the hub) was ever used, wipe the log for a
+reset, find the hub demo's runs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from modelmate.models import Entry, EntryEvent, Model, SearchDocument, Tag, User
+from modelmate.models import Dataset, Entry, EntryEvent, Model, SearchDocument, Tag, TrainingRun, User
 
 
 def lock_user(session: Session, user_id: int) -> User | None:
@@ -54,3 +55,30 @@ def delete_log(session: Session, owner_id: int) -> int:
     session.execute(delete(Tag).where(Tag.owner_id == owner_id))
     session.expire_all()
     return n
+
+
+# --- the hub demo ---------------------------------------------------------------------------------------------------
+
+def hub_used(session: Session, owner_id: int) -> bool:
+    """True once the user has uploaded a dataset (even a deleted one) or launched a run."""
+    if session.scalar(select(Dataset.id).where(Dataset.owner_id == owner_id).limit(1)) is not None:
+        return True
+    return session.scalar(select(TrainingRun.id).where(TrainingRun.owner_id == owner_id).limit(1)) is not None
+
+
+def run_named(session: Session, owner_id: int, name: str) -> TrainingRun | None:
+    """The user's first run with this exact name."""
+    return session.scalars(select(TrainingRun).where(TrainingRun.owner_id == owner_id, TrainingRun.name == name)
+                           .order_by(TrainingRun.id).limit(1)).first()
+
+
+def has_fork_of(session: Session, owner_id: int, parent_model_id: int) -> bool:
+    return session.scalar(select(TrainingRun.id).where(TrainingRun.owner_id == owner_id,
+                                                       TrainingRun.parent_model_id == parent_model_id)
+                          .limit(1)) is not None
+
+
+def live_dataset_named(session: Session, owner_id: int, name: str) -> Dataset | None:
+    """The user's first dataset with this exact name that has not been deleted."""
+    return session.scalars(select(Dataset).where(Dataset.owner_id == owner_id, Dataset.name == name,
+                                                 Dataset.deleted_at.is_(None)).order_by(Dataset.id).limit(1)).first()

@@ -180,8 +180,9 @@ def estimate(session: Session, user: User, payload: EstimateRequest) -> Estimate
 # --- launching --------------------------------------------------------------------------------------------------
 
 def create_run(session: Session, settings: Settings, user: User, payload: RunCreate,
-               idempotency_key: str | None = None) -> TrainingRun:
-    """Validate, then write the run and its job together. The same Idempotency-Key returns the first run."""
+               idempotency_key: str | None = None, *, priority: int = 0) -> TrainingRun:
+    """Validate, then write the run and its job together. The same Idempotency-Key returns the first run.
+    ``priority`` orders the job among the queued ones (higher first; the hub demo's runs queue below zero)."""
     if idempotency_key is not None:
         existing_job = jobs_repo.by_idempotency_key(session, user.id, idempotency_key)
         if existing_job is not None:
@@ -203,7 +204,8 @@ def create_run(session: Session, settings: Settings, user: User, payload: RunCre
         raise ValidationFailed(f"dataset '{dataset.name}' has no rows", code="empty_dataset")
     planned = _estimate(config, spec, dataset, model)
     job, created = jobs_repo.insert(session, kind=JobKind.TRAIN.value, payload={}, owner_id=user.id,
-                                    idempotency_key=idempotency_key, max_attempts=TRAIN_MAX_ATTEMPTS)
+                                    idempotency_key=idempotency_key, max_attempts=TRAIN_MAX_ATTEMPTS,
+                                    priority=priority)
     if not created:  # a concurrent request with the same key won
         return _run_for_key(session, job)
     name = (payload.name or "").strip() or f"{model.name} on {dataset.name}"
