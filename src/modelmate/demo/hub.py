@@ -27,6 +27,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from modelmate.config import Settings
 from modelmate.datasets import service as datasets
 from modelmate.datasets.schemas import UploadFields
@@ -128,7 +130,7 @@ TOO_SHORT = DemoRun("Long emails in a 16-token window (demo)", EMAILS,
 PLANNED = (HELPER, TOO_SLOW, TOO_SHORT)  # launched at once; FRIENDLIER follows HELPER
 
 
-def _upload(session, settings: Settings, user: User, dataset: DemoDataset) -> int:
+def _upload(session: Session, settings: Settings, user: User, dataset: DemoDataset) -> int:
     fields = UploadFields(name=dataset.name, description=dataset.description, domain="support", license="CC0-1.0",
                           base_model="tiny")
     prepared = datasets.prepare_upload(session, settings, io.BytesIO(dataset.body), filename="chats.jsonl",
@@ -137,7 +139,7 @@ def _upload(session, settings: Settings, user: User, dataset: DemoDataset) -> in
     return row.id
 
 
-def _launch(session, settings: Settings, user: User, run: DemoRun, dataset_id: int,
+def _launch(session: Session, settings: Settings, user: User, run: DemoRun, dataset_id: int,
             parent_model_id: int | None = None) -> int:
     payload = RunCreate(name=run.name, base_model="tiny", dataset_id=dataset_id, mode="expert", preset="quick",
                         config=run.config, parent_model_id=parent_model_id)
