@@ -1,25 +1,8 @@
 // Fine-tuning hub: the API shapes the screens use, and small pure helpers (labels, 422 field errors, ids).
 import { ApiError } from "./api";
-import type { CurvePoint, DatasetOut } from "./types";
+import type { ConfigFieldOut, CurvePoint, DatasetOut } from "./types";
 
 // ---- API shapes: the generated client's, plus the free-form parts (dataset stats) spelled out ----------------
-
-import type { ConfigFieldOut } from "./types";
-export type {
-  BaseModelOut,
-  CurvePoint,
-  DatasetOut,
-  DatasetPage,
-  DatasetPreview,
-  EstimateOut,
-  PresetOut,
-  RunJob,
-  RunLog,
-  RunOut,
-  RunPage,
-  RunSummary,
-  TrainingOptions,
-} from "./types";
 
 export type FieldType = "int" | "float" | "bool" | "choice" | "list";
 

@@ -1,7 +1,7 @@
 // TanStack Query hooks for the hub screens (one query key per resource so pages share caches).
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api } from "./api";
-import type { BaseModelOut, DatasetPage, DatasetOut, DatasetPreview, RunOut, RunPage, TrainingOptions } from "./hub";
+import type { BaseModelOut, DatasetPage, DatasetOut, DatasetPreview, RunOut, RunPage, TrainingOptions } from "./types";
 import { isActive } from "./hub";
 
 export const hubKeys = {

@@ -3,7 +3,7 @@ import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { BaseModelCard, EstimateView } from "@/components/hub/TrainPieces";
 import { RecordView } from "@/pages/hub/DatasetPage";
-import type { BaseModelOut } from "@/lib/hub";
+import type { BaseModelOut } from "@/lib/types";
 
 function model(over: Partial<BaseModelOut> = {}): BaseModelOut {
   return {

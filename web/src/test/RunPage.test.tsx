@@ -5,7 +5,7 @@ import { MemoryRouter, Route, Routes } from "react-router";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { ConfigTable, KeyNumbers, OutcomePanel, RunProgress, RunStatusBadge } from "@/components/hub/RunPieces";
 import RunPage from "@/pages/hub/RunPage";
-import type { CurvePoint, RunOut } from "@/lib/hub";
+import type { CurvePoint, RunOut } from "@/lib/types";
 import { renderWithProviders } from "./render";
 import { makeRun, OPTIONS } from "./hubFixtures";
 

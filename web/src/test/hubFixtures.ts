@@ -1,5 +1,5 @@
 // Fixtures for the hub screens, shaped like the API's answers (GET /training/options is the real field list).
-import type { RunOut, TrainingOptions } from "@/lib/hub";
+import type { RunOut, TrainingOptions } from "@/lib/types";
 
 export const OPTIONS: TrainingOptions = {
   "fields": [

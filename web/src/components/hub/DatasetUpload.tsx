@@ -7,7 +7,7 @@ import { NativeSelect } from "@/components/ui/select";
 import { toast } from "@/components/ui/toast";
 import { ApiError, errorMessage, uploadWithProgress } from "@/lib/api";
 import { formatBytes } from "@/lib/format";
-import type { DatasetOut } from "@/lib/hub";
+import type { DatasetOut } from "@/lib/types";
 import { DATASET_FORMATS, rowErrors } from "@/lib/hub";
 import { hubKeys } from "@/lib/hubQueries";
 import { cn } from "@/lib/utils";

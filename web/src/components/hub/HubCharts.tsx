@@ -1,6 +1,7 @@
 // Recharts is heavy: this module is loaded lazily by the run and dataset pages.
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { CurvePoint, HistogramBin } from "@/lib/hub";
+import type { HistogramBin } from "@/lib/hub";
+import type { CurvePoint } from "@/lib/types";
 import { formatTick, tooltipStyle } from "@/components/chartStyle";
 
 const axis = { stroke: "var(--muted-foreground)", fontSize: 12, tickLine: false, axisLine: false } as const;

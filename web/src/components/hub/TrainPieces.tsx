@@ -2,7 +2,7 @@
 import { Check, Lock, Sparkles, TriangleAlert } from "lucide-react";
 import { Badge } from "@/components/ui/badge";
 import { formatBytes, formatCount, formatDate, formatDuration, formatParams } from "@/lib/format";
-import type { BaseModelOut, DatasetOut, EstimateOut, PresetOut } from "@/lib/hub";
+import type { BaseModelOut, DatasetOut, EstimateOut, PresetOut } from "@/lib/types";
 import { datasetTokens, FORMAT_LABEL } from "@/lib/hub";
 import { cn } from "@/lib/utils";
 

@@ -12,7 +12,8 @@ import { Skeleton } from "@/components/ui/skeleton";
 import { toast } from "@/components/ui/toast";
 import { api, ApiError } from "@/lib/api";
 import { formatBytes, formatCount, formatDateTime, formatFloat } from "@/lib/format";
-import type { DatasetOut, DatasetStats } from "@/lib/hub";
+import type { DatasetStats } from "@/lib/hub";
+import type { DatasetOut } from "@/lib/types";
 import { datasetTokens, FORMAT_LABEL } from "@/lib/hub";
 import { hubKeys, useDataset, useDatasetPreview } from "@/lib/hubQueries";
 

@@ -22,7 +22,7 @@ import { Skeleton } from "@/components/ui/skeleton";
 import { toast } from "@/components/ui/toast";
 import { api, ApiError } from "@/lib/api";
 import { formatDateTime } from "@/lib/format";
-import type { RunOut } from "@/lib/hub";
+import type { RunOut } from "@/lib/types";
 import { isActive } from "@/lib/hub";
 import { hubKeys, useRun, useTrainingOptions } from "@/lib/hubQueries";
 

@@ -15,7 +15,7 @@ import { Skeleton } from "@/components/ui/skeleton";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { api, errorMessage } from "@/lib/api";
 import { formatCount } from "@/lib/format";
-import type { EstimateOut, RunOut } from "@/lib/hub";
+import type { EstimateOut, RunOut } from "@/lib/types";
 import { FORMAT_LABEL, newIdempotencyKey } from "@/lib/hub";
 import { useBaseModels, useDatasets, useTrainingOptions } from "@/lib/hubQueries";
 import { cn } from "@/lib/utils";

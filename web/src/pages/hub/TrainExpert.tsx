@@ -15,7 +15,7 @@ import { NativeSelect } from "@/components/ui/select";
 import { Skeleton } from "@/components/ui/skeleton";
 import { api, errorMessage } from "@/lib/api";
 import { formatCount } from "@/lib/format";
-import type { EstimateOut, RunOut } from "@/lib/hub";
+import type { EstimateOut, RunOut } from "@/lib/types";
 import { fieldErrors, newIdempotencyKey } from "@/lib/hub";
 import { baseValues, changedValues, draftFromValues, parseDraft, type Draft } from "@/lib/hubConfig";
 import { advisorOverrides } from "@/lib/research";
