@@ -14,7 +14,8 @@ CONFIG = {"max_steps": 2, "batch_size": 4, "max_seq_length": 64, "eval_split": 0
           "warmup_ratio": 0.0}
 
 
-def train_once(client, database, settings) -> dict:
+def launch(client) -> dict:
+    """Upload a small dataset and launch a run on the toy; returns the queued run."""
     rows = [{"text": f"Example {i}: alpha beta gamma delta epsilon zeta"} for i in range(20)]
     body = "".join(json.dumps(r) + "\n" for r in rows)
     ds = client.post("/api/v1/datasets", files={"file": ("d.jsonl", body.encode(), "application/json")},
@@ -23,8 +24,13 @@ def train_once(client, database, settings) -> dict:
     run = client.post("/api/v1/runs", json={"base_model": "tiny", "dataset_id": ds.json()["id"], "mode": "expert",
                                             "preset": "quick", "config": CONFIG})
     assert run.status_code == 202, run.text
+    return run.json()
+
+
+def train_once(client, database, settings) -> dict:
+    run = launch(client)
     assert Worker(database, settings, kinds=["train"], lease_s=30, poll_s=0.2).run_once() is True
-    body = client.get(f"/api/v1/runs/{run.json()['id']}").json()
+    body = client.get(f"/api/v1/runs/{run['id']}").json()
     assert body["status"] == "succeeded", body
     return body
 
@@ -83,14 +89,9 @@ def test_automatic_evaluation_covers_every_domain_by_default(hub, database, sett
 def test_automatic_evaluations_keep_the_training_jobs_priority(hub, database, settings):
     """Background training (the hub demo queues below zero) must not push its evaluations ahead of users' jobs."""
     on = settings.model_copy(update={"auto_evaluate": True, "auto_evaluate_domains": ["reading"]})
-    rows = [{"text": f"Example {i}: alpha beta gamma delta epsilon zeta"} for i in range(20)]
-    body = "".join(json.dumps(r) + "\n" for r in rows)
-    ds = hub.post("/api/v1/datasets", files={"file": ("d.jsonl", body.encode(), "application/json")},
-                  data={"name": "auto", "base_model": "tiny"})
-    run = hub.post("/api/v1/runs", json={"base_model": "tiny", "dataset_id": ds.json()["id"], "mode": "expert",
-                                         "preset": "quick", "config": CONFIG})
+    run = launch(hub)
     with database.session() as s:
-        s.get(Job, s.get(TrainingRun, run.json()["id"]).job_id).priority = -10
+        s.get(Job, s.get(TrainingRun, run["id"]).job_id).priority = -10
         s.commit()
     assert Worker(database, on, kinds=["train"], lease_s=30, poll_s=0.2).run_once() is True
     with database.session() as s:
