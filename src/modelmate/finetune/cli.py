@@ -443,6 +443,45 @@ def models_add_local(
                   f"{params:,} parameters); train with --base {key}")
 
 
+@models_app.command("add-gguf")
+def models_add_gguf(
+    path: Path = typer.Argument(..., help="A GGUF file (llama.cpp format): llama, mistral, qwen2 or phi3"),
+    name: str = typer.Option(..., "--name", min=1, max=200, help="Display name (its key becomes local-<name>)"),
+    license: str = typer.Option(None, "--license", max=100, help="The model's license (default: the file's own)"),
+) -> None:
+    """Import a GGUF file as a base model: dequantized to safetensors (bfloat16 when quantized), with its tokenizer
+    and chat template; the file's sha256 and quantization are recorded."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from modelmate.finetune import model_imports
+
+    settings = Settings()
+    db = _database(settings)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task(f"importing {path.name}", total=None)
+
+            def progress(event: dict) -> None:
+                if event.get("type") == "stage":
+                    bar.update(task, description=str(event.get("message")), total=None, completed=0)
+                elif event.get("type") == "hash":
+                    bar.update(task, total=event.get("total"), completed=event.get("done"))
+
+            model = model_imports.import_gguf(settings, db, path, name=name, license=license, on_progress=progress)
+    except model_imports.ModelImportError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    finally:
+        db.dispose()
+    info = model.hub_info or {}
+    source = info.get("source") or {}
+    console.print(f"[green]imported[/] {source.get('file')} ({source.get('quantization')}, sha256 "
+                  f"{str(source.get('sha256'))[:12]}…) as base model [bold]{info.get('key')}[/] (catalog model "
+                  f"{model.id}, {model.parameters or 0:,} parameters, stored as {source.get('stored_dtype')}); "
+                  f"train with --base {info.get('key')}")
+
+
 @models_app.command("list")
 def models_list() -> None:
     """The base models you can fine-tune and whether each is ready."""

@@ -30,6 +30,9 @@ class BaseModelOut(BaseModel):
     default_target_modules: list[str] = Field(default_factory=list)
     context_length: int | None = None
     description: str | None = None
+    source: dict[str, Any] | None = Field(None, description="Where the weights came from when they were converted "
+                                                            "on this server (GGUF file name, sha256, quantization, "
+                                                            "stored dtype)")
 
 
 class ConfigFieldOut(BaseModel):

