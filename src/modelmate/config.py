@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     max_import_rows: int = Field(100_000, ge=1, description="Largest accepted import, in rows")
     max_dataset_bytes: int = Field(200 * 1024 * 1024, ge=1024, description="Largest accepted dataset upload file")
     max_dataset_rows: int = Field(1_000_000, ge=1, description="Largest accepted dataset, in rows")
+    max_gguf_bytes: int = Field(64 * 1024**3, ge=1024, description="Largest accepted GGUF model upload "
+                                                                   "(POST /base-models/gguf)")
     log_level: str = Field("info")
     signup_open: bool = Field(True, description="Anyone may sign up after the first account (false: admins add "
                                                 "accounts with `modelmate users create`)")
@@ -72,9 +74,14 @@ class Settings(BaseSettings):
     build_tiny_on_start: bool | None = Field(None, description="Build the toy 'tiny' base model in the background at "
                                                                "first start (default: when seed_demo is on, except "
                                                                "when environment is 'test')")
+    install_builtin_models: bool | None = Field(None, description="Install the built-in real base model "
+                                                                  "(SmolLM2-135M-Instruct, from its bundled GGUF) in "
+                                                                  "the background at first start (default: when "
+                                                                  "base models are seeded)")
     hub_demo: bool | None = Field(None, description="On the first start, train a small demo family of real runs on "
-                                                    "the toy model in the background, for a user who never used "
-                                                    "the hub (default: when the toy is built at start)")
+                                                    "SmolLM2-135M-Instruct in the background, for a user who never "
+                                                    "used the hub (default: when seed_demo is on, except when "
+                                                    "environment is 'test')")
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -106,8 +113,14 @@ class Settings(BaseSettings):
         return self.seed_demo and self.environment != "test"
 
     @property
+    def builtin_models_on_start(self) -> bool:
+        if self.install_builtin_models is not None:
+            return self.install_builtin_models
+        return self.base_models_enabled
+
+    @property
     def hub_demo_enabled(self) -> bool:
-        return self.hub_demo if self.hub_demo is not None else self.tiny_on_start
+        return self.hub_demo if self.hub_demo is not None else self.seed_demo and self.environment != "test"
 
     @property
     def artifacts_dir(self) -> Path:

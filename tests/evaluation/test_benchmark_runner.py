@@ -217,7 +217,11 @@ def test_models_load_from_safetensors_only(tiny_model: Path, tmp_path: Path, ben
     peft_model.save_pretrained(adapter)
     assert (adapter / "adapter_model.safetensors").is_file()
     lm = load_model(tiny_model, adapter)
-    assert type(lm.model).__name__.startswith("Peft")
+    ids = torch.tensor([[5, 17, 42, 7]])
+    with torch.no_grad():  # the adapter is merged into the weights: the same function as base + adapter
+        assert torch.allclose(lm.model(ids).logits, peft_model(input_ids=ids).logits, atol=1e-4)
+        assert not torch.allclose(lm.model(ids).logits, AutoModelForCausalLM.from_pretrained(
+            tiny_model, use_safetensors=True)(ids).logits, atol=1e-3)
     run = run_benchmarks(lm, tasks=["piqa"], quick_size=DOCS, data_dir=benchmark_dir, cache_dir=eval_cache)
     assert run.status == "final" and len(run.rows) == 2
     (adapter / "adapter_model.bin").write_bytes(b"x")

@@ -18,7 +18,9 @@ from typing import Any
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking import service
 from modelmate.db.engine import immediate_transaction
+from modelmate.finetune import hf_pull
 from modelmate.finetune.runner import ChildProcess, child_env, classify_crash, memory_limit_bytes
+from modelmate.humanize import duration
 from modelmate.jobs import registry
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
@@ -103,6 +105,7 @@ class EvaluationTask:
         spec = self._spec()
         if not spec:
             return {"evaluation_id": self.evaluation_id, "already_finished": True}
+        spec["model"] = self._local_model(str(spec["model"]))
         directory = evaluation_dir(self.settings, self.evaluation_id)
         with_cuda = self._cuda_device()
         if with_cuda:
@@ -153,6 +156,38 @@ class EvaluationTask:
                                     + "; ".join(f"{k}: {v}" for k, v in (result.get("errors") or {}).items())[:1500])
         return {"evaluation_id": self.evaluation_id, "status": stored.get("status")}
 
+    def _local_model(self, source: str) -> str:
+        """A Hugging Face id is pulled here, in the worker, before the child starts (the child only loads local
+        directories): the job's progress and message show the download; cancel and a lost lease stop it."""
+        if Path(source).is_absolute() or Path(source).is_dir():
+            return source
+        last = 0.0
+
+        class Cancelled(Exception):
+            pass
+
+        def on_progress(event: dict[str, Any]) -> None:
+            nonlocal last
+            if self.ctx.lost.is_set() or self.ctx.shutdown.is_set():
+                raise LeaseLost(f"job {self.ctx.job_id}: lease lost or worker stopping; download stopped")
+            now = time.monotonic()
+            if now - last < FLUSH_S and event.get("phase") != "done":
+                return
+            last = now
+            self.progress, self.message = hf_pull.fraction(event), hf_pull.describe(event)
+            if self._write()[1]:
+                raise Cancelled
+
+        try:  # fine-tuning needs a supported architecture; an evaluation loads any safe causal LM
+            path = hf_pull.pull(self.settings, source, on_progress=on_progress, check_architecture=False)
+        except hf_pull.PullError as exc:
+            self._fail("DownloadFailed", f"Cannot download {source}: {exc.message}")
+        except Cancelled:
+            self._write(lambda _s, ev: service.fail(ev, "Cancelled", "The evaluation was cancelled."))
+            raise JobCancelled(f"evaluation {self.evaluation_id} cancelled") from None
+        self.progress, self.message = 0.0, "starting"
+        return str(path)
+
     def _cuda_device(self) -> str | None:
         if "torch" not in sys.modules:
             return None
@@ -168,6 +203,14 @@ class EvaluationTask:
         elif kind == "task_started" and total:
             self.progress = (index or 0) / total
             self.message = f"{event.get('task')} ({(index or 0) + 1} of {total})"
+        elif kind == "task_progress" and total:
+            done, docs = event.get("docs_done"), event.get("docs_total")
+            if isinstance(done, int) and isinstance(docs, int) and docs > 0:
+                self.progress = ((index or 0) + min(done, docs) / docs) / total
+                eta = event.get("eta_s")
+                left = f", about {duration(eta)} left" if isinstance(eta, int | float) and done < docs else ""
+                self.message = (f"{event.get('task')} ({(index or 0) + 1} of {total}): {done} of {docs} "
+                                f"documents{left}")
         elif kind in ("task_finished", "task_failed", "task_skipped") and total:
             self.progress = ((index or 0) + 1) / total
             verb = {"task_finished": "done", "task_failed": "failed", "task_skipped": "skipped"}[kind]

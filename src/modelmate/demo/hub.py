@@ -1,12 +1,14 @@
-"""The hub's demo: on the first start of a fresh install, a small family of real runs on the toy model.
+"""The hub's demo: on the first start of a fresh install, a small family of real runs on a real model.
 
-Nothing here is canned. Three datasets are uploaded through the datasets service, and runs are launched through the
-fine-tuning service; the job worker trains them with the real trainer. Automatic evaluation (when it is on) then
-benchmarks every trained model with lm-eval. What comes out fills every hub page:
+Nothing here is canned. Three datasets (:mod:`.hub_data`: worked solutions and answer-only replies from the GSM8K
+**train** split, and long emails) are uploaded through the datasets service, and runs are launched through the
+fine-tuning service on the built-in SmolLM2-135M-Instruct; the job worker trains them with the real trainer, and
+automatic evaluation benchmarks every trained model (and the base, once) on all domains with lm-eval. What comes
+out fills every hub page:
 
-* **Support helper (demo)** learns short answers for a note-taking app. It is published, so it has a public model
-  page with a demo, a download and a fork button.
-* **… friendlier (demo fork)** continues that adapter on a second dataset. It is the lineage graph's second
+* **Math tutor (demo)** learns GSM8K's worked-solution format. It is published: a public model page with a chat
+  demo (it still knows that Paris is the capital of France), a download and a fork button.
+* **… answer only (demo fork)** continues that adapter on one-sentence answers: the lineage graph's second
   generation, with score deltas on its edge.
 * **… learning rate too low (demo)** trains, but its loss stays flat: the failure museum files it as *no learning*.
 * **Long emails in a 16-token window (demo)** fails: the replies start beyond the window, so there is nothing to
@@ -15,13 +17,13 @@ benchmarks every trained model with lm-eval. What comes out fills every hub page
 The jobs queue at a negative priority, and so do their evaluations, so anything a user launches runs first. The
 plan is written once, for a user who has never uploaded a dataset or launched a run, in one transaction. The fork
 needs its parent's adapter, so it is launched when the parent succeeds, by a thread that watches the parent, and
-again at the next start if the server stopped first.
+again at the next start if the server stopped first. Tests run the same family on the toy (``base="tiny"``, with a
+learning rate the random toy can move with).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -33,129 +35,90 @@ from modelmate.config import Settings
 from modelmate.datasets import service as datasets
 from modelmate.datasets.schemas import UploadFields
 from modelmate.db.engine import Database, immediate_transaction
+from modelmate.demo import hub_data
 from modelmate.demo import repository as repo
+from modelmate.demo.hub_data import EMAILS, DemoDataset
+from modelmate.finetune import base_models
 from modelmate.finetune import service as finetune
 from modelmate.finetune.schemas import RunCreate
 from modelmate.hub import service as hub
 from modelmate.hub.schemas import ModelPatch
 from modelmate.models import User
+from modelmate.training.base_models import SMOLLM2_KEY, TINY_KEY
 
 log = logging.getLogger("modelmate.demo")
 
 PRIORITY = -10  # below every job a user queues (0)
 POLL_S = 2.0
-WAIT_S = 3600.0  # how long the watcher waits for one run before it gives up (the next start tries again)
-
-# --- the data -------------------------------------------------------------------------------------------------------
-
-APP = "Inkwell"  # a made-up note-taking app the support datasets are about
-
-_QA = [
-    ("How do I reset my password?", "Open Settings, choose Account, then Reset password. We email you a link."),
-    ("How can I export my notes?", "Open the notebook, choose Export, and pick Markdown, PDF or HTML."),
-    ("Can I share a notebook with a colleague?", "Yes: open the notebook, choose Share, and enter their email."),
-    ("Where do deleted notes go?", "To the Trash. They stay there for 30 days, and you can restore them."),
-    ("How do I change the app's theme?", "Open Settings, then Appearance, and choose Light, Dark or System."),
-    ("Why is sync not working?", "Check that you are online, then choose Sync now from the File menu."),
-    ("How do I add a tag to a note?", "Type # and the tag's name anywhere in the note, or use the Tags button."),
-    ("Can I use the app offline?", "Yes. Your notes are kept on your device and sync when you are back online."),
-    ("How do I cancel my subscription?", "Open Settings, then Billing, and choose Cancel plan."),
-    ("How do I get an invoice?", "Open Settings, then Billing; every invoice is listed there as a PDF."),
-    ("Can I import notes from another app?", "Yes: choose Import from the File menu and pick the exported file."),
-    ("How do I lock a note?", "Open the note, choose the lock icon, and set a password for locked notes."),
-    ("How big can an attachment be?", "Up to 25 MB per file on the free plan and 200 MB on the paid plans."),
-    ("How do I delete my account?", "Open Settings, then Account, and choose Delete account at the bottom."),
-    ("Can I search inside PDFs?", "Yes, on the paid plans: text in attached PDFs is searched with your notes."),
-    ("How do I turn off notifications?", "Open Settings, then Notifications, and switch off the ones you don't want."),
-]
-_ASKING = ["{q}", "Hi! {q}", "Quick question about {app}: {q}"]
-_SIGN_OFF = " Is there anything else I can help you with?"
-_EMAIL = ("Hello team, I have been using {app} every day for about two years now, mostly for meeting notes and for "
-          "planning my week, and until recently everything worked really well on both my laptop and my phone. "
-          "Since last week, though, something has changed and I am not sure whether it is me or the app. {q} "
-          "Thanks a lot in advance, and sorry for the long message.")
-
-
-def _chats(pairs: list[tuple[str, str]], asking: list[str], suffix: str = "") -> bytes:
-    rows = [{"messages": [{"role": "user", "content": ask.format(q=q, app=APP)},
-                          {"role": "assistant", "content": a + suffix}]}
-            for ask in asking for q, a in pairs]
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
-
-
-@dataclass(frozen=True)
-class DemoDataset:
-    name: str
-    description: str
-    body: bytes
-
-
-SUPPORT = DemoDataset(
-    "Support chats (demo)",
-    f"Questions about {APP}, a made-up note-taking app, each with a short answer from its support team.",
-    _chats(_QA, _ASKING))
-FRIENDLY = DemoDataset(
-    "Friendly support replies (demo)",
-    "The same kind of questions; every answer ends by offering more help.",
-    _chats(_QA, _ASKING[:2], _SIGN_OFF))
-EMAILS = DemoDataset(
-    "Long customer emails (demo)",
-    "Long emails with short answers: the answer starts far into each conversation.",
-    _chats(_QA[:12], [_EMAIL]))
+WAIT_S = 3 * 3600.0  # how long the watcher waits for one run before it gives up (the next start tries again)
+TOY_LEARNING_RATE = 1e-2  # the random toy only moves with a large step
 
 # --- the runs -------------------------------------------------------------------------------------------------------
 
-_SHORT = {"batch_size": 4, "max_seq_length": 128, "eval_split": 0.2, "logging_steps": 1, "warmup_ratio": 0.05}
+WORKED, ANSWER_ONLY = "worked", "answer_only"  # which GSM8K set a run trains on (EMAILS: the long emails)
+_BASE = {"batch_size": 4, "eval_split": 0.1, "logging_steps": 1, "warmup_ratio": 0.05, "learning_rate": 3e-4}
 
 
 @dataclass(frozen=True)
 class DemoRun:
     name: str
-    dataset: DemoDataset
+    dataset: str  # WORKED, ANSWER_ONLY or EMAILS.name
     config: dict[str, Any]
     description: str | None = None  # set on the model page when the run succeeds
 
 
-HELPER = DemoRun("Support helper (demo)", SUPPORT,
-                 {**_SHORT, "max_steps": 40, "learning_rate": 1e-2, "eval_steps": 10, "save_steps": 20},
-                 f"A demo fine-tune of the toy model on support chats about {APP}. Trained on this machine when "
-                 "ModelMate first started; the toy knows no language, so expect noise, not answers.")
-FRIENDLIER = DemoRun("Support helper, friendlier (demo fork)", FRIENDLY,
-                     {**_SHORT, "max_steps": 24, "learning_rate": 1e-2, "eval_steps": 8, "save_steps": 12},
-                     "A demo fork: continues Support helper (demo) on replies that end by offering more help.")
-TOO_SLOW = DemoRun("Support helper, learning rate too low (demo)", SUPPORT,
-                   {**_SHORT, "max_steps": 20, "learning_rate": 1e-6, "eval_steps": 10, "save_steps": 20})
-TOO_SHORT = DemoRun("Long emails in a 16-token window (demo)", EMAILS,
-                    {**_SHORT, "max_steps": 12, "max_seq_length": 16, "eval_steps": 6, "save_steps": 12})
-PLANNED = (HELPER, TOO_SLOW, TOO_SHORT)  # launched at once; FRIENDLIER follows HELPER
+TUTOR = DemoRun("Math tutor (demo)", WORKED,
+                {**_BASE, "max_seq_length": 512, "max_steps": 24, "eval_steps": 8, "save_steps": 12},
+                "A demo fine-tune of SmolLM2-135M-Instruct on 400 worked solutions from the GSM8K train split "
+                "(LoRA r 8, 24 steps), trained on this machine when ModelMate first started. Ask it a word problem, "
+                "or anything else: it is still a general (if small) assistant.")
+CONCISE = DemoRun("Math tutor, answer only (demo fork)", ANSWER_ONLY,
+                  {**_BASE, "max_seq_length": 256, "max_steps": 12, "eval_steps": 6, "save_steps": 12},
+                  "A demo fork: continues Math tutor (demo) on one-sentence answers ('The answer is 72.').")
+TOO_SLOW = DemoRun("Math tutor, learning rate too low (demo)", ANSWER_ONLY,
+                   {**_BASE, "max_seq_length": 256, "max_steps": 12, "eval_steps": 12, "save_steps": 12,
+                    "learning_rate": 1e-6})
+TOO_SHORT = DemoRun("Long emails in a 16-token window (demo)", EMAILS.name,
+                    {**_BASE, "max_seq_length": 16, "max_steps": 12, "eval_steps": 6, "save_steps": 12})
+PLANNED = (TUTOR, TOO_SLOW, TOO_SHORT)  # launched at once; CONCISE follows TUTOR
+HELPER, FRIENDLIER = TUTOR, CONCISE  # the published parent and its fork
 
 
-def _upload(session: Session, settings: Settings, user: User, dataset: DemoDataset) -> int:
-    fields = UploadFields(name=dataset.name, description=dataset.description, domain="support", license="CC0-1.0",
-                          base_model="tiny")
+def demo_datasets(settings: Settings) -> dict[str, DemoDataset]:
+    worked, answer_only = hub_data.math_datasets(settings.benchmark_data_dir)
+    return {WORKED: worked, ANSWER_ONLY: answer_only, EMAILS.name: EMAILS}
+
+
+def _upload(session: Session, settings: Settings, user: User, dataset: DemoDataset, base: str) -> int:
+    fields = UploadFields(name=dataset.name, description=dataset.description, domain=dataset.domain,
+                          license=dataset.license, base_model=base)
     prepared = datasets.prepare_upload(session, settings, io.BytesIO(dataset.body), filename="chats.jsonl",
                                        fields=fields)
     row, _ = datasets.register(session, settings, user, prepared, fields)
     return row.id
 
 
-def _launch(session: Session, settings: Settings, user: User, run: DemoRun, dataset_id: int,
+def _launch(session: Session, settings: Settings, user: User, run: DemoRun, dataset_id: int, base: str,
             parent_model_id: int | None = None) -> int:
-    payload = RunCreate(name=run.name, base_model="tiny", dataset_id=dataset_id, mode="expert", preset="quick",
-                        config=run.config, parent_model_id=parent_model_id)
+    config = dict(run.config)
+    if base == TINY_KEY and config["learning_rate"] > 1e-5:
+        config["learning_rate"] = TOY_LEARNING_RATE
+    payload = RunCreate(name=run.name, base_model=base, dataset_id=dataset_id, mode="expert", preset="quick",
+                        config=config, parent_model_id=parent_model_id)
     return finetune.create_run(session, settings, user, payload, priority=PRIORITY).id
 
 
-def plan(db: Database, settings: Settings, user_id: int) -> list[int]:
+def plan(db: Database, settings: Settings, user_id: int, *, base: str = SMOLLM2_KEY) -> list[int]:
     """Upload the datasets and launch the first runs, once, for a user who never used the hub. Returns run ids."""
+    data = demo_datasets(settings)  # read before the write lock: GSM8K may come from the Hub
     with db.session() as session:
         immediate_transaction(session)
         user = repo.lock_user(session, user_id)
         if user is None or repo.hub_used(session, user_id):
             return []
-        ids = {d.name: _upload(session, settings, user, d) for d in (SUPPORT, FRIENDLY, EMAILS)}
-        runs = [_launch(session, settings, user, run, ids[run.dataset.name]) for run in PLANNED]
-    log.info("hub demo: queued runs %s on the toy model", runs)
+        ids = {key: _upload(session, settings, user, dataset, base) for key, dataset in data.items()}
+        runs = [_launch(session, settings, user, run, ids[run.dataset], base) for run in PLANNED]
+    log.info("hub demo: queued runs %s on %s", runs, base)
     return runs
 
 
@@ -187,7 +150,8 @@ def _publish(db: Database, user_id: int, model_id: int, description: str | None)
             hub.update(session, user, model_id, ModelPatch(visibility="public", description=description))
 
 
-def fork_when_ready(db: Database, settings: Settings, user_id: int, stop: threading.Event) -> int | None:
+def fork_when_ready(db: Database, settings: Settings, user_id: int, stop: threading.Event, *,
+                    base: str = SMOLLM2_KEY) -> int | None:
     """Wait for the helper; then publish it and launch its fork (once: nothing when a fork of it exists).
     Returns the fork's run id."""
     parent = _wait(db, user_id, HELPER.name, stop)
@@ -198,10 +162,10 @@ def fork_when_ready(db: Database, settings: Settings, user_id: int, stop: thread
         user = repo.lock_user(session, user_id)
         if user is None or repo.has_fork_of(session, user_id, parent):
             return None
-        friendly = repo.live_dataset_named(session, user_id, FRIENDLY.name)
-        if friendly is None:
+        answer_only = repo.live_dataset_named(session, user_id, hub_data.ANSWER_ONLY_NAME)
+        if answer_only is None:
             return None  # the user deleted the second dataset: no fork
-        run_id = _launch(session, settings, user, FRIENDLIER, friendly.id, parent_model_id=parent)
+        run_id = _launch(session, settings, user, FRIENDLIER, answer_only.id, base, parent_model_id=parent)
     _publish(db, user_id, parent, HELPER.description)
     log.info("hub demo: %s succeeded; queued its fork (run %d)", HELPER.name, run_id)
     fork = _wait(db, user_id, FRIENDLIER.name, stop)
@@ -210,23 +174,25 @@ def fork_when_ready(db: Database, settings: Settings, user_id: int, stop: thread
     return run_id
 
 
-def start(db: Database, settings: Settings, user_id: int, *, after: threading.Thread | None = None
-          ) -> tuple[threading.Thread, threading.Event]:
-    """In the background: wait for ``after`` (the toy's build), plan the demo if this user never used the hub, and
-    launch the fork when its parent succeeds. Set the returned event to stop watching (at shutdown)."""
+def start(db: Database, settings: Settings, user_id: int, *, after: threading.Thread | None = None,
+          base: str = SMOLLM2_KEY) -> tuple[threading.Thread, threading.Event]:
+    """In the background: wait for ``after`` (the base model's install), plan the demo if this user never used the
+    hub, and launch the fork when its parent succeeds. Set the returned event to stop watching (at shutdown)."""
     stop = threading.Event()
 
     def work() -> None:
         try:
             if after is not None:
                 after.join()
-            from modelmate.finetune import base_models
-
-            if not base_models.tiny_built(base_models.tiny_dir(settings)):
-                log.info("hub demo: the toy model is not built; nothing to train")
+            if not base_models.installed(settings, base):
+                log.info("hub demo: the base model %s is not installed on this server; nothing to train", base)
                 return
-            plan(db, settings, user_id)
-            fork_when_ready(db, settings, user_id, stop)
+            try:
+                plan(db, settings, user_id, base=base)
+            except hub_data.DemoDataMissing as exc:
+                log.warning("hub demo: %s", exc)
+                return
+            fork_when_ready(db, settings, user_id, stop, base=base)
         except Exception:  # noqa: BLE001 - the demo is a convenience; the server runs without it
             log.exception("hub demo failed")
 

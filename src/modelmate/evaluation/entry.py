@@ -2,7 +2,7 @@
 
 The spec (JSON)::
 
-    {"model": "<dir or hf id>", "adapter": "<dir>" | null, "domains": [...] | null, "tasks": [...] | null,
+    {"model": "<dir>", "adapter": "<dir>" | null, "domains": [...] | null, "tasks": [...] | null,
      "mode": "quick" | "full", "data_dir": "<mirror>" | null, "cache_dir": "...", "code_execution_enabled": true,
      "quick_size": null, "threads": 1, "device": "cpu", "result_path": "<file>" | null}
 
@@ -27,7 +27,6 @@ from modelmate.training.entry import _sanitize, event_channel
 
 SPEC_KEYS = {"model", "adapter", "domains", "tasks", "mode", "data_dir", "cache_dir", "code_execution_enabled",
              "quick_size", "threads", "device", "result_path"}
-SAFE_PATTERNS = ["*.safetensors", "*.json", "*.model", "*.txt", "*.tiktoken", "tokenizer*"]
 
 
 def validate(spec: Any) -> dict[str, Any]:
@@ -45,13 +44,13 @@ def validate(spec: Any) -> dict[str, Any]:
 
 
 def model_dir(ref: str) -> Path:
-    """A local directory as is; a Hugging Face id downloaded (safetensors and tokenizer files only)."""
+    """The local model directory to evaluate. This process downloads nothing: the worker pulls a Hugging Face model
+    before it starts us (``modelmate.finetune.hf_pull``: safe files only, progress, resume, safety checks)."""
     path = Path(ref)
-    if path.is_dir():
-        return path
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(ref, allow_patterns=SAFE_PATTERNS))
+    if not path.is_dir():
+        raise FileNotFoundError(f"{ref} is not a local model directory (the worker downloads Hugging Face models "
+                                "before it starts the evaluation)")
+    return path
 
 
 def result_event(run: Any) -> dict[str, Any]:

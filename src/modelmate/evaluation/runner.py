@@ -102,12 +102,15 @@ def check_safetensors_dir(path: Path, *, what: str = "model") -> None:
         raise UnsafeModelError(f"{what} directory {path} has no .safetensors weights")
 
 
-def load_model(model_dir: Path, adapter_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 1,
+def load_model(model_dir: Path, adapter_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 8,
                max_length: int | None = None, dtype: str = "float32"):
-    """An lm-eval ``HFLM`` over a local model directory (+ a PEFT adapter): safetensors only, no remote code."""
+    """An lm-eval model over a local model directory (+ a PEFT adapter, merged into the weights): safetensors only,
+    no remote code. It is a :class:`~.fastlm.FastLM` (lm-eval's ``HFLM`` with prefix-cached log-likelihoods and
+    early-exit batched generation; ``batch_size`` applies where it falls back to HFLM's own code)."""
     import torch
-    from lm_eval.models.huggingface import HFLM
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .fastlm import FastLM
 
     check_safetensors_dir(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
@@ -117,10 +120,11 @@ def load_model(model_dir: Path, adapter_dir: Path | None = None, *, device: str 
         from peft import PeftModel
 
         check_safetensors_dir(adapter_dir, what="adapter")
-        model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=False)
+        # W + BA folded into W: the same function, without the adapter's extra matmuls on every token
+        model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=False).merge_and_unload()
     model.eval()
     model.to(device)
-    return HFLM(pretrained=model, tokenizer=tokenizer, device=device, batch_size=batch_size, max_length=max_length)
+    return FastLM(pretrained=model, tokenizer=tokenizer, device=device, batch_size=batch_size, max_length=max_length)
 
 
 def chat_template_hash(lm: Any, apply_chat_template: bool) -> str | None:
@@ -314,6 +318,18 @@ def _evaluate_unit(lm: Any, manager: Any, unit: Any, *, samples: dict[str, list[
     return results
 
 
+def _progress_reporter(emit: ProgressCallback, base_event: dict[str, Any], started: float):
+    """``(done, total)`` documents of the running task -> a ``task_progress`` event with an ETA."""
+
+    def report(done: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        eta = round(elapsed / done * (total - done), 1) if done else None
+        emit({"type": "task_progress", **base_event, "docs_done": done, "docs_total": total,
+              "seconds": round(elapsed, 1), "eta_s": eta})
+
+    return report
+
+
 def _environment(lm: Any) -> dict[str, Any]:
     """What simple_evaluate adds about the environment and the tokenizer (computed once per run)."""
     from lm_eval.loggers.utils import add_env_info, add_tokenizer_info
@@ -376,6 +392,8 @@ def run_benchmarks(
             continue
         emit({"type": "task_started", **base_event})
         t0 = time.monotonic()
+        if hasattr(model, "progress"):  # documents done inside the task, with an ETA
+            model.progress = _progress_reporter(emit, base_event, t0)
         try:
             loaded = manager.load([spec.name])
             unit = loaded["groups"][spec.name] if spec.is_group else loaded["tasks"][spec.name]
@@ -412,6 +430,9 @@ def run_benchmarks(
             emit({"type": "task_failed", **base_event, "error": {
                 "type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc(limit=20)}})
             continue
+        finally:
+            if hasattr(model, "progress"):
+                model.progress = None
         raw[spec.name] = {k: v for k, v in dict(results).items() if k != "samples" or log_samples}
         all_samples.update(samples)
         task_rows = _result_rows(spec, results, ctx, hashes, limits, "partial")

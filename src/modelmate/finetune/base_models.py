@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -35,6 +36,7 @@ from modelmate.config import Settings
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database, immediate_transaction
 from modelmate.errors import NotFoundError
+from modelmate.finetune import hf_pull
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import BaseModelOut
 from modelmate.jsonutil import write_json_atomic
@@ -56,6 +58,11 @@ def tiny_dir(settings: Settings) -> Path:
 
 def tiny_built(path: Path) -> bool:
     return (path / TOY_MARKER).is_file() and (path / "config.json").is_file()
+
+
+def installed(settings: Settings, key: str) -> bool:
+    """Whether the toy or a model converted on this machine (``key``) is on disk and complete."""
+    return tiny_built(tiny_dir(settings)) if key == TINY_KEY else import_source(settings, key) is not None
 
 
 def managed_dir(settings: Settings, key: str) -> Path:
@@ -108,11 +115,20 @@ def local_path_of(settings: Settings, model: Model) -> Path | None:
 
 
 def model_source(settings: Settings, model: Model) -> str | None:
-    """What the trainer loads: the local directory, else the Hugging Face id."""
+    """What the trainer loads: the local directory, else the snapshot pulled from the Hugging Face Hub into our cache,
+    else the Hugging Face id (the worker pulls it before training: :func:`pending_download`)."""
     path = local_path_of(settings, model)
     if path is not None:
         return str(path)
-    return model.hf_repo_id
+    snapshot = hf_pull.cached_snapshot(settings, model.hf_repo_id) if model.hf_repo_id else None
+    return str(snapshot) if snapshot is not None else model.hf_repo_id
+
+
+def pending_download(settings: Settings, model: Model) -> str | None:
+    """The Hugging Face id the worker must pull before ``model`` can be loaded (None: it is on this machine)."""
+    if not model.hf_repo_id or local_path_of(settings, model) is not None:
+        return None
+    return None if hf_pull.cached_snapshot(settings, model.hf_repo_id) is not None else model.hf_repo_id
 
 
 # --- installs in progress (model_imports writes a small status file next to the model directories) ---------------
@@ -169,6 +185,8 @@ def availability(settings: Settings, model: Model) -> tuple[bool, str | None]:
         return False, f"the local model directory {path} is missing"
     if not model.hf_repo_id:
         return False, "no Hugging Face id and no local directory"
+    if hf_pull.cached_snapshot(settings, model.hf_repo_id) is not None:
+        return True, None  # pulled already (`modelmate models pull`, or an earlier run)
     if info.get("gated") and not (settings.hf_token or os.environ.get("HF_TOKEN")):
         return False, ("gated on Hugging Face: accept the license there and set MODELMATE_HF_TOKEN for the worker")
     return True, None
@@ -278,6 +296,53 @@ def register_local(session: Session, path: Path, *, name: str, license: str = "u
     if row is None:
         raise LocalModelError(f"the name {name!r} is already taken in the catalog; choose another --name")
     return row
+
+
+def hf_key(repo_id: str) -> str:
+    """The registry key of a model pulled from the Hub that is not in the registry: ``hf-<org>-<name>``."""
+    slug = re.sub(r"[^a-z0-9.]+", "-", repo_id.lower()).strip("-")[:80] or "model"
+    return f"hf-{slug}"
+
+
+def register_pulled(session: Session, settings: Settings, repo_id: str, snapshot: Path) -> Model:
+    """Register (or refresh) the base model of a snapshot pulled from the Hub: a registry model keeps its registry
+    row; any other supported model becomes ``hf-<org>-<name>`` with its Hugging Face id. The row keeps no machine
+    path: the trainer finds the snapshot in the cache (:func:`model_source`)."""
+    known = specs.find_spec(repo_id)
+    if known is not None and known.hf_repo_id:
+        row = upsert_base(session, known, source=import_source(settings, known.key))
+    else:
+        try:
+            config = json.loads((snapshot / "config.json").read_text(encoding="utf-8"))
+            tok_file = snapshot / "tokenizer_config.json"
+            tok = json.loads(tok_file.read_text(encoding="utf-8")) if tok_file.is_file() else None
+            tok = tok if isinstance(tok, dict) else {}
+            template = snapshot / "chat_template.jinja"  # transformers 5 saves the template beside the config
+            if template.is_file() and not tok.get("chat_template"):
+                tok["chat_template"] = template.read_text(encoding="utf-8")
+            org, _, name = repo_id.partition("/")
+            spec = specs.local_spec(name, config, tok, license=_card_license(snapshot), key=hf_key(repo_id))
+        except (ValueError, OSError) as exc:
+            raise LocalModelError(f"{repo_id}: {exc}") from exc
+        spec = replace(spec, hf_repo_id=repo_id, developer=org,
+                       description=f"{repo_id} ({spec.architecture}) from the Hugging Face Hub, pulled with "
+                                   "`modelmate models pull`.")
+        row = upsert_base(session, spec)
+    if row is None:
+        raise LocalModelError(f"{repo_id} is already in the catalog as someone's private or fine-tuned model; it "
+                              "was downloaded but not registered as a base model")
+    return row
+
+
+def _card_license(snapshot: Path) -> str:
+    """The ``license:`` of the model card's front matter (``unknown`` without one)."""
+    try:
+        text = (snapshot / "README.md").read_text(encoding="utf-8")
+    except OSError:
+        return "unknown"
+    head = text.split("---", 2)[1] if text.startswith("---") and text.count("---") >= 2 else ""
+    found = re.search(r"^license:\s*['\"]?([A-Za-z0-9_.+-]{1,100})", head, re.MULTILINE)
+    return found.group(1) if found else "unknown"
 
 
 def seed_base_models(db: Database, settings: Settings) -> int:

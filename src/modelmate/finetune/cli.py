@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from modelmate.config import Settings
+from modelmate.humanize import duration
 
 runs_app = typer.Typer(help="Your fine-tuning runs.", no_args_is_help=True)
 models_app = typer.Typer(help="Base models for fine-tuning.", no_args_is_help=True)
@@ -199,7 +200,7 @@ def train(
         except AppError as exc:
             raise _fail(exc) from exc
         console.print(f"run [bold]{run_id}[/] queued: about {steps} steps, "
-                      f"~{_duration(est.get('seconds'))} on {est.get('device', 'cpu')}")
+                      f"~{duration(est.get('seconds'))} on {est.get('device', 'cpu')}")
         if not wait:
             console.print(f"follow it with [bold]modelmate runs show {run_id}[/] (a worker runs it: "
                           "`modelmate serve` or `modelmate worker`)")
@@ -210,16 +211,6 @@ def train(
     _print_run(final)
     if final.status != "succeeded":
         raise typer.Exit(1)
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return "?"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _follow(db, settings: Settings, user_id: int, run_id: int, job_id: int):
@@ -480,6 +471,59 @@ def models_add_gguf(
                   f"{str(source.get('sha256'))[:12]}…) as base model [bold]{info.get('key')}[/] (catalog model "
                   f"{model.id}, {model.parameters or 0:,} parameters, stored as {source.get('stored_dtype')}); "
                   f"train with --base {info.get('key')}")
+
+
+@models_app.command("pull")
+def models_pull(
+    hf_id: str = typer.Argument(..., help="A Hugging Face model id, e.g. Qwen/Qwen2.5-0.5B (or a registry key)"),
+    revision: str = typer.Option(None, "--revision", help="A branch, tag or commit (default: main)"),
+    token: str = typer.Option(None, "--token", help="Hugging Face token for gated/private models (default: "
+                                                    "MODELMATE_HF_TOKEN, else HF_TOKEN)"),
+) -> None:
+    """Download a base model from the Hugging Face Hub (safetensors and tokenizer files only; resumes an interrupted
+    download) and register it for fine-tuning."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    from modelmate.db.engine import immediate_transaction
+    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import hf_pull
+    from modelmate.training.base_models import find_spec
+
+    settings = Settings()
+    known = find_spec(hf_id)
+    repo_id = known.hf_repo_id if known is not None and known.hf_repo_id else hf_id.strip()
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[rate]}"),
+                  TextColumn("{task.fields[eta]}"), console=console, transient=True) as bar:
+        task = bar.add_task(f"pulling {repo_id}", total=None, rate="", eta="")
+
+        def progress(event: dict) -> None:
+            rate, eta = event.get("bytes_per_s"), event.get("eta_s")
+            phase = event.get("phase")
+            bar.update(task, total=event.get("bytes_total") or None, completed=event.get("bytes_done") or 0,
+                       description=f"{phase} {repo_id}" + (f" ({event['file']})" if event.get("file") else ""),
+                       rate=f"{hf_pull.human_bytes(rate)}/s" if rate else "",
+                       eta=f"about {duration(eta)} left" if eta is not None else "")
+
+        try:
+            path = hf_pull.pull(settings, repo_id, revision=revision, token=token, on_progress=progress)
+        except hf_pull.PullError as exc:
+            err_console.print(f"[red]error:[/] {exc.message}")
+            raise typer.Exit(code=2) from None
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            immediate_transaction(session)
+            model = bases.register_pulled(session, settings, repo_id, path)
+            key, model_id, params = (model.hub_info or {}).get("key"), model.id, model.parameters or 0
+    except bases.LocalModelError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    finally:
+        db.dispose()
+    size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    console.print(f"[green]pulled[/] {repo_id} ({hf_pull.human_bytes(size)}) into {path}")
+    console.print(f"registered as base model [bold]{key}[/] (catalog model {model_id}, {params:,} parameters); "
+                  f"train with --base {key}")
 
 
 @models_app.command("list")
