@@ -199,8 +199,9 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) ->
     return out
 
 
-def install_smollm2(settings: Settings, database: Database, smollm2_dir: Path) -> None:
-    """Put the converted SmolLM2 where a server installs its built-in model, and register it."""
+@pytest.fixture
+def smollm2_installed(settings: Settings, database: Database, smollm2_dir: Path) -> Path:
+    """SmolLM2 where a server's first start installs its built-in model (this test's data dir), registered."""
     from modelmate.finetune import base_models as bases
     from modelmate.training.base_models import SMOLLM2_KEY
 
@@ -209,6 +210,7 @@ def install_smollm2(settings: Settings, database: Database, smollm2_dir: Path) -
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(smollm2_dir, dest)
     bases.seed_base_models(database, settings)
+    return dest
 
 
 def install_tiny(settings: Settings, database: Database, tiny_source: Path) -> None:

@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from conftest import install_smollm2
 from modelmate.app import create_app
 from modelmate.demo import hub as hub_demo
 from modelmate.demo import hub_data
@@ -177,9 +176,9 @@ def test_no_fork_when_the_user_deleted_its_dataset(hub, database, settings):
     assert hub_demo.FRIENDLIER.name not in runs(database)
 
 
-def test_the_app_starts_the_demo_on_smollm2_only_when_asked(client, database, settings, smollm2_dir):
+def test_the_app_starts_the_demo_on_smollm2_only_when_asked(client, database, settings, smollm2_installed):
+    """``smollm2_installed``: what the first start's install leaves behind."""
     assert settings.hub_demo_enabled is False and settings.builtin_models_on_start is False  # environment "test"
-    install_smollm2(settings, database, smollm2_dir)  # what the first start's install leaves behind
     app = create_app(settings.model_copy(update={"hub_demo": True, "seed_base_models": True,
                                                  "install_builtin_models": True}), database=database)
     with TestClient(app, base_url="http://127.0.0.1:8000"):

@@ -31,9 +31,9 @@ def counts(database) -> tuple[int, int]:
 def test_base_models_are_seeded_once_with_the_toy_labelled(hub, settings, database):
     models = hub.get("/api/v1/base-models").json()
     keys = [m["key"] for m in models]
-    assert keys[0] == "tiny" and len(keys) == 9
-    assert {"llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "mistral-7b-v0.3", "phi-3-mini", "qwen2.5-0.5b",
-            "qwen2.5-1.5b", "qwen2.5-7b"} <= set(keys)
+    assert keys[0] == "tiny" and len(keys) == 10
+    assert {"smollm2-135m-instruct", "llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "mistral-7b-v0.3",
+            "phi-3-mini", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b"} <= set(keys)
     tiny = models[0]
     assert tiny["toy"] is True and tiny["available"] is True and "toy" in tiny["name"].lower()
     assert "TOY" in tiny["description"] and tiny["default_target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
@@ -44,9 +44,9 @@ def test_base_models_are_seeded_once_with_the_toy_labelled(hub, settings, databa
     assert qwen["available"] is True and qwen["parameters"] == 494_032_768
     bases.seed_base_models(database, settings)  # idempotent
     bases.seed_base_models(database, settings)
-    assert len(hub.get("/api/v1/base-models").json()) == 9
+    assert len(hub.get("/api/v1/base-models").json()) == 10
     catalog = hub.get("/api/v1/models", params={"kind": "base", "limit": 100}).json()
-    assert catalog["total"] == 9
+    assert catalog["total"] == 10
 
 
 def test_seeding_adopts_a_public_catalog_row_for_the_same_repository(client, settings, database):

@@ -5,33 +5,16 @@ generation at a time (429 + Retry-After), limits (422), a broken adapter (an ``e
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from fastapi.testclient import TestClient
 
 from modelmate.finetune import base_models as bases
 from modelmate.hub.demo import demo
+from sse import generate, parse_sse
 
 API = "/api/v1"
 CHAT = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "alpha beta gamma"}]
-
-
-def parse_sse(text: str) -> list[tuple[str, dict]]:
-    events = []
-    for block in text.split("\n\n"):
-        if not block.strip() or block.startswith(":"):
-            continue
-        fields = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((fields["event"], json.loads(fields["data"])))
-    return events
-
-
-def generate(client, model_id: int, **body):
-    with client.stream("POST", f"{API}/models/{model_id}/generate", json=body) as r:
-        text = "".join(r.iter_text())
-    return r, text
 
 
 def expected_greedy(base_dir, adapter_dir, *, messages=None, prompt=None, max_new_tokens: int) -> str:

@@ -23,6 +23,7 @@ const TrainExpert = lazy(() => import("./pages/hub/TrainExpert"));
 const Runs = lazy(() => import("./pages/hub/Runs"));
 const RunPage = lazy(() => import("./pages/hub/RunPage"));
 const Datasets = lazy(() => import("./pages/hub/Datasets"));
+const BaseModels = lazy(() => import("./pages/hub/BaseModels"));
 const DatasetPage = lazy(() => import("./pages/hub/DatasetPage"));
 const HubModel = lazy(() => import("./pages/hub/HubModel"));
 const Leaderboards = lazy(() => import("./pages/hub/Leaderboards"));
@@ -78,6 +79,7 @@ const router = createBrowserRouter([
       { path: "hub/runs/:id", element: <RunPage /> },
       { path: "hub/datasets", element: <Datasets /> },
       { path: "hub/datasets/:id", element: <DatasetPage /> },
+      { path: "hub/base-models", element: <BaseModels /> },
       { path: "hub/models/:id", element: <HubModel /> },
       { path: "hub/leaderboards", element: <Leaderboards /> },
       { path: "hub/museum", element: <Museum /> },

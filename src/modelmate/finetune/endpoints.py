@@ -7,18 +7,22 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep
+from modelmate.accounts.service import Unauthorized
+from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep, get_optional_user
+from modelmate.api.uploads import receive_file
 from modelmate.errors import ErrorResponse
-from modelmate.finetune import forks, service
+from modelmate.finetune import forks, import_service, service
 from modelmate.finetune.schemas import (
     BaseModelOut,
     EstimateOut,
     EstimateRequest,
     ForkTemplateOut,
+    GGUFImportAccepted,
+    GGUFImportFields,
     RunCreate,
     RunLog,
     RunOut,
@@ -41,6 +45,57 @@ KEEPALIVE_S = 15.0
 @router.get("/base-models", response_model=list[BaseModelOut], summary="Base models you can fine-tune")
 def list_base_models(session: SessionDep, settings: SettingsDep, user: CurrentUser) -> list[BaseModelOut]:
     return service.list_base_models(session, settings, user)
+
+
+def _require_admin(request: Request, db: DatabaseDep) -> None:
+    with db.session() as session:
+        user = get_optional_user(request, session)
+        if user is None:
+            raise Unauthorized("sign in to continue (or send an API token: Authorization: Bearer mm_...)")
+        import_service.require_admin(user)
+
+
+async def _received_gguf(request: Request, db: DatabaseDep, settings: SettingsDep
+                         ) -> AsyncIterator[import_service.PreparedImport]:
+    """Authorise before reading a byte, stream the file to a private temp file, check its header (before the request
+    takes the database's write lock). The file is removed afterwards unless a job took it over."""
+    await run_in_threadpool(_require_admin, request, db)
+    received = await receive_file(request, folder=import_service.upload_dir(settings), file_field="file",
+                                  max_bytes=settings.max_gguf_bytes, text_fields=import_service.TEXT_FIELDS,
+                                  prefix=import_service.UPLOAD_PREFIX, suffix=import_service.UPLOAD_SUFFIX)
+    prepared = await run_in_threadpool(import_service.check_upload, received)
+    try:
+        yield prepared
+    finally:
+        if not prepared.queued:
+            received.discard()
+
+
+GGUF_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "name"],
+    "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream",
+                            "description": "A GGUF file (llama.cpp format) of a llama, mistral, qwen2 or phi3 model"},
+                   **GGUFImportFields.model_json_schema()["properties"]}}}}}}
+IMPORT_ERRORS = {
+    401: {"model": ErrorResponse, "description": "Not signed in"},
+    403: {"model": ErrorResponse, "description": "Only administrators can import base models"},
+    409: {"model": ErrorResponse, "description": "The name is taken (a base model, or an import in progress)"},
+    413: {"model": ErrorResponse, "description": "The file is larger than max_gguf_bytes"},
+    422: {"model": ErrorResponse, "description": "Not a GGUF file, truncated, an unsupported architecture, or an "
+                                                 "invalid form (nothing stored, nothing queued)"},
+}
+
+
+@router.post("/base-models/gguf", response_model=GGUFImportAccepted, status_code=202, responses=IMPORT_ERRORS,
+             openapi_extra=GGUF_FORM, summary="Import a GGUF model file as a base model (administrators)")
+def import_gguf(upload: Annotated[import_service.PreparedImport, Depends(_received_gguf)], session: SessionDep,
+                settings: SettingsDep, user: CurrentUser) -> GGUFImportAccepted:
+    """The file is streamed to the server and its header checked at once: not GGUF, truncated, or an architecture
+    ModelMate cannot train (llama, mistral, qwen2 and phi3 can) → 422, nothing kept. Then an ``import_model`` job
+    dequantizes it with transformers, stores it as safetensors (bfloat16 when quantized) with its tokenizer and chat
+    template, and registers it as the base model ``key``, recording the file's name, sha256 and quantization. Follow
+    it at ``GET /jobs/{job_id}``."""
+    return import_service.queue_import(session, settings, user, upload)
 
 
 @router.get("/training/options", response_model=TrainingOptions,

@@ -79,13 +79,15 @@ def _spec_for(key: str, name: str, model_dir: Path, license: str | None, info: g
 
 
 def import_gguf(settings: Settings, db: Database, path: Path, *, name: str, key: str | None = None,
-                license: str | None = None, on_progress: Progress | None = None) -> Model:
+                license: str | None = None, on_progress: Progress | None = None,
+                display_name: str | None = None) -> Model:
     """Convert and register a GGUF file as the base model ``key`` (default ``local-<name>``). Re-importing the same
-    file under the same name refreshes the row; another file under a taken name is refused."""
+    file under the same name refreshes the row; another file under a taken name is refused. ``display_name``: the
+    file's own name when ``path`` is an upload stored under a generated one (messages and provenance use it)."""
     path = Path(path).expanduser()
     key = key or specs.local_key(name)
     try:
-        info = gguf.inspect_gguf(path)
+        info = gguf.inspect_gguf(path, display_name=display_name)
     except gguf.GGUFImportError as exc:
         raise ModelImportError(str(exc)) from None
     target = bases.managed_dir(settings, key)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from modelmate.db.engine import immediate_transaction
 from modelmate.jobs import repository as jobs_repo
 from modelmate.models import Dataset, Job, Model, TrainingRun
-from modelmate.models.enums import ModelKind, RunStatus
+from modelmate.models.enums import JobKind, JobStatus, ModelKind, RunStatus
 
 OPEN_RUN_STATUSES = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 
@@ -55,6 +55,13 @@ def add_model(session: Session, values: dict[str, Any]) -> Model:
     session.add(model)
     session.flush()
     return model
+
+
+def active_import_jobs(session: Session) -> list[Job]:
+    """GGUF imports queued or running (jobs of kind ``import_model``), oldest first."""
+    return list(session.scalars(select(Job).where(
+        Job.kind == JobKind.IMPORT_MODEL.value, Job.status.in_((JobStatus.QUEUED.value, JobStatus.RUNNING.value)))
+        .order_by(Job.id)))
 
 
 # --- datasets --------------------------------------------------------------------------------------------------

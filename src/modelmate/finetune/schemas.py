@@ -212,3 +212,27 @@ class ForkTemplateOut(BaseModel):
     name: str
     adapter_available: bool = Field(description="The parent's adapter is on this server (else a fork is refused)")
     unavailable_reason: str | None = None
+
+
+class GGUFImportFields(BaseModel):
+    """The text fields of ``POST /base-models/gguf`` (sent with the file as multipart/form-data)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RawText = Field(min_length=1, max_length=200, description="Display name; the base model's key becomes "
+                                                                    "local-<the name in lower case, dashes>")
+    license: RawText | None = Field(None, max_length=100, description="The model's license (default: the one the "
+                                                                      "file declares, else 'unknown')")
+
+
+class GGUFImportAccepted(BaseModel):
+    """A GGUF upload that passed the header checks and is queued for conversion (follow it at /jobs/{job_id})."""
+
+    job_id: int
+    status: JobStatus
+    key: str = Field(description="The key the base model will have once imported")
+    name: str
+    file_name: str | None = Field(None, description="The uploaded file's name (metadata only)")
+    size_bytes: int
+    architecture: str = Field(description="The GGUF architecture, e.g. llama, qwen2")
+    quantization: str = Field(description="The dominant tensor type, e.g. Q4_1 (F16/F32 when unquantized)")

@@ -23,7 +23,7 @@ from typing import Any
 
 from modelmate.db.base import utcnow
 from modelmate.finetune import base_models as bases
-from modelmate.finetune import forks, service
+from modelmate.finetune import forks, hf_pull, service
 from modelmate.finetune import repository as repo
 from modelmate.finetune.runner import (
     ChildProcess,
@@ -54,6 +54,10 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+class _DownloadStopped(Exception):
+    """Raised from the download's progress callback: the run was cancelled, or the worker is stopping."""
 
 
 class RunFailed(Exception):
@@ -97,6 +101,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+
+
 def link_dataset(source: Path, target: Path, content_hash: str | None) -> None:
     """Hard-link (or copy) the dataset into the run directory once, checking it against its content hash."""
     if target.is_file():
@@ -127,16 +135,17 @@ class TrainingTask:
             raise PermanentJobError(f"bad train payload: {ctx.payload!r}") from None
         self.state = CurveState()
         self.child: ChildProcess | None = None
+        self._download: tuple[float, str] | None = None  # (progress, message) while the base model downloads
 
     # --- fenced writes -----------------------------------------------------------------------------------------
 
     def _write(self, values: dict[str, Any], *, final=None) -> bool:
         """One fenced transaction: heartbeat + run values (+ ``final(session, run)``). False: lease lost."""
+        progress, message = self._download or (self.state.progress, self.state.progress_message())
         with self.db.session() as session:
             ok, cancel = repo.fenced_run_update(
                 session, job_id=self.ctx.job_id, token=self.ctx.fencing_token, lease_s=self.ctx.lease_s,
-                run_id=self.run_id, values=values, progress=self.state.progress,
-                message=self.state.progress_message())
+                run_id=self.run_id, values=values, progress=progress, message=message)
             if ok and final is not None:
                 run = repo.get_run(session, self.run_id)
                 final(session, run)
@@ -208,6 +217,7 @@ class TrainingTask:
             if not available:
                 raise RunFailed("crashed", f"'{base.name}' cannot be trained on: {reason}")
             source = bases.model_source(settings, base)
+            download = bases.pending_download(settings, base)
             data_src = dataset_file(settings, dataset, run.dataset_hash)
             config = dict(run.config or {})
             dataset_name = dataset.name if dataset is not None else f"dataset {run.dataset_id}"
@@ -220,6 +230,8 @@ class TrainingTask:
             parent = repo.model_by_id(session, run.parent_model_id) if run.parent_model_id else None
             parent_source = forks.adapter_dir(parent) if parent is not None else None
             parent_name = parent.name if parent is not None else None
+        if download:  # a Hugging Face model not on this machine yet: pulled here, the child gets the local snapshot
+            source = str(self._pull_base(download))
         run_dir = service.run_dir(settings, self.run_id)
         plan = Plan(run_dir=run_dir, spec_path=run_dir / "spec.json", log_path=run_dir / "train.log",
                     adapter_dir=run_dir / "adapter", toy=spec.toy)
@@ -261,6 +273,46 @@ class TrainingTask:
         if not first:
             self.ctx.log(f"attempt {self.ctx.attempt}: resuming run {self.run_id} from its last checkpoint")
         return plan
+
+    def _pull_base(self, repo_id: str) -> Path:
+        """Download the base model in this (parent) process; the job's progress and message show it ("downloading
+        org/name: 1.2 of 2.5 GB, about 40 s left"), each write fenced and renewing the lease. Cancel, a lost lease or
+        a stopping worker stop it; what was downloaded stays in the cache and a later pull resumes from there."""
+        ctx = self.ctx
+        last = 0.0
+
+        def on_progress(event: dict[str, Any]) -> None:
+            nonlocal last
+            if ctx.lost.is_set():
+                raise LeaseLost(f"job {ctx.job_id}: lease lost")
+            if ctx.shutdown.is_set():
+                raise _DownloadStopped("shutdown")
+            now = time.monotonic()
+            if now - last < FLUSH_MIN_S and event.get("phase") != "done":
+                return
+            last = now
+            self._download = (hf_pull.fraction(event), hf_pull.describe(event))
+            if not self._write({}):
+                raise LeaseLost(f"job {ctx.job_id}: lease lost")
+            if self._cancel:
+                raise _DownloadStopped("cancel")
+
+        ctx.log(f"attempt {ctx.attempt}: downloading the base model {repo_id} from {self.settings.hf_endpoint}")
+        try:
+            path = hf_pull.pull(self.settings, repo_id, on_progress=on_progress)
+        except hf_pull.PullError as exc:
+            self._download = None
+            raise RunFailed("crashed", f"Cannot download the base model {repo_id}: {exc.message}",
+                            {"type": "PullError", "code": exc.code, "message": exc.message}) from None
+        except _DownloadStopped as stop:
+            self._download = None
+            if str(stop) == "shutdown":
+                self._hand_back()
+            self._finish_cancelled(f"Cancelled while downloading the base model {repo_id}; nothing was trained.")
+        finally:
+            self._download = None
+        ctx.log(f"attempt {ctx.attempt}: downloaded {repo_id} ({hf_pull.human_bytes(_size(path))})")
+        return path
 
     def _train(self, plan: Plan) -> dict[str, Any]:
         ctx = self.ctx

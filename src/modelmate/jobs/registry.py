@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Modules whose import registers the built-in handlers (imported lazily: they depend on us, not we on them).
 BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks", "modelmate.finetune.tasks",
-                        "modelmate.benchmarking.tasks", "modelmate.research.tasks")
+                        "modelmate.finetune.import_tasks", "modelmate.benchmarking.tasks", "modelmate.research.tasks")
 
 # Events a handler announces when it has finished something other domains react to, so that the lower layer never
 # imports the higher one (training → benchmarking → research):

@@ -77,6 +77,7 @@ class JobKind(StrEnum):
     EVALUATE = "evaluate"
     ENRICH = "enrich"
     EMBED = "embed"
+    IMPORT_MODEL = "import_model"
 
 
 class EvaluationStatus(StrEnum):

@@ -92,30 +92,34 @@ def _field(reader: Any, name: str) -> Any:
         return None
 
 
-def inspect_gguf(path: Path) -> GGUFInfo:
-    """Validate a GGUF file's header and describe it; raises :class:`GGUFImportError` with a plain message."""
+def inspect_gguf(path: Path, *, display_name: str | None = None) -> GGUFInfo:
+    """Validate a GGUF file's header and describe it; raises :class:`GGUFImportError` with a plain message.
+
+    ``display_name`` is the file's name as its owner knows it (an upload is stored under a generated name): the
+    messages and the recorded provenance use it instead of the name on disk."""
     import gguf
 
     path = Path(path)
+    shown = display_name or path.name
     if not path.is_file():
-        raise GGUFImportError(f"{path} is not a file")
+        raise GGUFImportError(f"{display_name or path} is not a file")
     size = path.stat().st_size
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic != GGUF_MAGIC:
-        raise GGUFImportError(f"{path.name} is not a GGUF file (it does not start with the GGUF signature)")
+        raise GGUFImportError(f"{shown} is not a GGUF file (it does not start with the GGUF signature)")
     try:
         reader = gguf.GGUFReader(str(path))
     except (ValueError, OSError, IndexError, KeyError, TypeError) as exc:
-        raise GGUFImportError(f"{path.name} is truncated or corrupt: its header or tensor table could not be read "
+        raise GGUFImportError(f"{shown} is truncated or corrupt: its header or tensor table could not be read "
                               f"({type(exc).__name__})") from None
     end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
     if not reader.tensors or end > size:
-        raise GGUFImportError(f"{path.name} is truncated: its tensors need {end:,} bytes but the file has {size:,}")
+        raise GGUFImportError(f"{shown} is truncated: its tensors need {end:,} bytes but the file has {size:,}")
     arch = str(_field(reader, "general.architecture") or "")
     if arch not in ARCHITECTURES:
         known = ", ".join(sorted(ARCHITECTURES))
-        raise GGUFImportError(f"{path.name} holds a {arch or 'unnamed'!r} model; ModelMate can import {known}")
+        raise GGUFImportError(f"{shown} holds a {arch or 'unnamed'!r} model; ModelMate can import {known}")
     counts = Counter(t.tensor_type.name for t in reader.tensors)
     quantized_types = Counter({k: v for k, v in counts.items() if k not in FLOAT_TYPES})
     dominant = (quantized_types or counts).most_common(1)[0][0]
@@ -126,7 +130,7 @@ def inspect_gguf(path: Path) -> GGUFInfo:
         file_type_name = str(file_type)
     context = _field(reader, f"{arch}.context_length")
     return GGUFInfo(
-        file_name=path.name, size_bytes=size, architecture=arch, model_class=ARCHITECTURES[arch],
+        file_name=shown, size_bytes=size, architecture=arch, model_class=ARCHITECTURES[arch],
         name=_field(reader, "general.name"), file_type=file_type_name, quantization=dominant,
         tensor_types=dict(counts), quantized=bool(quantized_types),
         context_length=int(context) if isinstance(context, int) else None,
@@ -177,9 +181,10 @@ def convert_gguf(path: Path, out_dir: Path, *, name: str, on_progress: Progress 
     path, out_dir = Path(path).resolve(), Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / IMPORT_MARKER).is_file():
         raise GGUFImportError(f"{out_dir} exists and is not a model imported by ModelMate; refusing to replace it")
-    stage("inspect", f"reading the header of {path.name}")
+    stage("inspect", f"reading the header of {info.file_name if info else path.name}")
     info = info or inspect_gguf(path)
-    stage("hash", f"checksumming {path.name} ({info.size_bytes / 2**20:,.0f} MiB)")
+    shown = info.file_name
+    stage("hash", f"checksumming {shown} ({info.size_bytes / 2**20:,.0f} MiB)")
     info.sha256 = sha256_file(path, on_progress)
     dtype = torch.bfloat16 if info.quantized else (torch.float16 if info.quantization == "F16" else torch.float32)
     dtype_name = str(dtype).removeprefix("torch.")
@@ -192,11 +197,11 @@ def convert_gguf(path: Path, out_dir: Path, *, name: str, on_progress: Progress 
         loaded = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype,
                                                       trust_remote_code=False)
     except (ValueError, KeyError, RuntimeError, OSError, TypeError, NotImplementedError) as exc:
-        raise GGUFImportError(f"transformers could not load {path.name}: {type(exc).__name__}: {exc}"[:1000]) from exc
+        raise GGUFImportError(f"transformers could not load {shown}: {type(exc).__name__}: {exc}"[:1000]) from exc
     finally:
         hf_logging.set_verbosity(verbosity)
     if type(loaded).__name__ != info.model_class:
-        raise GGUFImportError(f"{path.name} loaded as {type(loaded).__name__}, expected {info.model_class}")
+        raise GGUFImportError(f"{shown} loaded as {type(loaded).__name__}, expected {info.model_class}")
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -211,7 +216,7 @@ def convert_gguf(path: Path, out_dir: Path, *, name: str, on_progress: Progress 
     plain.load_state_dict(loaded.state_dict(), assign=True, strict=True)
     plain.tie_weights()
     if any(not p.is_floating_point() or p.is_meta for p in plain.parameters()):
-        raise GGUFImportError(f"transformers kept the weights of {path.name} packed instead of dequantizing them")
+        raise GGUFImportError(f"transformers kept the weights of {shown} packed instead of dequantizing them")
     plain.to(dtype)
     plain.generation_config = loaded.generation_config
     del loaded

@@ -60,6 +60,7 @@ export type FieldDiff = components["schemas"]["FieldDiff"];
 export type ForkParentRef = components["schemas"]["ForkParentRef"];
 export type ForkTemplateOut = components["schemas"]["ForkTemplateOut"];
 export type FormatChoice = components["schemas"]["FormatChoice"];
+export type GGUFImportAccepted = components["schemas"]["GGUFImportAccepted"];
 export type GenerateIn = components["schemas"]["GenerateIn"];
 export type HTTPValidationError = components["schemas"]["HTTPValidationError"];
 export type ImportFormat = components["schemas"]["ImportFormat"];
@@ -162,6 +163,7 @@ export const API_PATHS = [
   "/api/v1/autofill",
   "/api/v1/autofill/refresh-all",
   "/api/v1/base-models",
+  "/api/v1/base-models/gguf",
   "/api/v1/capability-changes",
   "/api/v1/capability-changes/aggregates",
   "/api/v1/compare",

@@ -239,6 +239,30 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/base-models/gguf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a GGUF model file as a base model (administrators)
+         * @description The file is streamed to the server and its header checked at once: not GGUF, truncated, or an architecture
+         *     ModelMate cannot train (llama, mistral, qwen2 and phi3 can) → 422, nothing kept. Then an ``import_model`` job
+         *     dequantizes it with transformers, stores it as safetensors (bfloat16 when quantized) with its tokenizer and chat
+         *     template, and registers it as the base model ``key``, recording the file's name, sha256 and quantization. Follow
+         *     it at ``GET /jobs/{job_id}``.
+         */
+        post: operations["import_gguf_api_v1_base_models_gguf_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/capability-changes": {
         parameters: {
             query?: never;
@@ -1281,6 +1305,13 @@ export type components = {
             name: string;
             /** Parameters */
             parameters?: number | null;
+            /**
+             * Source
+             * @description Where the weights came from when they were converted on this server (GGUF file name, sha256, quantization, stored dtype)
+             */
+            source?: {
+                [key: string]: unknown;
+            } | null;
             /**
              * Toy
              * @description A toy model for demos and tests: it knows nothing
@@ -2361,6 +2392,39 @@ export type components = {
              */
             top_p: number;
         };
+        /**
+         * GGUFImportAccepted
+         * @description A GGUF upload that passed the header checks and is queued for conversion (follow it at /jobs/{job_id}).
+         */
+        GGUFImportAccepted: {
+            /**
+             * Architecture
+             * @description The GGUF architecture, e.g. llama, qwen2
+             */
+            architecture: string;
+            /**
+             * File Name
+             * @description The uploaded file's name (metadata only)
+             */
+            file_name?: string | null;
+            /** Job Id */
+            job_id: number;
+            /**
+             * Key
+             * @description The key the base model will have once imported
+             */
+            key: string;
+            /** Name */
+            name: string;
+            /**
+             * Quantization
+             * @description The dominant tensor type, e.g. Q4_1 (F16/F32 when unquantized)
+             */
+            quantization: string;
+            /** Size Bytes */
+            size_bytes: number;
+            status: components["schemas"]["JobStatus"];
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -2440,7 +2504,7 @@ export type components = {
          * JobKind
          * @enum {string}
          */
-        JobKind: "train" | "evaluate" | "enrich" | "embed";
+        JobKind: "train" | "evaluate" | "enrich" | "embed" | "import_model";
         /** JobOut */
         JobOut: {
             /** Attempts */
@@ -5064,6 +5128,97 @@ export interface operations {
             };
             /** @description Request body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    import_gguf_api_v1_base_models_gguf_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** @description A GGUF file (llama.cpp format) of a llama, mistral, qwen2 or phi3 model */
+                    file: string;
+                    /**
+                     * License
+                     * @description The model's license (default: the one the file declares, else 'unknown')
+                     */
+                    license?: string | null;
+                    /**
+                     * Name
+                     * @description Display name; the base model's key becomes local-<the name in lower case, dashes>
+                     */
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GGUFImportAccepted"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Only administrators can import base models */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The name is taken (a base model, or an import in progress) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The file is larger than max_gguf_bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not a GGUF file, truncated, an unsupported architecture, or an invalid form (nothing stored, nothing queued) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

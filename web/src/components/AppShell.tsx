@@ -1,7 +1,7 @@
 import { Suspense, useEffect, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeftRight, CircleUser, Database, FileUp, FlaskConical, GanttChart, Landmark, LayoutDashboard, Library, LogOut, Menu, Monitor, Moon, Network, Settings, Sheet, Sun, TrendingUpDown, Trophy, Workflow, X } from "lucide-react";
+import { ArrowLeftRight, Boxes, CircleUser, Database, FileUp, FlaskConical, GanttChart, Landmark, LayoutDashboard, Library, LogOut, Menu, Monitor, Moon, Network, Settings, Sheet, Sun, TrendingUpDown, Trophy, Workflow, X } from "lucide-react";
 import { GlobalSearch } from "./GlobalSearch";
 import { Button } from "@/components/ui/button";
 import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuLabel, DropdownMenuSeparator, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
@@ -24,6 +24,7 @@ export const HUB_NAV = [
   { to: "/hub/train", label: "Train", icon: FlaskConical },
   { to: "/hub/runs", label: "Runs", icon: Workflow },
   { to: "/hub/datasets", label: "Datasets", icon: Database },
+  { to: "/hub/base-models", label: "Base models", icon: Boxes },
   { to: "/hub/leaderboards", label: "Leaderboards", icon: Trophy },
   { to: "/hub/lineage", label: "Lineage", icon: Network },
   { to: "/hub/changes", label: "Capability changes", icon: TrendingUpDown },

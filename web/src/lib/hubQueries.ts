@@ -1,7 +1,7 @@
 // TanStack Query hooks for the hub screens (one query key per resource so pages share caches).
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api } from "./api";
-import type { BaseModelOut, DatasetPage, DatasetOut, DatasetPreview, RunOut, RunPage, TrainingOptions } from "./types";
+import type { BaseModelOut, DatasetPage, DatasetOut, DatasetPreview, JobOut, JobPage, RunOut, RunPage, TrainingOptions } from "./types";
 import { isActive } from "./hub";
 
 export const hubKeys = {
@@ -13,6 +13,8 @@ export const hubKeys = {
   runs: (query: Record<string, unknown>) => ["runs", "list", query] as const,
   run: (id: number) => ["runs", id] as const,
   log: (id: number) => ["runs", id, "log"] as const,
+  job: (id: number) => ["jobs", id] as const,
+  imports: ["jobs", "import_model"] as const,
 };
 
 /** How often a live run is polled. */
@@ -66,5 +68,27 @@ export function useRuns(query: { status?: string; limit: number; offset: number 
     placeholderData: keepPreviousData,
     // A list with live runs in it refreshes itself too (slower than a run page).
     refetchInterval: (q) => (q.state.data?.items.some((r) => isActive(r.status)) ? 3000 : false),
+  });
+}
+
+/** One background job, polled every second while it is queued or running. */
+export function useJob(id: number) {
+  return useQuery({
+    queryKey: hubKeys.job(id),
+    queryFn: () => api.get<JobOut>(`/jobs/${id}`),
+    enabled: id > 0,
+    staleTime: 0,
+    refetchInterval: (q) => (isActive(q.state.data?.status) ? RUN_POLL_MS : false),
+  });
+}
+
+/** Your GGUF imports still queued or running (to follow them after leaving the page); polled while any is. */
+export function useActiveImports(enabled: boolean) {
+  return useQuery({
+    queryKey: hubKeys.imports,
+    queryFn: async (): Promise<JobOut[]> =>
+      (await api.get<JobPage>("/jobs", { kind: "import_model", limit: 20 })).items.filter((j) => isActive(j.status)),
+    enabled,
+    refetchInterval: (q) => ((q.state.data?.length ?? 0) > 0 ? 3000 : false),
   });
 }

@@ -124,7 +124,12 @@ export default function Train() {
           <h2 id="step-title" className="mb-1 text-lg font-semibold">
             Pick a base model
           </h2>
-          <p className="mb-4 text-sm text-muted-foreground">The model you start from. Your fine-tune is a small adapter on top of it.</p>
+          <p className="mb-4 text-sm text-muted-foreground">
+            The model you start from. Your fine-tune is a small adapter on top of it.{" "}
+            <Link to="/hub/base-models" className="underline underline-offset-4">
+              All base models, or import a GGUF file
+            </Link>
+          </p>
           {models.isLoading && <Skeleton className="h-40 w-full" />}
           {models.isError && <p className="text-sm text-destructive">{errorMessage(models.error)}</p>}
           <div role="radiogroup" aria-label="Base model" className="grid gap-3 sm:grid-cols-2 xl:grid-cols-3">
