@@ -11,6 +11,7 @@ generated texts are compared one by one as well.
     .venv/bin/python benchmarks/eval_speed.py                       # ours + plain, all domains (~45 min here)
     .venv/bin/python benchmarks/eval_speed.py --no-plain            # only our wall time (~10 min)
     .venv/bin/python benchmarks/eval_speed.py --domains reading,truthfulness --quick-size 10
+    .venv/bin/python benchmarks/eval_speed.py --mode full --tasks arc_easy,piqa --no-plain   # whole test sets
 
 Run it on a quiet machine: the load average is printed with the numbers.
 """
@@ -56,6 +57,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, help="a model directory (default: SmolLM2-135M-Instruct)")
     ap.add_argument("--domains", default="", help="comma-separated domains (default: all seven)")
+    ap.add_argument("--tasks", default="", help="comma-separated task names instead of domains")
+    ap.add_argument("--mode", choices=("quick", "full"), default="quick")
     ap.add_argument("--quick-size", type=int, default=None, help="documents per task (default: each suite's own)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-plain", action="store_true", help="skip the plain lm-eval comparison")
@@ -76,6 +79,7 @@ def main() -> int:
 
     model_dir = args.model or smollm2_dir()
     domains = [d for d in args.domains.split(",") if d] or None
+    tasks = [t for t in args.tasks.split(",") if t] or None
     cache = Path(tempfile.mkdtemp(prefix="mm-eval-speed-"))
     try:
         print(f"model {model_dir}; {args.threads} threads; {load_average()}", flush=True)
@@ -90,8 +94,8 @@ def main() -> int:
                 print(f"  {event['task']:<16} {event['seconds']:>7.1f}s  ({event['index'] + 1} of {event['total']})",
                       flush=True)
 
-        run = run_benchmarks(lm, domains=domains, mode="quick", data_dir=args.data_dir, cache_dir=cache,
-                             quick_size=args.quick_size, log_samples=True, on_progress=progress)
+        run = run_benchmarks(lm, domains=domains, tasks=tasks, mode=args.mode, data_dir=args.data_dir,
+                             cache_dir=cache, quick_size=args.quick_size, log_samples=True, on_progress=progress)
         ours_s = time.perf_counter() - started
         print(f"ours: {run.status}, {ours_s / 60:.1f} min wall (model load {loaded:.1f}s); {load_average()}",
               flush=True)
@@ -103,17 +107,21 @@ def main() -> int:
             ours_values.update(_values(raw))
             ours_texts.update(_texts(raw))
         if args.no_plain:
-            for (task, key), value in sorted(ours_values.items()):
-                print(f"  {task:<34} {key:<28} {value:.4f}")
+            print(f"\n{'task':<34}{'metric':<28}{'value':>8}{'stderr':>9}{'n':>6}")
+            for row in sorted(run.rows, key=lambda r: (r.task, r.metric, r.filter)):
+                err = f"{row.stderr:9.4f}" if row.stderr is not None else f"{'-':>9}"
+                value = f"{row.value:8.4f}" if row.value is not None else f"{'-':>8}"
+                print(f"{row.task:<34}{row.metric + ',' + row.filter:<28}{value}{err}{row.n_samples or '-':>6}")
             return 0 if run.status == "final" else 1
 
-        names = [leaf.task for spec in suites.select(domains, None) for leaf in spec.leaves]
-        manager = TaskManager(include_path=str(prepare(suites.select(domains, None), args.data_dir, cache)
-                                               .include_path), include_defaults=False)
+        selected = suites.select(domains, tasks)
+        names = [leaf.task for spec in selected for leaf in spec.leaves]
+        manager = TaskManager(include_path=str(prepare(selected, args.data_dir, cache).include_path),
+                              include_defaults=False)
         plain_lm = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, device="cpu", batch_size=args.plain_batch_size)
         gen_kwargs = None
         t0 = time.perf_counter()
-        plain = simple_evaluate(model=plain_lm, tasks=names, task_manager=manager, samples=run.samples,
+        plain = simple_evaluate(model=plain_lm, tasks=names, task_manager=manager, samples=run.samples or None,
                                 log_samples=True, confirm_run_unsafe_code=True, gen_kwargs=gen_kwargs)
         plain_s = time.perf_counter() - t0 + loaded
         plain_values, plain_texts = _values(plain), _texts(plain)

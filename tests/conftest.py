@@ -112,20 +112,37 @@ def new_password():
     return lambda: "pw-" + secrets.token_urlsafe(18)
 
 
+def issue_setup_token(settings: Settings) -> str:
+    """The one-time setup token a first browser signup needs: a fresh one, as a server start prints in its log
+    (it replaces the one the test's server printed)."""
+    from modelmate.accounts import setup
+
+    return setup.rotate(settings)
+
+
+@pytest.fixture
+def setup_token(settings: Settings):
+    """``setup_token()`` → a fresh one-time setup token for the first signup (see :func:`issue_setup_token`)."""
+    return lambda: issue_setup_token(settings)
+
+
 @pytest.fixture
 def account_client(app, client: TestClient, new_password):
     """Sign up a new account through the API and return a TestClient signed in as it.
 
     The client carries the session cookies and sends ``X-CSRF-Token`` on every request (as our UI does);
     ``.user`` is the account JSON, ``.password`` its password. ``ip`` sets the client address. The first
-    account made in a test converts the single-user data (the ``client`` fixture's log) into its own.
+    account made in a test converts the single-user data (the ``client`` fixture's log) into its own; it sends
+    the one-time setup token, as the UI does when ``/auth/state`` says ``setup_required``.
     """
 
     def _make(username: str, *, email: str | None = None, ip: str = "127.0.0.1") -> TestClient:
         c = TestClient(app, base_url=BASE_URL, client=(ip, 50000))
         password = new_password()
-        resp = c.post("/api/v1/auth/signup", json={"username": username, "email": email or f"{username}@example.com",
-                                                   "password": password})
+        body = {"username": username, "email": email or f"{username}@example.com", "password": password}
+        if c.get("/api/v1/auth/state").json()["setup_required"]:
+            body["setup_token"] = issue_setup_token(app.state.settings)
+        resp = c.post("/api/v1/auth/signup", json=body)
         assert resp.status_code == 201, resp.text
         c.headers["X-CSRF-Token"] = c.cookies["mm_csrf"]
         c.user = resp.json()["user"]  # type: ignore[attr-defined]
@@ -151,7 +168,7 @@ def live_server(app) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=True,
-                                           log_level="info", lifespan="on"))
+                                           log_level="info", lifespan="on", proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -83,7 +83,7 @@ def test_non_get_on_ui_paths_is_not_the_spa(web_client: TestClient) -> None:
 def test_missing_build_serves_helpful_page(settings, database, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(web, "DEFAULT_DIST", tmp_path / "absent")
-    with TestClient(create_app(settings, database=database)) as c:
+    with TestClient(create_app(settings, database=database), base_url="http://127.0.0.1:8000") as c:
         for path in ("/", "/models/3"):
             resp = c.get(path)
             assert resp.status_code == 200
@@ -96,7 +96,7 @@ def test_build_appearing_later_is_picked_up(settings, database, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     dist = tmp_path / "later"
     monkeypatch.setattr(web, "DEFAULT_DIST", dist)
-    with TestClient(create_app(settings, database=database)) as c:
+    with TestClient(create_app(settings, database=database), base_url="http://127.0.0.1:8000") as c:
         assert "has not been built" in c.get("/").text
         (dist / "assets").mkdir(parents=True)
         (dist / "index.html").write_text(INDEX)

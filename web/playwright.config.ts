@@ -1,5 +1,6 @@
 import { defineConfig } from "@playwright/test";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +29,9 @@ if (!process.env.MM_E2E_ACCOUNTS_PORT) {
 }
 if (!process.env.MM_E2E_ACCOUNTS_DATA) process.env.MM_E2E_ACCOUNTS_DATA = mkdtempSync(join(tmpdir(), "modelmate-e2e-accounts-"));
 const accountsPort = Number(process.env.MM_E2E_ACCOUNTS_PORT);
+// The accounts server's one-time setup token (the first sign-up needs it): fixed through MODELMATE_SETUP_TOKEN for
+// this run, random per run; accounts.spec.ts reads it from MM_E2E_SETUP_TOKEN.
+if (!process.env.MM_E2E_SETUP_TOKEN) process.env.MM_E2E_SETUP_TOKEN = `e2e-${randomBytes(24).toString("hex")}`;
 const accountsURL = `http://127.0.0.1:${accountsPort}`;
 // The benchmark data mirror (../../shared/benchmarks from web/), when this checkout has one (CI does).
 const BENCHMARKS = fileURLToPath(new URL("../../shared/benchmarks", import.meta.url));
@@ -100,7 +104,7 @@ export default defineConfig({
       timeout: 60_000,
       stdout: "ignore",
       stderr: "pipe",
-      env: { ...serverEnv, MODELMATE_DATA_DIR: process.env.MM_E2E_ACCOUNTS_DATA },
+      env: { ...serverEnv, MODELMATE_DATA_DIR: process.env.MM_E2E_ACCOUNTS_DATA, MODELMATE_SETUP_TOKEN: process.env.MM_E2E_SETUP_TOKEN },
     },
   ],
 });

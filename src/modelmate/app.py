@@ -10,7 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from modelmate import __version__
+from modelmate.accounts import setup as account_setup
 from modelmate.accounts.middleware import install as install_accounts
+from modelmate.api.accesslog import AccessLogMiddleware, redact_uvicorn_access_log
+from modelmate.api.hosts import HostGuardMiddleware, HostPolicy, describe
 from modelmate.api.middleware import BodySizeLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware
 from modelmate.api.router import api_router
 from modelmate.config import Settings
@@ -19,6 +22,7 @@ from modelmate.db import migrate
 from modelmate.db.engine import Database
 from modelmate.errors import error_response, install_error_handlers
 from modelmate.hub.hf_compat import router as hf_router
+from modelmate.storage.private import secure_data_dir, use_private_umask
 from modelmate.web import mount_web
 
 log = logging.getLogger("modelmate")
@@ -32,6 +36,7 @@ def prepare_database(settings: Settings, db: Database) -> int | None:
     Returns the local user id (None once real accounts exist)."""
     from modelmate.accounts.service import ensure_local_user
 
+    secure_data_dir(settings.data_dir)  # an upgraded install's group/other-readable files become private (0700/0600)
     migrate.upgrade(db)
     if db.is_sqlite:
         # Planner statistics (sqlite_stat1): without them SQLite guesses index selectivity. analysis_limit
@@ -80,11 +85,16 @@ def start_worker(settings: Settings, db: Database):
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     settings = settings or Settings()
+    use_private_umask()  # everything the server, its worker and child processes write is private (0700/0600)
     db = database or Database.from_settings(settings)
+    host_policy = HostPolicy.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.local_user_id = prepare_database(settings, db)
+        # While no account exists, a new one-time setup token for the first browser signup, printed in the log.
+        account_setup.announce(settings, accounts_exist=app.state.local_user_id is None)
+        log.info("serving the hosts %s", ", ".join(describe(host_policy)))
         worker = start_worker(settings, db)  # background jobs (training, embeddings, metadata refresh), if enabled
         install, hub_demo_stop = None, None
         if settings.tiny_on_start and settings.base_models_enabled:
@@ -131,7 +141,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                        path_limits={"/api/v1/datasets": settings.max_dataset_bytes + UPLOAD_FORM_OVERHEAD,
                                     "/api/v1/base-models/gguf": settings.max_gguf_bytes + UPLOAD_FORM_OVERHEAD})
     app.add_middleware(RejectNulMiddleware)
+    # Before anything else that reads the request: a Host we do not serve (DNS rebinding) gets 421 here.
+    app.add_middleware(HostGuardMiddleware, policy=host_policy)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware)  # outermost: refused requests are logged too, never a query value
+    redact_uvicorn_access_log()  # for servers started without `modelmate serve` (uvicorn's own access log)
 
     mount_web(app)  # the built UI + SPA fallback (a "UI not built" page when web_dist is missing); keep last
 

@@ -7,11 +7,12 @@ from rich.console import Console
 
 from modelmate.accounts.cli import register as register_account_commands
 from modelmate.benchmarking.cli import register as register_benchmark_commands
-from modelmate.config import Settings
+from modelmate.config import WILDCARD_BINDS, Settings
 from modelmate.datasets.cli import register as register_dataset_commands
 from modelmate.finetune.cli import register as register_finetune_commands
 from modelmate.research.cli import register as register_research_commands
 from modelmate.semantic.cli import register as register_search_commands
+from modelmate.storage.private import use_private_umask
 
 app = typer.Typer(help="ModelMate: a diary of AI models and a hub to fine-tune and benchmark open LLMs.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -27,6 +28,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+@app.callback()
+def _private_files() -> None:
+    # Before any command runs: what it writes (the database, artifacts, exports, the worker's child processes'
+    # files) is private to this account (umask 077). Opening the database also fixes an older install's modes.
+    use_private_umask()
+
+
 def _database(settings: Settings):
     from modelmate.db.engine import Database
 
@@ -40,16 +48,28 @@ def serve(
     reload: bool = typer.Option(False, help="Reload on code changes (development)"),
 ) -> None:
     """Migrate the database, seed the demo on first start, and serve the API and UI."""
+    import os
+
     import uvicorn
+
+    from modelmate.api.accesslog import serve_log_config
 
     settings = Settings()
     bind_host = host or settings.host
     bind_port = port or settings.port
+    # The app factory reads its settings from the environment: it must serve the host it is bound to.
+    os.environ["MODELMATE_HOST"], os.environ["MODELMATE_PORT"] = bind_host, str(bind_port)
     if bind_host not in ("127.0.0.1", "localhost", "::1"):
         err_console.print(f"[yellow]warning:[/] binding to {bind_host} exposes ModelMate beyond this machine")
+        if bind_host.strip().lower() in WILDCARD_BINDS and not (settings.allowed_hosts or settings.public_url):
+            err_console.print("[yellow]warning:[/] only 127.0.0.1, localhost and [::1] are served until you set "
+                              "MODELMATE_PUBLIC_URL or MODELMATE_ALLOWED_HOSTS (other Host names get 421)")
     console.print(f"ModelMate on [bold]http://{bind_host}:{bind_port}[/]  (data: {settings.data_dir})")
+    # Our access log (no query values; api/accesslog.py) replaces uvicorn's; forwarded headers are handled by the
+    # app's host guard (MODELMATE_TRUSTED_PROXIES), never by uvicorn.
     uvicorn.run("modelmate.app:create_app", factory=True, host=bind_host, port=bind_port, reload=reload,
-                log_level=settings.log_level, proxy_headers=False)
+                log_level=settings.log_level, log_config=serve_log_config(settings.log_level), access_log=False,
+                proxy_headers=False)
 
 
 @db_app.command("upgrade")

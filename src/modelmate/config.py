@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from modelmate.api.hosts import parse_host_pattern
+from modelmate.storage.private import private_dir
+
+WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]", "*"})
 
 
 def default_data_dir() -> Path:
@@ -35,6 +44,21 @@ class Settings(BaseSettings):
     log_level: str = Field("info")
     signup_open: bool = Field(True, description="Anyone may sign up after the first account (false: admins add "
                                                 "accounts with `modelmate users create`)")
+    # --- the hosts we serve, deployments behind a reverse proxy, the first account ---
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names (optional :port; '*.example.org' for its subdomains) served "
+                                          "besides 127.0.0.1, localhost, [::1], MODELMATE_HOST and the public URL's "
+                                          "host. JSON list or comma-separated. Any other Host header gets 421")
+    public_url: str | None = Field(None, description="The URL users open, e.g. https://models.example.org: its host "
+                                                     "is served, browser Origins are checked against it, and an "
+                                                     "https URL makes the session cookie Secure")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="IPs/CIDRs of reverse proxies whose X-Forwarded-Proto/-Host/-For headers "
+                                          "are believed (from anyone else they are ignored). JSON list or "
+                                          "comma-separated")
+    setup_token: SecretStr | None = Field(None, description="Fix the one-time setup token that creating the first "
+                                                            "account in the browser needs (automation only; "
+                                                            "default: a random one printed in the log at start)")
     # --- autofill (Hugging Face / GitHub), background jobs, semantic search ---
     hf_endpoint: str = Field(default_factory=lambda: os.environ.get("HF_ENDPOINT") or "https://huggingface.co",
                              description="Hugging Face Hub API base URL (default: HF_ENDPOINT or huggingface.co)")
@@ -88,6 +112,59 @@ class Settings(BaseSettings):
     def _expand(cls, v: Path) -> Path:
         return v.expanduser()
 
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, v: object) -> object:
+        """A JSON list (``["a", "b"]``) or a comma-separated string (``a, b``)."""
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return v
+
+    @field_validator("allowed_hosts", mode="after")
+    @classmethod
+    def _check_hosts(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            parse_host_pattern(entry)  # raises ValueError with a readable message
+        return [entry.strip().lower() for entry in v]
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _check_proxies(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from exc
+        return [entry.strip() for entry in v]
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _check_public_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parts = urlsplit(v.strip())
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"{v!r} has an invalid port") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+            raise ValueError("must be an http(s) URL such as https://models.example.org")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must be the site's root URL (no path, query or fragment): ModelMate is served at /")
+        host = parts.hostname.lower()
+        host = f"[{host}]" if ":" in host else host
+        return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+    @field_validator("setup_token", mode="after")
+    @classmethod
+    def _check_setup_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 20:
+            raise ValueError("must be at least 20 characters (generate one, e.g. `openssl rand -hex 16`)")
+        return v
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -123,6 +200,16 @@ class Settings(BaseSettings):
         return self.hub_demo if self.hub_demo is not None else self.seed_demo and self.environment != "test"
 
     @property
+    def bind_is_wildcard(self) -> bool:
+        """Bound to every interface (0.0.0.0 / ::): only explicitly configured hosts are served then."""
+        return self.host.strip().lower() in WILDCARD_BINDS
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Session cookies are ``Secure`` whenever the public URL is https (else only on https requests)."""
+        return bool(self.public_url and self.public_url.startswith("https://"))
+
+    @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
 
@@ -131,5 +218,6 @@ class Settings(BaseSettings):
         return self.resolved_database_url.startswith("sqlite")
 
     def ensure_dirs(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        """The data and artifacts directories, created 0700 when missing (``secure_data_dir`` fixes older ones)."""
+        private_dir(self.data_dir)
+        private_dir(self.artifacts_dir)

@@ -98,9 +98,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unparsable = _unparsable_body(exc)
+        if unparsable is not None:
+            return error_response(400, *unparsable)
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = "no such resource"
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message,
                               headers=getattr(exc, "headers", None))
+
+
+def _unparsable_body(exc: StarletteHTTPException) -> tuple[str, str] | None:
+    """FastAPI answers a JSON body it could not decode with a bare 400 and the cause chained: name the cause."""
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, RecursionError):
+        return "too_deeply_nested", "request is too deeply nested"
+    if isinstance(cause, UnicodeDecodeError):
+        return "invalid_encoding", "the request body is not valid UTF-8"
+    return None

@@ -41,7 +41,7 @@ def test_first_signup_takes_over_single_user_data_then_anonymous_is_401(app, cli
         assert resp.status_code == 401, (method, path, resp.text)
         assert resp.json()["error"]["code"] == "unauthorized"
     state = anon.get(f"{API}/auth/state").json()
-    assert state == {"mode": "accounts", "user": None, "signup_open": True}
+    assert state == {"mode": "accounts", "user": None, "signup_open": True, "setup_required": False}
     assert anon.get(f"{API}/health").status_code == 200
 
     bob = account_client("bob")
@@ -92,19 +92,21 @@ def test_login_by_username_or_email_logout_revokes_server_side(app, client, acco
     assert alice.get(f"{API}/auth/me").status_code == 200  # other sessions untouched
 
 
-def test_https_requests_get_secure_cookies(app, client, new_password):
+def test_https_requests_get_secure_cookies(app, client, new_password, setup_token):
     c = TestClient(app, base_url="https://127.0.0.1:8443")
     resp = c.post(f"{API}/auth/signup", json={"username": "alice", "email": "a@example.com",
-                                              "password": new_password()})
+                                              "password": new_password(), "setup_token": setup_token()})
     assert resp.status_code == 201
     assert all("Secure" in h for h in resp.headers.get_list("set-cookie"))
 
 
-def test_signup_validation_and_password_policy(app, client, account_client, new_password):
+def test_signup_validation_and_password_policy(app, client, account_client, new_password, setup_token):
     anon = _anon(app)
+    token = setup_token()  # the first account (carol) needs it; later signups ignore it
 
     def signup(**kw):
-        body = {"username": "carol", "email": "carol@example.com", "password": new_password()} | kw
+        body = {"username": "carol", "email": "carol@example.com", "password": new_password(),
+                "setup_token": token} | kw
         return anon.post(f"{API}/auth/signup", json=body)
 
     for bad in ({"username": "ab"}, {"username": "x" * 33}, {"username": "has space"}, {"username": "Ünï"},
@@ -124,13 +126,13 @@ def test_signup_validation_and_password_policy(app, client, account_client, new_
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "email_taken"
 
 
-def test_signup_closed_after_first_account(client, settings, database, new_password):
+def test_signup_closed_after_first_account(client, settings, database, new_password, setup_token):
     from modelmate.app import create_app
 
     closed = create_app(settings.model_copy(update={"signup_open": False}), database=database)
     with TestClient(closed, base_url="http://127.0.0.1:8000") as c:
         first = c.post(f"{API}/auth/signup", json={"username": "owner", "email": "o@example.com",
-                                                   "password": new_password()})
+                                                   "password": new_password(), "setup_token": setup_token()})
         assert first.status_code == 201  # the first account is always possible (it claims the server)
         other = TestClient(closed, base_url="http://127.0.0.1:8000")
         assert other.get(f"{API}/auth/state").json()["signup_open"] is False

@@ -23,6 +23,7 @@ from modelmate.config import Settings
 from modelmate.db.engine import Database
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+BASE_URL = "http://127.0.0.1:8000"  # a host the server serves (schemathesis' in-process default is "testserver")
 
 
 def _load_schema() -> schemathesis.BaseSchema:
@@ -42,12 +43,12 @@ schema = _load_schema()
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
 def test_api_conforms_to_its_schema(case, app):
-    case.call_and_validate(checks=CHECKS, app=app)
+    case.call_and_validate(base_url=BASE_URL, checks=CHECKS, app=app)
 
 
 def test_schema_covers_the_api(app):
     """Guard against the fuzz test silently testing nothing: the core operations are in the schema."""
-    with TestClient(app) as client:
+    with TestClient(app, base_url=BASE_URL) as client:
         served = client.get("/api/v1/openapi.json").json()
     assert served == schema.raw_schema, "the fuzzed schema must be the one the app serves"
     paths = set(served["paths"])

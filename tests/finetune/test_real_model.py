@@ -33,6 +33,8 @@ def _answer(client, model_id: int, question: str) -> str:
 
 
 def test_a_smollm2_fine_tune_trains_publishes_and_still_knows_paris(hub, database, settings, smollm2_installed):
+    if not database.is_sqlite:
+        pytest.skip("a real model's training is the point here; one backend is enough (the API runs on both elsewhere)")
     smol = next(b for b in hub.get(f"{API}/base-models").json() if b["key"] == "smollm2-135m-instruct")
     assert smol["available"] and not smol["toy"] and smol["parameters"] == 134_515_008
     assert smol["source"]["quantization"] == "Q4_1" and smol["source"]["stored_dtype"] == "bfloat16"

@@ -34,10 +34,10 @@ def test_a_token_in_the_query_string_authenticates_nothing(app, client, account_
     assert anon.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
-def test_session_cookie_is_httponly_so_page_scripts_cannot_read_it(app, client, new_password):
+def test_session_cookie_is_httponly_so_page_scripts_cannot_read_it(app, client, new_password, setup_token):
     c = TestClient(app, base_url="http://127.0.0.1:8000")
     resp = c.post(f"{API}/auth/signup", json={"username": "alice", "email": "a@example.com",
-                                              "password": new_password()})
+                                              "password": new_password(), "setup_token": setup_token()})
     cookies = {h.split("=", 1)[0]: h for h in resp.headers.get_list("set-cookie")}
     assert "HttpOnly" in cookies["mm_session"]
     assert "samesite=lax" in cookies["mm_session"].lower()

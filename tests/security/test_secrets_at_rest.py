@@ -23,13 +23,13 @@ def _dump_tables(database, tables: list[str]) -> str:
     return "\n".join(out)
 
 
-def test_only_hashes_at_rest_and_nothing_secret_in_logs(live_server, database, caplog, new_password):
+def test_only_hashes_at_rest_and_nothing_secret_in_logs(live_server, database, caplog, new_password, setup_token):
     caplog.set_level(logging.DEBUG)  # every logger, every level
-    password = new_password()
-    secrets_seen: list[str] = [password]
+    password, first_account_token = new_password(), setup_token()
+    secrets_seen: list[str] = [password, first_account_token]
     with httpx.Client(base_url=live_server, timeout=30) as browser:
         resp = browser.post(f"{API}/auth/signup", json={"username": "alice", "email": "alice@example.com",
-                                                        "password": password})
+                                                        "password": password, "setup_token": first_account_token})
         assert resp.status_code == 201, resp.text
         sid, csrf = browser.cookies["mm_session"], browser.cookies["mm_csrf"]
         secrets_seen += [sid, csrf]

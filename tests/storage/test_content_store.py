@@ -17,7 +17,7 @@ def test_put_bytes_names_by_hash_and_dedups(tmp_path):
     first = store.put_bytes("datasets", b"hello\n", ".jsonl")
     digest = hashlib.sha256(b"hello\n").hexdigest()
     assert (first.digest, first.uri, first.created, first.size) == (digest, f"datasets/{digest}.jsonl", True, 6)
-    assert first.path.read_bytes() == b"hello\n" and first.path.stat().st_mode & 0o777 == 0o444
+    assert first.path.read_bytes() == b"hello\n" and first.path.stat().st_mode & 0o777 == 0o400
     again = store.put_bytes("datasets", b"hello\n", ".jsonl")
     assert not again.created and again.path == first.path
     assert sorted(p.name for p in (tmp_path / "datasets").iterdir()) == [f"{digest}.jsonl"]  # no temp left

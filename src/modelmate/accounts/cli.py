@@ -58,7 +58,8 @@ def users_create(
         err_console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     password = _read_password(password_stdin)
-    db = _database(Settings())
+    settings = Settings()
+    db = _database(settings)
     try:
         with db.session() as session:
             first = service.auth_mode(session) == "single_user"
@@ -70,6 +71,10 @@ def users_create(
         raise typer.Exit(1) from exc
     finally:
         db.dispose()
+    if first:
+        from modelmate.accounts import setup
+
+        setup.discard(settings)  # the browser's one-time setup token is no longer needed
     console.print(summary)
     if first:
         console.print("This is the first account: everything logged in single-user mode now belongs to it, "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from modelmate.accounts import service
-from modelmate.accounts.middleware import CSRF_COOKIE, SESSION_COOKIE, set_session_cookies
+from modelmate.accounts import service, setup
+from modelmate.accounts.middleware import CSRF_COOKIE, SESSION_COOKIE, cookies_secure, set_session_cookies
 from modelmate.accounts.schemas import (
     AuthState,
     LoginRequest,
@@ -43,17 +44,19 @@ def _start(request: Request, response: Response, session: SessionDep, user) -> S
     if previous is not None and previous.kind == "session" and previous.session_row_id:
         service.end_session(session, previous.session_row_id)  # a fresh id on every sign-in
     new = service.start_session(session, user)
-    set_session_cookies(response, new.session_id, new.csrf_token, secure=request.url.scheme == "https")
+    set_session_cookies(response, new.session_id, new.csrf_token, secure=cookies_secure(request.scope))
     return SessionStarted(user=UserOut.model_validate(user))
 
 
 @router.post("/signup", response_model=SessionStarted, status_code=201, responses=ERRORS,
-             summary="Create an account (the first one takes over the single-user data) and sign in")
+             summary="Create an account (the first one needs the setup token and takes over the single-user "
+                     "data) and sign in")
 def signup(payload: SignupRequest, request: Request, response: Response, session: SessionDep,
            settings: SettingsDep) -> SessionStarted:
     request.app.state.auth_limiter.check(_client_ip(request))
     user = service.create_account(session, username=payload.username, email=payload.email,
-                                  password=payload.password, signup_open=settings.signup_open)
+                                  password=payload.password, signup_open=settings.signup_open,
+                                  first_account_guard=partial(setup.require, settings, payload.setup_token))
     return _start(request, response, session, user)
 
 
@@ -70,7 +73,7 @@ def logout(request: Request, session: SessionDep) -> Response:
     if principal is not None and principal.kind == "session" and principal.session_row_id:
         service.end_session(session, principal.session_row_id)
     response = Response(status_code=204)
-    secure = request.url.scheme == "https"
+    secure = cookies_secure(request.scope)
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path="/", secure=secure, httponly=name == SESSION_COOKIE, samesite="lax")
     return response
@@ -80,7 +83,8 @@ def logout(request: Request, session: SessionDep) -> Response:
 def state(session: SessionDep, user: OptionalUser, settings: SettingsDep) -> AuthState:
     mode = service.auth_mode(session)
     return AuthState(mode=mode, user=UserOut.model_validate(user) if user else None,
-                     signup_open=mode == "single_user" or settings.signup_open)
+                     signup_open=mode == "single_user" or settings.signup_open,
+                     setup_required=mode == "single_user")
 
 
 @router.get("/me", response_model=UserOut, responses=ERRORS, summary="The signed-in user")

@@ -6,7 +6,9 @@ For every request:
 * otherwise the ``mm_session`` cookie → the session's user (an invalid cookie is simply anonymous).
 
 For every unsafe method (POST/PUT/PATCH/DELETE), authenticated or not, single-user mode included:
-* an ``Origin`` whose scheme/host/port differ from the request's own → 403 ``csrf_failed``;
+* an ``Origin`` that is not one of the site's origins → 403 ``csrf_failed``. The site's origins are set by the
+  host guard (``api/hosts.py``, which runs first): the request's own scheme + Host once that Host is one we serve,
+  and ``MODELMATE_PUBLIC_URL``. A Host that was never validated is never trusted (no site origins: refused);
 * ``Sec-Fetch-Site: cross-site`` → 403 ``csrf_failed``;
 * when the cookie authenticated the request: ``X-CSRF-Token`` must equal the ``mm_csrf`` cookie and match the
   session's stored digest → else 403 ``csrf_failed``.
@@ -18,7 +20,7 @@ The DB work runs in a worker thread with its own short transactions, before the 
 from __future__ import annotations
 
 import hmac
-from urllib.parse import urlsplit
+from collections.abc import Collection
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelmate.accounts import security
 from modelmate.accounts.ratelimit import AuthRateLimiter, RateLimited
 from modelmate.accounts.service import SESSION_LIFETIME, Principal, resolve_api_token, resolve_session_cookie
+from modelmate.api.hosts import Origin, origin_of_url
 from modelmate.errors import error_response
 
 SESSION_COOKIE = "mm_session"
@@ -36,32 +39,27 @@ CSRF_COOKIE = "mm_csrf"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SESSION_MAX_AGE = int(SESSION_LIFETIME.total_seconds())
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
-def _origin_tuple(scheme: str, netloc: str) -> tuple[str, str, int] | None:
-    try:
-        parts = urlsplit(f"{scheme}://{netloc}")
-        host = (parts.hostname or "").lower()
-        port = parts.port or _DEFAULT_PORTS.get(scheme)
-    except ValueError:
-        return None
-    if not host or port is None:
-        return None
-    return scheme, host, port
+def origin_allowed(origin: str, allowed: Collection[Origin]) -> bool:
+    """Is the browser-sent ``Origin`` exactly one of ``allowed`` (scheme + host + port)?"""
+    theirs = origin_of_url(origin)
+    return theirs is not None and theirs in allowed
 
 
 def same_origin(origin: str, scheme: str, host_header: str) -> bool:
-    """Is the browser-sent ``Origin`` exactly this server's scheme + host + port?"""
-    try:
-        o = urlsplit(origin)
-    except ValueError:
+    """Is the browser-sent ``Origin`` exactly this scheme + Host header (host + port)?"""
+    if not host_header or any(c in host_header for c in "/?#@"):
         return False
-    if o.scheme not in ("http", "https") or o.path not in ("", "/") or o.query or o.username:
-        return False
-    theirs = _origin_tuple(o.scheme, o.netloc)
-    ours = _origin_tuple(scheme, host_header)
-    return theirs is not None and theirs == ours
+    ours = origin_of_url(f"{scheme}://{host_header}")
+    return ours is not None and origin_allowed(origin, {ours})
+
+
+def cookies_secure(scope: Scope) -> bool:
+    """Session cookies are ``Secure`` on https requests (a trusted proxy's X-Forwarded-Proto counts) and always
+    when ``MODELMATE_PUBLIC_URL`` is https."""
+    settings = scope["app"].state.settings
+    return scope.get("scheme") == "https" or settings.cookies_secure
 
 
 class AuthMiddleware:
@@ -126,7 +124,7 @@ class AuthMiddleware:
                 state["principal"] = principal
                 csrf_value = cookies.get(CSRF_COOKIE)
                 if principal.refreshed and csrf_value:
-                    send = _refreshing_send(send, session_id, csrf_value, secure=scope.get("scheme") == "https")
+                    send = _refreshing_send(send, session_id, csrf_value, secure=cookies_secure(scope))
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -135,8 +133,8 @@ class AuthMiddleware:
             return "cross-site request refused"
         origin = headers.get("origin")
         if origin is not None:
-            host = headers.get("host", "")
-            if not same_origin(origin.strip(), scope.get("scheme", "http"), host):
+            site_origins = scope.get("state", {}).get("site_origins") or ()  # set by the host guard only
+            if not origin_allowed(origin.strip(), site_origins):
                 return "cross-origin request refused"
         return None
 
@@ -193,4 +191,5 @@ def install(app: FastAPI) -> None:
                               headers={"Retry-After": str(exc.retry_after)})
 
 
-__all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "AuthMiddleware", "install", "same_origin"]
+__all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "AuthMiddleware", "cookies_secure", "install", "origin_allowed",
+           "same_origin"]

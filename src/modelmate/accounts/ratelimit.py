@@ -1,11 +1,27 @@
-"""Sliding-window rate limits for login and signup.
+"""Rate limits for login and signup, built so that an attacker cannot lock the real owner out.
 
-The counters live in memory (one server process). :class:`RateLimitBackend` is the seam for a shared
-store later (Redis, a database table): :class:`AuthRateLimiter` only talks to the backend through it.
+Three limits, all answered with 429 ``rate_limited`` and ``Retry-After``:
+
+1. **Attempts per client** (``ip_attempts``, 30 per 5 minutes): logins and signups from one client, whatever the
+   account. 1,000 guesses from one address are cut off after the 30th.
+2. **Failures per (account, client)** (``backoff``): the first ``free`` wrong passwords from one client for one
+   account cost nothing (typos); after that *this client* waits before its next try on *this account*: 1 s, 2 s,
+   4 s, … doubling up to 15 minutes. A correct password resets it. Nobody else is slowed down: the owner, signing
+   in from another client, gets in at once, so failed guesses are not a way to lock someone out.
+3. **Many clients on one account** (``account_clients``, 10 distinct failing clients in 15 minutes): a distributed
+   guess (a botnet, one try per address) makes *unknown* clients of that account wait until the wave has passed.
+   Clients that signed in to the account successfully before (``trusted_s``, 30 days) are never held back by it.
+
+An account name that does not exist is limited exactly like one that does (same keys, same answers, same timing).
+A "client" is its IP address, an IPv6 address counting as its /64 network (one home or server gets a whole /64).
+
+The counters live in memory (one server process; issue 16 moves them to the database). :class:`RateLimitBackend`
+is the seam for a shared store: :class:`AuthRateLimiter` only talks to the backend through it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -22,15 +38,23 @@ class RateLimitBackend(Protocol):
     def count(self, key: str, window_s: float, now: float) -> tuple[int, float | None]:
         """Events for ``key`` within the window, and the time of the oldest one (None if none)."""
 
+    def bump(self, key: str, forget_s: float, now: float) -> int:
+        """Add one to the streak of ``key`` (restarted when its last bump is ``forget_s`` old); the new length."""
+
+    def streak(self, key: str, forget_s: float, now: float) -> tuple[int, float | None]:
+        """The streak of ``key`` and the time of its last bump ((0, None) once forgotten)."""
+
     def reset(self, key: str) -> None:
-        """Forget every event of ``key``."""
+        """Forget every event and the streak of ``key``."""
 
 
 class InMemoryBackend:
-    """Per-key deques of event times, pruned on access; a lock makes it safe across request threads."""
+    """Per-key deques of event times and per-key streaks, pruned on access; a lock makes it safe across request
+    threads, and ``max_keys`` bounds the memory a flood of distinct keys can take."""
 
     def __init__(self, max_keys: int = 100_000) -> None:
         self._events: dict[str, deque[float]] = {}
+        self._streaks: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
         self._max_keys = max_keys
 
@@ -61,9 +85,31 @@ class InMemoryBackend:
                 return 0, None
             return len(events), events[0]
 
+    def _current(self, key: str, forget_s: float, now: float) -> tuple[int, float | None]:
+        found = self._streaks.get(key)
+        if found is None:
+            return 0, None
+        if found[1] <= now - forget_s:
+            del self._streaks[key]
+            return 0, None
+        return found
+
+    def bump(self, key: str, forget_s: float, now: float) -> int:
+        with self._lock:
+            n, _ = self._current(key, forget_s, now)
+            if n == 0 and len(self._streaks) >= self._max_keys:
+                self._evict_streaks(now, forget_s)
+            self._streaks[key] = (n + 1, now)
+            return n + 1
+
+    def streak(self, key: str, forget_s: float, now: float) -> tuple[int, float | None]:
+        with self._lock:
+            return self._current(key, forget_s, now)
+
     def reset(self, key: str) -> None:
         with self._lock:
             self._events.pop(key, None)
+            self._streaks.pop(key, None)
 
     def _evict(self, now: float, window_s: float) -> None:
         # Keep memory bounded under a flood of distinct keys: drop expired keys, then the stalest ones.
@@ -73,11 +119,34 @@ class InMemoryBackend:
             oldest = min(self._events, key=lambda k: self._events[k][-1])
             del self._events[oldest]
 
+    def _evict_streaks(self, now: float, forget_s: float) -> None:
+        for key in list(self._streaks):
+            self._current(key, forget_s, now)
+        if len(self._streaks) >= self._max_keys:  # drop the stalest tenth at once (amortised, not once per key)
+            stalest = sorted(self._streaks, key=lambda k: self._streaks[k][1])
+            for key in stalest[: max(1, len(stalest) // 10)]:
+                del self._streaks[key]
+
 
 @dataclass(frozen=True)
 class Limit:
     max_events: int
     window_s: float
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long one client waits after ``failures`` wrong passwords in a row on one account."""
+
+    free: int = 5  # failures without any wait (typos)
+    base_s: float = 1.0  # the first wait; each further failure doubles it ...
+    cap_s: float = 900.0  # ... up to this
+    forget_s: float = 86_400.0  # a client's failures on an account are forgotten after a quiet day
+
+    def delay(self, failures: int) -> float:
+        if failures < self.free:
+            return 0.0
+        return min(self.cap_s, self.base_s * 2.0 ** min(failures - self.free, 64))
 
 
 class RateLimited(Exception):  # noqa: N818 - reads as a state
@@ -86,36 +155,96 @@ class RateLimited(Exception):  # noqa: N818 - reads as a state
         self.retry_after = retry_after
 
 
+def client_key(ip: str) -> str:
+    """The limits' notion of one client: the IP address, or its /64 network for IPv6."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip  # not an address (a test client, a unix socket): itself
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 class AuthRateLimiter:
-    """Login/signup limits: attempts per client IP, failures per account name (existing or not)."""
+    """Login/signup limits: attempts per client, growing waits per (account, client), and a guard against many
+    clients guessing one account (see the module docs)."""
 
     def __init__(self, backend: RateLimitBackend | None = None, *,
-                 ip_attempts: Limit = Limit(30, 300), account_failures: Limit = Limit(10, 300),
+                 ip_attempts: Limit = Limit(30, 300), backoff: Backoff = Backoff(),
+                 account_clients: Limit = Limit(10, 900), trusted_s: float = 30 * 86_400.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.backend = backend or InMemoryBackend()
         self.ip_attempts = ip_attempts
-        self.account_failures = account_failures
+        self.backoff = backoff
+        self.account_clients = account_clients
+        self.trusted_s = trusted_s
         self.clock = clock
 
-    def _retry_after(self, key: str, limit: Limit, now: float) -> int | None:
+    # --- keys ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _pair(account: str, client: str) -> str:
+        return f"pair:{account.casefold()}|{client}"
+
+    @staticmethod
+    def _trusted(account: str, client: str) -> str:
+        return f"trusted:{account.casefold()}|{client}"
+
+    @staticmethod
+    def _clients(account: str) -> str:
+        return f"clients:{account.casefold()}"
+
+    # --- waits -----------------------------------------------------------------------------------------------
+
+    def _window_wait(self, key: str, limit: Limit, now: float) -> int | None:
         n, oldest = self.backend.count(key, limit.window_s, now)
         if n < limit.max_events or oldest is None:
             return None
         return max(1, math.ceil(oldest + limit.window_s - now))
 
+    def _backoff_wait(self, account: str, client: str, now: float) -> int | None:
+        failures, last = self.backend.streak(self._pair(account, client), self.backoff.forget_s, now)
+        delay = self.backoff.delay(failures)
+        if not delay or last is None or last + delay <= now:
+            return None
+        return max(1, math.ceil(last + delay - now))
+
+    def is_trusted(self, account: str, ip: str) -> bool:
+        """Has this client signed in to this account successfully within ``trusted_s``?"""
+        n, _ = self.backend.streak(self._trusted(account, client_key(ip)), self.trusted_s, self.clock())
+        return n > 0
+
     def check(self, ip: str, account: str | None = None) -> None:
-        """Raise :class:`RateLimited` if this IP or account is over its limit; otherwise count the attempt."""
+        """Raise :class:`RateLimited` if this client must wait (for this account, when given); otherwise count the
+        attempt against the client's own limit."""
         now = self.clock()
-        waits = [self._retry_after(f"ip:{ip}", self.ip_attempts, now)]
+        client = client_key(ip)
+        waits = [self._window_wait(f"ip:{client}", self.ip_attempts, now)]
         if account:
-            waits.append(self._retry_after(f"account:{account.casefold()}", self.account_failures, now))
+            waits.append(self._backoff_wait(account, client, now))
+            if not self.is_trusted(account, ip):
+                waits.append(self._window_wait(self._clients(account), self.account_clients, now))
         worst = max((w for w in waits if w is not None), default=None)
         if worst is not None:
             raise RateLimited(worst)
-        self.backend.hit(f"ip:{ip}", self.ip_attempts.window_s, now)
+        self.backend.hit(f"ip:{client}", self.ip_attempts.window_s, now)
 
-    def failed(self, account: str) -> None:
-        self.backend.hit(f"account:{account.casefold()}", self.account_failures.window_s, self.clock())
+    def failed(self, account: str, ip: str) -> None:
+        """A wrong password (or an unknown account) from ``ip``: this client's wait on this account grows."""
+        now = self.clock()
+        client = client_key(ip)
+        pair = self._pair(account, client)
+        _, last = self.backend.streak(pair, self.backoff.forget_s, now)
+        self.backend.bump(pair, self.backoff.forget_s, now)
+        if last is None or last <= now - self.account_clients.window_s:  # a client new to this window
+            self.backend.hit(self._clients(account), self.account_clients.window_s, now)
 
-    def succeeded(self, account: str) -> None:
-        self.backend.reset(f"account:{account.casefold()}")
+    def succeeded(self, account: str, ip: str) -> None:
+        """The right password from ``ip``: its failures on the account are forgotten and it becomes trusted."""
+        now = self.clock()
+        client = client_key(ip)
+        self.backend.reset(self._pair(account, client))
+        self.backend.bump(self._trusted(account, client), self.trusted_s, now)

@@ -43,6 +43,9 @@ class SignupRequest(BaseModel):
     username: Username = Field(..., description="3–32 characters: a-z, 0-9, '_' or '-'")
     email: Email = Field(..., description="Email address")
     password: Password = Field(..., description="At least 10 characters, not a common password")
+    setup_token: Annotated[str, Field(max_length=200, json_schema_extra={"format": "password"})] | None = Field(
+        None, description="The one-time setup token from the server's log: needed only for the first account "
+                          "(see AuthState.setup_required); ignored afterwards")
 
 
 class LoginRequest(BaseModel):
@@ -83,6 +86,8 @@ class AuthState(BaseModel):
     mode: Literal["single_user", "accounts"]
     user: UserOut | None
     signup_open: bool
+    setup_required: bool = Field(..., description="No account exists yet: signing up (the first account, an "
+                                                  "administrator) needs the setup token printed in the server's log")
 
 
 class UserPage(BaseModel):

@@ -8,6 +8,7 @@ place, so everything logged before is handed over atomically. Services never com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -69,10 +70,12 @@ def auth_mode(session: Session) -> str:
 # --- accounts -----------------------------------------------------------------------------------------------
 
 def create_account(session: Session, *, username: str, email: str, password: str, admin: bool = False,
-                   signup_open: bool = True) -> User:
+                   signup_open: bool = True, first_account_guard: Callable[[Session], None] | None = None) -> User:
     """Create an account. The first one converts the local user (data included) and is an admin.
 
-    ``username``/``email`` must already be normalised (see ``accounts.schemas``).
+    ``username``/``email`` must already be normalised (see ``accounts.schemas``). ``first_account_guard`` runs
+    (under the write lock) only when this is the first account, and raises to refuse it: a browser signup passes
+    the setup-token check (``accounts.setup.require``); ``modelmate users create`` passes none.
     """
     try:
         security.check_password_policy(password, username=username, email=email)
@@ -81,6 +84,8 @@ def create_account(session: Session, *, username: str, email: str, password: str
     immediate_transaction(session)
     local = repo.local_user(session, for_update=True)
     first = local is not None and not repo.has_accounts(session)
+    if first and first_account_guard is not None:
+        first_account_guard(session)
     if not first and not signup_open:
         raise ForbiddenError("signup is closed on this server; ask an administrator for an account",
                              code="signup_closed")
@@ -109,15 +114,16 @@ def create_account(session: Session, *, username: str, email: str, password: str
 
 
 def authenticate(session: Session, limiter: AuthRateLimiter, *, ip: str, login: str, password: str) -> User:
-    """Check a username/email + password. Unknown users cost the same work and get the same answer."""
+    """Check a username/email + password. Unknown users cost the same work and get the same answer. Failures slow
+    down only the client that made them (429 with a growing ``Retry-After``), never the owner elsewhere."""
     account = login.strip().casefold()
     limiter.check(ip, account)
     user = repo.find_by_login(session, account)
     ok = security.verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        limiter.failed(account)
+        limiter.failed(account, ip)
         raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
-    limiter.succeeded(account)
+    limiter.succeeded(account, ip)
     if security.needs_rehash(user.password_hash or ""):
         user.password_hash = security.hash_password(password)
         session.flush()

@@ -33,6 +33,7 @@ from python_multipart.multipart import FormParserError, MultipartParser, parse_o
 from starlette.requests import ClientDisconnect, Request
 
 from modelmate.errors import AppError, PayloadTooLarge, ValidationFailed
+from modelmate.storage.private import private_dir
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -192,7 +193,7 @@ async def receive_file(request: Request, *, folder: Path, file_field: str, max_b
     """Stream the request's multipart body: the ``file_field`` part into a new private file in ``folder``, the
     ``text_fields`` (name → maximum length in characters) into :attr:`ReceivedFile.fields`. See the module docs."""
     boundary = _boundary(request)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)  # O_EXCL, mode 0600, a random name
     path = Path(name)
     try:

@@ -26,6 +26,7 @@ from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models.enums import JobKind
+from modelmate.storage.private import private_dir
 
 ENTRY_MODULE = "modelmate.evaluation.entry"
 POLL_S = 0.25
@@ -92,8 +93,7 @@ class EvaluationTask:
                 error = None
         if error:
             self._fail("ModelUnavailable", f"The model cannot be evaluated: {error}")
-        directory = evaluation_dir(settings, self.evaluation_id)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(evaluation_dir(settings, self.evaluation_id))
         return {"model": source, "adapter": adapter, "domains": values.get("domains") or None, "mode": mode,
                 "data_dir": str(settings.benchmark_data_dir) if settings.benchmark_data_dir else None,
                 "cache_dir": str(settings.data_dir / "benchmark_cache"),

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from modelmate.db.like import LIKE_ESCAPE, contains
 from modelmate.models import Entry, Model, TrainingRun
 
 
@@ -47,9 +48,10 @@ def list_models(session: Session, *, viewer_id: int, q: str | None, model_type: 
                 developer: str | None, sort: str, order: str, limit: int, offset: int) -> tuple[list[Model], int]:
     stmt: Select = select(Model).where(visible_to(viewer_id))
     if q:
-        like = f"%{q.strip().casefold()}%"
-        stmt = stmt.where(or_(Model.name_key.like(like), Model.developer_key.like(like),
-                              func.lower(Model.hf_repo_id).like(like)))
+        like = contains(q.strip().casefold())  # '%' and '_' in q match only themselves
+        stmt = stmt.where(or_(Model.name_key.like(like, escape=LIKE_ESCAPE),
+                              Model.developer_key.like(like, escape=LIKE_ESCAPE),
+                              func.lower(Model.hf_repo_id).like(like, escape=LIKE_ESCAPE)))
     if model_type:
         stmt = stmt.where(Model.model_type.in_(model_type))
     if kind:

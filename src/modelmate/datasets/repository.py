@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from modelmate.db.like import LIKE_ESCAPE, contains
 from modelmate.models import Dataset, Model
 
 
@@ -29,7 +30,7 @@ def list_visible(session: Session, *, viewer_id: int, mine: bool, q: str | None,
     stmt = select(Dataset).where(Dataset.deleted_at.is_(None))
     stmt = stmt.where(Dataset.owner_id == viewer_id) if mine else stmt.where(visible_to(viewer_id))
     if q:
-        stmt = stmt.where(func.lower(Dataset.name).like(f"%{q.strip().lower()}%"))
+        stmt = stmt.where(func.lower(Dataset.name).like(contains(q.strip().lower()), escape=LIKE_ESCAPE))
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     items = session.scalars(stmt.order_by(Dataset.created_at.desc(), Dataset.id.desc())
                             .limit(limit).offset(offset)).all()

@@ -12,12 +12,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from modelmate.config import Settings
+from modelmate.storage.private import secure_data_dir, secure_sqlite_files
 
 _WRITE_LOCK_HELD = "modelmate_write_lock_held"
 
@@ -71,6 +73,14 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         _release(connection_record.info)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory and ``file:`` URI databases)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 class Database:
     """Owns the engine and the session factory for one database URL."""
 
@@ -82,6 +92,8 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        if self.is_sqlite and (path := sqlite_file(url)) is not None:
+            secure_sqlite_files(path)  # 0600 before SQLite creates it: its -wal/-shm files copy that mode
         self.engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
@@ -91,6 +103,7 @@ class Database:
     def from_settings(cls, settings: Settings) -> Database:
         if settings.is_sqlite:
             settings.ensure_dirs()
+        secure_data_dir(settings.data_dir)  # an older install's 0755/0644 files become private (RELIABILITY #39)
         return cls(settings.resolved_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
     @property

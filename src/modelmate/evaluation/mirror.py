@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from modelmate.storage.private import private_dir, tighten_tree
+
 from .suites import MMLU_SUBJECTS, NTREX_LANGUAGES, TASKS_DIR, TaskSpec
 
 CONVERTER_VERSION = "2"
@@ -234,7 +236,7 @@ def content_hash(root: Path, source: DatasetSource, cache_root: Path | None = No
                 digest.update(chunk)
     value = digest.hexdigest()
     if memo is not None:
-        memo.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(memo.parent)
         tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
         tmp.write_text(value, encoding="ascii")
         os.replace(tmp, memo)
@@ -245,10 +247,11 @@ def _atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
     """Create ``final`` by filling a temporary sibling and renaming it; a concurrent winner is kept."""
     if final.exists():
         return
-    final.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(final.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
         fill(tmp)
+        tighten_tree(tmp)  # the benchmark cache is private (0700/0600) whatever the umask
         try:
             os.rename(tmp, final)
         except OSError:

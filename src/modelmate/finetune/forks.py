@@ -29,6 +29,7 @@ from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import ForkParentRef, ForkTemplateOut
 from modelmate.models import Model, TrainingRun, User
 from modelmate.models.enums import ModelKind
+from modelmate.storage.private import tighten_tree
 from modelmate.training.base_models import BaseModelSpec
 
 LOCKED_FIELDS = ("r", "alpha", "target_modules", "use_dora", "use_rslora")
@@ -128,13 +129,15 @@ def copy_parent_adapter(source: Path | None, run_dir: Path) -> Path:
     target = run_dir / PARENT_COPY
     if all((target / name).is_file() for name in ADAPTER_FILES):
         return target
-    missing = [name for name in ADAPTER_FILES if source is None or not (source / name).is_file()]
+    missing = [name for name in ADAPTER_FILES  # a symbolic link is never followed (RELIABILITY #40)
+               if source is None or (source / name).is_symlink() or not (source / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)} not found in {source or 'any directory'}")
     tmp = Path(tempfile.mkdtemp(prefix=f".{PARENT_COPY}.tmp-", dir=run_dir))
     try:
         for name in ADAPTER_FILES:
             shutil.copyfile(source / name, tmp / name)
+        tighten_tree(tmp)
         if target.exists():
             shutil.rmtree(target)
         os.rename(tmp, target)

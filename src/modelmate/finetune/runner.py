@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from modelmate.jsonutil import write_json_atomic
+from modelmate.storage.private import open_private
 
 EVENT_LINE_MAX = 1_000_000  # longest stdout line read as one event
 LOG_LINE_MAX = 4000
@@ -115,7 +116,7 @@ class ChildProcess:
         self._exit: int | None = None
 
     def start(self) -> None:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in finish()
+        self._log = os.fdopen(open_private(self.log_path, append=True), "ab")  # 0600; closed in finish()
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
                                      close_fds=True)

@@ -39,6 +39,7 @@ from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, Permane
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models import Dataset, TrainingRun
 from modelmate.models.enums import JobKind, RunStatus
+from modelmate.storage.private import FILE_MODE, private_dir
 from modelmate.training.diagnose import classify
 
 log = logging.getLogger("modelmate.finetune")
@@ -118,6 +119,7 @@ def link_dataset(source: Path, target: Path, content_hash: str | None) -> None:
         import shutil
 
         shutil.copyfile(source, tmp)
+        os.chmod(tmp, FILE_MODE)
     if content_hash and _sha256(tmp) != content_hash:
         tmp.unlink()
         raise RunFailed("invalid_data", "The dataset file does not match its content hash; it may be corrupted.")
@@ -236,7 +238,7 @@ class TrainingTask:
         plan = Plan(run_dir=run_dir, spec_path=run_dir / "spec.json", log_path=run_dir / "train.log",
                     adapter_dir=run_dir / "adapter", toy=spec.toy)
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(run_dir)
             if data_src is None and not (run_dir / "dataset.jsonl").is_file():
                 raise RunFailed("invalid_data", "The dataset's stored file is missing; upload the dataset again.")
             if data_src is not None:

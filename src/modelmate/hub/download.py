@@ -3,11 +3,19 @@ its tokenizer files, and a model card (``README.md``) whose YAML front matter ca
 
 The same file set is served two ways: one zip (:func:`zip_stream`) and file by file through the Hugging Face
 compatible endpoint (``hub/hf_compat.py``). Its "commit" is a stable hash of the files' names and contents.
+
+Only regular files that sit directly in the adapter's own folder are part of it (RELIABILITY #40): a symbolic link
+is never listed, served or zipped, wherever it points (outside the folder or inside it), nor is anything whose
+resolved path is not in the folder, nor a folder that is itself a link. Files are opened with ``O_NOFOLLOW`` and
+checked to be the very file that was listed, so swapping one for a link after the listing does not help either.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import stat
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +33,12 @@ from modelmate.training.artifacts import _yaml_scalar, front_matter, render_mode
 
 CARD = "README.md"
 CHUNK = 1024 * 1024
+WEIGHTS = "adapter_model.safetensors"
+NOT_ON_THIS_SERVER = ("this model's adapter files are not on this server (the run may have failed or its artifacts "
+                      "were removed)")
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+log = logging.getLogger("modelmate.hub")
 
 
 class ModelUnavailable(AppError):
@@ -39,15 +53,35 @@ class BundleFile:
     sha256: str
     path: Path | None = None  # on disk (adapter and tokenizer files) ...
     data: bytes | None = None  # ... or generated (the model card)
+    identity: tuple[int, int] | None = None  # (device, inode) of the file on disk when it was listed
 
     def chunks(self) -> Iterator[bytes]:
         if self.data is not None:
             yield self.data
             return
         assert self.path is not None
-        with self.path.open("rb") as fh:
+        with _open_listed(self.path, self.identity, self.size) as fh:
             while chunk := fh.read(CHUNK):
                 yield chunk
+
+
+class _ChangedOnDisk(OSError):
+    """A listed file was replaced (by a link, another file, a folder) between the listing and the read."""
+
+
+def _open_listed(path: Path, identity: tuple[int, int] | None, size: int | None = None):
+    """``path`` opened for reading without following a final symlink, and only if it is still the listed file
+    (same device, inode and size)."""
+    fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if (not stat.S_ISREG(st.st_mode) or (identity is not None and (st.st_dev, st.st_ino) != identity)
+                or (size is not None and st.st_size != size)):
+            raise _ChangedOnDisk(f"{path.name} changed on disk since it was listed")
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
 
 
 @dataclass(frozen=True)
@@ -69,18 +103,46 @@ class Bundle:
 
 
 @lru_cache(maxsize=256)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+def _file_sha256(path: str, size: int, mtime_ns: int, identity: tuple[int, int]) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with _open_listed(Path(path), identity, size) as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _disk_file(path: Path) -> BundleFile:
-    st = path.stat()
-    return BundleFile(name=path.name, size=st.st_size, sha256=_file_sha256(str(path), st.st_size, st.st_mtime_ns),
-                      path=path)
+def _disk_file(path: Path, st: os.stat_result) -> BundleFile:
+    identity = (st.st_dev, st.st_ino)
+    return BundleFile(name=path.name, size=st.st_size, path=path, identity=identity,
+                      sha256=_file_sha256(str(path), st.st_size, st.st_mtime_ns, identity))
+
+
+def adapter_files(folder: Path) -> list[BundleFile]:
+    """The regular files directly inside ``folder`` (hidden files and the stored model card left out).
+
+    Never a symbolic link (to a file outside the folder or inside it), a sub-folder, a device or FIFO, nor an
+    entry whose resolved path is not in the folder; a folder that is itself a link has no files at all."""
+    if folder.is_symlink() or not folder.is_dir():
+        log.warning("adapter folder %s is a symbolic link or missing: nothing is served from it", folder)
+        return []
+    real_folder = folder.resolve()
+    files: list[BundleFile] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name == CARD:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if entry.is_symlink() or not stat.S_ISREG(st.st_mode):
+                    if stat.S_ISLNK(st.st_mode):
+                        log.warning("not serving %s: it is a symbolic link", entry.path)
+                    continue
+                if Path(entry.path).resolve().parent != real_folder:
+                    continue
+                files.append(_disk_file(Path(entry.path), st))
+            except OSError as exc:  # vanished or swapped meanwhile: not part of the bundle
+                log.warning("not serving %s: %s", entry.path, exc)
+    return sorted(files, key=lambda f: f.name)
 
 
 # --- the model card -------------------------------------------------------------------------------------------
@@ -157,12 +219,12 @@ def bundle(session: Session, model: Model) -> Bundle:
         raise ModelUnavailable("only fine-tuned models (LoRA adapters made here) can be downloaded from ModelMate")
     folder = service.adapter_dir(model)
     if folder is None:
-        raise ModelUnavailable("this model's adapter files are not on this server (the run may have failed or its "
-                               "artifacts were removed)")
+        raise ModelUnavailable(NOT_ON_THIS_SERVER)
     names = repo.usernames(session, {model.owner_id} if model.owner_id is not None else set())
     owner = service.owner_name(model, names) or "unknown"
-    files = [_disk_file(p) for p in sorted(folder.iterdir())
-             if p.is_file() and not p.name.startswith(".") and p.name != CARD]
+    files = adapter_files(folder)
+    if not any(f.name == WEIGHTS for f in files):  # e.g. the weights are a symbolic link: never served
+        raise ModelUnavailable(NOT_ON_THIS_SERVER)
     card = model_card(session, model, owner).encode("utf-8")
     files.append(BundleFile(name=CARD, size=len(card), sha256=hashlib.sha256(card).hexdigest(), data=card))
     return Bundle(model=model, owner=owner, files=sorted(files, key=lambda f: f.name))

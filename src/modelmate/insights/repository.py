@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Date, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from modelmate.catalog.repository import normalise_key
+from modelmate.db.like import LIKE_ESCAPE, contains
 from modelmate.insights.schemas import TimelineFilter
 from modelmate.models import Entry, EntryEvent, EntryTag, JournalNote, Model, Tag
 
@@ -92,10 +93,6 @@ def oldest_wishlist(session: Session, owner_id: int, limit: int) -> list[Entry]:
 
 # --- timeline --------------------------------------------------------------------------------------------------
 
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _events(owner_id: int, f: TimelineFilter, *columns) -> Select:
     """SELECT ``columns`` FROM entry_events LEFT JOIN models, with every timeline filter applied."""
     stmt = (select(*columns).select_from(EntryEvent).outerjoin(Model, Model.id == EntryEvent.model_id)
@@ -119,9 +116,9 @@ def _events(owner_id: int, f: TimelineFilter, *columns) -> Select:
     if f.entry_id is not None:
         stmt = stmt.where(EntryEvent.entry_id == f.entry_id)
     if f.q and f.q.strip():
-        pattern = _like(normalise_key(f.q))
-        stmt = stmt.where(or_(func.lower(EntryEvent.model_name).like(pattern, escape="\\"),
-                              Model.name_key.like(pattern, escape="\\")))
+        pattern = contains(normalise_key(f.q))
+        stmt = stmt.where(or_(func.lower(EntryEvent.model_name).like(pattern, escape=LIKE_ESCAPE),
+                              Model.name_key.like(pattern, escape=LIKE_ESCAPE)))
     return stmt
 
 

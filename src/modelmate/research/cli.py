@@ -28,6 +28,7 @@ def export_command(
     from modelmate.finetune.cli import _database, _user_id
     from modelmate.models import User
     from modelmate.research import export
+    from modelmate.storage.private import write_private
 
     fmt = (format or output.suffix.lstrip(".") or "parquet").lower()
     if fmt not in export.FORMATS:
@@ -47,9 +48,9 @@ def export_command(
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_bytes(data)
+        write_private(tmp, data)  # 0600: the runs' notes and configurations are private
         tmp.replace(output)
-        card_path.write_text(export.card(total), encoding="utf-8")
+        write_private(card_path, export.card(total))
     except OSError as exc:
         err_console.print(f"[red]error:[/] cannot write {output}: {exc.strerror or exc}")
         raise typer.Exit(1) from exc

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from modelmate.storage.private import READ_ONLY_MODE, private_dir
+
 CHUNK = 1024 * 1024
 _NAMESPACE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SUFFIX = re.compile(r"^(\.[a-z0-9]{1,10})?$")
@@ -82,14 +84,14 @@ class ContentStore:
         uri = f"{namespace}/{digest}{suffix}"
         if target.is_file() and target.stat().st_size == len(data):
             return StoredObject(digest, uri, target, len(data), created=False)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX, suffix=suffix)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.chmod(tmp_name, 0o444)  # immutable by convention: read-only for everyone
+            os.chmod(tmp_name, READ_ONLY_MODE)  # immutable by convention: read-only, and for the owner only
             os.replace(tmp_name, target)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -105,8 +107,7 @@ class ContentStore:
         """A fresh, empty file in ``tmp/`` (generated name) that is removed when the block exits, however."""
         if not _SUFFIX.match(suffix):
             raise StoreError(f"invalid suffix {suffix!r}")
-        folder = self.root / TEMP_DIR
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(self.root / TEMP_DIR)
         fd, name = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=suffix)
         os.close(fd)
         path = Path(name)

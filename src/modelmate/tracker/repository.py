@@ -8,6 +8,7 @@ from sqlalchemy import Select, bindparam, delete, func, insert, literal_column, 
 from sqlalchemy.orm import Session, selectinload
 
 from modelmate.catalog.repository import normalise_key
+from modelmate.db.like import LIKE_ESCAPE, starts_with
 from modelmate.models import Entry, EntryEvent, EntryTag, JournalNote, SearchDocument, Tag
 from modelmate.search.fulltext import fts5_query, matching_entry_ids
 from modelmate.tracker.schemas import EntryFilter, SortField, SortOrder, TagMode
@@ -205,8 +206,7 @@ def list_tags(session: Session, owner_id: int, q: str | None, limit: int) -> lis
             .where(Tag.owner_id == owner_id)
             .group_by(Tag.id, Tag.name))
     if q:
-        stmt = stmt.where(Tag.name_key.like(normalise_key(q).replace("%", r"\%").replace("_", r"\_") + "%",
-                                            escape="\\"))
+        stmt = stmt.where(Tag.name_key.like(starts_with(normalise_key(q)), escape=LIKE_ESCAPE))
     stmt = stmt.having(func.count(EntryTag.entry_id) > 0).order_by(func.count(EntryTag.entry_id).desc(), Tag.name)
     return [(n, int(c)) for n, c in session.execute(stmt.limit(limit))]
 

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from modelmate.storage.private import private_dir, tighten_tree
+
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 BASE_TAGS = ("modelmate", "lora")
 CARD_CONFIG_KEYS = ("method", "r", "alpha", "dropout", "use_dora", "use_rslora", "target_modules", "learning_rate",
@@ -126,8 +128,7 @@ def render_model_card(card: dict) -> str:
 
 
 def write_model_card(out_dir: Path, card: dict) -> None:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = private_dir(Path(out_dir))
     (out_dir / "README.md").write_text(render_model_card(card), encoding="utf-8")
 
 
@@ -139,10 +140,9 @@ def save_adapter(model, tokenizer, out_dir: Path, card: dict) -> list[str]:
     ``card['base_model']`` (an id or name) as the base rather than a path on this machine.
     """
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    private_dir(out_dir.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))  # 0700
     try:
-        os.chmod(tmp, 0o755)
         model.save_pretrained(str(tmp), safe_serialization=True)
         config_path = tmp / "adapter_config.json"
         adapter_config = json.loads(config_path.read_text(encoding="utf-8"))
@@ -154,6 +154,7 @@ def save_adapter(model, tokenizer, out_dir: Path, card: dict) -> list[str]:
         missing = [name for name in ADAPTER_FILES if not (tmp / name).is_file()]
         if missing:
             raise RuntimeError(f"the adapter was not written completely (missing {', '.join(missing)})")
+        tighten_tree(tmp)  # the libraries' files get the umask's mode: private (0600) whatever it is
         if out_dir.exists():
             trash = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
             os.rename(out_dir, trash)

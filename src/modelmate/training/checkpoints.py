@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelmate.storage.private import private_dir, tighten_tree
+
 STEP_DIR = re.compile(r"^step-(\d{6,9})$")
 TMP_PREFIX = ".tmp-step-"
 STATE_FILE = "trainer_state.json"
@@ -125,8 +127,7 @@ def save_checkpoint(checkpoint_dir: Path, step: int, *, model, optimizer, schedu
     """Write a complete checkpoint for ``step`` atomically and prune older ones; returns its path."""
     from safetensors.torch import save_file
 
-    checkpoint_dir = Path(checkpoint_dir)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_dir = private_dir(Path(checkpoint_dir))
     final = checkpoint_dir / f"step-{step:06d}"
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{step:06d}-", dir=checkpoint_dir))
     try:
@@ -141,6 +142,7 @@ def save_checkpoint(checkpoint_dir: Path, step: int, *, model, optimizer, schedu
         (tmp / STATE_FILE).write_text(json.dumps(full_state, default=_json_default), encoding="utf-8")
         for name in FILES:
             _fsync_file(tmp / name)
+        tighten_tree(tmp)  # private files (0600) whatever the umask
         if final.exists():  # the same step saved again (a resumed run re-reaching it): replace it
             trash = checkpoint_dir / f"{TMP_PREFIX}old-{final.name}-{os.getpid()}"
             os.rename(final, trash)

@@ -37,6 +37,8 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
+from modelmate.storage.private import use_private_umask
+
 PR_SET_PDEATHSIG = 1
 SPEC_KEYS = {"config", "base_model", "dataset_path", "eval_split", "seed", "output_dir", "checkpoint_dir",
              "target_modules", "model_card", "threads", "chat_template", "resume", "device", "init_adapter"}
@@ -152,7 +154,9 @@ def _spec_failure(exc: BaseException) -> dict:
 
 def event_channel() -> Emitter:
     """Set up a child process: stdout carries events only (our own handle on the real stdout; fd 1 now points at
-    stderr for every library that prints), and the process dies with its parent."""
+    stderr for every library that prints), the process dies with its parent, and whatever it writes (adapters,
+    checkpoints, results, caches) is private to the service account (umask 077)."""
+    use_private_umask()
     events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr

@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelmate.storage.private import private_dir, tighten_tree
+
 IMPORT_MARKER = "modelmate_import.json"
 GGUF_MAGIC = b"GGUF"
 # GGUF architecture -> the transformers class it becomes (the architectures ModelMate fine-tunes)
@@ -223,8 +225,8 @@ def convert_gguf(path: Path, out_dir: Path, *, name: str, on_progress: Progress 
     parameters = sum(p.numel() for p in plain.parameters())
     if info.context_length:
         tokenizer.model_max_length = info.context_length
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    private_dir(out_dir.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))  # 0700
     try:
         stage("save", f"writing safetensors ({dtype_name}) and the tokenizer")
         plain.save_pretrained(tmp, safe_serialization=True)
@@ -234,6 +236,7 @@ def convert_gguf(path: Path, out_dir: Path, *, name: str, on_progress: Progress 
                   "parameters": parameters, "seconds": round(time.monotonic() - started, 1),
                   "created_by": "modelmate models add-gguf"}
         (tmp / IMPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        tighten_tree(tmp)  # private files (0600) whatever the umask
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.rename(tmp, out_dir)

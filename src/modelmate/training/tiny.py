@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelmate.storage.private import private_dir, tighten_tree
 from modelmate.training.base_models import CHATML_CHAT_TEMPLATE
 
 TOY_MARKER = "modelmate_toy.json"
@@ -255,15 +256,15 @@ def build_tiny(out_dir: Path, *, hidden_size: int = 128, num_layers: int = 2, nu
         "pretrain_losses": losses, "corpus_chars": sum(map(len, texts)), "corpus_documents": len(texts),
         "build_seconds": None,
     }
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    private_dir(out_dir.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))  # 0700
     try:
-        os.chmod(tmp, 0o755)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         info["build_seconds"] = round(time.monotonic() - started, 2)
         (tmp / "README.md").write_text(_readme(info), encoding="utf-8")
         (tmp / TOY_MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        tighten_tree(tmp)  # private files (0600) whatever the umask
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.rename(tmp, out_dir)

@@ -128,7 +128,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Create an account (the first one takes over the single-user data) and sign in */
+        /** Create an account (the first one needs the setup token and takes over the single-user data) and sign in */
         post: operations["signup_api_v1_auth_signup_post"];
         delete?: never;
         options?: never;
@@ -1215,6 +1215,11 @@ export type components = {
              * @enum {string}
              */
             mode: "single_user" | "accounts";
+            /**
+             * Setup Required
+             * @description No account exists yet: signing up (the first account, an administrator) needs the setup token printed in the server's log
+             */
+            setup_required: boolean;
             /** Signup Open */
             signup_open: boolean;
             user: components["schemas"]["UserOut"] | null;
@@ -3533,6 +3538,11 @@ export type components = {
              * @description At least 10 characters, not a common password
              */
             password: string;
+            /**
+             * Setup Token
+             * @description The one-time setup token from the server's log: needed only for the first account (see AuthState.setup_required); ignored afterwards
+             */
+            setup_token?: string | null;
             /**
              * Username
              * @description 3–32 characters: a-z, 0-9, '_' or '-'

@@ -84,6 +84,7 @@ export function SignupPage() {
   const [username, setUsername] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  const [setupToken, setSetupToken] = useState("");
   const { data: state } = useAuthState();
   const done = useSignedIn();
   const signup = useMutation({
@@ -92,6 +93,8 @@ export function SignupPage() {
     onSuccess: done,
   });
   const first = state?.mode === "single_user";
+  // No account yet: the first one (the administrator) needs the one-time token the server printed in its log.
+  const needsToken = state?.setup_required === true;
   return (
     <AuthCard
       title="Create account"
@@ -107,7 +110,12 @@ export function SignupPage() {
           aria-label="Create account"
           onSubmit={(e) => {
             e.preventDefault();
-            signup.mutate({ username: username.trim().toLowerCase(), email: email.trim(), password });
+            signup.mutate({
+              username: username.trim().toLowerCase(),
+              email: email.trim(),
+              password,
+              ...(needsToken ? { setup_token: setupToken.trim() } : {}),
+            });
           }}
         >
           <div className="grid gap-1.5">
@@ -123,6 +131,16 @@ export function SignupPage() {
             <Input id="signup-password" type="password" autoComplete="new-password" required minLength={10} value={password} onChange={(e) => setPassword(e.target.value)} />
             <p className="text-xs text-muted-foreground">At least 10 characters, not a common password.</p>
           </div>
+          {needsToken && (
+            <div className="grid gap-1.5">
+              <Label htmlFor="signup-setup-token">Setup token</Label>
+              <Input id="signup-setup-token" autoComplete="off" spellCheck={false} required value={setupToken} onChange={(e) => setSetupToken(e.target.value)} />
+              <p className="text-xs text-muted-foreground">
+                The first account is the administrator. Paste the one-time setup token the server printed in its log when it started (or create the account on the server with{" "}
+                <code>modelmate users create</code>).
+              </p>
+            </div>
+          )}
           {signup.isError && (
             <p role="alert" className="text-sm text-destructive">
               {errorMessage(signup.error)}
