@@ -48,8 +48,8 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELMATE_")}
-        env.update(MODELMATE_DATA_DIR=str(self.data_dir), MODELMATE_SEED_DEMO="false",
-                   MODELMATE_ENVIRONMENT="test", PYTHONUNBUFFERED="1", **self.extra_env)
+        env.update({"MODELMATE_DATA_DIR": str(self.data_dir), "MODELMATE_SEED_DEMO": "false",
+                    "MODELMATE_ENVIRONMENT": "test", "PYTHONUNBUFFERED": "1", **self.extra_env})
         if self.database_url:
             env["MODELMATE_DATABASE_URL"] = self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
