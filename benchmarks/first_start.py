@@ -38,11 +38,16 @@ def chat(base: str, model_id: int, question: str) -> str:
     with httpx.stream("POST", f"{base}{API}/models/{model_id}/generate", json=body, timeout=300,
                       headers={"Origin": base}) as response:
         response.raise_for_status()
-        for line in response.iter_lines():
-            if line.startswith("data:"):
+        kind = ""
+        for line in response.iter_lines():  # server-sent events: "event: token" then "data: {...}"
+            if line.startswith("event:"):
+                kind = line[6:].strip()
+            elif line.startswith("data:"):
                 event = json.loads(line[5:])
-                if event.get("type") == "token":
+                if kind == "token":
                     text.append(event.get("text", ""))
+                elif kind == "error":
+                    raise RuntimeError(f"generation failed: {event.get('message')}")
     return "".join(text)
 
 
@@ -119,10 +124,13 @@ def main() -> int:
                   f"{'is' if ranked else 'is NOT'} on it")
             if not ranked:
                 failures.append("the demo model is not on the overall leaderboard")
-        changes = client.get("/capability-changes", params={"limit": 50}).json()
-        print(f"{at()}  capability-change feed: {len(changes.get('items', []))} flagged change(s)")
-        for item in changes.get("items", [])[:20]:
-            print(f"        {item.get('sentence')} (p = {item.get('p_value')})")
+        changes = client.get("/capability-changes", params={"limit": 100}).json()
+        flagged = [item for item in changes.get("items", []) if item.get("flagged")]
+        print(f"{at()}  capability changes: {changes.get('total')} comparisons, {len(flagged)} flagged as "
+              f"significant (Holm-adjusted p < 0.05 and at least 2 points)")
+        for item in flagged + [item for item in changes.get("items", []) if item.get("task") is None
+                               and not item.get("flagged")]:
+            print(f"        {item.get('sentence')} (raw p = {item.get('p_value')}, test {item.get('test')})")
         museum = client.get("/museum").json()
         print(f"{at()}  museum: {museum.get('counts')}")
         if museum.get("counts") != {"no_learning": 1, "invalid_data": 1}:
