@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ def web_client(settings, database, dist: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_root_and_deep_links_serve_index(web_client: TestClient) -> None:
-    for path in ("/", "/models", "/entries/42", "/timeline?kind=added", "/compare?ids=1&ids=2", "/a/b/c.d"):
+    for path in ("/", "/models", "/entries/42", "/timeline?kind=added", "/compare?ids=1&ids=2", "/m/alice/tiny-chat",
+                 "/hub/runs/7", "/hub/train/expert", "/hub/leaderboards/"):
         resp = web_client.get(path)
         assert resp.status_code == 200, path
         assert resp.headers["content-type"].startswith("text/html")
@@ -54,10 +56,30 @@ def test_top_level_build_files_are_served(web_client: TestClient) -> None:
     resp = web_client.get("/favicon.svg")
     assert resp.status_code == 200
     assert resp.text.startswith("<svg")
-    # never a way out of the build directory
+    # never a way out of the build directory: the SPA's "not found" page, with a 404
     resp = web_client.get("/..%2f..%2fetc%2fpasswd")
-    assert resp.status_code == 200
+    assert resp.status_code == 404
     assert '<div id="root">' in resp.text
+
+
+def test_paths_that_are_no_app_route_are_404_with_the_spa(web_client: TestClient) -> None:
+    """A mistyped or stale link renders the SPA's "Page not found" view, but answers 404 (not a soft 200)."""
+    for path in ("/nope", "/a/b/c.d", "/models/3", "/m/alice", "/m/alice/x/extra", "/hub/nope", "/hub/runs/7/x"):
+        resp = web_client.get(path)
+        assert resp.status_code == 404, path
+        assert resp.headers["content-type"].startswith("text/html")
+        assert '<div id="root">' in resp.text, path
+        assert web_client.head(path).status_code == 404, path
+
+
+def test_server_routes_match_the_spa_router() -> None:
+    """web.APP_ROUTES lists exactly the paths of web/src/App.tsx (when this checkout has the UI sources)."""
+    app_tsx = Path(__file__).resolve().parents[1] / "web" / "src" / "App.tsx"
+    if not app_tsx.is_file():
+        pytest.skip("no web/ sources in this checkout")
+    paths = set(re.findall(r'path: "([^"*]+)"', app_tsx.read_text()))
+    spa = {re.sub(r":[^/]+", "*", p) for p in paths} | {""}
+    assert spa == set(web.APP_ROUTES)
 
 
 def test_unknown_api_paths_stay_json_404(web_client: TestClient) -> None:
@@ -84,11 +106,12 @@ def test_missing_build_serves_helpful_page(settings, database, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(web, "DEFAULT_DIST", tmp_path / "absent")
     with TestClient(create_app(settings, database=database), base_url="http://127.0.0.1:8000") as c:
-        for path in ("/", "/models/3"):
+        for path in ("/", "/entries/3"):
             resp = c.get(path)
             assert resp.status_code == 200
             assert "has not been built" in resp.text
             assert "npm run build" in resp.text
+        assert c.get("/nope").status_code == 404
         assert c.get("/api/v1/nope").status_code == 404
 
 
@@ -101,5 +124,5 @@ def test_build_appearing_later_is_picked_up(settings, database, tmp_path: Path,
         (dist / "assets").mkdir(parents=True)
         (dist / "index.html").write_text(INDEX)
         (dist / "assets" / "x.css").write_text("body{}")
-        assert '<div id="root">' in c.get("/dashboard").text
+        assert '<div id="root">' in c.get("/models").text
         assert c.get("/assets/x.css").text == "body{}"

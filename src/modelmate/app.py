@@ -47,6 +47,9 @@ def prepare_database(settings: Settings, db: Database) -> int | None:
     with db.session() as session:
         user = ensure_local_user(session)
         user_id = user.id if user is not None else None
+    from modelmate.transfer.batches import recover
+
+    recover(db)  # an import a crash interrupted: discarded before its decision, finished after it
     prepare_finetuning(settings, db)
     if settings.seed_demo and user_id is not None:
         from modelmate.demo.seed import seed_if_empty

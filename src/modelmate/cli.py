@@ -237,13 +237,15 @@ def import_log(
                 with db.session() as session:
                     immediate_transaction(session)
                     user = cli_user(session)
-                    if user is None:
-                        err_console.print("[red]error:[/] this database has accounts; import from the web UI or API")
-                        raise typer.Exit(1)
-                    report = transfer.import_file(
-                        session, user, fh, filename=path.name, fmt=fmt, dry_run=dry_run,
-                        max_bytes=settings.max_import_bytes, max_rows=settings.max_import_rows,
-                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+                    user_id = user.id if user is not None else None
+                if user_id is None:
+                    err_console.print("[red]error:[/] this database has accounts; import from the web UI or API")
+                    raise typer.Exit(1)
+                # Its own short transactions: a running server's writers are not held up (RELIABILITY.md #41).
+                report = transfer.import_file(
+                    db, user_id, fh, filename=path.name, fmt=fmt, dry_run=dry_run,
+                    max_bytes=settings.max_import_bytes, max_rows=settings.max_import_rows,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total))
             except AppError as exc:
                 failure = exc
     finally:

@@ -42,8 +42,9 @@ def evaluations(database) -> list[tuple[int, int, str, int | None]]:
 
 def test_no_automatic_evaluation_when_the_setting_is_off(hub, database, settings):
     assert settings.auto_evaluate_enabled is False  # environment "test"
-    train_once(hub, database, settings)
+    run = train_once(hub, database, settings)
     assert evaluations(database) == []
+    assert run["evaluation"] is None  # the run page claims no evaluation
 
 
 def test_trained_model_and_its_base_are_evaluated_after_training(hub, benchmark_dir, database, settings):
@@ -55,9 +56,14 @@ def test_trained_model_and_its_base_are_evaluated_after_training(hub, benchmark_
         assert s.query(Job).filter(Job.kind == "evaluate").count() == 2
     queued = evaluations(database)
     assert [(m, st, r) for _, m, st, r in queued] == [(output_id, "running", run["id"]), (base_id, "running", None)]
+    shown = hub.get(f"/api/v1/runs/{run['id']}").json()["evaluation"]  # the run page follows the real state
+    assert shown["id"] == queued[0][0] and shown["state"] == "queued" and shown["domains"] == ["reading"]
+    assert shown["all_domains"] is False and shown["tasks"] == 1
     worker = Worker(database, on, kinds=["evaluate"], lease_s=30, poll_s=0.2)
     assert worker.run_until_idle() == 2
     assert [st for _, _, st, _ in evaluations(database)] == ["final", "final"]
+    shown = hub.get(f"/api/v1/runs/{run['id']}").json()["evaluation"]
+    assert shown["state"] == "done" and shown["progress"] == 1.0 and shown["model_id"] == output_id
 
     scores = hub.get(f"/api/v1/models/{output_id}/scores").json()
     reading = scores["domains"][0]

@@ -10,9 +10,10 @@ import threading
 import time
 
 import psutil
+import pytest
 
 from modelmate.finetune import base_models as bases
-from modelmate.models import Job, Model
+from modelmate.models import DocumentOutcome, Job, Model
 
 DOMAINS = ["reading", "truthfulness"]
 
@@ -45,6 +46,19 @@ def test_acceptance_quick_evaluation_is_stored_scored_and_cached(hub, benchmark_
     assert len(boolq["task_hash"]) == 64 and boolq["harness_version"] == body["harness_version"]
     assert {"truthfulqa_mc1", "truthfulqa_mc2"} <= {t for t, _ in rows}
     assert all(row["status"] == "final" for row in body["rows"])
+
+    # every scored document's outcome is stored (what paired capability tests compare), consistent with the rows
+    with database.session() as s:
+        outcomes = s.query(DocumentOutcome).filter(DocumentOutcome.evaluation_id == queued["id"]).all()
+    by_task: dict[str, list] = {}
+    for o in outcomes:
+        by_task.setdefault(o.task, []).append(o)
+    assert {t: len(v) for t, v in by_task.items()} == {"boolq": 2, "truthfulqa_mc1": 2, "truthfulqa_mc2": 2}
+    assert all(len(o.doc_hash) == 64 for o in outcomes)
+    assert sum(o.metrics["acc,none"] for o in by_task["boolq"]) / 2 == boolq["value"]
+    assert {o.metrics["acc,none"] for o in by_task["boolq"] + by_task["truthfulqa_mc1"]} <= {0.0, 1.0}
+    mc2 = [o.metrics["acc,none"] for o in by_task["truthfulqa_mc2"]]
+    assert sum(mc2) / 2 == pytest.approx(rows[("truthfulqa_mc2", "acc,none")]["value"])
 
     raw = hub.get(f"/api/v1/evaluations/{queued['id']}/raw").json()
     assert set(raw) == {"boolq", "truthfulqa_mc1", "truthfulqa_mc2"}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from modelmate.benchmarking import service
+from modelmate.benchmarking import leaderboard, service
+from modelmate.benchmarking import repository as repo
+from modelmate.benchmarking.schemas import LeaderboardRow, RefOut
 from modelmate.db.base import utcnow
 from modelmate.models import Evaluation, Job, Model, ModelFeedback
 
@@ -178,3 +180,61 @@ def test_a_partial_result_is_stored_as_partial_and_never_scored(hub, database, s
         assert s.get(Model, body["model_id"]).benchmark_scores == {}
     assert hub.get("/api/v1/leaderboards", params={"domain": "reading"}).json()["rows"] == []
     assert hub.get(f"/api/v1/models/{body['model_id']}/scores").json()["evaluation"] is None
+
+
+def _row(model_id: int, value: float | None, stderr: float | None, comparable: bool = True) -> LeaderboardRow:
+    return LeaderboardRow(rank=None, model=RefOut(id=model_id, name=f"m{model_id}", kind="external"),
+                          method="external", score=value, stderr=stderr, comparable=comparable)
+
+
+def test_overlapping_confidence_intervals_share_a_rank():
+    """Known case: 0.80 ± 1.96·0.01 = [0.7804, 0.8196] overlaps 0.78's [0.7604, 0.7996] → both rank 1 (≈);
+    0.60 is far below → rank 3 (competition ranking); 0.595 with no stderr sits inside 0.60's interval → 3 ≈;
+    0.50 with no stderr vs 0.595 with none: distinct points → rank 5. Unranked rows stay unranked."""
+    rows = [_row(1, 0.80, 0.01), _row(2, 0.78, 0.01), _row(3, 0.60, 0.01), _row(4, 0.595, None),
+            _row(5, 0.50, None), _row(6, 0.99, 0.01, comparable=False)]
+    leaderboard.assign_ranks(rows)
+    assert [(r.rank, r.tied) for r in rows] == [(1, False), (1, True), (3, False), (3, True), (5, False),
+                                                (None, False)]
+    # intervals that only just miss: 0.80 - 1.96·0.005 = 0.7902 > 0.78 + 1.96·0.005 = 0.7898 → apart
+    rows = [_row(1, 0.80, 0.005), _row(2, 0.78, 0.005)]
+    leaderboard.assign_ranks(rows)
+    assert [(r.rank, r.tied) for r in rows] == [(1, False), (2, False)]
+    # equal scores tie even without errors
+    rows = [_row(1, 0.5, None), _row(2, 0.5, None)]
+    leaderboard.assign_ranks(rows)
+    assert [(r.rank, r.tied) for r in rows] == [(1, False), (1, True)]
+
+
+def test_leaderboard_api_marks_ties_and_small_samples(hub, database, account_client):
+    client = account_client("carol")
+    full = {**score(0.62, "h9", stderr=0.02), "mode": "full"}
+    ids = [add_model(database, "Tie A", scores={"reading": score(0.64, "h9", stderr=0.02)}),
+           add_model(database, "Tie B", scores={"reading": full}),
+           add_model(database, "Far C", scores={"reading": score(0.20, "h9", stderr=0.02)})]
+    body = client.get("/api/v1/leaderboards", params={"domain": "reading"}).json()
+    assert body["min_documents"] == leaderboard.MIN_DOCUMENTS == 100
+    got = {r["model"]["id"]: (r["rank"], r["tied"], r["small_sample"], r["mode"]) for r in body["rows"]}
+    assert got == {ids[0]: (1, False, True, "quick"), ids[1]: (1, True, False, "full"),
+                   ids[2]: (3, False, True, "quick")}
+
+
+def test_documents_behind_a_score_come_from_its_evaluation_rows(hub, database, settings):
+    """A final quick evaluation of 2 + 3 documents in reading (two tasks; two metrics of one task share its
+    documents) → n_documents 5 on the leaderboard, a small sample."""
+    r = hub.post("/api/v1/evaluations", json={"model": "tiny", "domains": ["reading"]})
+    base = {"task": "boolq", "domain": "reading", "metric": "acc", "filter": "none", "value": 0.5, "stderr": 0.1,
+            "n_samples": 2, "n_shot": 0, "limit": 2, "harness_version": "0.4.13", "task_hash": "a" * 64,
+            "chat_template_hash": None, "status": "final", "primary": True, "scale": 1.0}
+    rows = [base, {**base, "metric": "acc_norm", "primary": False},
+            {**base, "task": "other_reading_task", "n_samples": 3, "limit": 3, "primary": False}]
+    result = {"status": "final", "rows": rows, "raw": {"boolq": {"results": {}}}, "harness_version": "0.4.13"}
+    with database.session() as s:
+        evaluation = repo.get_evaluation(s, r.json()["id"])
+        assert service.store_result(s, evaluation, result) == "final"
+        assert repo.documents_per_domain(s, [evaluation.id]) == {(evaluation.id, "reading"): 5}
+    rows = hub.get("/api/v1/leaderboards", params={"domain": "reading"}).json()["rows"]
+    assert len(rows) == 1
+    assert rows[0]["n_documents"] == 5 and rows[0]["small_sample"] is True and rows[0]["mode"] == "quick"
+    overall = hub.get("/api/v1/leaderboards", params={"domain": "overall"}).json()["rows"]
+    assert overall[0]["n_documents"] == 5

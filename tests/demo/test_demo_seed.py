@@ -149,9 +149,15 @@ def test_models_already_in_the_catalog_are_reused(database, user_id):
         session.add(other)
         session.flush()
         mine = tracker.create_entry(session, other, EntryCreate(name="Whisper", hf_repo_id="openai/whisper-large-v3"))
-        model_id = mine.model_id
+        mine.model.visibility = "public"  # shared by its creator: the demo logs it instead of cloning it
+        secret = tracker.create_entry(session, other, EntryCreate(name="Gemma 2 9B IT", developer="Google DeepMind",
+                                                                  hf_repo_id="google/gemma-2-9b-it"))
+        model_id, secret_id = mine.model_id, secret.model_id  # Gemma stays someone's private row
     assert seed_if_empty(database, user_id) == N
     with database.session() as session:
         entry = session.scalars(select(Entry).where(Entry.owner_id == user_id, Entry.model_id == model_id)).one()
         assert entry.status == "using"
-        assert session.scalar(select(func.count()).select_from(Entry).where(Entry.owner_id != user_id)) == 1
+        assert session.scalar(select(func.count()).select_from(Entry).where(Entry.owner_id != user_id)) == 2
+        # Someone's private row is neither reused nor a reason to skip: the demo gets its own row.
+        assert session.scalar(select(func.count()).select_from(Entry).where(Entry.owner_id == user_id,
+                                                                           Entry.model_id == secret_id)) == 0

@@ -50,7 +50,8 @@ def test_base_models_are_seeded_once_with_the_toy_labelled(hub, settings, databa
 
 
 def test_seeding_adopts_a_public_catalog_row_for_the_same_repository(client, settings, database):
-    r = client.post("/api/v1/models", json={"name": "Qwen 0.5B (mine)", "hf_repo_id": "qwen/qwen2.5-0.5b"})
+    r = client.post("/api/v1/models", json={"name": "Qwen 0.5B (mine)", "hf_repo_id": "qwen/qwen2.5-0.5b",
+                                                   "visibility": "public"})
     assert r.status_code == 201
     bases.seed_base_models(database, settings)
     models = client.get("/api/v1/base-models").json()

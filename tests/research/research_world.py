@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from modelmate.models import BenchmarkResult, Dataset, Evaluation, Model, TrainingRun
+from modelmate.models import BenchmarkResult, Dataset, DocumentOutcome, Evaluation, Model, TrainingRun
 
 _clock = [datetime(2026, 1, 1, tzinfo=UTC)]
 
@@ -71,3 +71,10 @@ def add_scores(s, model_id: int, rows: list[tuple[str, str, float, float | None]
     s.get(Model, model_id).benchmark_scores = scores
     s.flush()
     return ev
+
+
+def add_outcomes(s, evaluation: Evaluation, task: str, values: list[float], metric: str = "acc,none") -> None:
+    """Per-document outcomes of ``task`` in ``evaluation``: document i has content hash ``<task>-doc-<i>``."""
+    s.add_all([DocumentOutcome(evaluation_id=evaluation.id, task=task, doc_id=i, doc_hash=f"{task}-doc-{i}",
+                               metrics={metric: v}) for i, v in enumerate(values)])
+    s.flush()

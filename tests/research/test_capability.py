@@ -25,7 +25,8 @@ def test_no_change_is_never_flagged():
     assert set(out) == {("reasoning", "arc_easy"), ("reasoning", "piqa"), ("reasoning", None)}
     for c in out.values():
         assert c.delta == 0 and c.z_score == 0 and c.p_value == pytest.approx(1.0)
-        assert not c.flagged and c.direction is None
+        assert not c.flagged and c.direction is None and c.test == "z"
+        assert "no detectable change vs base" in c.sentence and "p =" not in c.sentence and "%" not in c.sentence
 
 
 def test_a_real_change_is_flagged_with_direction_and_sentence():
@@ -38,10 +39,10 @@ def test_a_real_change_is_flagged_with_direction_and_sentence():
     expected_z = 0.045 / math.sqrt(0.01 ** 2 + 0.01 ** 2)
     assert task.z_score == pytest.approx(expected_z)
     assert task.p_value == pytest.approx(math.erfc(expected_z / math.sqrt(2)))
-    assert task.flagged and task.direction == "up"
-    assert task.sentence == "ntrex chrF +15% vs parent, p < 0.01"
+    assert task.flagged and task.direction == "up" and task.test == "z" and task.n is None
+    assert task.sentence == "ntrex chrF +15% vs parent (unpaired z-test), p < 0.01"
     domain = out[("translation", None)]
-    assert domain.flagged and domain.sentence.startswith("translation +15% vs parent")
+    assert domain.flagged and domain.sentence.startswith("translation +15% vs parent (unpaired z-test)")
 
 
 def test_a_drop_is_flagged_down():
@@ -70,7 +71,7 @@ def test_missing_or_zero_stderr_is_reported_but_never_flagged():
     for key in (("reasoning", "a"), ("reasoning", "b"), ("reasoning", None)):
         c = out[key]
         assert c.z_score is None and c.p_value is None and c.p_adjusted is None and not c.flagged
-        assert "no standard error" in c.sentence
+        assert c.test is None and "not tested (no per-document outcomes or standard errors" in c.sentence
     assert out[("reasoning", "b")].relative_delta is None  # reference 0: absolute points
     assert "+100.0 points" in out[("reasoning", "b")].sentence
 
@@ -119,6 +120,7 @@ def test_corrections_and_p_formatting():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert benjamini_hochberg([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.04, 0.04])
     assert format_p(0.0004) == "p < 0.001" and format_p(0.004) == "p < 0.01" and format_p(0.2) == "p = 0.20"
+    assert format_p(None) == "no test"
     with pytest.raises(ValueError):
         compare([], [], correction="magic")
 

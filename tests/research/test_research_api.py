@@ -11,7 +11,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from research_world import add_dataset, add_model, add_run, add_scores
+from research_world import add_dataset, add_model, add_outcomes, add_run, add_scores
 
 from modelmate.models import CapabilityChange, Model, ModelFeedback, TrainingRun
 from modelmate.research import changes, export
@@ -56,7 +56,8 @@ def test_hook_compares_with_base_flags_changes_and_sets_forgetting(world, databa
     assert all(r.reference_model_id == ids["base"] and r.reference_kind == "base" for r in rows.values())
     up, down, flat = rows[("math", "gsm8k")], rows[("reading", "boolq")], rows[("reasoning", "arc_easy")]
     assert up.flagged and up.direction == "up" and up.delta == pytest.approx(0.15)
-    assert up.sentence == "gsm8k acc +50% vs base, p < 0.001"
+    assert up.sentence == "gsm8k acc +50% vs base (unpaired z-test), p < 0.001"  # no per-document outcomes
+    assert up.test == "z" and flat.test == "z"
     assert down.flagged and down.direction == "down" and down.p_adjusted < 0.001
     assert not flat.flagged  # +0.005: neither significant nor large
     assert all(r.evaluation_id is not None for r in rows.values())
@@ -65,6 +66,48 @@ def test_hook_compares_with_base_flags_changes_and_sets_forgetting(world, databa
         # recomputing replaces the pair's rows (no duplicates)
         changes.recompute(s, ids["child"])
     assert len(change_rows(database, ids["child"])) == 6
+
+
+def test_stored_outcomes_make_the_test_paired_and_the_feed_says_which(world, database):
+    """With per-document outcomes on both sides (the same 50 boolq documents), the hook uses McNemar: 8 documents
+    the child now gets right, none it gets wrong — flagged although the unpaired z-test would not flag it."""
+    alice, _, ids = world
+    reference = [1.0] * 25 + [0.0] * 25
+    mine = [1.0] * 33 + [0.0] * 17
+    with database.session() as s:
+        base_ev = add_scores(s, ids["base"], [("boolq", "reading", 0.50, 0.0714)])
+        child_ev = add_scores(s, ids["child"], [("boolq", "reading", 0.66, 0.0677)])
+        add_outcomes(s, base_ev, "boolq", reference)
+        add_outcomes(s, child_ev, "boolq", mine)
+        changes.recompute(s, ids["child"])
+    rows = change_rows(database, ids["child"])
+    boolq = rows[("reading", "boolq")]
+    assert boolq.test == "mcnemar" and boolq.n == 50 and boolq.p_value == pytest.approx(2 / 256)
+    assert boolq.flagged and boolq.sentence.startswith("boolq acc +32% vs base (paired, n = 50), p = 0.0")
+    assert rows[("math", "gsm8k")].test == "z"  # the older evaluations kept no outcomes: the z-test, recorded
+    feed = alice.get(f"{API}/capability-changes", params={"model_id": ids["child"], "domain": "reading"}).json()
+    assert {(i["task"], i["test"], i["n"]) for i in feed["items"]} == {("boolq", "mcnemar", 50),
+                                                                      (None, "mcnemar", 50)}
+
+
+def test_a_plan_made_outside_the_lock_is_recomputed_when_an_evaluation_was_stored_since(world, database):
+    """after_evaluation computes the tests without the write lock, then stores them under it: an evaluation stored
+    in between makes the stored rows the recomputed ones, never the stale plan's."""
+    _, _, ids = world
+    with database.session() as s:
+        child, base = s.get(Model, ids["child"]), s.get(Model, ids["base"])
+        plan = changes.plan_pair(s, child, base, "base")
+    assert {(c.task, c.flagged) for c in plan.comparisons if c.task == "gsm8k"} == {("gsm8k", True)}
+    with database.session() as s:  # the child is evaluated again meanwhile: math back to the base's level
+        add_scores(s, ids["child"], [("gsm8k", "math", 0.30, 0.01)])
+    with database.session() as s:
+        stored = changes.store_pair(s, plan)
+    assert {c.task: c.flagged for c in stored}["gsm8k"] is False
+    assert not change_rows(database, ids["child"])[("math", "gsm8k")].flagged
+    with database.session() as s:  # an unchanged plan is stored as computed
+        fresh = changes.plan_pair(s, s.get(Model, ids["child"]), s.get(Model, ids["base"]), "base")
+    with database.session() as s:
+        assert changes.store_pair(s, fresh) is fresh.comparisons
 
 
 def test_evaluating_a_base_recomputes_its_fine_tunes_and_forks_use_their_parent(world, database):
@@ -84,7 +127,7 @@ def test_evaluating_a_base_recomputes_its_fine_tunes_and_forks_use_their_parent(
     assert fork_rows[("math", "gsm8k")].reference_model_id == ids["child"]
     assert fork_rows[("math", "gsm8k")].reference_kind == "parent" and fork_rows[("math", "gsm8k")].flagged
     assert not fork_rows[("reading", "boolq")].flagged  # 0.41 vs the parent's 0.40
-    assert fork_rows[("math", "gsm8k")].sentence.endswith("vs parent, p < 0.001")
+    assert fork_rows[("math", "gsm8k")].sentence.endswith("vs parent (unpaired z-test), p < 0.001")
     with database.session() as s:
         assert s.get(TrainingRun, ids["run"]).failure_category == "forgetting"
         fork_run = s.query(TrainingRun).filter(TrainingRun.output_model_id == fork_id).one()

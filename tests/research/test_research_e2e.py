@@ -1,6 +1,7 @@
 """End to end on the real trainer and the real evaluator (toy tiny Llama, two documents per task): a fine-tune and
 its base are evaluated by the worker; the evaluate job's hook stores the model's capability changes vs its base;
-the owner's thumbs down puts the run in the museum; the research export carries the run with its scores."""
+the changes are paired tests on the per-document outcomes both evaluations stored; the owner's thumbs down puts
+the run in the museum; the research export carries the run with its scores."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import pyarrow.parquet as pq
 
 from modelmate.jobs.worker import Worker
-from modelmate.models import CapabilityChange, Evaluation
+from modelmate.models import CapabilityChange, DocumentOutcome, Evaluation
 
 API = "/api/v1"
 CONFIG = {"max_steps": 2, "batch_size": 4, "max_seq_length": 64, "eval_split": 0.2, "logging_steps": 1,
@@ -36,17 +37,28 @@ def test_real_run_and_evaluations_feed_changes_museum_and_export(hub, benchmark_
     # the worker runs both evaluations (the model's and the base's); each stored one runs the hook
     assert Worker(database, on, kinds=["evaluate"], lease_s=30, poll_s=0.2).run_until_idle() == 2
     with database.session() as s:
-        assert [e.status for e in s.query(Evaluation).order_by(Evaluation.id)] == ["final", "final"]
+        evaluations = s.query(Evaluation).order_by(Evaluation.id).all()
+        assert [e.status for e in evaluations] == ["final", "final"]
+        hashes = [{(o.task, o.doc_hash) for o in s.query(DocumentOutcome).filter(
+            DocumentOutcome.evaluation_id == e.id)} for e in evaluations]
         stored = s.query(CapabilityChange).filter(CapabilityChange.model_id == model_id).all()
         base_id = stored[0].reference_model_id if stored else None
     keys = {(c.domain, c.task) for c in stored}
     assert ("reading", "boolq") in keys and ("reading", None) in keys, keys
     assert all(c.reference_kind == "base" and c.evaluation_id is not None for c in stored)
+    assert hashes[0] == hashes[1] and len(hashes[0]) == 2  # both scored the same two boolq documents
     boolq = next(c for c in stored if c.task == "boolq")
-    assert boolq.delta == boolq.value - boolq.reference_value and boolq.sentence.startswith("boolq acc ")
+    assert boolq.delta == boolq.value - boolq.reference_value
+    assert boolq.test == "mcnemar" and boolq.n == 2 and boolq.p_value is not None  # paired, not the z-test
+    assert boolq.sentence.startswith("boolq acc")
+    if not boolq.flagged:  # two documents can never be significant: no colour, no percentage, no p = 1.00
+        assert boolq.sentence == "boolq acc: no detectable change vs base (n = 2)"
+    reading = next(c for c in stored if c.task is None)
+    assert reading.test == "mcnemar" and reading.n == 2 and not reading.flagged
 
     feed = hub.get(f"{API}/capability-changes", params={"model_id": model_id}).json()
     assert feed["total"] == len(stored) and feed["items"][0]["reference"]["id"] == base_id
+    assert {(i["test"], i["n"]) for i in feed["items"]} == {("mcnemar", 2)}
 
     # a successful run is not in the museum until its owner gives it a thumbs down
     assert hub.get(f"{API}/museum").json()["total"] == 0

@@ -147,5 +147,28 @@ def test_estimate_grows_with_model_and_data_and_explains_itself():
     longer = estimate(cfg.model_copy(update={"max_steps": None, "epochs": 3}), tiny, train_rows=900,
                       train_tokens=90_000)
     assert longer.epochs == 3 and longer.seconds > 0
-    assert set(small.as_dict()) == {"steps", "epochs", "train_tokens", "tokens_per_step", "trainable_parameters",
-                                    "peak_memory_bytes", "seconds", "device", "notes"}
+    assert set(small.as_dict()) == {"steps", "epochs", "train_tokens", "epoch_tokens", "tokens_per_step",
+                                    "trainable_parameters", "peak_memory_bytes", "seconds", "device", "notes"}
+
+
+def test_estimate_counts_every_pass_the_steps_make():
+    """The tester's case: a small dataset (2,068 tokens, one micro-batch per pass) trained for 60 steps trains on
+    60 × 2,068 = 124,080 tokens — the estimate said 2,068 ("tokens to train on") before."""
+    cfg = resolve_config("quick").model_copy(update={"max_steps": 60, "packing": True, "batch_size": 4,
+                                                     "max_seq_length": 1024, "gradient_accumulation_steps": 1})
+    e = estimate(cfg, tiny_spec(), train_rows=20, train_tokens=2_068)
+    assert e.steps == 60 and e.epoch_tokens == 2_068
+    assert e.train_tokens == 124_080 and e.tokens_per_step == 2_068 and e.epochs == 60
+    # without packing: 20 rows in slices of 4 = 5 micro-batches per pass; 2 per step -> 24 steps = 9.6 passes
+    padded = cfg.model_copy(update={"packing": False, "max_steps": 24, "gradient_accumulation_steps": 2})
+    e = estimate(padded, tiny_spec(), train_rows=20, train_tokens=2_000)
+    assert e.epochs == 9.6 and e.train_tokens == 19_200 and e.tokens_per_step == 800
+
+
+def test_cut_tokens_follows_the_trainers_max_seq_length():
+    from modelmate.training.config import cut_tokens
+
+    assert cut_tokens(1_000, 10, 512, longest=200) == 1_000  # everything fits: exact
+    histogram = [{"lo": 0, "hi": 100, "count": 5}, {"lo": 900, "hi": 1100, "count": 5}]  # 250 + 5000 tokens
+    assert cut_tokens(5_250, 10, 512, longest=1_100, histogram=histogram) == round(5_250 * (250 + 2_560) / 5_250)
+    assert cut_tokens(5_250, 10, 100) == 1_000  # nothing known but the rows: at most rows × length

@@ -44,8 +44,9 @@ def import_bytes(db: Database, data: bytes, *, fmt: ImportFormat = ImportFormat.
     with db.session() as s:
         immediate_transaction(s)
         user = s.get(User, user_id) if user_id else ensure_local_user(s)
-        return service.import_file(s, user, io.BytesIO(data), filename=filename, fmt=fmt, dry_run=dry_run,
-                                   max_bytes=50 * 1024 * 1024, max_rows=max_rows)
+        uid = user.id
+    return service.import_file(db, uid, io.BytesIO(data), filename=filename, fmt=fmt, dry_run=dry_run,
+                               max_bytes=50 * 1024 * 1024, max_rows=max_rows)
 
 
 def count_entries(db: Database, user_id: int | None = None) -> int:

@@ -58,7 +58,8 @@ test("museum: the failing run with its category, error and config; filters by ca
   await expect(card.getByTestId("museum-run-link")).toHaveAttribute("href", `/hub/runs/${fx.failedRunId}`);
   if (failed.failure_message) await expect(card.getByTestId("museum-error")).toContainText(failed.failure_message.slice(0, 40));
   await expect(card.getByTestId("museum-config")).toContainText(`seq len ${failed.config.max_seq_length}`);
-  await expect(card.getByTestId("run-status")).toHaveAttribute("data-status", "failed");
+  // The diagnosis replaces the status/outcome badges (it says more); the run's status stays on it as data.
+  await expect(card.getByTestId("museum-diagnosis")).toHaveAttribute("data-status", "failed");
 
   // The category's chip counts it; choosing the chip filters the list (and the URL) to that category only.
   const chip = page.locator(`[data-testid="category-chip"][data-category="${category}"]`);

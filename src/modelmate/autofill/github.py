@@ -66,7 +66,7 @@ class _Client:
         except httpx.TimeoutException as exc:
             raise up.UpstreamTimeout(f"{SERVICE} did not answer within {self.timeout:g} s") from exc
         except httpx.TransportError as exc:
-            raise up.UpstreamError(f"could not reach {SERVICE}: {type(exc).__name__}") from exc
+            raise up.unreachable(SERVICE, exc) from exc
         except (ValueError, UnicodeDecodeError) as exc:  # not JSON (an HTML error page, ...)
             raise up.UpstreamError(f"{SERVICE} sent a response we could not read") from exc
 

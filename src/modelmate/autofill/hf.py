@@ -109,7 +109,7 @@ def _limited(settings: Settings, max_bytes: int) -> Iterator[httpx2.Client]:
     except httpx2.TimeoutException as exc:
         raise up.UpstreamTimeout(f"{SERVICE} did not answer within {settings.autofill_timeout_s:g} s") from exc
     except httpx2.TransportError as exc:
-        raise up.UpstreamError(f"could not reach {SERVICE}: {type(exc).__name__}") from exc
+        raise up.unreachable(SERVICE, exc) from exc
     except ValueError as exc:  # invalid JSON, unexpected shapes
         raise up.UpstreamError(f"{SERVICE} sent a response we could not read") from exc
     finally:

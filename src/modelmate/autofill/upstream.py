@@ -62,6 +62,31 @@ def rate_limited(service: str, retry_after: int) -> UpstreamRateLimited:
                                details={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
 
 
+_TRANSPORT_HINTS = {
+    # By class name: github.py uses httpx, hf.py the Hub client's httpx2; both name their errors alike.
+    "ProxyError": "the proxy between this server and {service} refused the connection; check the proxy settings",
+    "UnsupportedProtocol": "{service} could not be reached: the address it is configured with is not a web address",
+    "ConnectError": "could not connect to {service}: this server seems to be offline, or {service} is down; "
+                    "check the network connection and try again",
+    "RemoteProtocolError": "{service} closed the connection unexpectedly; try again in a moment",
+    "ReadError": "the connection to {service} broke while reading its answer; try again in a moment",
+    "WriteError": "the connection to {service} broke while sending the request; try again in a moment",
+}
+
+
+def unreachable(service: str, exc: BaseException) -> UpstreamError:
+    """A transport failure (no connection, a broken one, a proxy refusing) as a sentence a user can act on.
+
+    The exception's class name (``ConnectError``) is a programmer's word: it goes to the log through the exception
+    chain (``raise ... from exc``), never into the message."""
+    for cls in type(exc).__mro__:
+        hint = _TRANSPORT_HINTS.get(cls.__name__)
+        if hint:
+            return UpstreamError(hint.format(service=service), code="upstream_unreachable")
+    return UpstreamError(f"could not reach {service}; check the network connection and try again",
+                         code="upstream_unreachable")
+
+
 def capped(chunks: Iterable[bytes], *, max_bytes: int, deadline: float, service: str) -> Iterator[bytes]:
     """Pass chunks through until ``max_bytes`` or the deadline (a slow trickle) is exceeded."""
     total = 0

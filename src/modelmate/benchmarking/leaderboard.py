@@ -5,6 +5,10 @@ most common domain settings hash (same tasks, task configs, mode, sample sizes, 
 ranked; the others are listed with ``rank: null, comparable: false``. ``overall`` is the mean of a model's domain
 scores; its settings hash covers every domain's, so only models measured on the same domains with the same
 settings are ranked together.
+
+Ties: a ranked row whose 95% confidence interval (score ± 1.96·stderr) overlaps the interval of the row above it
+shares that row's rank and is marked ``tied`` (the UI shows "≈"): the data cannot tell the two apart. Small samples:
+a row scored on fewer than :data:`MIN_DOCUMENTS` documents per domain (the quick mode) is flagged ``small_sample``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,31 @@ from modelmate.evaluation import suites
 from modelmate.models import Model, User
 
 METHODS = ("base", "lora", "finetuned", "external")
+Z_95 = 1.96
+MIN_DOCUMENTS = 100  # documents per domain below which a score is flagged as a small sample
+
+
+def interval(score: float | None, stderr: float | None) -> tuple[float, float] | None:
+    """The 95% confidence interval of a score, or None without a score; no stderr → the point itself."""
+    if score is None or not math.isfinite(score):
+        return None
+    half = Z_95 * stderr if stderr is not None and math.isfinite(stderr) and stderr > 0 else 0.0
+    return score - half, score + half
+
+
+def assign_ranks(rows: list[LeaderboardRow]) -> None:
+    """Rank comparable rows (already sorted best first): standard competition ranking (1, 2, 2, 4), where a row
+    whose confidence interval overlaps the row above's (or with the very same score) shares its rank, ``tied``."""
+    above: LeaderboardRow | None = None
+    for index, row in enumerate(r for r in rows if r.comparable):
+        mine, theirs = interval(row.score, row.stderr), interval(above.score, above.stderr) if above else None
+        same = above is not None and (row.score == above.score or (
+            mine is not None and theirs is not None and mine[1] >= theirs[0] and theirs[1] >= mine[0]))
+        if above is not None and same:
+            row.rank, row.tied = above.rank, True
+        else:
+            row.rank, row.tied = index + 1, False
+        above = row
 
 
 def method_of(model: Model) -> str:
@@ -99,6 +128,7 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
                and (method is None or method_of(m) == method)]
     base_ids = [m.base_model_id for m, _ in entries if m.base_model_id]
     bases = {k: v for k, v in repo.models_by_id(session, base_ids).items() if service.visible(v, user)}
+    documents = _documents(session, entries, domain)
     counts = Counter(e.get("settings_hash") for _, e in entries)
     common = max(counts.items(), key=lambda kv: (kv[1], str(kv[0])))[0] if counts else None
     thumbs = repo.thumbs(session, [m.id for m, _ in entries])
@@ -112,13 +142,31 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
             method=method_of(model), score=entry.get("score"), stderr=entry.get("stderr"),
             delta_vs_base=delta(entry, entry_for(base, domain)) if base else None,
             measured_at=entry.get("measured_at"), thumbs_up=up, thumbs_down=down,
-            comparable=entry.get("settings_hash") == common, settings_hash=entry.get("settings_hash")))
+            comparable=entry.get("settings_hash") == common, settings_hash=entry.get("settings_hash"),
+            mode=entry.get("mode"), n_documents=documents.get(model.id),
+            small_sample=_small(documents.get(model.id), entry.get("mode"))))
     rows.sort(key=lambda r: (not r.comparable, -(r.score or 0.0), r.model.id))
-    rank = 0
-    previous: float | None = None
-    for index, row in enumerate(r for r in rows if r.comparable):
-        if row.score != previous:
-            rank = index + 1
-            previous = row.score
-        row.rank = rank
-    return Leaderboard(domain=domain, settings_hash=common, rows=rows)
+    assign_ranks(rows)
+    return Leaderboard(domain=domain, settings_hash=common, min_documents=MIN_DOCUMENTS, rows=rows)
+
+
+def _small(n_documents: int | None, mode: str | None) -> bool:
+    return n_documents < MIN_DOCUMENTS if n_documents is not None else mode == "quick"
+
+
+def _documents(session: Session, entries: list[tuple[Model, dict[str, Any]]], domain: str) -> dict[int, int]:
+    """Documents behind each model's score: its domain's count, or for ``overall`` the fewest of its domains."""
+    wanted: dict[int, list[tuple[int, str]]] = {}
+    for model, _entry in entries:
+        scores = model.benchmark_scores or {}
+        domains = [d for d in suites.DOMAINS if entry_for(model, d) is not None] if domain == "overall" else [domain]
+        keys = [(scores[d].get("evaluation_id"), d) for d in domains]
+        if all(isinstance(ev, int) for ev, _ in keys):
+            wanted[model.id] = keys
+    counts = repo.documents_per_domain(session, [ev for keys in wanted.values() for ev, _ in keys])
+    out: dict[int, int] = {}
+    for model_id, keys in wanted.items():
+        found = [counts.get(k) for k in keys]
+        if found and all(n is not None for n in found):
+            out[model_id] = min(n for n in found if n is not None)
+    return out

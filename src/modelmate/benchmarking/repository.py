@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from modelmate.models import BenchmarkResult, Evaluation, Job, Model, ModelFeedback
+from modelmate.models import BenchmarkResult, DocumentOutcome, Evaluation, Job, Model, ModelFeedback
 
 
 def get_evaluation(session: Session, evaluation_id: int) -> Evaluation | None:
@@ -61,6 +61,14 @@ def replace_rows(session: Session, evaluation_id: int, rows: list[dict[str, Any]
     session.execute(delete(BenchmarkResult).where(BenchmarkResult.evaluation_id == evaluation_id))
     session.add_all([BenchmarkResult(evaluation_id=evaluation_id, **row) for row in rows])
     session.flush()
+
+
+def replace_outcomes(session: Session, evaluation_id: int, rows: list[dict[str, Any]]) -> None:
+    """The evaluation's per-document outcomes, replaced (one bulk INSERT; the caller's transaction makes the rows,
+    the outcomes and the status one all-or-nothing write)."""
+    session.execute(delete(DocumentOutcome).where(DocumentOutcome.evaluation_id == evaluation_id))
+    if rows:
+        session.execute(insert(DocumentOutcome), [{"evaluation_id": evaluation_id, **row} for row in rows])
 
 
 def jobs_by_id(session: Session, job_ids: list[int]) -> dict[int, Job]:
@@ -123,3 +131,18 @@ def open_evaluations_with_jobs(session: Session) -> list[tuple[Evaluation, Job |
     rows = session.execute(select(Evaluation, Job).outerjoin(Job, Job.id == Evaluation.job_id)
                            .where(Evaluation.status == "running")).all()
     return [(e, j) for e, j in rows]
+
+
+def documents_per_domain(session: Session, evaluation_ids: list[int]) -> dict[tuple[int, str], int]:
+    """Documents scored per (evaluation, domain): the sum over the domain's tasks of each task's sample count (the
+    largest ``n_samples`` among its final rows; its metrics share the documents)."""
+    ids = sorted({i for i in evaluation_ids if i})
+    if not ids:
+        return {}
+    per_task = (select(BenchmarkResult.evaluation_id, BenchmarkResult.domain,
+                       func.max(BenchmarkResult.n_samples).label("n"))
+                .where(BenchmarkResult.evaluation_id.in_(ids), BenchmarkResult.status == "final")
+                .group_by(BenchmarkResult.evaluation_id, BenchmarkResult.domain, BenchmarkResult.task).subquery())
+    stmt = select(per_task.c.evaluation_id, per_task.c.domain, func.sum(per_task.c.n)).group_by(
+        per_task.c.evaluation_id, per_task.c.domain)
+    return {(ev, domain): int(n) for ev, domain, n in session.execute(stmt) if n is not None}

@@ -107,9 +107,17 @@ class LeaderboardRow(BaseModel):
     thumbs_down: int = 0
     comparable: bool
     settings_hash: str | None = None
+    tied: bool = Field(False, description="its 95% confidence interval (score ± 1.96·stderr) overlaps the row "
+                                          "above's: the two are not told apart, so it shares that row's rank")
+    mode: str | None = Field(None, description="evaluation mode of the score: quick (a sample) or full")
+    n_documents: int | None = Field(None, description="documents scored in this domain (overall: the fewest of "
+                                                      "its domains); null when unknown")
+    small_sample: bool = Field(False, description="fewer documents than min_documents (or a quick evaluation of "
+                                                  "unknown size): the score is noisy")
 
 
 class Leaderboard(BaseModel):
     domain: str
     settings_hash: str | None = Field(None, description="The settings the ranked rows share")
+    min_documents: int = Field(description="below this many documents per domain a row is flagged small_sample")
     rows: list[LeaderboardRow]

@@ -341,8 +341,29 @@ def domain_summaries(evaluation: Evaluation, rows: list[dict[str, Any]]) -> dict
     return out
 
 
+def outcome_rows(outcomes: Any) -> list[dict[str, Any]]:
+    """The run's per-document outcomes (``{leaf task: [{"doc_id", "doc_hash", "values"}]}``) as table rows; malformed
+    entries are dropped, a document appears once per task."""
+    out: list[dict[str, Any]] = []
+    if not isinstance(outcomes, dict):
+        return out
+    for task, docs in outcomes.items():
+        seen: set[int] = set()
+        for doc in docs if isinstance(docs, list) else []:
+            doc_id = doc.get("doc_id") if isinstance(doc, dict) else None
+            values = doc.get("values") if isinstance(doc, dict) else None
+            if isinstance(doc_id, bool) or not isinstance(doc_id, int) or not isinstance(values, dict) or not values \
+                    or doc_id in seen:
+                continue
+            seen.add(doc_id)
+            out.append({"task": str(task)[:100], "doc_id": doc_id, "doc_hash": str(doc.get("doc_hash") or "")[:64],
+                        "metrics": values})
+    return out
+
+
 def store_result(session: Session, evaluation: Evaluation, result: dict[str, Any]) -> str:
-    """Write a finished run: rows, raw results, status; a FINAL run also updates the model's domain scores."""
+    """Write a finished run: rows, per-document outcomes, raw results, status; a FINAL run also updates the model's
+    domain scores."""
     status = result.get("status") if result.get("status") in ("final", "partial", "failed") else "failed"
     rows = [r for r in result.get("rows") or [] if isinstance(r, dict)]
     evaluation.status = status
@@ -357,6 +378,7 @@ def store_result(session: Session, evaluation: Evaluation, result: dict[str, Any
                             "; ".join(f"{k}: {v}" for k, v in errors.items())[:4000], "tasks": errors,
                             **({"traceback": error["traceback"]} if error.get("traceback") else {})}
     repo.replace_rows(session, evaluation.id, db_rows(evaluation, rows, status))
+    repo.replace_outcomes(session, evaluation.id, outcome_rows(result.get("outcomes")) if status != "failed" else [])
     if status == "final":
         summaries = domain_summaries(evaluation, rows)
         model = repo.lock_model(session, evaluation.model_id)

@@ -3,6 +3,12 @@ its own process group (the fine-tuning :class:`~modelmate.finetune.runner.ChildP
 job's progress per task, and writes the evaluation's rows, raw results and status (running → final / partial /
 failed) — and, for a final evaluation only, the model's per-domain ``benchmark_scores``. Cancel kills the group;
 a lost lease kills it and writes nothing; a child that dies without a result fails the evaluation.
+
+Yielding: the child checkpoints every finished task (``checkpoint.json`` beside the spec) before it announces it.
+Between tasks, an evaluation checks whether higher-priority work is waiting (a background evaluation of the hub
+demo, while a user's run is queued); if so it stops its child and goes back to the queue (``JobYielded``), and the
+next attempt resumes from the checkpoint without running the finished tasks again — same scores, as every task is
+seeded on its own.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from modelmate.finetune.runner import ChildProcess, child_env, classify_crash, m
 from modelmate.humanize import duration
 from modelmate.jobs import registry
 from modelmate.jobs import repository as jobs_repo
-from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
+from modelmate.jobs.registry import JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models.enums import JobKind
 from modelmate.storage.private import private_dir
@@ -48,6 +54,7 @@ class EvaluationTask:
         self.progress = 0.0
         self.message = "starting"
         self.result: dict[str, Any] | None = None
+        self.between_tasks: tuple[int, int] | None = None  # (tasks done, total) right after a task ended
 
     # --- fenced writes ---------------------------------------------------------------------------------------------
 
@@ -99,7 +106,8 @@ class EvaluationTask:
                 "cache_dir": str(settings.data_dir / "benchmark_cache"),
                 "code_execution_enabled": bool(values.get("code_execution_enabled", settings.code_execution_enabled)),
                 "quick_size": values.get("quick_size"), "threads": settings.train_threads, "device": "cpu",
-                "result_path": str(directory / "result.json")}
+                "result_path": str(directory / "result.json"),
+                "checkpoint_path": str(directory / "checkpoint.json")}
 
     def run(self) -> dict[str, Any]:
         spec = self._spec()
@@ -134,11 +142,13 @@ class EvaluationTask:
         if cancelled:
             self._write(lambda _s, ev: service.fail(ev, "Cancelled", "The evaluation was cancelled."))
             raise JobCancelled(f"evaluation {self.evaluation_id} cancelled")
-        if self.result is None and result_path.is_file():
-            try:
-                self.result = json.loads(result_path.read_text(encoding="utf-8"))
+        if (self.result is None or self.result.get("outcomes_file")) and result_path.is_file():
+            try:  # the whole result (the stdout event leaves the per-document outcomes in the file)
+                from_file = json.loads(result_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
-                self.result = None
+                from_file = None
+            if isinstance(from_file, dict) and from_file.get("type") == "result":
+                self.result = from_file
         if self.result is None:
             _, message = classify_crash(code, child.peak_rss, memory_limit_bytes())
             message = message.replace("training", "evaluation").replace("the run's", "the evaluation's")
@@ -149,6 +159,7 @@ class EvaluationTask:
         self.progress, self.message = 1.0, f"{result.get('status')}"
         self._write(lambda session, ev: stored.update(status=service.store_result(session, ev, result)))
         self.ctx.log(f"attempt {self.ctx.attempt}: evaluation {stored.get('status')}")
+        Path(spec["checkpoint_path"]).unlink(missing_ok=True)  # stored: nothing left to resume
         if stored.get("status") in ("final", "partial"):  # research compares it with the parent/base
             registry.announce("evaluation_stored", self.ctx, evaluation_id=self.evaluation_id)
         if stored.get("status") == "failed":
@@ -214,7 +225,12 @@ class EvaluationTask:
         elif kind in ("task_finished", "task_failed", "task_skipped") and total:
             self.progress = ((index or 0) + 1) / total
             verb = {"task_finished": "done", "task_failed": "failed", "task_skipped": "skipped"}[kind]
+            if event.get("resumed"):
+                verb = "done earlier" if kind == "task_finished" else "failed earlier"
+                self.ctx.log(f"task {event.get('task')} {verb}: taken from the checkpoint, not run again")
             self.message = f"{event.get('task')} {verb} ({(index or 0) + 1} of {total})"
+            if kind != "task_skipped" and not event.get("resumed") and (index or 0) + 1 < total:
+                self.between_tasks = ((index or 0) + 1, total)
             if kind == "task_failed":
                 err = event.get("error") or {}
                 self.ctx.log(f"task {event.get('task')} failed: {err.get('message') if isinstance(err, dict) else err}")
@@ -232,6 +248,14 @@ class EvaluationTask:
                 raise LeaseLost(f"job {self.ctx.job_id}: lease lost or worker stopping; evaluation process killed")
             if child.exited():
                 return False
+            if self.between_tasks is not None:
+                done, total = self.between_tasks
+                self.between_tasks = None
+                if self.ctx.higher_priority_waiting():
+                    child.log(f"--- higher-priority work is waiting: paused after {done} of {total} tasks")
+                    child.signal_group(signal.SIGKILL)
+                    raise JobYielded(f"Paused after {done} of {total} benchmark tasks for higher-priority work; "
+                                     "resumes where it stopped")
             now = time.monotonic()
             if now - last >= FLUSH_S:
                 last = now

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from modelmate.api.deps import CurrentUser, IdPath, SessionDep
 from modelmate.catalog import repository as repo
 from modelmate.catalog import service
-from modelmate.catalog.schemas import ModelCreate, ModelOut, ModelPage, ModelUpdate
+from modelmate.catalog.schemas import ModelCreate, ModelOut, ModelPage, ModelUpdate, model_out
 from modelmate.errors import ErrorResponse
 from modelmate.models.enums import ModelKind, ModelType
 from modelmate.tracker.service import update_catalog_model
@@ -33,22 +33,22 @@ def list_models(
     items, total = repo.list_models(session, viewer_id=user.id, q=q, model_type=[t.value for t in model_type],
                                     kind=[k.value for k in kind], developer=developer, sort=sort, order=order,
                                     limit=limit, offset=offset)
-    return ModelPage(items=[ModelOut.model_validate(m) for m in items], total=total, limit=limit, offset=offset)
+    return ModelPage(items=[model_out(m, user) for m in items], total=total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=ModelOut, status_code=201, responses=ERRORS, summary="Add a catalog model")
 def create_model(payload: ModelCreate, session: SessionDep, user: CurrentUser) -> ModelOut:
-    return ModelOut.model_validate(service.create_model(session, user, payload))
+    return model_out(service.create_model(session, user, payload), user)
 
 
 @router.get("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Get a catalog model")
 def get_model(model_id: IdPath, session: SessionDep, user: CurrentUser) -> ModelOut:
-    return ModelOut.model_validate(service.get_visible(session, user, model_id))
+    return model_out(service.get_visible(session, user, model_id), user)
 
 
 @router.patch("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Update a catalog model")
 def update_model(model_id: IdPath, payload: ModelUpdate, session: SessionDep, user: CurrentUser) -> ModelOut:
-    return ModelOut.model_validate(update_catalog_model(session, user, model_id, payload))
+    return model_out(update_catalog_model(session, user, model_id, payload), user)
 
 
 @router.delete("/{model_id}", status_code=204, responses=ERRORS, summary="Delete an unused catalog model")

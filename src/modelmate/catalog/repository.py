@@ -16,7 +16,17 @@ def normalise_key(value: str | None) -> str:
 
 
 def visible_to(owner_id: int):
+    """Rows a user may see: public ones and their own private ones. Every listing, search and lookup by id of
+    catalog rows applies it (a user's private rows are theirs alone; 404 for anyone else)."""
     return or_(Model.visibility == "public", Model.owner_id == owner_id)
+
+
+def identity_scope(viewer_id: int | None):
+    """Where an identity (name + developer, HF id, GitHub repo) must be unique for ``viewer_id``: among public
+    rows and the viewer's own private rows (None: among public rows only). Matches the partial unique indexes."""
+    if viewer_id is None:
+        return Model.visibility == "public"
+    return visible_to(viewer_id)
 
 
 def get(session: Session, model_id: int) -> Model | None:
@@ -24,8 +34,10 @@ def get(session: Session, model_id: int) -> Model | None:
 
 
 def find_duplicate(session: Session, *, name: str | None, developer: str | None, hf_repo_id: str | None,
-                   github_repo: str | None, exclude_id: int | None = None) -> tuple[Model, str] | None:
-    """The existing model that clashes with these identity fields, and which field clashed."""
+                   github_repo: str | None, exclude_id: int | None = None,
+                   viewer_id: int | None = None) -> tuple[Model, str] | None:
+    """The existing model that clashes with these identity fields, and which field clashed — among public rows
+    and ``viewer_id``'s own (another user's private rows never clash, so they are never revealed)."""
     checks: list[tuple[str, object]] = []
     if hf_repo_id:
         checks.append(("hf_repo_id", func.lower(Model.hf_repo_id) == hf_repo_id.lower()))
@@ -35,7 +47,7 @@ def find_duplicate(session: Session, *, name: str | None, developer: str | None,
         checks.append(("name+developer", (Model.name_key == normalise_key(name))
                        & (Model.developer_key == normalise_key(developer))))
     for field, cond in checks:
-        stmt = select(Model).where(cond)
+        stmt = select(Model).where(cond, identity_scope(viewer_id))
         if exclude_id is not None:
             stmt = stmt.where(Model.id != exclude_id)
         found = session.scalars(stmt.limit(1)).first()
@@ -75,6 +87,14 @@ def reference_counts(session: Session, model_id: int) -> dict[str, int]:
     children = session.scalar(select(func.count()).select_from(Model).where(or_(
         Model.parent_model_id == model_id, Model.base_model_id == model_id))) or 0
     return {"entries": entries, "training_runs": runs, "derived_models": children}
+
+
+def used_by_others(session: Session, model_id: int, owner_id: int | None) -> bool:
+    """Whether anyone but ``owner_id`` logs the model, or any run or other model builds on it."""
+    others = session.scalar(select(Entry.id).where(Entry.model_id == model_id, Entry.owner_id != owner_id)
+                            .limit(1)) if owner_id is not None else None
+    refs = reference_counts(session, model_id)
+    return others is not None or bool(refs["training_runs"] or refs["derived_models"])
 
 
 def entry_copies(model: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -124,13 +124,20 @@ class ModelFields(BaseModel):
     github_repo: GithubRepo = Field(None, description="GitHub repository, e.g. ggml-org/llama.cpp")
 
 
+Visibility = Literal["private", "public"]
+
+
 class ModelCreate(ModelFields):
     name: Name = Field(..., description="Model name")
     kind: ModelKind = Field(ModelKind.EXTERNAL, description="external, base or finetuned")
+    visibility: Visibility = Field("private", description="private: only you see it (the default); public: "
+                                                          "shared with every user of this server")
 
 
 class ModelUpdate(ModelFields):
     name: Text200 = None
+    visibility: Visibility | None = Field(None, description="Share the model you added with every user (public) "
+                                                            "or take it back (private; refused once others use it)")
 
 
 class ModelOut(BaseModel):
@@ -149,12 +156,19 @@ class ModelOut(BaseModel):
     github_repo: str | None
     kind: str
     visibility: str
-    owner_id: int | None
+    # Never who created a row (a public row must not tell anyone who logged it first): only whether it is yours.
+    mine: bool = Field(False, description="You added this catalog row (you may edit, share or delete it)")
     parent_model_id: int | None
     base_model_id: int | None
     benchmark_scores: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+def model_out(model: Any, viewer: Any) -> ModelOut:
+    out = ModelOut.model_validate(model)
+    out.mine = viewer is not None and model.owner_id is not None and model.owner_id == viewer.id
+    return out
 
 
 class ModelPage(BaseModel):

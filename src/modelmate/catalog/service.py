@@ -46,14 +46,18 @@ def check_duplicate(session: Session, values: dict[str, Any], exclude_id: int | 
                     viewer: User | None = None) -> None:
     dup = repo.find_duplicate(session, name=values.get("name"), developer=values.get("developer"),
                               hf_repo_id=values.get("hf_repo_id"), github_repo=values.get("github_repo"),
-                              exclude_id=exclude_id)
+                              exclude_id=exclude_id, viewer_id=viewer.id if viewer is not None else None)
     if dup is not None:
         raise duplicate_error(*dup, viewer)
 
 
-def model_row(user: User, values: dict[str, Any], *, kind: str = "external") -> dict[str, Any]:
+def model_row(user: User, values: dict[str, Any], *, kind: str = "external",
+              visibility: str = "private") -> dict[str, Any]:
     """Column values of a new catalog row made from validated descriptive fields: the one place its defaults live
-    (used by :func:`insert_model` and by the bulk import, which inserts many rows at once)."""
+    (used by :func:`insert_model` and by the bulk import, which inserts many rows at once).
+
+    A row a user creates (by logging an unknown model, importing, or adding it) is private to them until they
+    share it (:func:`set_visibility`): nobody else can list, search, suggest or fetch it."""
     model_type = values.get("model_type") or "Other"
     return {
         "name": values["name"],
@@ -69,7 +73,7 @@ def model_row(user: User, values: dict[str, Any], *, kind: str = "external") -> 
         "hf_repo_id": values.get("hf_repo_id"),
         "github_repo": values.get("github_repo"),
         "kind": kind,
-        "visibility": "public",
+        "visibility": visibility,
         "owner_id": user.id,
         "benchmark_scores": {},
         "hub_info": {},
@@ -77,37 +81,79 @@ def model_row(user: User, values: dict[str, Any], *, kind: str = "external") -> 
     }
 
 
-def insert_model(session: Session, user: User, values: dict[str, Any], *, kind: str = "external") -> Model:
+def insert_model(session: Session, user: User, values: dict[str, Any], *, kind: str = "external",
+                 visibility: str = "private") -> Model:
     """Add a catalog row; the caller has ruled out duplicates."""
-    model = Model(**model_row(user, values, kind=kind))
+    model = Model(**model_row(user, values, kind=kind, visibility=visibility))
     session.add(model)
     session.flush()
     return model
 
 
-def new_model(session: Session, user: User, values: dict[str, Any], *, kind: str = "external") -> Model:
+def new_model(session: Session, user: User, values: dict[str, Any], *, kind: str = "external",
+              visibility: str = "private") -> Model:
     check_duplicate(session, values, viewer=user)
-    return insert_model(session, user, values, kind=kind)
+    if visibility == "public":
+        check_publishable(session, values)
+    return insert_model(session, user, values, kind=kind, visibility=visibility)
 
 
 def create_model(session: Session, user: User, payload: ModelCreate) -> Model:
     values = payload.model_dump(exclude_unset=False)
-    return new_model(session, user, values, kind=payload.kind.value)
+    return new_model(session, user, values, kind=payload.kind.value, visibility=payload.visibility)
 
 
-def apply_model_changes(session: Session, user: User, model: Model, changes: dict[str, Any]) -> list[str]:
-    """Apply descriptive field changes to a catalog model. Returns the names of changed fields."""
+def check_publishable(session: Session, values: dict[str, Any] | Model, exclude_id: int | None = None) -> None:
+    """Refuse to make a row public when a public row already has its identity (409 naming that public row)."""
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
+    dup = repo.find_duplicate(session, name=get("name"), developer=get("developer"), hf_repo_id=get("hf_repo_id"),
+                              github_repo=get("github_repo"), exclude_id=exclude_id, viewer_id=None)
+    if dup is not None:
+        raise duplicate_error(*dup)
+
+
+def set_visibility(session: Session, user: User, model: Model, visibility: str) -> bool:
+    """Share a catalog row with every user (``public``) or take it back (``private``). Only its creator (or an
+    admin) may; a row others already log or build on cannot be taken back. Returns whether it changed."""
+    if visibility == model.visibility:
+        return False
+    if not can_edit(user, model) or model.owner_id is None:
+        raise ForbiddenError(f"'{model.name}' is a shared catalog model you cannot share or unshare")
+    if visibility == "public":
+        check_publishable(session, model, exclude_id=model.id)
+    elif repo.used_by_others(session, model.id, model.owner_id):
+        raise ConflictError(f"'{model.name}' is already used by other users or models; it stays shared",
+                            code="model_in_use")
+    model.visibility = visibility
+    model.updated_at = utcnow()
+    session.flush()
+    return True
+
+
+def check_model_changes(session: Session, user: User, model: Model,
+                        changes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The rules of :func:`apply_model_changes` without writing anything (an import validates every row this way
+    before it takes the write lock): raises what applying would raise. Returns the relevant changes and the names
+    of the fields that would change."""
     changes = {k: v for k, v in changes.items() if k in MODEL_FIELDS}
     if "name" in changes and changes["name"] is None:
         changes.pop("name")
     changed = [k for k, v in changes.items() if getattr(model, k) != (v if k != "source_links" else v or [])]
     if not changed:
-        return []
+        return changes, []
     if not can_edit(user, model):
         raise ForbiddenError(f"'{model.name}' is a shared catalog model you cannot edit")
     if any(k in IDENTITY_FIELDS for k in changed):
         merged = {k: changes.get(k, getattr(model, k)) for k in IDENTITY_FIELDS}
         check_duplicate(session, merged, exclude_id=model.id, viewer=user)
+    return changes, changed
+
+
+def apply_model_changes(session: Session, user: User, model: Model, changes: dict[str, Any]) -> list[str]:
+    """Apply descriptive field changes to a catalog model. Returns the names of changed fields."""
+    changes, changed = check_model_changes(session, user, model, changes)
+    if not changed:
+        return []
     for key in changed:
         value = changes[key]
         if key == "source_links":

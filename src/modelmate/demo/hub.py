@@ -43,12 +43,13 @@ from modelmate.finetune import service as finetune
 from modelmate.finetune.schemas import RunCreate
 from modelmate.hub import service as hub
 from modelmate.hub.schemas import ModelPatch
+from modelmate.jobs.queue import BACKGROUND_PRIORITY
 from modelmate.models import User
 from modelmate.training.base_models import SMOLLM2_KEY, TINY_KEY
 
 log = logging.getLogger("modelmate.demo")
 
-PRIORITY = -10  # below every job a user queues (0)
+PRIORITY = BACKGROUND_PRIORITY  # below every job a user queues (USER_PRIORITY, 0)
 POLL_S = 2.0
 WAIT_S = 3 * 3600.0  # how long the watcher waits for one run before it gives up (the next start tries again)
 TOY_LEARNING_RATE = 1e-2  # the random toy only moves with a large step

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from modelmate.catalog.repository import visible_to
 from modelmate.models import Dataset, Entry, EntryEvent, Model, SearchDocument, Tag, TrainingRun, User
 
 
@@ -21,9 +22,10 @@ def lock_user(session: Session, user_id: int) -> User | None:
 
 
 def models_matching(session: Session, *, hf_repo_ids: Collection[str], github_repos: Collection[str],
-                    name_keys: Collection[str]) -> list[Model]:
-    """Catalog models whose identity (lower-cased repo ids, normalised name) is one of these, in one query."""
-    return list(session.scalars(select(Model).where(or_(
+                    name_keys: Collection[str], viewer_id: int) -> list[Model]:
+    """Catalog models ``viewer_id`` can see (public or their own) whose identity (lower-cased repo ids, normalised
+    name) is one of these, in one query. Other users' private rows are never reused (nor revealed)."""
+    return list(session.scalars(select(Model).where(visible_to(viewer_id), or_(
         func.lower(Model.hf_repo_id).in_([r.lower() for r in hf_repo_ids]),
         func.lower(Model.github_repo).in_([r.lower() for r in github_repos]),
         Model.name_key.in_(list(name_keys))))))

@@ -135,7 +135,7 @@ def parse_item(raw: dict[str, Any]) -> DemoModel:
     journal = tuple(_text(j) for j in story.get("journal") or [])
     if len(journal) > 3 or any(not j.strip() for j in journal):
         raise ValueError(f"{name}: 0 to 3 non-blank journal notes")
-    return DemoModel(model=model.model_dump(mode="json", exclude={"kind"}), path=path,
+    return DemoModel(model=model.model_dump(mode="json", exclude={"kind", "visibility"}), path=path,
                      tags=tuple(story.get("tags") or ()), notes=_text(story.get("notes")), journal=journal,
                      rating=rating, first_rating=first, released=_released(story.get("released")))
 
@@ -269,11 +269,11 @@ class _KnownModels:
     so a known public model is logged by id instead of being cloned.
     """
 
-    def __init__(self, session: Session, items: list[DemoModel]) -> None:
+    def __init__(self, session: Session, items: list[DemoModel], viewer_id: int) -> None:
         models = demo_repo.models_matching(
             session, hf_repo_ids={i.model["hf_repo_id"] for i in items if i.model.get("hf_repo_id")},
             github_repos={i.model["github_repo"] for i in items if i.model.get("github_repo")},
-            name_keys={catalog_repo.normalise_key(i.model["name"]) for i in items})
+            name_keys={catalog_repo.normalise_key(i.model["name"]) for i in items}, viewer_id=viewer_id)
         self.by_hf = {m.hf_repo_id.lower(): m for m in models if m.hf_repo_id}
         self.by_gh = {m.github_repo.lower(): m for m in models if m.github_repo}
         self.by_name = {(m.name_key, m.developer_key): m for m in models}
@@ -298,7 +298,7 @@ def seed_log(session: Session, user: User, *, today: date | None = None, seed: i
     today = today or utcnow().date()
     result = SeedResult()
     plans = plan_log(today, seed=seed)
-    known = _KnownModels(session, [p.item for p in plans])
+    known = _KnownModels(session, [p.item for p in plans], user.id)
     rows: list[dict[str, Any]] = []
     for plan in plans:
         item = plan.item

@@ -4,18 +4,24 @@ The spec (JSON)::
 
     {"model": "<dir>", "adapter": "<dir>" | null, "domains": [...] | null, "tasks": [...] | null,
      "mode": "quick" | "full", "data_dir": "<mirror>" | null, "cache_dir": "...", "code_execution_enabled": true,
-     "quick_size": null, "threads": 1, "device": "cpu", "result_path": "<file>" | null}
+     "quick_size": null, "threads": 1, "device": "cpu", "result_path": "<file>" | null,
+     "checkpoint_path": "<file>" | null}
 
 Protocol (like :mod:`modelmate.training.entry`, whose helpers it reuses): one JSON object per line on stdout — the
 runner's progress events (``started``, ``task_started``, ``task_finished``, ``task_skipped``, ``task_failed``,
 ``finished``) and finally ``{"type": "result", ...BenchmarkRun.to_dict()}`` (the raw lm-eval JSON made
 serialisable). The result is also written to ``result_path`` when given, so a result too long for one event line
-is not lost. Weights are loaded from safetensors only. The process dies with its parent; SIGTERM stops it at once.
+is not lost; once it is written, the stdout event leaves out the per-document outcomes (``"outcomes_file": true``:
+read them from the file). Weights are loaded from safetensors only. The process dies with its parent; SIGTERM
+stops it at once.
+
+With ``checkpoint_path``, every finished (or failed) task's record is written there before its ``task_finished``
+event, and a later process with the same spec resumes from it without running those tasks again (a background
+evaluation that yielded to user work, or a retry). A checkpoint written for a different spec is ignored.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -26,7 +32,10 @@ from typing import Any
 from modelmate.training.entry import _sanitize, event_channel
 
 SPEC_KEYS = {"model", "adapter", "domains", "tasks", "mode", "data_dir", "cache_dir", "code_execution_enabled",
-             "quick_size", "threads", "device", "result_path"}
+             "quick_size", "threads", "device", "result_path",
+             "checkpoint_path"}
+# Spec keys that do not change the scores (a checkpoint stays valid across them)
+NEUTRAL_KEYS = {"threads", "device", "result_path", "checkpoint_path", "cache_dir"}
 
 
 def validate(spec: Any) -> dict[str, Any]:
@@ -67,13 +76,61 @@ def failure_event(exc: BaseException, mode: str) -> dict[str, Any]:
                       "traceback": "".join(traceback.format_exception(exc))[-20000:]}}
 
 
-def _write_result(path: str | None, event: dict[str, Any]) -> None:
+def _write_result(path: str | None, event: dict[str, Any]) -> bool:
     if not path:
-        return
+        return False
     from modelmate.jsonutil import write_json_atomic
 
-    with contextlib.suppress(OSError, ValueError):  # the event line is still there
+    try:
         write_json_atomic(Path(path), json.loads(json.dumps(event, default=str)))
+    except (OSError, ValueError):  # the event line is still there
+        return False
+    return True
+
+
+def stdout_event(event: dict[str, Any], written: bool) -> dict[str, Any]:
+    """The result event for stdout: once the result file is written, without the per-document outcomes (they can
+    be megabytes; the reader takes them from the file, ``"outcomes_file": true``)."""
+    if not written or not event.get("outcomes"):
+        return event
+    return {**{k: v for k, v in event.items() if k != "outcomes"}, "outcomes_file": True}
+
+
+def fingerprint(spec: dict[str, Any]) -> str:
+    import hashlib
+
+    relevant = {k: v for k, v in spec.items() if k not in NEUTRAL_KEYS}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def load_checkpoint(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The task records of an earlier process with this spec ({} when there are none or they are for another)."""
+    path = spec.get("checkpoint_path")
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("fingerprint") != fingerprint(spec):
+        return {}
+    tasks = data.get("tasks")
+    return tasks if isinstance(tasks, dict) else {}
+
+
+def checkpointer(spec: dict[str, Any], done: dict[str, dict[str, Any]]):
+    """``on_task_done`` for the runner: adds the record and rewrites the checkpoint (atomically)."""
+    from modelmate.jsonutil import write_json_atomic
+
+    path = spec.get("checkpoint_path")
+    key = fingerprint(spec)
+
+    def save(name: str, record: dict[str, Any]) -> None:
+        done[name] = record
+        if path:
+            write_json_atomic(Path(path), {"fingerprint": key, "tasks": done})
+
+    return save
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,15 +155,19 @@ def main(argv: list[str] | None = None) -> int:
         adapter = Path(spec["adapter"]) if spec.get("adapter") else None
         lm = load_model(model_dir(str(spec["model"])), adapter, device=spec.get("device") or "cpu")
         data_dir = Path(spec["data_dir"]) if spec.get("data_dir") else None
+        done = load_checkpoint(spec)
+        if done:
+            emit({"type": "log", "message": f"resuming: {len(done)} task(s) already done ({', '.join(done)})"})
         run = run_benchmarks(lm, domains=spec.get("domains") or None, tasks=spec.get("tasks") or None, mode=mode,
                              data_dir=data_dir, cache_dir=Path(spec["cache_dir"]),
                              code_execution_enabled=bool(spec.get("code_execution_enabled", True)),
-                             quick_size=spec.get("quick_size"), on_progress=emit)
+                             quick_size=spec.get("quick_size"), on_progress=emit,
+                             resume=done, on_task_done=checkpointer(spec, dict(done)))
         event = result_event(run)
     except Exception as exc:  # noqa: BLE001 - a failure is a result, not a crash
         event = failure_event(exc, mode)
-    _write_result(spec.get("result_path"), event)
-    emit(event)
+    written = _write_result(spec.get("result_path"), event)
+    emit(stdout_event(event, written))
     return 0
 
 

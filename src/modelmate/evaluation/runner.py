@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import mirror, sandbox, suites
+from .outcomes import doc_outcomes
 from .suites import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class BenchmarkRun:
     harness_version: str
     errors: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    # leaf task -> one entry per scored document (see .outcomes): what paired significance tests compare
+    outcomes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "rows": [r.to_dict() for r in self.rows]}
@@ -330,6 +333,13 @@ def _progress_reporter(emit: ProgressCallback, base_event: dict[str, Any], start
     return report
 
 
+def _jsonable(value: Any) -> Any:
+    """lm-eval's results as they are stored (the final result goes through the same conversion)."""
+    from lm_eval.utils import handle_non_serializable
+
+    return json.loads(json.dumps(value, default=handle_non_serializable, sort_keys=True))
+
+
 def _environment(lm: Any) -> dict[str, Any]:
     """What simple_evaluate adds about the environment and the tokenizer (computed once per run)."""
     from lm_eval.loggers.utils import add_env_info, add_tokenizer_info
@@ -356,6 +366,8 @@ def run_benchmarks(
     bootstrap_iters: int = 100_000,
     log_samples: bool = False,
     on_progress: ProgressCallback | None = None,
+    resume: dict[str, dict[str, Any]] | None = None,
+    on_task_done: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> BenchmarkRun:
     """Evaluate ``model`` (an lm-eval ``LM``, e.g. from :func:`load_model`) on the selected suites.
 
@@ -363,6 +375,13 @@ def run_benchmarks(
     mirror data and overlay configs live (e.g. ``<data_dir>/benchmark_cache``). ``quick_size`` overrides every
     task's quick-mode sample size. ``on_progress`` receives JSON-able events; ``task_finished`` events carry the
     task's rows with status ``partial`` — they become ``final`` only in the returned run, once every task finished.
+    Every document's outcome is collected from lm-eval's logged samples into ``BenchmarkRun.outcomes`` (always);
+    ``log_samples`` also keeps lm-eval's full logged samples in ``raw``.
+
+    Checkpoints: ``on_task_done(name, record)`` receives each finished or failed task's record (rows, raw results,
+    sampled documents, error; JSON-able) before its ``task_finished``/``task_failed`` event, and ``resume`` maps task
+    names to such records from an earlier, interrupted run: those tasks are not run again (every task is seeded on
+    its own, so the scores are those an uninterrupted run gets), and their events carry ``"resumed": true``.
     """
     from lm_eval.tasks import TaskManager
 
@@ -380,6 +399,7 @@ def run_benchmarks(
     rows: list[BenchmarkRow] = []
     raw: dict[str, dict[str, Any]] = {}
     all_samples: dict[str, list[int]] = {}
+    outcomes: dict[str, list[dict[str, Any]]] = {}
     errors: dict[str, str] = {}
     finished: list[str] = []
     env_info: dict[str, Any] | None = None
@@ -389,6 +409,22 @@ def run_benchmarks(
             reason = "code execution is disabled (setting code_execution_enabled)"
             rows += _skipped_or_failed_rows(spec, ctx, "skipped", reason)
             emit({"type": "task_skipped", **base_event, "reason": reason})
+            continue
+        done = (resume or {}).get(spec.name)
+        if done is not None:
+            rows += [BenchmarkRow(**row) for row in done["rows"]]
+            if done.get("raw") is not None:
+                raw[spec.name] = done["raw"]
+            all_samples.update(done.get("samples") or {})
+            outcomes.update(done.get("outcomes") or {})
+            if done.get("error"):
+                errors[spec.name] = done["error"]
+            if done.get("finished"):
+                finished.append(spec.name)
+                emit({"type": "task_finished", **base_event, "seconds": 0.0, "resumed": True, "rows": done["rows"]})
+            else:
+                emit({"type": "task_failed", **base_event, "resumed": True,
+                      "error": {"type": "TaskFailed", "message": done.get("error") or "failed"}})
             continue
         emit({"type": "task_started", **base_event})
         t0 = time.monotonic()
@@ -416,7 +452,7 @@ def run_benchmarks(
             with sandbox.code_execution(code_execution_enabled):
                 results = _evaluate_unit(
                     model, manager, unit, samples=samples or None, bootstrap_iters=bootstrap_iters,
-                    log_samples=log_samples, gen_kwargs=unit_gen_kwargs, apply_chat_template=apply_chat_template,
+                    log_samples=True, gen_kwargs=unit_gen_kwargs, apply_chat_template=apply_chat_template,
                     confirm_run_unsafe_code=spec.requires_code_execution and code_execution_enabled,
                 )
             if env_info is None:
@@ -425,8 +461,12 @@ def run_benchmarks(
         except Exception as exc:  # one task's crash never erases the others
             message = f"{type(exc).__name__}: {exc}"
             errors[spec.name] = message
-            rows += _skipped_or_failed_rows(spec, ctx, "failed", message)
+            failed_rows = _skipped_or_failed_rows(spec, ctx, "failed", message)
+            rows += failed_rows
             log.warning("benchmark task %s failed: %s", spec.name, message)
+            if on_task_done is not None:
+                on_task_done(spec.name, {"rows": [r.to_dict() for r in failed_rows], "raw": None, "samples": {},
+                                         "error": message, "finished": False})
             emit({"type": "task_failed", **base_event, "error": {
                 "type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc(limit=20)}})
             continue
@@ -435,12 +475,18 @@ def run_benchmarks(
                 model.progress = None
         raw[spec.name] = {k: v for k, v in dict(results).items() if k != "samples" or log_samples}
         all_samples.update(samples)
+        task_outcomes = doc_outcomes(results.get("samples"), [(m.name, m.filter) for m in spec.metrics])
+        outcomes.update(task_outcomes)
         task_rows = _result_rows(spec, results, ctx, hashes, limits, "partial")
         rows += task_rows
         finished.append(spec.name)
         missing = [r.error for r in task_rows if r.status == "failed"]
         if missing:  # a metric lm-eval did not produce: the task is not complete
             errors[spec.name] = "; ".join(str(m) for m in missing)
+        if on_task_done is not None:
+            on_task_done(spec.name, {"rows": [r.to_dict() for r in task_rows], "raw": _jsonable(raw[spec.name]),
+                                     "samples": samples, "outcomes": task_outcomes, "error": errors.get(spec.name),
+                                     "finished": True})
         emit({"type": "task_finished", **base_event, "seconds": round(time.monotonic() - t0, 3),
               "rows": [r.to_dict() for r in task_rows]})
 
@@ -452,4 +498,5 @@ def run_benchmarks(
                 row.status = "final"
     emit({"type": "finished", "status": status, "errors": errors})
     return BenchmarkRun(status=status, mode=mode, rows=rows, raw=raw, samples=all_samples, data_source=data_source,
-                        harness_version=ctx.harness, errors=errors, seconds=round(time.monotonic() - started, 3))
+                        harness_version=ctx.harness, errors=errors, seconds=round(time.monotonic() - started, 3),
+                        outcomes=outcomes)

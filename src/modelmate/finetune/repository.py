@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from modelmate.db.engine import immediate_transaction
 from modelmate.jobs import repository as jobs_repo
-from modelmate.models import Dataset, Job, Model, TrainingRun
+from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun
 from modelmate.models.enums import JobKind, JobStatus, ModelKind, RunStatus
 
 OPEN_RUN_STATUSES = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
@@ -117,6 +117,18 @@ def related(session: Session, runs: list[TrainingRun]) -> tuple[dict[int, Model]
                 if dataset_ids else {})
     jobs = {j.id: j for j in session.scalars(select(Job).where(Job.id.in_(job_ids)))} if job_ids else {}
     return models, datasets, jobs
+
+
+def evaluation_of_run(session: Session, run: TrainingRun) -> tuple[Evaluation, Job | None] | None:
+    """The evaluation of the run's output model, with its job: the latest one queued for this run (automatic
+    evaluation), else the latest one anyone asked for."""
+    if run.output_model_id is None:
+        return None
+    stmt = (select(Evaluation, Job).outerjoin(Job, Job.id == Evaluation.job_id)
+            .where(Evaluation.model_id == run.output_model_id).limit(1))
+    row = (session.execute(stmt.where(Evaluation.run_id == run.id).order_by(Evaluation.id.desc())).first()
+           or session.execute(stmt.order_by(Evaluation.id.desc())).first())
+    return (row[0], row[1]) if row is not None else None
 
 
 def open_runs_with_jobs(session: Session) -> list[tuple[TrainingRun, Job | None]]:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelmate.catalog.schemas import RawText
+from modelmate.jobs.schemas import QueueInfo
 from modelmate.models.enums import FailureCategory, JobStatus, RunStatus, TrainingOutcome
 
 MAX_ID = 2**63 - 1
@@ -76,7 +77,10 @@ class EstimateRequest(BaseModel):
 class EstimateOut(BaseModel):
     steps: int
     epochs: float
-    train_tokens: int
+    train_tokens: int = Field(description="Tokens the whole run trains on: one pass's tokens × the passes its steps "
+                                          "make (the finished run reports the same count)")
+    epoch_tokens: int = Field(0, description="Tokens in one pass over the training split, each example cut to "
+                                             "max_seq_length")
     tokens_per_step: int
     trainable_parameters: int
     peak_memory_bytes: int
@@ -162,6 +166,22 @@ class RunSummary(BaseModel):
     finished_at: datetime | None = None
 
 
+class RunEvaluation(BaseModel):
+    """The automatic evaluation of the run's output model, as it stands."""
+
+    id: int
+    model_id: int
+    state: Literal["queued", "paused", "running", "done", "partial", "failed"] = Field(
+        description="queued: waiting for a worker; paused: yielded to higher-priority work after some tasks; "
+                    "running; done: final scores; partial: some tasks failed; failed: no scores")
+    progress: float | None = None
+    progress_message: str | None = None
+    tasks: int = Field(description="Benchmark tasks in the evaluation")
+    domains: list[str] = Field(default_factory=list, description="The domains it measures")
+    all_domains: bool = Field(False, description="It measures every domain there is")
+    error: str | None = None
+
+
 class RunOut(RunSummary):
     failure_message: str | None = None
     config: dict[str, Any]
@@ -177,6 +197,9 @@ class RunOut(RunSummary):
     environment: dict[str, Any] = Field(default_factory=dict)
     error: RunError | None = None
     artifacts: list[str] = Field(default_factory=list)
+    queue: QueueInfo | None = Field(None, description="While the run is queued: its place in the queue, what runs "
+                                                      "now and the estimated wait")
+    evaluation: RunEvaluation | None = Field(None, description="The automatic evaluation of the trained model")
 
 
 class RunPage(BaseModel):

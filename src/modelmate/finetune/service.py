@@ -19,6 +19,7 @@ from modelmate.config import Settings
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
+from modelmate.evaluation import suites
 from modelmate.finetune import base_models as bases
 from modelmate.finetune import forks
 from modelmate.finetune import repository as repo
@@ -33,6 +34,7 @@ from modelmate.finetune.schemas import (
     PresetOut,
     RunCreate,
     RunError,
+    RunEvaluation,
     RunJob,
     RunLog,
     RunOut,
@@ -40,8 +42,9 @@ from modelmate.finetune.schemas import (
     RunSummary,
     TrainingOptions,
 )
+from modelmate.jobs import queue as job_queue
 from modelmate.jobs import repository as jobs_repo
-from modelmate.models import Dataset, Job, Model, TrainingRun, User
+from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun, User
 from modelmate.models.enums import JobKind, JobStatus, ModelKind, RunStatus
 from modelmate.training import config as training_config
 from modelmate.training.base_models import BaseModelSpec
@@ -135,23 +138,31 @@ def split_rows(rows: int, eval_split: float) -> tuple[int, int]:
     return rows - n_eval, n_eval
 
 
-def dataset_tokens(dataset: Dataset, model: Model) -> int:
-    """Tokens in the whole dataset with this base model's tokenizer when known, else a characters/4 guess."""
+def token_profile(dataset: Dataset, model: Model) -> tuple[int, int | None]:
+    """``(tokens in the whole dataset, longest row)`` with this base model's tokenizer when known (the longest row
+    is None when unknown), else from the upload's statistics, else a characters/4 guess."""
     counts = dataset.token_counts or {}
     info = model.hub_info or {}
     for key in (info.get("key"), model.hf_repo_id, str(model.id)):
         entry = counts.get(key) if key else None
         if isinstance(entry, dict) and isinstance(entry.get("total"), int | float):
-            return int(entry["total"])
+            longest = entry.get("max")
+            return int(entry["total"]), int(longest) if isinstance(longest, int | float) else None
         if isinstance(entry, int | float):
-            return int(entry)
+            return int(entry), None
     tokens = (dataset.stats or {}).get("tokens")
     if isinstance(tokens, dict) and isinstance(tokens.get("total"), int | float):
-        return int(tokens["total"])
+        longest = tokens.get("max")
+        return int(tokens["total"]), int(longest) if isinstance(longest, int | float) else None
     chars = (dataset.stats or {}).get("chars")
     if isinstance(chars, dict) and isinstance(chars.get("total"), int | float):
-        return max(1, int(chars["total"]) // 4)
-    return max(1, int(dataset.size_bytes or 0) // 4)
+        return max(1, int(chars["total"]) // 4), None
+    return max(1, int(dataset.size_bytes or 0) // 4), None
+
+
+def dataset_tokens(dataset: Dataset, model: Model) -> int:
+    """Tokens in the whole dataset with this base model's tokenizer when known, else a characters/4 guess."""
+    return token_profile(dataset, model)[0]
 
 
 def _device() -> str:
@@ -160,9 +171,15 @@ def _device() -> str:
 
 def _estimate(config: training_config.TrainingConfig, spec: BaseModelSpec, dataset: Dataset,
               model: Model) -> training_config.Estimate:
+    """What the run will do, with the trainer's rules: each example cut to ``max_seq_length``, one pass over the
+    training split per epoch, the run's ``train_tokens`` = that pass's tokens × the passes its steps make."""
     train_rows, _ = split_rows(int(dataset.rows or 0), config.eval_split)
-    tokens = dataset_tokens(dataset, model)
-    train_tokens = int(tokens * train_rows / dataset.rows) if dataset.rows else tokens
+    tokens, longest = token_profile(dataset, model)
+    stats = dataset.stats or {}
+    histogram = stats.get("histogram") if stats.get("histogram_unit") == "tokens" else None
+    rows = int(dataset.rows or 0)
+    cut = training_config.cut_tokens(tokens, rows, config.max_seq_length, longest=longest, histogram=histogram)
+    train_tokens = int(cut * train_rows / rows) if rows else cut
     return training_config.estimate(config, spec, train_rows=train_rows, train_tokens=train_tokens,
                                     device=_device())
 
@@ -277,6 +294,34 @@ def artifact_files(run: TrainingRun) -> list[str]:
     return sorted(p.name for p in path.iterdir() if p.is_file())
 
 
+def run_evaluation(session: Session, run: TrainingRun) -> RunEvaluation | None:
+    """The automatic evaluation of the run's model, in the words the run page shows."""
+    found = repo.evaluation_of_run(session, run)
+    if found is None:
+        return None
+    evaluation, job = found
+    return evaluation_state(evaluation, job)
+
+
+def evaluation_state(evaluation: Evaluation, job: Job | None) -> RunEvaluation:
+    finished = {"final": "done", "partial": "partial", "failed": "failed"}
+    if evaluation.status in finished:
+        state = finished[evaluation.status]
+    elif job is None or job.status in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
+        state = "failed"
+    elif job.status == JobStatus.QUEUED.value:
+        state = "paused" if job_queue.paused(job) else "queued"
+    else:
+        state = "running"
+    error = (evaluation.error or {}).get("message") if evaluation.error else None
+    domains = [str(d) for d in (evaluation.settings or {}).get("domains") or []]
+    return RunEvaluation(id=evaluation.id, model_id=evaluation.model_id, state=state, domains=domains,
+                         all_domains=bool(domains) and set(domains) >= set(suites.DOMAINS),
+                         progress=1.0 if state in ("done", "partial", "failed") else (job.progress if job else None),
+                         progress_message=job.progress_message if job is not None and state != "done" else None,
+                         tasks=len(evaluation.tasks or []), error=error)
+
+
 def run_out(session: Session, run: TrainingRun) -> RunOut:
     models, datasets, jobs = repo.related(session, [run])
     base, dataset, job = models.get(run.base_model_id), datasets.get(run.dataset_id or 0), jobs.get(run.job_id or 0)
@@ -292,7 +337,10 @@ def run_out(session: Session, run: TrainingRun) -> RunOut:
         loss_curve=[CurvePoint(**p) for p in run.loss_curve_data or []], early_stopping=run.early_stopping or [],
         estimate=run.estimate or {}, tokens_per_second=run.tokens_per_second, train_tokens=run.train_tokens,
         peak_memory_bytes=run.peak_memory_bytes, train_seconds=run.train_seconds, environment=run.environment or {},
-        error=error, artifacts=artifact_files(run))
+        error=error, artifacts=artifact_files(run),
+        queue=job_queue.queue_info(session, job, run.owner_id) if job and job.status == JobStatus.QUEUED.value
+        else None,
+        evaluation=run_evaluation(session, run) if run.output_model_id is not None else None)
 
 
 def snapshot(db: Database, owner_id: int, run_id: int) -> RunOut | None:

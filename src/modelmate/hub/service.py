@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelmate.catalog import service as catalog_service
 from modelmate.config import Settings
 from modelmate.errors import AppError, NotFoundError, ValidationFailed
 from modelmate.hub import repository as repo
@@ -58,7 +59,9 @@ def get_by_repo(session: Session, viewer: User | None, owner: str, slug: str) ->
 
 
 def owner_name(model: Model, names: dict[int, str]) -> str | None:
-    if model.owner_id is not None and model.owner_id in names:
+    """The owner's username for a fine-tuned model (its URL names it); any other catalog row shows its developer,
+    never who added it to the catalog."""
+    if model.kind == "finetuned" and model.owner_id is not None and model.owner_id in names:
         return names[model.owner_id]
     return model.developer
 
@@ -196,6 +199,8 @@ def update(session: Session, viewer: User, model_id: int, patch: ModelPatch) -> 
     if patch.visibility is not None:
         if patch.visibility == "public" and model.kind == "finetuned" and not model.slug:
             raise ValidationFailed("this model has no URL name (slug) yet and cannot be published")
+        if patch.visibility == "public" and model.visibility != "public":
+            catalog_service.check_publishable(session, model, exclude_id=model.id)  # public identities are unique
         model.visibility = patch.visibility
     if "description" in patch.model_fields_set:
         text = (patch.description or "").strip()

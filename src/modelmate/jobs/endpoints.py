@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from modelmate.api.deps import CurrentUser, IdPath, SessionDep
 from modelmate.errors import ErrorResponse
 from modelmate.jobs import service
-from modelmate.jobs.schemas import JobOut, JobPage
+from modelmate.jobs.schemas import JobOut, JobPage, QueueInfo
 from modelmate.models.enums import JobKind, JobStatus
 
 router = APIRouter(tags=["jobs"])
@@ -26,6 +26,12 @@ def list_jobs(session: SessionDep, user: CurrentUser, kind: JobKind | None = Non
             summary="One of your jobs: status, progress, result or error")
 def get_job(job_id: IdPath, session: SessionDep, user: CurrentUser) -> JobOut:
     return service.to_out(service.get_job(session, user, job_id))
+
+
+@router.get("/jobs/{job_id}/queue", response_model=QueueInfo, responses={404: {"model": ErrorResponse}},
+            summary="Where one of your queued jobs stands: position, what runs now, the estimated wait")
+def job_queue(job_id: IdPath, session: SessionDep, user: CurrentUser) -> QueueInfo:
+    return service.queue_position(session, user, job_id)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, responses={404: {"model": ErrorResponse}},

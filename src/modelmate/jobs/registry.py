@@ -40,6 +40,11 @@ class JobCancelled(Exception):
     """The job's owner asked to cancel it."""
 
 
+class JobYielded(Exception):
+    """The job paused itself for higher-priority work (its finished work is checkpointed): the worker puts it back in
+    the queue, to resume later without redoing what it finished. The message says where it stopped."""
+
+
 class PermanentJobError(Exception):
     """A failure that retrying cannot fix (bad payload, missing object): the job fails at once."""
 
@@ -58,6 +63,9 @@ class JobContext:
     lost: threading.Event = field(default_factory=threading.Event)
     # Set when the worker is shutting down: long handlers (training children) stop and hand the job back.
     shutdown: threading.Event = field(default_factory=threading.Event)
+    priority: int = 0
+    # The kinds the running worker claims (None: all): a background job yields only to work this worker would run.
+    worker_kinds: list[str] | None = None
 
     def check(self) -> None:
         if self.lost.is_set():
@@ -75,6 +83,11 @@ class JobContext:
             raise LeaseLost(f"job {self.job_id}: lease lost")
         if cancelled:
             raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def higher_priority_waiting(self) -> bool:
+        """Work with a higher priority than this job's is queued and runnable (a background job should yield)."""
+        with self.db.session() as session:
+            return repo.waiting_above(session, self.priority, self.worker_kinds)
 
     def log(self, line: str) -> None:
         with self.db.session() as session:

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelmate.db.base import utcnow
 from modelmate.db.engine import immediate_transaction
-from modelmate.models import Job
+from modelmate.models import Evaluation, Job, Model, TrainingRun
 from modelmate.models.enums import JobStatus
 
 FINISHED = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
@@ -34,6 +34,7 @@ class Claim:
     attempt: int
     max_attempts: int
     fencing_token: int
+    priority: int = 0
 
 
 def get(session: Session, job_id: int) -> Job | None:
@@ -141,7 +142,8 @@ def claim(session: Session, worker_id: str, *, kinds: list[str] | None, lease_s:
     job.error = None
     session.flush()
     return Claim(id=job.id, kind=job.kind, owner_id=job.owner_id, payload=dict(job.payload or {}),
-                 attempt=job.attempts, max_attempts=job.max_attempts, fencing_token=job.fencing_token)
+                 attempt=job.attempts, max_attempts=job.max_attempts, fencing_token=job.fencing_token,
+                 priority=job.priority)
 
 
 def _fenced(job_id: int, token: int):
@@ -184,6 +186,62 @@ def fail(session: Session, job_id: int, token: int, error: dict[str, Any], *, re
     else:
         values.update(status=JobStatus.FAILED.value, finished_at=now)
     return session.execute(_fenced(job_id, token).values(**values)).rowcount == 1
+
+
+def requeue_yielded(session: Session, job_id: int, token: int, message: str) -> bool:
+    """A job that paused itself for higher-priority work goes back to the queue at once; the pause is not a failed
+    attempt (``attempts`` is given back) and its progress and message stay as they were written."""
+    job = session.get(Job, job_id)
+    if job is None or job.fencing_token != token or job.status != JobStatus.RUNNING.value:
+        return False
+    return session.execute(_fenced(job_id, token).values(
+        status=JobStatus.QUEUED.value, attempts=max(0, job.attempts - 1), run_after=utcnow(), lease_owner=None,
+        lease_expires_at=None, progress_message=message[:500])).rowcount == 1
+
+
+# --- the queue as a user sees it -------------------------------------------------------------------------------------
+
+def _runnable(now: datetime, kinds: list[str] | None):
+    cond = and_(Job.status == JobStatus.QUEUED.value, Job.run_after <= now)
+    return cond if kinds is None else and_(cond, Job.kind.in_(kinds))
+
+
+def waiting_above(session: Session, priority: int, kinds: list[str] | None = None) -> bool:
+    """A runnable queued job with a higher priority than ``priority`` exists (a background job should yield)."""
+    stmt = select(Job.id).where(_runnable(utcnow(), kinds), Job.priority > priority).limit(1)
+    return session.scalar(stmt) is not None
+
+
+def ahead_of(session: Session, job: Job, limit: int = 100) -> tuple[list[Job], int]:
+    """Queued jobs a worker claims before ``job`` (claim order: priority, then id): the first ``limit`` and the
+    count."""
+    stmt = select(Job).where(_runnable(utcnow(), None), Job.id != job.id,
+                             or_(Job.priority > job.priority, and_(Job.priority == job.priority, Job.id < job.id)))
+    total = session.scalar(stmt.with_only_columns(func.count()).order_by(None)) or 0
+    rows = session.scalars(stmt.order_by(Job.priority.desc(), Job.id).limit(limit))
+    return list(rows), total
+
+
+def running_jobs(session: Session, limit: int = 20) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.status == JobStatus.RUNNING.value)
+                                .order_by(Job.heartbeat_at.desc(), Job.id).limit(limit)))
+
+
+def job_subjects(session: Session, job_ids: list[int]) -> dict[int, tuple[str | None, float | None]]:
+    """What each job works on, by job id: ``(name, estimated seconds)`` — a training run's name and its estimate,
+    an evaluation's model name."""
+    if not job_ids:
+        return {}
+    out: dict[int, tuple[str | None, float | None]] = {}
+    for job_id, name, estimate in session.execute(select(TrainingRun.job_id, TrainingRun.name, TrainingRun.estimate)
+                                                  .where(TrainingRun.job_id.in_(job_ids))):
+        seconds = (estimate or {}).get("seconds")
+        out[job_id] = (name, float(seconds) if isinstance(seconds, int | float) else None)
+    evaluations = (select(Evaluation.job_id, Model.name).join(Model, Model.id == Evaluation.model_id)
+                   .where(Evaluation.job_id.in_(job_ids)))
+    for job_id, name in session.execute(evaluations):
+        out.setdefault(job_id, (name, None))
+    return out
 
 
 def cancel_finished_run(session: Session, job_id: int, token: int) -> bool:

@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelmate.errors import NotFoundError
+from modelmate.jobs import queue
 from modelmate.jobs import repository as repo
-from modelmate.jobs.schemas import JobOut, JobPage
+from modelmate.jobs.schemas import JobOut, JobPage, QueueInfo
 from modelmate.models import Job, User
 from modelmate.models.enums import JobKind, JobStatus
 
@@ -58,3 +59,7 @@ def cancel_job(session: Session, user: User, job_id: int) -> Job:
     job = get_job(session, user, job_id)
     repo.request_cancel(session, job)
     return job
+
+
+def queue_position(session: Session, user: User, job_id: int) -> QueueInfo:
+    return queue.queue_info(session, get_job(session, user, job_id), user.id)

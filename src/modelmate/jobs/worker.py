@@ -21,7 +21,7 @@ from modelmate.config import Settings
 from modelmate.db.engine import Database
 from modelmate.jobs import registry
 from modelmate.jobs import repository as repo
-from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
+from modelmate.jobs.registry import JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
 
 log = logging.getLogger("modelmate.jobs")
 
@@ -89,7 +89,8 @@ class Worker:
     def _execute(self, claim: repo.Claim) -> None:
         ctx = JobContext(db=self.db, settings=self.settings, job_id=claim.id, kind=claim.kind,
                          owner_id=claim.owner_id, payload=claim.payload, attempt=claim.attempt,
-                         fencing_token=claim.fencing_token, lease_s=self.lease_s, shutdown=self._stop)
+                         fencing_token=claim.fencing_token, lease_s=self.lease_s, shutdown=self._stop,
+                         priority=claim.priority, worker_kinds=self.kinds)
         beat_stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(ctx, beat_stop), daemon=True,
                                 name=f"job-{claim.id}-heartbeat")
@@ -105,6 +106,11 @@ class Worker:
         except JobCancelled:
             with self.db.session() as session:
                 repo.cancel_finished_run(session, claim.id, claim.fencing_token)
+            return
+        except JobYielded as exc:
+            log.info("job %d (%s) yielded to higher-priority work: %s", claim.id, claim.kind, exc)
+            with self.db.session() as session:
+                repo.requeue_yielded(session, claim.id, claim.fencing_token, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - a handler failure is data about the job
             self._record_failure(claim, exc)

@@ -1,7 +1,15 @@
 """SQLAlchemy ORM models, one module per aggregate. Importing this package registers every table."""
 
 from modelmate.models.catalog import Model, ModelFeedback
-from modelmate.models.hub import BenchmarkResult, CapabilityChange, Dataset, Evaluation, Job, TrainingRun
+from modelmate.models.hub import (
+    BenchmarkResult,
+    CapabilityChange,
+    Dataset,
+    DocumentOutcome,
+    Evaluation,
+    Job,
+    TrainingRun,
+)
 from modelmate.models.tracker import (
     Entry,
     EntryEmbedding,
@@ -18,6 +26,7 @@ __all__ = [
     "BenchmarkResult",
     "CapabilityChange",
     "Dataset",
+    "DocumentOutcome",
     "Entry",
     "EntryEmbedding",
     "EntryEvent",

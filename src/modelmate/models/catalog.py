@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from modelmate.db.base import Base, IdType, JSONType, UTCDateTime, utcnow
@@ -17,7 +17,14 @@ class Model(Base):
         CheckConstraint("kind IN ('external','base','finetuned')", name="kind"),
         CheckConstraint("visibility IN ('private','public')", name="visibility"),
         CheckConstraint("parameters IS NULL OR parameters >= 0", name="parameters_nonneg"),
-        Index("uq_models_name_developer", "name_key", "developer_key", unique=True),
+        # Identity is unique among public rows, and per owner among private ones: a private row must never make
+        # another user's create fail (that 409 would tell them the private model exists).
+        Index("uq_models_name_developer", "name_key", "developer_key", unique=True,
+              sqlite_where=text("visibility = 'public'"), postgresql_where=text("visibility = 'public'")),
+        Index("uq_models_private_name_developer", "owner_id", "name_key", "developer_key", unique=True,
+              sqlite_where=text("visibility = 'private'"), postgresql_where=text("visibility = 'private'")),
+        # Plain lookup index: duplicate checks ask "public OR mine", which neither partial index can answer.
+        Index("ix_models_name_developer", "name_key", "developer_key"),
         Index("ix_models_parameters", "parameters"),
         Index("ix_models_model_type", "model_type"),
         Index("uq_models_owner_slug", "owner_id", "slug", unique=True),
@@ -56,8 +63,14 @@ class Model(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-Index("uq_models_hf_repo_key", func.lower(Model.hf_repo_id), unique=True)
-Index("uq_models_github_repo_key", func.lower(Model.github_repo), unique=True)
+_PUBLIC = {"sqlite_where": text("visibility = 'public'"), "postgresql_where": text("visibility = 'public'")}
+_PRIVATE = {"sqlite_where": text("visibility = 'private'"), "postgresql_where": text("visibility = 'private'")}
+Index("uq_models_hf_repo_key", func.lower(Model.hf_repo_id), unique=True, **_PUBLIC)
+Index("uq_models_github_repo_key", func.lower(Model.github_repo), unique=True, **_PUBLIC)
+Index("uq_models_private_hf_repo_key", Model.owner_id, func.lower(Model.hf_repo_id), unique=True, **_PRIVATE)
+Index("uq_models_private_github_repo_key", Model.owner_id, func.lower(Model.github_repo), unique=True, **_PRIVATE)
+Index("ix_models_hf_repo_key", func.lower(Model.hf_repo_id))  # lookups ("public OR mine"), as above
+Index("ix_models_github_repo_key", func.lower(Model.github_repo))
 
 
 class ModelFeedback(Base):

@@ -192,6 +192,24 @@ class BenchmarkResult(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class DocumentOutcome(Base):
+    """One document's per-metric outcomes in one evaluation (what paired significance tests compare): the doc index,
+    lm-eval's ``doc_hash`` (documents are matched by content) and ``{"<metric>,<filter>": value}`` — a number, or
+    ``{"ref", "pred"}`` texts for corpus metrics (chrF/BLEU/TER), see :mod:`modelmate.evaluation.outcomes`."""
+
+    __tablename__ = "document_outcomes"
+    __table_args__ = (
+        Index("uq_document_outcomes_doc", "evaluation_id", "task", "doc_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(IdType, ForeignKey("evaluations.id", ondelete="CASCADE"))
+    task: Mapped[str] = mapped_column(String(100))  # the leaf task
+    doc_id: Mapped[int] = mapped_column()
+    doc_hash: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)  # "<metric>,<filter>" -> value
+
+
 class CapabilityChange(Base):
     """A model's score versus its reference (parent, else base), per task/domain, with significance."""
 
@@ -216,6 +234,8 @@ class CapabilityChange(Base):
     z_score: Mapped[float | None] = mapped_column(Float)
     p_value: Mapped[float | None] = mapped_column(Float)
     p_adjusted: Mapped[float | None] = mapped_column(Float)
+    test: Mapped[str | None] = mapped_column(String(32))  # mcnemar | sign_flip_* | randomization | stratified_* | z
+    n: Mapped[int | None] = mapped_column()  # paired documents (z: the smaller sample)
     flagged: Mapped[bool] = mapped_column(default=False)
     direction: Mapped[str | None] = mapped_column(String(8))  # up | down
     sentence: Mapped[str | None] = mapped_column(Text)

@@ -150,3 +150,36 @@ class EntryEmbedding(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     text_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportBatch(Base):
+    """A large import being written in short transactions (``transfer.batches``).
+
+    ``staging``: the validated rows are being copied into ``import_staged_rows`` — nothing of the import is
+    visible yet; a crash or failure discards the batch. ``applying``: the import is decided (one short commit flips
+    the state); its staged rows are applied chunk by chunk, each chunk deleting its staged rows in the same
+    transaction, and a crash is finished at the next start. The row is deleted when the import is done.
+    """
+
+    __tablename__ = "import_batches"
+    __table_args__ = (CheckConstraint("state IN ('staging','applying')", name="state"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="staging")
+    total_rows: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportStagedRow(Base):
+    """One validated import row waiting to be applied (its ``TransferRow`` as JSON and the fields the file set)."""
+
+    __tablename__ = "import_staged_rows"
+
+    batch_id: Mapped[int] = mapped_column(IdType, ForeignKey("import_batches.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    row_no: Mapped[int] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    fields: Mapped[list[str]] = mapped_column(JSONType)

@@ -4,15 +4,19 @@ aggregate patterns across models.
 After an evaluation of model M is stored, :func:`recompute` compares M with its reference (its parent if it was
 forked, else its base) and every model whose reference is M with M, replacing each pair's previous rows (one row
 per task/metric and one per domain aggregate, see :mod:`modelmate.research.capability`). Only rows of the same
-evaluation mode (quick or full) are compared. It then sets the ``forgetting`` failure category of a fine-tune's
-run when the model shows a flagged DOWN change in a domain other than its dataset's (only when the run has no
-category yet; a ``forgetting`` set earlier is cleared when the evidence is gone).
+evaluation mode (quick or full) are compared; where both evaluations kept per-document outcomes the test is paired
+on the documents both scored (matched by lm-eval's doc hash), else it falls back to the unpaired z-test. It then
+sets the ``forgetting`` failure category of a fine-tune's run when the model shows a flagged DOWN change in a domain
+other than its dataset's (only when the run has no category yet; a ``forgetting`` set earlier is cleared when the
+evidence is gone).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -45,26 +49,69 @@ def reference_of(session: Session, model: Model) -> tuple[Model | None, str]:
     return None, "base"
 
 
-def compare_pair(session: Session, model: Model, reference: Model, kind: str) -> list[capability.Comparison]:
-    """Recompute and store the changes of ``model`` vs ``reference``; returns them."""
-    repo.lock_model(session, model.id)  # one writer per model's rows (the model's and its base's hooks may race)
+@dataclass
+class PairPlan:
+    """The comparisons of ``model`` vs ``reference``, and the inputs they were computed from."""
+
+    model_id: int
+    reference_id: int
+    kind: str
+    inputs: tuple | None  # (latest evaluation, the score rows' evaluations); None: the model has no scores
+    evaluation_id: int | None
+    comparisons: list[capability.Comparison] = field(default_factory=list)
+
+
+def _inputs(session: Session, model: Model, reference: Model) -> tuple[Any, list, list, tuple | None]:
     evaluation = repo.latest_scored_evaluation(session, model.id)
     if evaluation is None:
-        repo.clear_changes(session, model.id)
-        return []
+        return None, [], [], None
     mine = repo.score_rows(session, model.id, evaluation.mode)
     theirs = repo.score_rows(session, reference.id, evaluation.mode)
-    comparisons = capability.compare(mine, theirs, alpha=ALPHA, min_effect=MIN_EFFECT, correction=CORRECTION,
-                                     reference_kind=kind)
+    key = (evaluation.id, tuple(sorted((r["task"], r["metric"], r["evaluation_id"]) for r in mine)),
+           tuple(sorted((r["task"], r["metric"], r["evaluation_id"]) for r in theirs)))
+    return evaluation, mine, theirs, key
+
+
+def plan_pair(session: Session, model: Model, reference: Model, kind: str) -> PairPlan:
+    """Compute (no lock, nothing written) the changes of ``model`` vs ``reference``: the paired tests on
+    per-document outcomes can take seconds on a full evaluation."""
+    evaluation, mine, theirs, key = _inputs(session, model, reference)
+    if evaluation is None:
+        return PairPlan(model.id, reference.id, kind, None, None)
+    comparisons = capability.compare(mine, theirs, model_outcomes=repo.outcomes_of(session, mine),
+                                     reference_outcomes=repo.outcomes_of(session, theirs), alpha=ALPHA,
+                                     min_effect=MIN_EFFECT, correction=CORRECTION, reference_kind=kind)
+    return PairPlan(model.id, reference.id, kind, key, evaluation.id, comparisons)
+
+
+def store_pair(session: Session, plan: PairPlan) -> list[capability.Comparison]:
+    """Under the model's lock: store the plan's comparisons — recomputed first when an evaluation was stored since
+    the plan was made — replacing the model's previous rows. Returns what was stored."""
+    model = repo.lock_model(session, plan.model_id)  # one writer per model's rows (the model's and its base's hooks)
+    reference = repo.get_model(session, plan.reference_id)
+    if model is None or reference is None:
+        return []
+    if _inputs(session, model, reference)[3] != plan.inputs:
+        plan = plan_pair(session, model, reference, plan.kind)
+    if plan.evaluation_id is None:
+        repo.clear_changes(session, model.id)
+        return []
     repo.replace_changes(session, model.id, reference.id, [{
-        "reference_kind": kind, "evaluation_id": evaluation.id, "domain": c.domain[:32],
+        "reference_kind": plan.kind, "evaluation_id": plan.evaluation_id, "domain": c.domain[:32],
         "task": c.task[:100] if c.task else None, "metric": c.metric[:100] if c.metric else None,
         "value": c.value, "reference_value": c.reference_value, "delta": c.delta,
         "relative_delta": c.relative_delta, "z_score": c.z_score, "p_value": c.p_value,
-        "p_adjusted": c.p_adjusted, "flagged": c.flagged, "direction": c.direction, "sentence": c.sentence,
-    } for c in comparisons])
-    _forgetting(session, model, comparisons)
-    return comparisons
+        "p_adjusted": c.p_adjusted, "test": c.test, "n": c.n, "flagged": c.flagged, "direction": c.direction,
+        "sentence": c.sentence,
+    } for c in plan.comparisons])
+    _forgetting(session, model, plan.comparisons)
+    return plan.comparisons
+
+
+def compare_pair(session: Session, model: Model, reference: Model, kind: str) -> list[capability.Comparison]:
+    """Recompute and store the changes of ``model`` vs ``reference``; returns them."""
+    repo.lock_model(session, model.id)
+    return store_pair(session, plan_pair(session, model, reference, kind))
 
 
 def _forgetting(session: Session, model: Model, comparisons: list[capability.Comparison]) -> None:
@@ -80,31 +127,44 @@ def _forgetting(session: Session, model: Model, comparisons: list[capability.Com
         run.failure_category = None
 
 
+def _pairs(session: Session, model: Model) -> list[tuple[Model, Model, str]]:
+    """(model, reference, kind) of the model vs its reference and of its dependents vs it."""
+    out = []
+    reference, kind = reference_of(session, model)
+    if reference is not None:
+        out.append((model, reference, kind))
+    for child in repo.dependents(session, model.id):
+        if child.id != model.id:
+            out.append((child, model, "parent" if child.parent_model_id else "base"))
+    return out
+
+
 def recompute(session: Session, model_id: int) -> int:
     """Changes of the model vs its reference and of its dependents vs it. Returns the comparisons stored."""
     model = repo.lock_model(session, model_id)
     if model is None:
         return 0
-    stored = 0
-    reference, kind = reference_of(session, model)
-    if reference is not None:
-        stored += len(compare_pair(session, model, reference, kind))
-    for child in repo.dependents(session, model.id):
-        if child.id != model.id:
-            stored += len(compare_pair(session, child, model, "parent" if child.parent_model_id else "base"))
+    stored = sum(len(compare_pair(session, m, r, kind)) for m, r, kind in _pairs(session, model))
     session.flush()
     return stored
 
 
 def after_evaluation(db: Database, evaluation_id: int) -> None:
-    """The hook the evaluate job calls once an evaluation is stored; it never fails the evaluation."""
+    """The hook the evaluate job calls once an evaluation is stored; it never fails the evaluation. The tests run in
+    a read-only session first, the rows are written in a short locked one (recomputed there only if another
+    evaluation was stored in between), so SQLite's write lock is not held while the statistics run."""
     try:
         with db.session() as session:
             from modelmate.models import Evaluation
 
             evaluation = session.get(Evaluation, evaluation_id)
-            if evaluation is not None and evaluation.status in ("final", "partial"):
-                recompute(session, evaluation.model_id)
+            if evaluation is None or evaluation.status not in ("final", "partial"):
+                return
+            model = repo.get_model(session, evaluation.model_id)
+            plans = [plan_pair(session, m, r, kind) for m, r, kind in _pairs(session, model)] if model else []
+        for plan in plans:
+            with db.session() as session:
+                store_pair(session, plan)
     except Exception:  # noqa: BLE001 - research bookkeeping must never lose an evaluation
         log.exception("capability changes after evaluation %s could not be computed", evaluation_id)
 
@@ -123,8 +183,8 @@ def list_changes(session: Session, viewer: User | None, *, model_id: int | None,
         id=r.id, model=ref(models[r.model_id]), reference=ref(models[r.reference_model_id]),
         reference_kind=r.reference_kind, domain=r.domain, task=r.task, metric=r.metric, value=r.value,
         reference_value=r.reference_value, delta=r.delta, relative_delta=r.relative_delta, z_score=r.z_score,
-        p_value=r.p_value, p_adjusted=r.p_adjusted, flagged=r.flagged, direction=r.direction, sentence=r.sentence,
-        created_at=r.created_at) for r in rows])
+        p_value=r.p_value, p_adjusted=r.p_adjusted, test=r.test, n=r.n, flagged=r.flagged, direction=r.direction,
+        sentence=r.sentence, created_at=r.created_at) for r in rows])
 
 
 def _summarise(groups: dict[tuple, list]) -> list[tuple[tuple, float, int, int, int]]:

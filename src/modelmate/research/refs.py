@@ -19,7 +19,8 @@ def visible(model: Model | None, viewer: User | None) -> bool:
 
 
 def model_ref(model: Model, names: dict[int, str]) -> ModelRef:
-    owner = names.get(model.owner_id) if model.owner_id else None
+    # Only a fine-tuned model names its owner (it is in its URL); nobody learns who added any other catalog row.
+    owner = names.get(model.owner_id) if model.owner_id and model.kind == "finetuned" else None
     slug = getattr(model, "slug", None)
     page = f"/m/{owner}/{slug}" if model.kind == "finetuned" and owner and slug else None
     return ModelRef(id=model.id, name=model.name, kind=model.kind, owner=owner, slug=slug, page_path=page)

@@ -12,6 +12,7 @@ from modelmate.models import (
     BenchmarkResult,
     CapabilityChange,
     Dataset,
+    DocumentOutcome,
     Evaluation,
     Model,
     ModelFeedback,
@@ -95,8 +96,29 @@ def score_rows(session: Session, model_id: int, mode: str) -> list[dict[str, Any
             continue
         out[(row.task, row.metric)] = {"task": row.task, "domain": row.domain, "metric": row.metric,
                                        "value": row.value, "stderr": row.stderr, "scale": raw.get("scale"),
-                                       "group": raw.get("group"), "evaluation_id": row.evaluation_id}
+                                       "group": raw.get("group"), "evaluation_id": row.evaluation_id,
+                                       "n_samples": row.n_samples}
     return list(out.values())
+
+
+def outcomes_of(session: Session, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The per-document outcomes behind score rows: task → ``[{"doc_id", "doc_hash", "values"}]``, read from the
+    evaluation that gave the task's (first) row. Tasks whose evaluation kept no outcomes are absent."""
+    source: dict[str, int] = {}
+    for row in rows:
+        if row.get("evaluation_id") and row["task"] not in source:
+            source[row["task"]] = row["evaluation_id"]
+    if not source:
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    stmt = (select(DocumentOutcome.evaluation_id, DocumentOutcome.task, DocumentOutcome.doc_id,
+                   DocumentOutcome.doc_hash, DocumentOutcome.metrics)
+            .where(DocumentOutcome.evaluation_id.in_(set(source.values())), DocumentOutcome.task.in_(set(source)))
+            .order_by(DocumentOutcome.task, DocumentOutcome.doc_id))
+    for evaluation_id, task, doc_id, doc_hash, metrics in session.execute(stmt):
+        if source.get(task) == evaluation_id:
+            out.setdefault(task, []).append({"doc_id": doc_id, "doc_hash": doc_hash, "values": metrics or {}})
+    return out
 
 
 # --- capability changes ----------------------------------------------------------------------------------------

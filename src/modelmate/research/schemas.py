@@ -37,6 +37,14 @@ class CapabilityChangeOut(BaseModel):
     z_score: float | None = None
     p_value: float | None = None
     p_adjusted: float | None = Field(None, description="Holm-adjusted over every comparison of the pair")
+    test: str | None = Field(None, description="The significance test used: mcnemar (exact, 0/1 metrics), "
+                                               "sign_flip_exact / sign_flip_mc (paired permutation, continuous "
+                                               "metrics), randomization (corpus metrics such as chrF), "
+                                               "stratified_permutation / stratified_randomization (domain "
+                                               "aggregates), z (unpaired, where per-document outcomes are missing); "
+                                               "null: not tested")
+    n: int | None = Field(None, description="Documents both models were scored on (paired tests); the smaller "
+                                            "sample for the unpaired z-test")
     flagged: bool
     direction: str | None = None
     sentence: str | None = None

@@ -78,8 +78,12 @@ def refresh_model_documents(session: Session, model: Model) -> None:
 def update_catalog_model(session: Session, user: User, model_id: int, payload: ModelUpdate) -> Model:
     """PATCH /models/{id}: change the catalog row, then the search documents of every entry that shows it."""
     model = catalog.get_visible(session, user, model_id)
-    if catalog.apply_model_changes(session, user, model, payload.model_dump(exclude_unset=True)):
+    changes = payload.model_dump(exclude_unset=True)
+    visibility = changes.pop("visibility", None)
+    if catalog.apply_model_changes(session, user, model, changes):
         refresh_model_documents(session, model)
+    if visibility is not None:
+        catalog.set_visibility(session, user, model, visibility)
     return model
 
 
@@ -87,14 +91,13 @@ def _resolve_model(session: Session, user: User, payload: EntryCreate) -> Model:
     if payload.model_id is not None:
         return catalog.get_visible(session, user, payload.model_id)
     values = payload.model_dump(include=set(catalog.MODEL_FIELDS))
+    # Only rows this user can see count: someone else's private row is invisible, never reused, never a clash.
     dup = catalog_repo.find_duplicate(session, name=values.get("name"), developer=values.get("developer"),
-                                      hf_repo_id=values.get("hf_repo_id"), github_repo=values.get("github_repo"))
+                                      hf_repo_id=values.get("hf_repo_id"), github_repo=values.get("github_repo"),
+                                      viewer_id=user.id)
     if dup is None:
-        return catalog.insert_model(session, user, values)
-    model, field = dup
-    if model.visibility == "public" or model.owner_id == user.id:
-        return model  # a known model: log it rather than cloning the catalog row
-    raise catalog.duplicate_error(model, field, viewer=user)
+        return catalog.insert_model(session, user, values)  # private to this user until they share it
+    return dup[0]  # a known model: log it rather than cloning the catalog row
 
 
 def create_entry(session: Session, user: User, payload: EntryCreate, *, created_at: datetime | None = None,

@@ -244,6 +244,38 @@ def plan_steps(config: TrainingConfig, train_rows: int, train_tokens: int) -> in
     return max(1, math.ceil(steps_per_epoch * config.epochs))
 
 
+def micro_batches_per_epoch(config: TrainingConfig, train_rows: int, train_tokens: int) -> int:
+    """Micro-batches in one pass over the training split, as the trainer plans them (``balanced_bins`` with packing,
+    slices of ``batch_size`` rows without)."""
+    if config.packing:
+        budget = config.batch_size * config.max_seq_length
+        return max(1, min(math.ceil(max(train_tokens, 1) / budget), max(train_rows, 1)))
+    return max(1, math.ceil(max(train_rows, 1) / config.batch_size))
+
+
+def cut_tokens(total: int, rows: int, max_seq_length: int, *, longest: int | None = None,
+               histogram: list[dict[str, Any]] | None = None) -> int:
+    """Tokens left in ``rows`` examples of ``total`` tokens once each is cut to ``max_seq_length`` (the trainer's
+    rule). Exact when the longest example fits; from a token-length histogram (``[{"lo","hi","count"}]``) when one
+    is known; else at most ``rows * max_seq_length``."""
+    if total <= 0 or rows <= 0:
+        return max(0, total)
+    if longest is not None and longest <= max_seq_length:
+        return total
+    if histogram:
+        whole = kept = 0.0
+        for b in histogram:
+            lo, hi, count = b.get("lo"), b.get("hi"), b.get("count")
+            if not all(isinstance(v, int | float) for v in (lo, hi, count)):
+                continue
+            mid = (lo + hi) / 2
+            whole += count * mid
+            kept += count * min(mid, max_seq_length)
+        if whole > 0:
+            return min(total, rows * max_seq_length, round(total * kept / whole))
+    return min(total, rows * max_seq_length)
+
+
 def lora_parameters(config: TrainingConfig, spec: BaseModelSpec) -> int:
     """Trainable adapter parameters: r * (in + out) per adapted layer (+ one magnitude per output with DoRA)."""
     shapes = spec.module_shapes()
@@ -271,7 +303,8 @@ RUNTIME_OVERHEAD_BYTES = {"cpu": 400 * 2**20, "mps": 600 * 2**20, "cuda": 800 * 
 class Estimate:
     steps: int
     epochs: float
-    train_tokens: int
+    train_tokens: int  # tokens the whole run trains on (what the finished run reports as train_tokens)
+    epoch_tokens: int  # tokens in one pass over the training split, each example cut to max_seq_length
     tokens_per_step: int
     trainable_parameters: int
     peak_memory_bytes: int
@@ -310,16 +343,17 @@ def estimate(config: TrainingConfig, spec: BaseModelSpec, *, train_rows: int, tr
         notes.append(f"Examples are cut to the model's context length of {spec.context_length} tokens.")
         seq_len = spec.context_length
     steps = plan_steps(config, train_rows, train_tokens)
+    micro_per_epoch = micro_batches_per_epoch(config, train_rows, train_tokens)
     if config.packing:
         micro_tokens = config.batch_size * seq_len
     else:
         mean_len = train_tokens / train_rows if train_rows else seq_len
         micro_tokens = int(config.batch_size * min(seq_len, max(1.0, mean_len)))
-    per_epoch_steps = plan_steps(config.model_copy(update={"max_steps": None, "epochs": 1}),
-                                 train_rows, train_tokens)
-    step_budget = micro_tokens * config.gradient_accumulation_steps
-    tokens_per_step = min(math.ceil(train_tokens / per_epoch_steps), step_budget) if train_tokens else step_budget
-    epochs = steps / per_epoch_steps
+    # The trainer cycles the epoch's micro-batches, gradient_accumulation_steps per step, for exactly `steps` steps
+    micro_total = steps * config.gradient_accumulation_steps
+    epochs = micro_total / micro_per_epoch
+    processed = round(train_tokens * epochs) if train_tokens else micro_total * micro_tokens
+    tokens_per_step = round(processed / steps) if steps else 0
     trainable = lora_parameters(config, spec)
     if trainable == 0:
         notes.append("None of the chosen target modules exists in this model; nothing would be trained.")
@@ -333,7 +367,6 @@ def estimate(config: TrainingConfig, spec: BaseModelSpec, *, train_rows: int, tr
     logits = micro_tokens * spec.vocab_size * 8
     peak = int(weights + adapter + activations + logits + RUNTIME_OVERHEAD_BYTES[device])
 
-    processed = steps * tokens_per_step
     flop_per_token = 4 * spec.parameters + 6 * trainable + 6 * spec.num_layers * seq_len * spec.hidden_size
     if config.use_dora:
         flop_per_token = int(flop_per_token * 1.3)
@@ -354,6 +387,7 @@ def estimate(config: TrainingConfig, spec: BaseModelSpec, *, train_rows: int, tr
         notes.append("Very few examples: expect the model to copy them rather than learn a general skill.")
     if spec.toy:
         notes.append("This is the TOY model: the result shows the pipeline working, not a useful model.")
-    return Estimate(steps=steps, epochs=round(epochs, 3), train_tokens=int(train_tokens),
-                    tokens_per_step=int(tokens_per_step), trainable_parameters=int(trainable),
+    return Estimate(steps=steps, epochs=round(epochs, 3), train_tokens=int(processed),
+                    epoch_tokens=int(train_tokens), tokens_per_step=int(tokens_per_step),
+                    trainable_parameters=int(trainable),
                     peak_memory_bytes=peak, seconds=round(seconds, 1), device=device, notes=notes)

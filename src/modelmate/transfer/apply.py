@@ -55,12 +55,13 @@ def _value(v: Any) -> Any:
 
 def apply_rows(session: Session, user: User, rows: list[ValidRow],
                progress: Callable[[int, int], None] | None = None) -> Outcome:
+    """Apply every row in the caller's transaction (small imports, tests); big ones go through :mod:`.batches`."""
     out = Outcome()
     by_model = repo.entry_ids_by_model(session, user.id)
     used: dict[int, int] = {}
     now = utcnow()
     for start in range(0, len(rows), CHUNK):
-        _chunk(session, user, rows[start:start + CHUNK], by_model, used, now, out)
+        apply_chunk(session, user, rows[start:start + CHUNK], by_model, used, now, out)
         if progress is not None:
             progress(min(start + CHUNK, len(rows)), len(rows))
     if out.created:
@@ -69,12 +70,28 @@ def apply_rows(session: Session, user: User, rows: list[ValidRow],
     return out
 
 
-def _chunk(session: Session, user: User, rows: list[ValidRow], by_model: dict[int, int], used: dict[int, int],
-           now: datetime, out: Outcome) -> None:
+def plan_rows(session: Session, user: User, rows: list[ValidRow]) -> Outcome:
+    """What applying the rows would do — created / updated / unchanged counts and per-row errors — found with
+    reads only (no write, so no write lock): the same resolution as :func:`apply_chunk`, and every update checked
+    with the catalog's edit rules (``catalog.service.check_model_changes``)."""
+    out = Outcome()
+    by_model = repo.entry_ids_by_model(session, user.id)
+    used: dict[int, int] = {}
+    for start in range(0, len(rows), CHUNK):
+        creates, updates = _resolve(session, user, rows[start:start + CHUNK], by_model, used, out)
+        out.created += len(creates)
+        _check_updates(session, user, updates, out)
+    return out
+
+
+def _resolve(session: Session, user: User, rows: list[ValidRow], by_model: dict[int, int], used: dict[int, int],
+             out: Outcome) -> tuple[list[tuple[int, TransferRow, Model | None]],
+                                    list[tuple[int, TransferRow, frozenset[str], int]]]:
+    """Match one chunk against the catalog rows the user can see: (rows to create, rows updating an entry)."""
     models = repo.models_matching(
         session, hf_repo_ids={r.hf_repo_id.lower() for _, r, _ in rows if r.hf_repo_id},
         github_repos={r.github_repo.lower() for _, r, _ in rows if r.github_repo},
-        name_keys={catalog_repo.normalise_key(r.name) for _, r, _ in rows})
+        name_keys={catalog_repo.normalise_key(r.name) for _, r, _ in rows}, viewer_id=user.id)
     by_hf = {m.hf_repo_id.lower(): m for m in models if m.hf_repo_id}
     by_gh = {m.github_repo.lower(): m for m in models if m.github_repo}
     by_name = {(m.name_key, m.developer_key or ""): m for m in models}
@@ -98,11 +115,15 @@ def _chunk(session: Session, user: User, rows: list[ValidRow], by_model: dict[in
         used[model.id] = row_no
         if model.id in by_model:
             updates.append((row_no, row, fields, by_model[model.id]))
-        elif model.visibility != "public" and model.owner_id != user.id:
-            out.errors.append(RowError(row=row_no, message=f"the model clashes with an existing catalog model "
-                                                           f"(same {how})"))
         else:
             creates.append((row_no, row, model))
+    return creates, updates
+
+
+def apply_chunk(session: Session, user: User, rows: list[ValidRow], by_model: dict[int, int],
+                used: dict[int, int], now: datetime, out: Outcome) -> None:
+    """Resolve and write one chunk of rows (``by_model`` and ``used`` carry over between chunks)."""
+    creates, updates = _resolve(session, user, rows, by_model, used, out)
     _create(session, user, creates, by_model, now)
     out.created += len(creates)
     _update(session, user, updates, out)
@@ -220,6 +241,28 @@ def _missing_notes(row: TransferRow, have: list[JournalNote]) -> list[JournalRec
     stamped = {(n.body, n.created_at) for n in have}
     bodies = {n.body for n in have}
     return [n for n in row.journal if ((n.body, n.created_at) not in stamped if n.created_at else n.body not in bodies)]
+
+
+def _check_updates(session: Session, user: User, updates: list[tuple[int, TransferRow, frozenset[str], int]],
+                   out: Outcome) -> None:
+    """Count (and check, without writing) what :func:`_update` would do to existing entries."""
+    if not updates:
+        return
+    ids = [entry_id for *_, entry_id in updates]
+    entries = {e.id: e for e in repo.load_entries(session, user.id, ids)}
+    journals = repo.journal_by_entry(session, ids)
+    for row_no, row, fields, entry_id in updates:
+        entry = entries[entry_id]
+        model_changes = _model_changes(row, fields, entry.model)
+        try:
+            catalog.check_model_changes(session, user, entry.model, model_changes)
+        except AppError as exc:
+            out.errors.append(RowError(row=row_no, message=exc.message))
+            continue
+        if model_changes or _entry_changes(row, fields, entry) or _missing_notes(row, journals.get(entry_id, [])):
+            out.updated += 1
+        else:
+            out.unchanged += 1
 
 
 def _update(session: Session, user: User, updates: list[tuple[int, TransferRow, frozenset[str], int]],

@@ -97,11 +97,14 @@ export type PasswordChange = components["schemas"]["PasswordChange"];
 export type Permissions = components["schemas"]["Permissions"];
 export type PresetOut = components["schemas"]["PresetOut"];
 export type ProposedFields = components["schemas"]["ProposedFields"];
+export type QueueInfo = components["schemas"]["QueueInfo"];
+export type QueueNeighbour = components["schemas"]["QueueNeighbour"];
 export type RefOut = components["schemas"]["RefOut"];
 export type ResearchRows = components["schemas"]["ResearchRows"];
 export type RowError = components["schemas"]["RowError"];
 export type RunCreate = components["schemas"]["RunCreate"];
 export type RunError = components["schemas"]["RunError"];
+export type RunEvaluation = components["schemas"]["RunEvaluation"];
 export type RunFeedbackIn = components["schemas"]["RunFeedbackIn"];
 export type RunFeedbackOut = components["schemas"]["RunFeedbackOut"];
 export type RunInfo = components["schemas"]["RunInfo"];
@@ -194,6 +197,7 @@ export const API_PATHS = [
   "/api/v1/jobs",
   "/api/v1/jobs/{job_id}",
   "/api/v1/jobs/{job_id}/cancel",
+  "/api/v1/jobs/{job_id}/queue",
   "/api/v1/leaderboards",
   "/api/v1/lineage",
   "/api/v1/models",

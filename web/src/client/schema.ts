@@ -739,7 +739,9 @@ export type paths = {
          * Import a CSV or JSON export (preview by default)
          * @description Validate every row with the entry rules and report per-row errors; with `dry_run=false`, import
          *     all-or-nothing (any error: 422 with the report in `details`, nothing written). Rows for a model you already
-         *     logged update that entry (or are `unchanged`); ids and owners in the file are ignored.
+         *     logged update that entry (or are `unchanged`); ids and owners in the file are ignored. The file is validated
+         *     completely before anything is written, and a large import is written in short transactions, so other users'
+         *     writes are never held up for more than a fraction of a second.
          */
         post: operations["import__api_v1_import_post"];
         delete?: never;
@@ -793,6 +795,23 @@ export type paths = {
         put?: never;
         /** Cancel a job (idempotent): a queued job stops at once, a running one at its next step */
         post: operations["cancel_job_api_v1_jobs__job_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{job_id}/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where one of your queued jobs stands: position, what runs now, the estimated wait */
+        get: operations["job_queue_api_v1_jobs__job_id__queue_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1455,6 +1474,11 @@ export type components = {
             metric?: string | null;
             model: components["schemas"]["modelmate__research__schemas__ModelRef"];
             /**
+             * N
+             * @description Documents both models were scored on (paired tests); the smaller sample for the unpaired z-test
+             */
+            n?: number | null;
+            /**
              * P Adjusted
              * @description Holm-adjusted over every comparison of the pair
              */
@@ -1478,6 +1502,11 @@ export type components = {
              * @description null: the domain aggregate (mean of its tasks)
              */
             task?: string | null;
+            /**
+             * Test
+             * @description The significance test used: mcnemar (exact, 0/1 metrics), sign_flip_exact / sign_flip_mc (paired permutation, continuous metrics), randomization (corpus metrics such as chrF), stratified_permutation / stratified_randomization (domain aggregates), z (unpaired, where per-document outcomes are missing); null: not tested
+             */
+            test?: string | null;
             /** Value */
             value?: number | null;
             /** Z Score */
@@ -2067,6 +2096,12 @@ export type components = {
             };
             /** Device */
             device: string;
+            /**
+             * Epoch Tokens
+             * @description Tokens in one pass over the training split, each example cut to max_seq_length
+             * @default 0
+             */
+            epoch_tokens: number;
             /** Epochs */
             epochs: number;
             /** Notes */
@@ -2079,7 +2114,10 @@ export type components = {
             steps: number;
             /** Tokens Per Step */
             tokens_per_step: number;
-            /** Train Tokens */
+            /**
+             * Train Tokens
+             * @description Tokens the whole run trains on: one pass's tokens × the passes its steps make (the finished run reports the same count)
+             */
             train_tokens: number;
             /** Trainable Parameters */
             trainable_parameters: number;
@@ -2609,6 +2647,11 @@ export type components = {
         Leaderboard: {
             /** Domain */
             domain: string;
+            /**
+             * Min Documents
+             * @description below this many documents per domain a row is flagged small_sample
+             */
+            min_documents: number;
             /** Rows */
             rows: components["schemas"]["LeaderboardRow"][];
             /**
@@ -2628,7 +2671,17 @@ export type components = {
             measured_at?: string | null;
             /** Method */
             method: string;
+            /**
+             * Mode
+             * @description evaluation mode of the score: quick (a sample) or full
+             */
+            mode?: string | null;
             model: components["schemas"]["RefOut"];
+            /**
+             * N Documents
+             * @description documents scored in this domain (overall: the fewest of its domains); null when unknown
+             */
+            n_documents?: number | null;
             /** Parameters */
             parameters?: number | null;
             /**
@@ -2640,6 +2693,12 @@ export type components = {
             score?: number | null;
             /** Settings Hash */
             settings_hash?: string | null;
+            /**
+             * Small Sample
+             * @description fewer documents than min_documents (or a quick evaluation of unknown size): the score is noisy
+             * @default false
+             */
+            small_sample: boolean;
             /** Stderr */
             stderr?: number | null;
             /**
@@ -2652,6 +2711,12 @@ export type components = {
              * @default 0
              */
             thumbs_up: number;
+            /**
+             * Tied
+             * @description its 95% confidence interval (score ± 1.96·stderr) overlaps the row above's: the two are not told apart, so it shares that row's rank
+             * @default false
+             */
+            tied: boolean;
         };
         /** LineageEdge */
         LineageEdge: {
@@ -2784,6 +2849,13 @@ export type components = {
              * @description Version or release
              */
             version?: string | null;
+            /**
+             * Visibility
+             * @description private: only you see it (the default); public: shared with every user of this server
+             * @default private
+             * @enum {string}
+             */
+            visibility: "private" | "public";
         };
         /** ModelInfo */
         ModelInfo: {
@@ -2900,12 +2972,16 @@ export type components = {
             kind: string;
             /** License */
             license: string | null;
+            /**
+             * Mine
+             * @description You added this catalog row (you may edit, share or delete it)
+             * @default false
+             */
+            mine: boolean;
             /** Model Type */
             model_type: string;
             /** Name */
             name: string;
-            /** Owner Id */
-            owner_id: number | null;
             /** Parameters */
             parameters: number | null;
             /** Parent Model Id */
@@ -2946,7 +3022,7 @@ export type components = {
             /** Description */
             description?: string | null;
             /** Visibility */
-            visibility?: ("public" | "private") | null;
+            visibility?: ("private" | "public") | null;
         };
         /** ModelScores */
         ModelScores: {
@@ -3010,6 +3086,11 @@ export type components = {
              * @description Version or release
              */
             version?: string | null;
+            /**
+             * Visibility
+             * @description Share the model you added with every user (public) or take it back (private; refused once others use it)
+             */
+            visibility?: ("private" | "public") | null;
         };
         /** MonthActivity */
         MonthActivity: {
@@ -3168,6 +3249,100 @@ export type components = {
             /** Version */
             version?: string | null;
         };
+        /**
+         * QueueInfo
+         * @description Where a queued job stands: what runs now, what is ahead, and roughly when it starts.
+         */
+        QueueInfo: {
+            /**
+             * Ahead
+             * @description Queued jobs a worker takes before this one
+             */
+            ahead: number;
+            /** Job Id */
+            job_id: number;
+            /**
+             * Next Up
+             * @description The first jobs ahead of this one
+             */
+            next_up?: components["schemas"]["QueueNeighbour"][];
+            /**
+             * Paused
+             * @description It ran before and yielded to higher-priority work; it resumes where it stopped
+             * @default false
+             */
+            paused: boolean;
+            /**
+             * Position
+             * @description 1: the next job a worker takes; 0 when the job is not queued
+             */
+            position: number;
+            /**
+             * Priority
+             * @description Higher runs first; your jobs 0, background work (the demo) below 0
+             */
+            priority: number;
+            /**
+             * Queued Since
+             * Format: date-time
+             */
+            queued_since: string;
+            /**
+             * Running
+             * @description Jobs running now
+             */
+            running?: components["schemas"]["QueueNeighbour"][];
+            status: components["schemas"]["JobStatus"];
+            /**
+             * Wait Is Minimum
+             * @description Some work ahead has no estimate: the wait is at least this
+             * @default false
+             */
+            wait_is_minimum: boolean;
+            /**
+             * Wait S
+             * @description Estimated seconds until it starts (null: unknown)
+             */
+            wait_s?: number | null;
+        };
+        /**
+         * QueueNeighbour
+         * @description A job in the queue as another user may see it: its name only when it is the viewer's own.
+         */
+        QueueNeighbour: {
+            /**
+             * Background
+             * @description Queued below user work (the hub demo, automatic evaluations of demo models); it yields to your jobs
+             */
+            background: boolean;
+            /**
+             * Kind
+             * @description train, evaluate, enrich, embed, import_model
+             */
+            kind: string;
+            /**
+             * Label
+             * @description The run's or evaluated model's name for your own jobs; "another user's job" (or "a background job") otherwise
+             */
+            label: string;
+            /** Mine */
+            mine: boolean;
+            /**
+             * Progress
+             * @description 0..1, for a running job
+             */
+            progress?: number | null;
+            /**
+             * Progress Message
+             * @description Only for your own jobs
+             */
+            progress_message?: string | null;
+            /**
+             * Remaining S
+             * @description Estimated seconds until it finishes (null: unknown)
+             */
+            remaining_s?: number | null;
+        };
         /** RefOut */
         RefOut: {
             /** Id */
@@ -3241,6 +3416,44 @@ export type components = {
             message?: string | null;
             /** Type */
             type?: string | null;
+        };
+        /**
+         * RunEvaluation
+         * @description The automatic evaluation of the run's output model, as it stands.
+         */
+        RunEvaluation: {
+            /**
+             * All Domains
+             * @description It measures every domain there is
+             * @default false
+             */
+            all_domains: boolean;
+            /**
+             * Domains
+             * @description The domains it measures
+             */
+            domains?: string[];
+            /** Error */
+            error?: string | null;
+            /** Id */
+            id: number;
+            /** Model Id */
+            model_id: number;
+            /** Progress */
+            progress?: number | null;
+            /** Progress Message */
+            progress_message?: string | null;
+            /**
+             * State
+             * @description queued: waiting for a worker; paused: yielded to higher-priority work after some tasks; running; done: final scores; partial: some tasks failed; failed: no scores
+             * @enum {string}
+             */
+            state: "queued" | "paused" | "running" | "done" | "partial" | "failed";
+            /**
+             * Tasks
+             * @description Benchmark tasks in the evaluation
+             */
+            tasks: number;
         };
         /** RunFeedbackIn */
         RunFeedbackIn: {
@@ -3377,6 +3590,8 @@ export type components = {
             estimate?: {
                 [key: string]: unknown;
             };
+            /** @description The automatic evaluation of the trained model */
+            evaluation?: components["schemas"]["RunEvaluation"] | null;
             failure_category?: components["schemas"]["FailureCategory"] | null;
             /** Failure Message */
             failure_message?: string | null;
@@ -3405,6 +3620,8 @@ export type components = {
             preset?: string | null;
             /** Progress */
             progress?: number | null;
+            /** @description While the run is queued: its place in the queue, what runs now and the estimated wait */
+            queue?: components["schemas"]["QueueInfo"] | null;
             /** Started At */
             started_at?: string | null;
             status: components["schemas"]["RunStatus"];
@@ -7724,6 +7941,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    job_queue_api_v1_jobs__job_id__queue_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueInfo"];
                 };
             };
             /** @description Malformed request (unparsable body, bad Content-Length) */

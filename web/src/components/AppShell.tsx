@@ -8,6 +8,7 @@ import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuLabel,
 import { Skeleton } from "@/components/ui/skeleton";
 import { api } from "@/lib/api";
 import { useAuthState } from "@/lib/auth";
+import { pageTitle } from "@/lib/pageTitle";
 import { useTheme } from "@/lib/theme";
 import { cn } from "@/lib/utils";
 
@@ -168,9 +169,9 @@ function UserMenu() {
 
 function Brand() {
   return (
-    <NavLink to="/" className="flex items-center gap-2 rounded-md font-semibold tracking-tight">
-      <img src="/favicon.svg" alt="" className="size-7" />
-      <span>ModelMate</span>
+    <NavLink to="/" className="flex items-center gap-2 rounded-md font-semibold tracking-tight" aria-label="ModelMate, go to the dashboard">
+      <img src="/favicon.svg" alt="" className="size-7 shrink-0" />
+      <span className="hidden min-[420px]:inline lg:inline">ModelMate</span>
     </NavLink>
   );
 }
@@ -189,6 +190,9 @@ export function AppShell() {
   const [menuOpen, setMenuOpen] = useState(false);
   const location = useLocation();
   useEffect(() => setMenuOpen(false), [location.pathname]);
+  useEffect(() => {
+    document.title = pageTitle(location.pathname);
+  }, [location.pathname]);
 
   return (
     <div className="min-h-screen">
@@ -217,11 +221,13 @@ export function AppShell() {
           >
             {menuOpen ? <X aria-hidden /> : <Menu aria-hidden />}
           </Button>
-          <div className="lg:hidden">
+          <div className="shrink-0 lg:hidden" data-testid="header-brand">
             <Brand />
           </div>
-          <GlobalSearch className="ml-auto w-full max-w-md lg:ml-0" />
-          <div className="ml-auto flex items-center gap-1">
+          {/* min-w-0 + flex-1: on a phone the search box takes the room left between the logo and the buttons (it used
+              to keep its own minimum width and slide over the logo). */}
+          <GlobalSearch className="min-w-0 max-w-md flex-1" />
+          <div className="ml-auto flex shrink-0 items-center gap-1">
             <ThemeMenu />
             <UserMenu />
           </div>

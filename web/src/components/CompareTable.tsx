@@ -1,11 +1,23 @@
 import { Link } from "react-router";
+import { StatusBadge } from "@/components/StatusBadge";
 import type { CompareResult } from "@/lib/types";
-import { formatParams, formatValue } from "@/lib/format";
+import { formatDate, formatParams, formatValue } from "@/lib/format";
 import { cn } from "@/lib/utils";
 
-function cell(field: string, v: unknown): string {
+/** Fields whose values are ISO dates or timestamps: shown as "14 Mar 2026", never "2026-03-14T09:12:00Z". */
+const DATE_FIELDS = new Set(["date_interacted", "created_at", "updated_at"]);
+
+function cell(field: string, v: unknown): React.ReactNode {
   if (field === "parameters" && typeof v === "number") return formatParams(v);
   if (field === "rating" && typeof v === "number") return `${"★".repeat(v)} (${v})`;
+  if (field === "status" && typeof v === "string" && v) return <StatusBadge status={v} />;
+  if (DATE_FIELDS.has(field) && typeof v === "string" && v) {
+    return (
+      <time dateTime={v} title={v}>
+        {formatDate(v)}
+      </time>
+    );
+  }
   return formatValue(v);
 }
 

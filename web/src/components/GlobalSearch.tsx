@@ -17,6 +17,17 @@ function useDebounced<T>(value: T, ms: number): T {
   return v;
 }
 
+const LIMIT = 6;
+
+type Hit = SearchResults["items"][number] & { byMeaning?: boolean };
+
+/** Keyword hits first (they contain the words), then semantic hits not already listed, up to `limit`. */
+export function mergeHits(keyword: Hit[], semantic: Hit[], limit: number): Hit[] {
+  const seen = new Set(keyword.map((h) => h.entry.id));
+  const extra = semantic.filter((h) => !seen.has(h.entry.id)).map((h) => ({ ...h, byMeaning: true }));
+  return [...keyword, ...extra].slice(0, limit);
+}
+
 /** The search box in the top bar: "/" focuses it, results drop down with highlighted snippets, Enter opens all. */
 export function GlobalSearch({ className }: { className?: string }) {
   const [text, setText] = useState("");
@@ -40,13 +51,28 @@ export function GlobalSearch({ className }: { className?: string }) {
   }, []);
 
   const { data, isFetching } = useQuery({
-    queryKey: ["search", q, 6],
-    queryFn: ({ signal }) => api.get<SearchResults>("/search", { q, limit: 6 }, signal),
+    queryKey: ["search", q, LIMIT],
+    queryFn: ({ signal }) => api.get<SearchResults>("/search", { q, limit: LIMIT }, signal),
     enabled: q.length > 0,
     staleTime: 10_000,
     meta: { silent: true },
   });
-  const items = q ? (data?.items ?? []) : [];
+  // Keyword search needs every word to match: "small model for phones" finds nothing while the meaning matches
+  // several entries. When the keywords leave room, ask semantic search too and add its hits below (a server with
+  // semantic search turned off answers an error: then the keyword hits stay alone).
+  const wantSemantic = q.length > 0 && !!data && data.items.length < LIMIT;
+  const semantic = useQuery({
+    queryKey: ["search", q, LIMIT, "semantic"],
+    queryFn: ({ signal }) => api.get<SearchResults>("/search", { q, limit: LIMIT, mode: "semantic" }, signal),
+    enabled: wantSemantic,
+    staleTime: 10_000,
+    retry: false,
+    meta: { silent: true },
+  });
+  const items = q ? mergeHits(data?.items ?? [], wantSemantic ? (semantic.data?.items ?? []) : [], LIMIT) : [];
+  const byMeaning = items.some((h) => h.byMeaning);
+  const searching = isFetching || (wantSemantic && semantic.isFetching);
+  const allHref = `/search?q=${encodeURIComponent(q)}${byMeaning ? "&mode=hybrid" : ""}`;
 
   const go = (path: string) => {
     setOpen(false);
@@ -65,7 +91,7 @@ export function GlobalSearch({ className }: { className?: string }) {
     } else if (e.key === "Enter" && text.trim()) {
       e.preventDefault();
       if (active >= 0 && items[active]) go(`/entries/${items[active].entry.id}`);
-      else go(`/search?q=${encodeURIComponent(text.trim())}`);
+      else go(text.trim() === q ? allHref : `/search?q=${encodeURIComponent(text.trim())}`);
     } else if (e.key === "Escape") {
       setOpen(false);
       inputRef.current?.blur();
@@ -94,7 +120,7 @@ export function GlobalSearch({ className }: { className?: string }) {
         aria-expanded={show}
         aria-controls="global-search-results"
         aria-activedescendant={active >= 0 ? `gs-${active}` : undefined}
-        className="h-9 w-full rounded-md border border-input bg-muted/50 pl-8 pr-8 text-sm outline-none transition-colors placeholder:text-muted-foreground focus:bg-card focus-visible:ring-2 focus-visible:ring-ring"
+        className="h-9 w-full min-w-0 rounded-md border border-input bg-muted/50 pl-8 pr-8 text-sm outline-none transition-colors placeholder:text-muted-foreground focus:bg-card focus-visible:ring-2 focus-visible:ring-ring"
       />
       <kbd className="pointer-events-none absolute right-2 top-2 hidden rounded border bg-card px-1.5 text-[10px] text-muted-foreground sm:block">
         /
@@ -107,7 +133,7 @@ export function GlobalSearch({ className }: { className?: string }) {
           className="absolute left-0 right-0 z-50 mt-1 max-h-[70vh] overflow-y-auto rounded-lg border bg-popover p-1 shadow-xl"
         >
           {items.length === 0 && (
-            <p className="px-3 py-4 text-sm text-muted-foreground">{isFetching ? "Searching…" : `No matches for “${q}”.`}</p>
+            <p className="px-3 py-4 text-sm text-muted-foreground">{searching ? "Searching…" : `No matches for “${q}”.`}</p>
           )}
           {items.map((hit, i) => (
             <div
@@ -120,12 +146,23 @@ export function GlobalSearch({ className }: { className?: string }) {
                 go(`/entries/${hit.entry.id}`);
               }}
               className={cn("cursor-pointer rounded-md px-3 py-2", i === active ? "bg-accent" : "hover:bg-accent/60")}
+              data-testid="search-hit"
+              data-kind={hit.byMeaning ? "semantic" : "keyword"}
             >
+              {hit.byMeaning && (i === 0 || !items[i - 1].byMeaning) && (
+                <p className="mb-1 text-[11px] font-semibold uppercase tracking-wider text-muted-foreground" data-testid="semantic-heading">
+                  {i === 0 ? "No exact word match · related by meaning" : "Related by meaning"}
+                </p>
+              )}
               <div className="flex items-center justify-between gap-2">
-                <span className="truncate text-sm font-medium">{hit.entry.name}</span>
+                <span className="min-w-0 truncate text-sm font-medium">{hit.entry.name}</span>
                 <StatusBadge status={hit.entry.status} />
               </div>
-              <SnippetList snippets={hit.snippets} />
+              {hit.byMeaning ? (
+                hit.entry.description && <p className="mt-0.5 line-clamp-1 text-xs text-muted-foreground">{hit.entry.description}</p>
+              ) : (
+                <SnippetList snippets={hit.snippets} />
+              )}
             </div>
           ))}
           {items.length > 0 && (
@@ -133,11 +170,11 @@ export function GlobalSearch({ className }: { className?: string }) {
               type="button"
               onMouseDown={(e) => {
                 e.preventDefault();
-                go(`/search?q=${encodeURIComponent(q)}`);
+                go(allHref);
               }}
               className="mt-1 w-full rounded-md px-3 py-2 text-left text-sm text-primary hover:bg-accent"
             >
-              See all {data?.total ?? ""} results
+              {byMeaning ? "See all results (words and meaning)" : `See all ${data?.total ?? ""} results`}
             </button>
           )}
         </div>

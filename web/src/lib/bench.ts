@@ -31,6 +31,57 @@ export function domainLabel(d: string): string {
   return DOMAIN_LABEL[d] ?? d.charAt(0).toUpperCase() + d.slice(1);
 }
 
+/**
+ * One colour per domain, everywhere a chart tells domains apart (Tableau 10 hues: distinct from each other, in light
+ * and dark mode, and for the common colour-vision deficiencies). Red and green are left out on purpose: on the
+ * capability pages they mean loss and gain.
+ */
+export const DOMAIN_COLOR: Record<Domain, string> = {
+  math: "#4e79a7",
+  code: "#f28e2b",
+  knowledge: "#76b7b2",
+  reasoning: "#b07aa1",
+  reading: "#edc948",
+  truthfulness: "#ff9da7",
+  translation: "#9c755f",
+};
+
+/** A domain's colour; any domain outside the seven gets a neutral grey. */
+export function domainColor(d: string): string {
+  return (DOMAIN_COLOR as Record<string, string>)[d] ?? "#bab0ac";
+}
+
+/** Human names of lm-eval metrics ("acc,none" → "accuracy"); the filter after the comma is dropped when "none". */
+export const METRIC_LABEL: Record<string, string> = {
+  acc: "accuracy",
+  acc_norm: "normalised accuracy",
+  exact_match: "exact match",
+  em: "exact match",
+  f1: "F1",
+  mc1: "accuracy (one true answer)",
+  mc2: "accuracy (several true answers)",
+  chrf: "chrF",
+  bleu: "BLEU",
+  ter: "TER",
+  "pass@1": "pass@1",
+  "pass_at_1": "pass@1",
+  "pass@10": "pass@10",
+  word_perplexity: "word perplexity",
+  perplexity: "perplexity",
+};
+
+/** "acc_norm,none" → "normalised accuracy"; "exact_match,strict-match" → "exact match (strict-match)". */
+export function metricLabel(metric: string | null | undefined): string {
+  if (!metric) return "";
+  const { name, filter } = splitMetric(metric);
+  const label = METRIC_LABEL[name] ?? name.replace(/_/g, " ");
+  return filter && filter !== "none" ? `${label} (${filter})` : label;
+}
+
+/** The unit of every score difference in the UI: percentage points of a 0–100 score. */
+export const DELTA_UNIT = "pp";
+export const DELTA_UNIT_LONG = "percentage points";
+
 export type EvaluationStatus = "running" | "final" | "partial" | "failed";
 
 // ---- helpers ----------------------------------------------------------------------------------------------------

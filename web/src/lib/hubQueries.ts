@@ -56,9 +56,18 @@ export function useRun(id: number) {
     queryFn: () => api.get<RunOut>(`/runs/${id}`),
     enabled: id > 0,
     staleTime: 0,
-    refetchInterval: (q) => (isActive(q.state.data?.status) ? RUN_POLL_MS : false),
+    // live while training; slower while the trained model's evaluation is still queued or running
+    refetchInterval: (q) =>
+      isActive(q.state.data?.status) ? RUN_POLL_MS : evaluationPending(q.state.data?.evaluation?.state) ? EVAL_POLL_MS : false,
     refetchIntervalInBackground: false,
   });
+}
+
+export const EVAL_POLL_MS = 3000;
+
+/** The automatic evaluation has not ended yet. */
+export function evaluationPending(state: string | null | undefined): boolean {
+  return state === "queued" || state === "paused" || state === "running";
 }
 
 export function useRuns(query: { status?: string; limit: number; offset: number }) {

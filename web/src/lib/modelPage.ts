@@ -2,6 +2,7 @@
 // fork template and demo) and small pure helpers: the Hugging Face snippet, the demo's request body, capability
 // callout tones.
 import { domainLabel, formatDelta } from "./bench";
+import { noChangeText, testLabel } from "./research";
 import type { CurvePoint } from "./types";
 
 // ---- API shapes: the generated client's (src/client, `npm run gen:client`) ------------------------------------
@@ -85,8 +86,11 @@ export function changeTone(c: Pick<CapabilityChangeOut, "direction" | "delta">):
 export function changeSentence(c: CapabilityChangeOut): string {
   if (c.sentence) return c.sentence;
   const what = c.task ? `${domainLabel(c.domain)} (${c.task})` : domainLabel(c.domain);
+  const none = noChangeText(c); // unflagged: never "+0.0 points … p = 1"
+  if (none) return `${what}: ${none}`;
+  const how = testLabel(c);
   const p = c.p_adjusted ?? c.p_value;
-  return `${what} ${formatDelta(c.delta)} points vs ${c.reference_kind || "reference"}${p != null ? `, p = ${p.toPrecision(2)}` : ""}`;
+  return `${what} ${formatDelta(c.delta)} points vs ${c.reference_kind || "reference"}${how ? ` (${how})` : ""}${p != null ? `, p = ${p.toPrecision(2)}` : ""}`;
 }
 
 /** Flagged changes first, the biggest effects first; domain aggregates before single tasks. */

@@ -149,11 +149,27 @@ export const NODE_STYLE: Record<string, { label: string; className: string; swat
   },
 };
 
-export const EDGE_STYLE: Record<string, { label: string; stroke: string; dash?: string }> = {
-  finetune: { label: "Fine-tuned from base", stroke: "var(--chart-1)" },
-  fork: { label: "Forked from parent", stroke: "var(--chart-2)", dash: "6 4" },
-  data: { label: "Trained on dataset", stroke: "var(--muted-foreground)", dash: "2 4" },
+/**
+ * Edge styles by link kind. Model links (base → fine-tune, parent → fork) are solid/dashed lines into a model's left
+ * side; dataset links are dotted amber curves (the dataset nodes' colour) into the model's top, so the two never
+ * merge into one line, and each is labelled.
+ */
+export const EDGE_STYLE: Record<string, { label: string; stroke: string; dash?: string; width: number }> = {
+  finetune: { label: "Fine-tuned from base", stroke: "var(--chart-1)", width: 2 },
+  fork: { label: "Forked from parent", stroke: "var(--chart-2)", dash: "6 4", width: 2 },
+  data: { label: "Trained on dataset", stroke: "#d97706", dash: "2 4", width: 1.75 },
 };
+
+/** The datasets each model was trained on (labels, by the model's node id), from the graph's data edges. */
+export function trainedOn(graph: Pick<LineageOut, "nodes" | "edges">): Map<string, string[]> {
+  const label = new Map(graph.nodes.map((n) => [n.id, n.label]));
+  const out = new Map<string, string[]>();
+  for (const e of graph.edges) {
+    if (e.type !== "data" || !label.has(e.source) || !label.has(e.target)) continue;
+    out.set(e.target, [...(out.get(e.target) ?? []), label.get(e.source)!]);
+  }
+  return out;
+}
 
 /** Where a click on a node goes: a model's page, a dataset's page, or nowhere. */
 export function nodeHref(n: LineageNodeOut): string | null {

@@ -183,6 +183,35 @@ export function formatP(p: number | null | undefined): string {
   return `p = ${Number(p.toPrecision(2))}`;
 }
 
+type ChangeVerdict = Pick<CapabilityChangeOut, "flagged" | "p_adjusted" | "reference_kind" | "test" | "n">;
+
+/** How a change was tested, for people: "paired, n = 50", "unpaired z-test, n = 50", "" when unknown. */
+export function testLabel(c: Pick<CapabilityChangeOut, "test" | "n">): string {
+  const how = !c.test ? "" : c.test === "z" ? "unpaired z-test" : "paired";
+  const n = typeof c.n === "number" && c.n > 0 ? `n = ${c.n}` : "";
+  return [how, n].filter(Boolean).join(", ");
+}
+
+/**
+ * What an unflagged change says instead of a number (it is not a change): "no detectable change vs its base
+ * (n = 50)"; "no meaningful change …" when significant but below the minimum effect; "not tested …" when no test
+ * was possible. null for a flagged change, which shows its delta.
+ */
+export function noChangeText(c: ChangeVerdict): string | null {
+  if (c.flagged) return null;
+  const kind = c.reference_kind || "reference";
+  const n = typeof c.n === "number" && c.n > 0 ? ` (n = ${c.n})` : "";
+  if (c.p_adjusted === null || c.p_adjusted === undefined) return `not tested vs its ${kind}${n}`;
+  // significant (α = 0.05, the server's) but smaller than the minimum effect that matters
+  if (c.p_adjusted < 0.05) return `no meaningful change vs its ${kind}${n}`;
+  return `no detectable change vs its ${kind}${n}`;
+}
+
+/** The p-value shown beside a change: only a flagged change has one worth reading (never "p = 1"). */
+export function changeP(c: Pick<CapabilityChangeOut, "flagged" | "p_adjusted">): string {
+  return c.flagged ? formatP(c.p_adjusted) : "";
+}
+
 /** A model's page: its /m/owner/slug page when it has one, else the hub model page. */
 export function modelHref(m: Pick<ResearchModelRef, "id" | "page_path"> | null | undefined): string | null {
   if (!m) return null;

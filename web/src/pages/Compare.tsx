@@ -27,23 +27,25 @@ function Picker({ chosen, onAdd }: { chosen: number[]; onAdd: (e: EntryOut) => v
   });
   const options = (data?.items ?? []).filter((e) => !chosen.includes(e.id));
   return (
-    <div className="rounded-lg border bg-card p-3 shadow-xs">
+    <div className="min-w-0 overflow-hidden rounded-lg border bg-card p-3 shadow-xs" data-testid="compare-picker">
       <Input aria-label="Find a model to compare" placeholder="Find a model to compare…" value={text} onChange={(e) => setText(e.target.value)} />
-      <ul className="mt-2 grid gap-1" aria-label="Models to add">
+      <ul className="mt-2 grid min-w-0 grid-cols-[minmax(0,1fr)] gap-1" aria-label="Models to add">
         {options.map((e) => (
-          <li key={e.id}>
+          <li key={e.id} className="min-w-0">
             <button
               type="button"
               onClick={() => onAdd(e)}
               disabled={chosen.length >= MAX}
               className="flex w-full items-center justify-between gap-2 rounded-md px-2 py-1.5 text-left text-sm hover:bg-accent disabled:opacity-50"
             >
-              <span className="flex min-w-0 items-center gap-2">
+              <span className="flex min-w-0 flex-1 items-center gap-2">
                 <Plus className="size-4 shrink-0 text-muted-foreground" aria-hidden />
-                <span className="truncate font-medium">{e.name}</span>
-                <span className="truncate text-muted-foreground">{e.developer}</span>
+                <span className="min-w-0 truncate font-medium">{e.name}</span>
+                <span className="hidden min-w-0 truncate text-muted-foreground sm:inline">{e.developer}</span>
               </span>
-              <StatusBadge status={e.status} />
+              <span className="shrink-0">
+                <StatusBadge status={e.status} />
+              </span>
             </button>
           </li>
         ))}
@@ -81,11 +83,12 @@ export default function Compare() {
   return (
     <div>
       <PageHeader title="Compare" description="Pick two to four models; rows that differ are highlighted." />
-      <div className="grid gap-6 lg:grid-cols-[20rem_minmax(0,1fr)]">
-        <div className="grid content-start gap-3">
+      {/* minmax(0, …) columns: neither the picker nor the wide table may push the page wider than the screen. */}
+      <div className="grid grid-cols-[minmax(0,1fr)] gap-6 lg:grid-cols-[20rem_minmax(0,1fr)]">
+        <div className="grid min-w-0 content-start gap-3" data-testid="compare-side">
           <ul className="grid gap-2" aria-label="Chosen models">
             {ids.map((id) => (
-              <li key={id} className="flex items-center justify-between gap-2 rounded-md border bg-card px-3 py-2 text-sm">
+              <li key={id} className="flex min-w-0 items-center justify-between gap-2 rounded-md border bg-card px-3 py-2 text-sm">
                 <span className="truncate font-medium">{names.get(id) ?? `#${id}`}</span>
                 <Button variant="ghost" size="icon" className="size-7" aria-label={`Remove ${names.get(id) ?? id}`} onClick={() => setIds(ids.filter((x) => x !== id))}>
                   <X aria-hidden />
@@ -95,7 +98,7 @@ export default function Compare() {
           </ul>
           {ids.length < MAX && <Picker chosen={ids} onAdd={(e) => setIds([...ids, e.id])} />}
         </div>
-        <div>
+        <div className="min-w-0" data-testid="compare-main">
           {ids.length < 2 ? (
             <EmptyState icon={ArrowLeftRight} title="Pick at least two models">
               <p>Search on the left and add models to compare them side by side.</p>

@@ -22,7 +22,7 @@ function ReportView({ report }: { report: ImportReport }) {
   const preview = (report.preview ?? []) as unknown as Record<string, unknown>[];
   const warnings = report.warnings ?? [];
   return (
-    <div className="grid gap-4" data-testid="import-report">
+    <div className="grid min-w-0 grid-cols-[minmax(0,1fr)] gap-4" data-testid="import-report">
       <dl className="grid grid-cols-2 gap-3 text-sm sm:grid-cols-6">
         {(
           [
@@ -63,7 +63,8 @@ function ReportView({ report }: { report: ImportReport }) {
         </div>
       )}
       {preview.length > 0 && (
-        <div className="rounded-lg border">
+        // The table scrolls inside its own frame: it never spills out of the card.
+        <div className="min-w-0 max-w-full overflow-x-auto rounded-lg border" data-testid="import-preview">
           <Table>
             <TableHeader>
               <TableRow>
@@ -120,15 +121,15 @@ export default function Transfer() {
   return (
     <div>
       <PageHeader title="Import / Export" description="Move your log in and out as CSV or JSON." />
-      <div className="grid gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
-        <Card>
+      <div className="grid grid-cols-[minmax(0,1fr)] gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
+        <Card className="min-w-0" data-testid="import-card">
           <CardHeader>
             <CardTitle className="flex items-center gap-2 text-base">
               <FileUp className="size-4" aria-hidden /> Import
             </CardTitle>
             <CardDescription>Upload a file, check the preview and the per-row problems, then import it.</CardDescription>
           </CardHeader>
-          <CardContent className="grid gap-4">
+          <CardContent className="grid min-w-0 grid-cols-[minmax(0,1fr)] gap-4">
             <div className="flex flex-wrap items-center gap-2">
               <input
                 ref={input}

@@ -132,7 +132,11 @@ describe("leaderboard table", () => {
   it("ranks comparable rows, greys and unranks the others with an explanation", () => {
     renderWithProviders(<LeaderboardTable rows={BOARD.rows} />);
     const rows = screen.getAllByTestId("board-row");
-    expect(rows.map((r) => within(r).getByTestId("board-rank").textContent)).toEqual(["1", "2", "3", "—"]);
+    expect(rows.map((r) => within(r).getByTestId("board-rank").textContent)).toEqual(["1", "≈1", "3", "—"]);
+    expect(within(rows[1]).getByTestId("board-rank")).toHaveAttribute("data-tied", "true");
+    expect(within(rows[1]).getByLabelText("Rank 1, tied with the row above")).toBeInTheDocument();
+    expect(within(rows[2]).getByTestId("small-sample")).toHaveTextContent("Small sample: 40 documents");
+    expect(within(rows[0]).queryByTestId("small-sample")).toBeNull();
     const odd = rows[3];
     expect(odd).toHaveAttribute("data-comparable", "false");
     expect(odd.className).toContain("opacity-70");
@@ -179,6 +183,8 @@ describe("leaderboards page", () => {
     renderAt("/hub/leaderboards", "/hub/leaderboards", <Leaderboards />);
     await waitFor(() => expect(screen.getAllByTestId("board-row")).toHaveLength(4));
     expect(screen.getByTestId("not-comparable-note")).toHaveTextContent("1 row is greyed and unranked");
+    expect(screen.getByTestId("small-sample-warning")).toHaveTextContent("1 of these 4 scores come from a small sample (fewer than 100 documents per domain");
+    expect(screen.getByTestId("tie-note")).toHaveTextContent("confidence intervals overlap");
     expect(screen.getByRole("tab", { name: "Overall" })).toHaveAttribute("aria-selected", "true");
     expect(screen.getAllByRole("tab").map((t) => t.textContent)).toEqual([
       "Overall",
@@ -276,21 +282,54 @@ describe("model benchmarks section", () => {
 });
 
 describe("run page", () => {
-  it("points at the output model's benchmarks once the run succeeded", async () => {
-    stubFetch((c) => {
-      if (c.url === "/api/v1/runs/7") return json(makeRun({ status: "succeeded", training_outcome: "success", output_model_id: 5 }));
-      return notFound();
-    });
+  it("shows the trained model's evaluation as it really stands, with a link to the scores", async () => {
+    const states = [
+      { state: "queued", text: "Evaluation on all domains queued" },
+      { state: "running", text: "Evaluating on all domains… 40%", progress: 0.4, progress_message: "boolq (2 of 5)" },
+      { state: "paused", text: "Evaluation paused for higher-priority work", progress: 0.2 },
+      { state: "done", text: "Evaluated on all domains (5 benchmark tasks)", progress: 1 },
+      { state: "failed", text: "The evaluation failed: The model cannot be evaluated", error: "The model cannot be evaluated" },
+    ] as const;
+    for (const s of states) {
+      const evaluation = { id: 3, model_id: 5, tasks: 5, domains: ["math", "code"], all_domains: true, progress: null, progress_message: null, error: null, ...s };
+      stubFetch((c) =>
+        c.url === "/api/v1/runs/7"
+          ? json(makeRun({ status: "succeeded", training_outcome: "success", output_model_id: 5, evaluation }))
+          : notFound(),
+      );
+      const { unmount } = renderAt("/hub/runs/:id", "/hub/runs/7", <RunPage />);
+      const status = await screen.findByTestId("evaluation-status");
+      expect(status).toHaveAttribute("data-state", s.state);
+      expect(status).toHaveTextContent(s.text);
+      if (s.state === "done") expect(within(status).getByTestId("evaluation-scores-link")).toHaveAttribute("href", "/hub/models/5");
+      if (s.state !== "done") expect(status).not.toHaveTextContent("See the scores");
+      unmount();
+    }
+  });
+
+  it("names the domains of an evaluation that measured only some", async () => {
+    const evaluation = { id: 3, model_id: 5, state: "done" as const, tasks: 1, domains: ["reading"], all_domains: false, progress: 1, progress_message: null, error: null };
+    stubFetch((c) =>
+      c.url === "/api/v1/runs/7" ? json(makeRun({ status: "succeeded", training_outcome: "success", output_model_id: 5, evaluation })) : notFound(),
+    );
     renderAt("/hub/runs/:id", "/hub/runs/7", <RunPage />);
-    const notice = await screen.findByTestId("evaluating-notice");
-    expect(notice).toHaveTextContent("Evaluating on all domains…");
-    expect(notice).toHaveAttribute("href", "/hub/models/5");
+    expect(await screen.findByTestId("evaluation-status")).toHaveTextContent("Evaluated on the reading domain (1 benchmark task).");
+  });
+
+  it("claims no evaluation when none was queued (automatic evaluation off)", async () => {
+    stubFetch((c) =>
+      c.url === "/api/v1/runs/7" ? json(makeRun({ status: "succeeded", training_outcome: "success", output_model_id: 5, evaluation: null })) : notFound(),
+    );
+    renderAt("/hub/runs/:id", "/hub/runs/7", <RunPage />);
+    await screen.findByTestId("run-outcome");
+    expect(screen.queryByTestId("evaluation-status")).toBeNull();
+    expect(screen.queryByText(/Evaluating on all domains/)).toBeNull();
   });
 
   it("says nothing about evaluation while the run is live", async () => {
     stubFetch((c) => (c.url === "/api/v1/runs/7" ? json(makeRun()) : notFound()));
     renderAt("/hub/runs/:id", "/hub/runs/7", <RunPage />);
     await screen.findByTestId("run-status");
-    expect(screen.queryByTestId("evaluating-notice")).toBeNull();
+    expect(screen.queryByTestId("evaluation-status")).toBeNull();
   });
 });

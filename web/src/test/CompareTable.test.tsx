@@ -29,6 +29,27 @@ describe("CompareTable", () => {
     expect(within(rows[2]).getByText("chat, code")).toBeInTheDocument();
   });
 
+  it("formats dates and labels statuses instead of raw ISO strings and keys", () => {
+    renderWithProviders(
+      <CompareTable
+        data={{
+          entries: data.entries,
+          fields: [
+            { field: "status", label: "Status", values: ["using", "wishlist"], differs: true },
+            { field: "date_interacted", label: "Last interacted", values: ["2026-03-14", null], differs: true },
+            { field: "created_at", label: "Added", values: ["2026-02-01T09:30:00Z", "2026-02-02T10:00:00Z"], differs: true },
+          ],
+        }}
+      />,
+    );
+    const table = screen.getByTestId("compare-table");
+    expect(within(table).getByText("Using")).toHaveAttribute("data-status", "using");
+    expect(within(table).getByText("Wishlist")).toBeInTheDocument();
+    expect(table).not.toHaveTextContent(/\d{4}-\d{2}-\d{2}/);
+    expect(table).not.toHaveTextContent("using");
+    expect(table.querySelector('time[datetime="2026-03-14"]')).toHaveTextContent(/2026/);
+  });
+
   it("can show only the differences", () => {
     renderWithProviders(<CompareTable data={data} onlyDiffs />);
     const rows = screen.getAllByRole("row").slice(1);

@@ -59,7 +59,8 @@ describe("estimate", () => {
         estimate={{
           steps: 60,
           epochs: 60,
-          train_tokens: 2934,
+          train_tokens: 176_040,
+          epoch_tokens: 2934,
           tokens_per_step: 2934,
           trainable_parameters: 16384,
           peak_memory_bytes: 628_918_784,
@@ -72,7 +73,9 @@ describe("estimate", () => {
     );
     const e = screen.getByTestId("estimate");
     expect(e).toHaveTextContent("Training steps60");
-    expect(e).toHaveTextContent((2934).toLocaleString());
+    // the whole run: 60 steps × 2,934 tokens (the data is seen 60 times), never just one pass
+    expect(e).toHaveTextContent(`Tokens to train on${(176040).toLocaleString()}`);
+    expect(e).toHaveTextContent(`${(2934).toLocaleString()} per step · ${(2934).toLocaleString()} per pass over the data`);
     expect(e).toHaveTextContent("16.4K");
     expect(e).toHaveTextContent("599.8 MB");
     expect(e).toHaveTextContent("~27 s");

@@ -27,6 +27,38 @@ describe("run page pieces", () => {
     expect(screen.getByText(/Waiting for the worker/)).toBeInTheDocument();
   });
 
+  it("shows a queued run's place, what runs now (another user's job unnamed) and the wait", () => {
+    const queue = {
+      job_id: 11,
+      status: "queued" as const,
+      position: 3,
+      ahead: 2,
+      priority: 0,
+      queued_since: "2026-03-14T02:51:00Z",
+      paused: false,
+      running: [{ kind: "train" as const, label: "another user's job", mine: false, background: false, progress: 0.5, progress_message: null, remaining_s: 95 }],
+      next_up: [
+        { kind: "train" as const, label: "my earlier run", mine: true, background: false, progress: null, progress_message: null, remaining_s: 40 },
+        { kind: "evaluate" as const, label: "another user's job", mine: false, background: false, progress: null, progress_message: null, remaining_s: null },
+      ],
+      wait_s: 135,
+      wait_is_minimum: true,
+    };
+    render(
+      <MemoryRouter>
+        <RunProgress run={makeRun({ status: "queued", loss_curve: [], started_at: null, queue })} />
+      </MemoryRouter>,
+    );
+    const panel = screen.getByTestId("queue-panel");
+    expect(screen.getByTestId("queue-position")).toHaveTextContent("Position 3 in the queue");
+    expect(panel).toHaveTextContent("2 jobs ahead");
+    expect(screen.getByTestId("queue-running")).toHaveTextContent("another user's job (training, 50%) · about 1 min 35 s left");
+    expect(screen.getByTestId("queue-ahead")).toHaveTextContent("my earlier run (training) · about 40 s to run");
+    expect(screen.getByTestId("queue-wait")).toHaveTextContent("Expected to start in at least 2 min 15 s.");
+    expect(screen.getByTestId("queued-since")).toHaveTextContent("Queued since");
+    expect(screen.queryByText(/Waiting for the worker/)).toBeNull();
+  });
+
   it("computes live numbers from the curve, final numbers once finished", () => {
     const { unmount } = render(<KeyNumbers run={makeRun()} />);
     expect(screen.getByTestId("num-tps")).toHaveTextContent((1800).toLocaleString());
@@ -170,6 +202,30 @@ describe("run page", () => {
     await new Promise((r) => setTimeout(r, 1600));
     expect(api.runGets()).toBe(after);
   }, 10_000);
+
+  it("says 'queued since' while queued, and 'started' only once it started", async () => {
+    let started = false;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: RequestInfo | URL) => {
+        const url = String(input);
+        const json = (body: unknown) => new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+        if (url.startsWith("/api/v1/training/options")) return json(OPTIONS);
+        return json(
+          started
+            ? makeRun({ created_at: "2026-03-14T02:51:00Z", started_at: "2026-03-14T03:07:00Z" })
+            : makeRun({ status: "queued", loss_curve: [], created_at: "2026-03-14T02:51:00Z", started_at: null }),
+        );
+      }),
+    );
+    const { unmount } = renderRunPage();
+    const header = await screen.findByText(/queued since/);
+    expect(header).not.toHaveTextContent("started");
+    unmount();
+    started = true;
+    renderRunPage();
+    expect(await screen.findByText(/started/)).not.toHaveTextContent("queued since");
+  });
 
   it("cancels after a confirmation", async () => {
     const user = userEvent.setup();

@@ -78,6 +78,10 @@ export function makeBoardRow(over: Partial<BoardRow> = {}): BoardRow {
     thumbs_down: 1,
     comparable: true,
     settings_hash: "s1",
+    tied: false,
+    mode: "full",
+    n_documents: 1200,
+    small_sample: false,
     ...over,
   };
 }
@@ -85,10 +89,12 @@ export function makeBoardRow(over: Partial<BoardRow> = {}): BoardRow {
 export const BOARD: Leaderboard = {
   domain: "overall",
   settings_hash: "s1",
+  min_documents: 100,
   rows: [
     makeBoardRow(),
-    makeBoardRow({ rank: 2, model: { id: 2, name: "Tiny base", kind: "base" }, base: null, method: "base", score: 0.49, delta_vs_base: null }),
-    makeBoardRow({ rank: 3, model: { id: 7, name: "tiny-worse", kind: "finetuned" }, score: 0.4, delta_vs_base: -0.09 }),
+    // 0.49 ± 1.96·0.02 overlaps 0.52 ± 1.96·0.02: tied, rank 1 (≈)
+    makeBoardRow({ rank: 1, tied: true, model: { id: 2, name: "Tiny base", kind: "base" }, base: null, method: "base", score: 0.49, delta_vs_base: null }),
+    makeBoardRow({ rank: 3, model: { id: 7, name: "tiny-worse", kind: "finetuned" }, score: 0.4, delta_vs_base: -0.09, mode: "quick", n_documents: 40, small_sample: true }),
     makeBoardRow({ rank: null, model: { id: 9, name: "other-settings", kind: "finetuned" }, score: 0.7, comparable: false, settings_hash: "s2" }),
   ],
 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LineageOut } from "@/lib/modelPage";
-import { assignColumns, COLUMN_WIDTH, layoutLineage, nodeHref } from "@/lib/modelPageLineage";
+import { assignColumns, COLUMN_WIDTH, EDGE_STYLE, layoutLineage, nodeHref, trainedOn } from "@/lib/modelPageLineage";
 
 // tiny (base) → A (fine-tune on d1) → B (fork of A, on d1) and C (fork of A, on d2); tiny → D (on d2).
 const family: LineageOut = {
@@ -26,6 +26,21 @@ const family: LineageOut = {
     { id: "e-d2-m5", source: "d2", target: "m5", type: "data" },
   ],
 };
+
+describe("dataset links", () => {
+  it("names the datasets each model was trained on", () => {
+    const data = trainedOn(family);
+    expect(data.get("m2")).toEqual(["chats"]);
+    expect(data.get("m4")).toEqual(["more"]);
+    expect(data.get("m1")).toBeUndefined();
+  });
+
+  it("draws dataset links unlike model links (colour and dash)", () => {
+    const styles = [EDGE_STYLE.finetune, EDGE_STYLE.fork, EDGE_STYLE.data];
+    expect(new Set(styles.map((s) => s.stroke)).size).toBe(3);
+    expect(new Set(styles.map((s) => s.dash ?? "solid")).size).toBe(3);
+  });
+});
 
 describe("assignColumns", () => {
   it("puts every model one column right of what it was trained from, datasets left of their first model", () => {

@@ -3,6 +3,7 @@ import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { AggregatesChart, MiniLossChart } from "@/components/hub/ResearchCharts";
 import Changes from "@/pages/hub/Changes";
+import { DOMAIN_COLOR, DOMAINS, domainColor, metricLabel } from "@/lib/bench";
 import Museum from "@/pages/hub/Museum";
 import Research from "@/pages/hub/Research";
 import {
@@ -176,6 +177,11 @@ describe("failure museum page", () => {
     expect(within(first).getByTestId("museum-run-link")).toHaveAttribute("href", "/hub/runs/11");
     // Another user's public run: their verdict is shown, no controls; its model links to the model page.
     expect(within(cards[1]).queryByTestId("run-feedback")).toBeNull();
+    // A run that finished but did not learn shows its diagnosis, not "Succeeded · Success".
+    expect(within(cards[1]).getByTestId("museum-diagnosis")).toHaveTextContent("The model did not learn");
+    expect(within(cards[1]).queryByTestId("run-status")).toBeNull();
+    expect(within(cards[1]).queryByText("Success")).toBeNull();
+    expect(within(first).getByTestId("museum-diagnosis")).toHaveTextContent("Training diverged");
     expect(within(cards[1]).getByTestId("feedback-readonly")).toHaveTextContent("did nothing");
     expect(within(cards[1]).getByRole("link", { name: /flat/ })).toHaveAttribute("href", "/m/someone-else/flat");
 
@@ -228,6 +234,23 @@ describe("failure museum page", () => {
   });
 });
 
+describe("domain colours and metric labels", () => {
+  it("gives each of the seven domains its own colour, from one definition", () => {
+    const colours = DOMAINS.map((d) => domainColor(d).toLowerCase());
+    expect(new Set(colours).size).toBe(DOMAINS.length);
+    expect(DOMAINS.map((d) => DOMAIN_COLOR[d])).toEqual(DOMAINS.map((d) => domainColor(d)));
+  });
+
+  it("names lm-eval metrics for people", () => {
+    expect(metricLabel("acc,none")).toBe("accuracy");
+    expect(metricLabel("acc_norm,none")).toBe("normalised accuracy");
+    expect(metricLabel("exact_match,strict-match")).toBe("exact match (strict-match)");
+    expect(metricLabel("chrf,none")).toBe("chrF");
+    expect(metricLabel("pass@1,create_test")).toBe("pass@1 (create_test)");
+    expect(metricLabel(null)).toBe("");
+  });
+});
+
 describe("capability changes page", () => {
   it("lists flagged changes with sentences and model links, filters, and shows the aggregates", async () => {
     const calls = stubFetch((c) => {
@@ -238,7 +261,11 @@ describe("capability changes page", () => {
     renderWithProviders(<Changes />, { route: "/hub/changes" });
     const items = await screen.findAllByTestId("change-item");
     expect(items).toHaveLength(2);
-    expect(within(items[0]).getByTestId("change-sentence")).toHaveTextContent("reasoning arc_easy acc +33% vs base, p < 0.01");
+    // One unit (pp) and human labels, not the server's mix of "%" and raw metric keys.
+    expect(within(items[0]).getByTestId("change-sentence")).toHaveTextContent("Reasoning · arc_easy accuracy: +10.0 pp vs its base (30.0 → 40.0)");
+    expect(within(items[0]).getByTestId("change-metric")).toHaveTextContent("arc_easy · accuracy");
+    expect(screen.getByTestId("change-feed")).not.toHaveTextContent("%");
+    expect(within(items[1]).getByTestId("change-sentence")).toHaveTextContent("Knowledge (domain mean): −6.0 pp vs its base");
     expect(within(items[0]).getByTestId("change-model-link")).toHaveAttribute("href", "/m/ana/support-bot");
     expect(within(items[0]).getByTestId("change-reference-link")).toHaveAttribute("href", "/hub/models/1");
     expect(items[0]).toHaveAttribute("data-direction", "up");

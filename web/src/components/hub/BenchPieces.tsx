@@ -13,7 +13,7 @@ import {
   formatScore,
   formatStderr,
   ROW_STATUS_LABEL,
-  splitMetric,
+  metricLabel,
 } from "@/lib/bench";
 import { formatCount, formatDate, formatParams } from "@/lib/format";
 import { cn } from "@/lib/utils";
@@ -83,7 +83,6 @@ export function TaskTable({ rows, allMetrics = true }: { rows: BenchRow[]; allMe
       </TableHeader>
       <TableBody>
         {sorted.map((r) => {
-          const m = splitMetric(r.metric);
           const final = r.status === "final";
           return (
             <TableRow
@@ -96,9 +95,8 @@ export function TaskTable({ rows, allMetrics = true }: { rows: BenchRow[]; allMe
                 <span className="block truncate font-medium" title={r.task}>
                   {r.task}
                 </span>
-                <span className="text-xs text-muted-foreground">
-                  {m.name}
-                  {m.filter && m.filter !== "none" ? ` (${m.filter})` : ""}
+                <span className="text-xs text-muted-foreground" title={r.metric}>
+                  {metricLabel(r.metric)}
                   <span className="sm:hidden"> · {domainLabel(r.domain)}</span>
                 </span>
                 {r.error && (
@@ -185,6 +183,10 @@ export function EvaluationProgress({ evaluation }: { evaluation: EvaluationOut }
 export const NOT_COMPARABLE =
   "Measured with different settings (task versions, shots, sample limit or harness version) from the rest of this board: shown, but not ranked.";
 
+/** What "≈" in the rank column means. */
+export const TIED = "Tied with the row above: their 95% confidence intervals (score ± 1.96 × standard error) overlap, so the data cannot tell them apart.";
+export const SMALL_SAMPLE = "Measured on few documents (under 100 per domain, e.g. a quick evaluation): the score is noisy, differences of several points can be chance.";
+
 /**
  * One leaderboard: rank, model, base, size, score ± stderr, delta vs base, date, thumbs. Rows measured with other
  * settings than the board's are not comparable: greyed, unranked, and say why.
@@ -212,13 +214,32 @@ export function LeaderboardTable({ rows }: { rows: BoardRow[] }) {
             data-comparable={r.comparable ? "true" : "false"}
             className={cn(!r.comparable && "text-muted-foreground opacity-70")}
           >
-            <TableCell className="text-right tabular-nums" data-testid="board-rank">
-              {r.comparable && r.rank != null ? r.rank : "—"}
+            <TableCell className="whitespace-nowrap text-right tabular-nums" data-testid="board-rank" data-tied={r.tied ? "true" : "false"}>
+              {r.comparable && r.rank != null ? (
+                r.tied ? (
+                  <span title={TIED} aria-label={`Rank ${r.rank}, tied with the row above`}>
+                    <span className="text-muted-foreground" aria-hidden>
+                      ≈
+                    </span>
+                    {r.rank}
+                  </span>
+                ) : (
+                  r.rank
+                )
+              ) : (
+                "—"
+              )}
             </TableCell>
             <TableCell className="max-w-64">
               <Link to={`/hub/models/${r.model.id}`} className="block truncate font-medium hover:underline">
                 {r.model.name}
               </Link>
+              {r.small_sample && (
+                <span className="flex items-center gap-1 text-xs text-amber-700 dark:text-amber-400" data-testid="small-sample" title={SMALL_SAMPLE}>
+                  <AlertTriangle className="size-3 shrink-0" aria-hidden />
+                  Small sample{r.n_documents != null ? `: ${r.n_documents} ${r.n_documents === 1 ? "document" : "documents"}` : r.mode === "quick" ? " (quick mode)" : ""}
+                </span>
+              )}
               {!r.comparable && (
                 <span className="flex items-center gap-1 text-xs" data-testid="not-comparable" title={NOT_COMPARABLE}>
                   <AlertTriangle className="size-3 shrink-0" aria-hidden /> Not comparable: other settings

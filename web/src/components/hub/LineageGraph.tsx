@@ -7,6 +7,7 @@ import {
   BaseEdge,
   Controls,
   EdgeLabelRenderer,
+  getBezierPath,
   getSmoothStepPath,
   Handle,
   MarkerType,
@@ -21,10 +22,10 @@ import "@xyflow/react/dist/style.css";
 import { domainLabel, formatScore } from "@/lib/bench";
 import type { DeltaItem, LineageOut, LineageNodeOut } from "@/lib/modelPage";
 import { deltaItems } from "@/lib/modelPage";
-import { EDGE_STYLE, layoutLineage, NODE_STYLE, nodeHref } from "@/lib/modelPageLineage";
+import { EDGE_STYLE, layoutLineage, NODE_STYLE, nodeHref, trainedOn } from "@/lib/modelPageLineage";
 import { cn } from "@/lib/utils";
 
-type LineageNodeData = { node: LineageNodeOut; focus: boolean; compact: boolean };
+type LineageNodeData = { node: LineageNodeOut; focus: boolean; compact: boolean; datasets: string[] };
 type LineageFlowNode = Node<LineageNodeData, "lineage">;
 
 /** Follows the `dark` class on <html> (the theme menu and the screenshot helper both set it). */
@@ -46,7 +47,7 @@ function topScores(scores: LineageNodeOut["scores"], max = 3): [string, number][
 }
 
 function LineageNodeView({ data }: NodeProps<LineageFlowNode>) {
-  const { node, focus, compact } = data;
+  const { node, focus, compact, datasets } = data;
   const style = NODE_STYLE[node.type] ?? NODE_STYLE.external;
   const scores = compact ? [] : topScores(node.scores);
   const href = nodeHref(node);
@@ -65,6 +66,10 @@ function LineageNodeView({ data }: NodeProps<LineageFlowNode>) {
       title={href ? `Open ${node.label}` : node.label}
     >
       <Handle type="target" position={Position.Left} className="!size-1.5 !min-h-0 !min-w-0 !border-0 !bg-muted-foreground/60" isConnectable={false} />
+      {node.type !== "dataset" && (
+        // Training data comes in from the top, model links from the left: the two kinds of edge never share a line.
+        <Handle id="data" type="target" position={Position.Top} className={cn("!size-1.5 !min-h-0 !min-w-0 !border-0 !bg-amber-500", datasets.length === 0 && "!opacity-0")} isConnectable={false} />
+      )}
       <p className="text-[10px] font-medium uppercase tracking-wide opacity-70">
         {style.label}
         {node.outcome && node.outcome !== "success" ? ` · ${node.outcome}` : ""}
@@ -73,6 +78,11 @@ function LineageNodeView({ data }: NodeProps<LineageFlowNode>) {
         {node.label}
       </p>
       {node.owner && !compact && <p className="truncate opacity-70">by {node.owner}</p>}
+      {datasets.length > 0 && (
+        <p className="truncate opacity-80" data-testid="lineage-node-data" title={`Trained on ${datasets.join(", ")}`}>
+          data: {datasets.join(", ")}
+        </p>
+      )}
       {scores.length > 0 && (
         <p className="mt-1 flex flex-wrap gap-x-2 tabular-nums opacity-80">
           {scores.map(([d, v]) => (
@@ -92,13 +102,33 @@ type DeltaFlowEdge = Edge<DeltaEdgeData, "delta">;
 
 const MAX_DELTAS = 4;
 
-/** A smooth-step edge with its per-domain score changes in a small box at its middle (green up, red down). */
+/**
+ * A model link: a smooth-step edge with its per-domain score changes in a small box at its middle (green up, red
+ * down). A dataset link: a dotted curve into the model's top, labelled "trained on".
+ */
 function DeltaEdgeView({ id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, style, markerEnd, data }: EdgeProps<DeltaFlowEdge>) {
-  const [path, labelX, labelY] = getSmoothStepPath({ sourceX, sourceY, sourcePosition, targetX, targetY, targetPosition });
+  const isData = data?.kind === "data";
+  const [path, labelX, labelY] = isData
+    ? getBezierPath({ sourceX, sourceY, sourcePosition, targetX, targetY, targetPosition })
+    : getSmoothStepPath({ sourceX, sourceY, sourcePosition, targetX, targetY, targetPosition });
   const items = data?.items ?? [];
   return (
     <>
       <BaseEdge id={id} path={path} style={style} markerEnd={markerEnd} />
+      {isData && data && !data.compact && (
+        <EdgeLabelRenderer>
+          <div
+            className="nodrag nopan absolute rounded-full border border-amber-400/70 bg-background/95 px-1.5 text-[10px] leading-4 text-amber-800 shadow-sm dark:text-amber-300"
+            // Just above the arrow into the model's top: clear of the score boxes on the model links between columns.
+            style={{ transform: `translate(-50%, -100%) translate(${targetX}px, ${targetY - 12}px)` }}
+            data-testid="edge-data-label"
+            data-edge-id={id}
+            title={data.title}
+          >
+            trained on
+          </div>
+        </EdgeLabelRenderer>
+      )}
       {data && !data.compact && items.length > 0 && (
         <EdgeLabelRenderer>
           <div
@@ -147,11 +177,13 @@ export function LineageGraph({ graph, compact = false, height = 520, className }
   const dark = useDarkClass();
   const { nodes, edges } = useMemo(() => {
     const layout = layoutLineage(graph);
+    const data = trainedOn(graph);
+    const labels = new Map(graph.nodes.map((n) => [n.id, n.label]));
     const nodes: LineageFlowNode[] = layout.nodes.map((p) => ({
       id: p.node.id,
       type: "lineage",
       position: { x: p.x, y: p.y },
-      data: { node: p.node, focus: graph.focus === p.node.id, compact },
+      data: { node: p.node, focus: graph.focus === p.node.id, compact, datasets: data.get(p.node.id) ?? [] },
       draggable: false,
       connectable: false,
     }));
@@ -162,9 +194,15 @@ export function LineageGraph({ graph, compact = false, height = 520, className }
         source: edge.source,
         target: edge.target,
         type: "delta",
-        data: { kind: edge.type, items: edge.type === "data" ? [] : deltaItems(edge.deltas), title: label, compact },
+        targetHandle: edge.type === "data" ? "data" : undefined,
+        data: {
+          kind: edge.type,
+          items: edge.type === "data" ? [] : deltaItems(edge.deltas),
+          title: edge.type === "data" ? `${labels.get(edge.source) ?? "Dataset"} trained ${labels.get(edge.target) ?? "this model"}` : label,
+          compact,
+        },
         className: `lineage-edge lineage-edge-${edge.type}`,
-        style: { stroke: style.stroke, strokeWidth: edge.type === "data" ? 1.25 : 2, strokeDasharray: style.dash },
+        style: { stroke: style.stroke, strokeWidth: style.width, strokeDasharray: style.dash },
         markerEnd: { type: MarkerType.ArrowClosed, color: style.stroke, width: 16, height: 16 },
         focusable: false,
       };

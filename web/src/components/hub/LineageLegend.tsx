@@ -15,12 +15,12 @@ export function LineageLegend() {
       {Object.entries(EDGE_STYLE).map(([k, s]) => (
         <span key={k} className="inline-flex items-center gap-1.5">
           <svg width="28" height="8" aria-hidden>
-            <line x1="0" y1="4" x2="28" y2="4" stroke={s.stroke} strokeWidth="2" strokeDasharray={s.dash} />
+            <line x1="0" y1="4" x2="28" y2="4" stroke={s.stroke} strokeWidth={s.width} strokeDasharray={s.dash} />
           </svg>
           {s.label}
         </span>
       ))}
-      <span>Edge labels: score change vs the source model, in points.</span>
+      <span>Model links carry the score change vs the source model, in percentage points (pp); a dataset's dotted line enters the top of each model trained on it.</span>
     </div>
   );
 }

@@ -10,7 +10,7 @@ import { Label } from "@/components/ui/input";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Textarea } from "@/components/ui/textarea";
 import { errorMessage } from "@/lib/api";
-import { domainLabel } from "@/lib/bench";
+import { domainLabel, metricLabel } from "@/lib/bench";
 import { formatCount, formatDateTime, formatDuration, formatFloat } from "@/lib/format";
 import type { DatasetStats } from "@/lib/hub";
 import { datasetTokens, FORMAT_LABEL } from "@/lib/hub";
@@ -39,7 +39,7 @@ function ChangeCallout({ change }: { change: CapabilityChangeOut }) {
       <span className="min-w-0">
         <span className="font-medium">{changeSentence(change)}</span>
         <span className="block text-xs opacity-80">
-          {change.task ? `${change.task}${change.metric ? ` · ${change.metric}` : ""}` : `${domainLabel(change.domain)} (domain mean)`} · vs{" "}
+          {change.task ? `${change.task}${change.metric ? ` · ${metricLabel(change.metric)}` : ""}` : `${domainLabel(change.domain)} (domain mean)`} · vs{" "}
           <Link to={modelHref(change.reference)} className="underline underline-offset-2">
             {change.reference.name}
           </Link>{" "}

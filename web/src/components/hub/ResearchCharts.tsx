@@ -1,11 +1,10 @@
 // Recharts is heavy: this module is loaded lazily by the museum and the capability-changes pages.
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from "recharts";
-import { domainLabel } from "@/lib/bench";
+import { DELTA_UNIT, domainColor, domainLabel } from "@/lib/bench";
 import type { MuseumCurvePoint } from "@/lib/research";
 import { Sized, formatTick, tooltipStyle } from "@/components/chartStyle";
 
 const axis = { stroke: "var(--muted-foreground)", fontSize: 11, tickLine: false, axisLine: false } as const;
-const COLORS = ["var(--chart-1)", "var(--chart-2)", "var(--chart-3)", "var(--chart-4)", "var(--chart-5)"];
 
 /** A small train/eval loss curve for a museum card (finite points only; the caller filters NaN/Inf). */
 export function MiniLossChart({ curve, width }: { curve: MuseumCurvePoint[]; width?: number }) {
@@ -41,17 +40,17 @@ export function AggregatesChart({ data, targets, width }: { data: Record<string,
     <BarChart data={data} margin={{ left: -8, right: 12, top: 8 }} width={width} height={width ? 280 : undefined}>
       <CartesianGrid vertical={false} stroke="var(--border)" />
       <XAxis dataKey="training" tickFormatter={(d) => domainLabel(String(d))} {...axis} />
-      <YAxis tickFormatter={(v) => `${v > 0 ? "+" : ""}${v}`} width={48} {...axis} />
+      <YAxis tickFormatter={(v) => (v === 0 ? "0" : `${v > 0 ? "+" : ""}${v} ${DELTA_UNIT}`)} width={64} {...axis} />
       <ReferenceLine y={0} stroke="var(--muted-foreground)" />
       <Tooltip
         contentStyle={tooltipStyle}
         cursor={{ fill: "var(--muted)" }}
         labelFormatter={(d) => `Trained on ${domainLabel(String(d))} data`}
-        formatter={(v, name) => [`${typeof v === "number" && v > 0 ? "+" : ""}${v} points`, domainLabel(String(name))]}
+        formatter={(v, name) => [`${typeof v === "number" && v > 0 ? "+" : ""}${v} ${DELTA_UNIT}`, domainLabel(String(name))]}
       />
       <Legend iconType="circle" wrapperStyle={{ fontSize: 12 }} formatter={(name) => domainLabel(String(name))} />
-      {targets.map((t, i) => (
-        <Bar key={t} dataKey={t} name={t} fill={COLORS[i % COLORS.length]} radius={[3, 3, 0, 0]} isAnimationActive={false} />
+      {targets.map((t) => (
+        <Bar key={t} dataKey={t} name={t} fill={domainColor(t)} radius={[3, 3, 0, 0]} isAnimationActive={false} />
       ))}
     </BarChart>
   );

@@ -12,6 +12,7 @@ import type { CurvePoint, RunOut } from "@/lib/types";
 import { failureLabel, humanize, isActive, lastWith, OUTCOME_LABEL, RUN_STATUS_LABEL } from "@/lib/hub";
 import { hubKeys } from "@/lib/hubQueries";
 import { cn } from "@/lib/utils";
+import { QueuePanel } from "./RunQueue";
 
 type BadgeVariant = "info" | "default" | "success" | "danger" | "archived" | "warning";
 const STATUS_VARIANT: Record<string, BadgeVariant> = {
@@ -63,10 +64,10 @@ export function RunProgress({ run }: { run: RunOut }) {
   const fraction = total ? Math.min(1, step / total) : (run.job?.progress ?? 0);
   const perStep = last?.seconds && last.step ? last.seconds / last.step : null;
   const left = perStep && total ? perStep * Math.max(0, total - step) : null;
-  const message =
-    run.status === "queued"
-      ? (run.job?.progress_message ?? "Waiting for the worker to pick it up…")
-      : (run.job?.progress_message ?? (step ? null : "Loading the model and the data…"));
+  const queued = run.status === "queued";
+  const message = queued
+    ? (run.job?.progress_message ?? "Waiting for the worker to pick it up…")
+    : (run.job?.progress_message ?? (step ? null : "Loading the model and the data…"));
   return (
     <div className="grid gap-2" data-testid="run-progress">
       <div className="flex flex-wrap items-baseline justify-between gap-2 text-sm">
@@ -89,7 +90,11 @@ export function RunProgress({ run }: { run: RunOut }) {
           style={{ width: `${Math.round(fraction * 100)}%` }}
         />
       </div>
-      {active && message && <p className="text-xs text-muted-foreground">{message}</p>}
+      {queued && run.queue ? (
+        <QueuePanel queue={run.queue} message={run.job?.progress_message} />
+      ) : (
+        active && message && <p className="text-xs text-muted-foreground">{message}</p>
+      )}
     </div>
   );
 }

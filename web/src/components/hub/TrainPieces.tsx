@@ -130,7 +130,16 @@ export function EstimateView({ estimate: e }: { estimate: EstimateOut }) {
     <div className="grid gap-3" data-testid="estimate">
       <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3">
         <Cell label="Training steps" value={formatCount(e.steps)} hint={e.epochs ? `${Number(e.epochs.toFixed(2))} epochs` : undefined} />
-        <Cell label="Tokens to train on" value={formatCount(e.train_tokens)} hint={e.tokens_per_step ? `${formatCount(e.tokens_per_step)} per step` : undefined} />
+        <Cell
+          label="Tokens to train on"
+          value={formatCount(e.train_tokens)}
+          hint={[
+            e.tokens_per_step ? `${formatCount(e.tokens_per_step)} per step` : null,
+            e.epoch_tokens && e.epoch_tokens !== e.train_tokens ? `${formatCount(e.epoch_tokens)} per pass over the data` : null,
+          ]
+            .filter(Boolean)
+            .join(" · ") || undefined}
+        />
         <Cell label="Trainable parameters" value={formatParams(e.trainable_parameters)} hint="LoRA adapter only" />
         <Cell label="Peak memory" value={formatBytes(e.peak_memory_bytes)} />
         <Cell label="Time" value={`~${formatDuration(e.seconds)}`} hint={e.device ? `on ${e.device}` : undefined} />

@@ -79,7 +79,8 @@ export const NativeSelect = React.forwardRef<HTMLSelectElement, React.SelectHTML
     <select
       ref={ref}
       className={cn(
-        "h-9 rounded-md border border-input bg-card px-2.5 text-sm shadow-xs focus-visible:outline-none " +
+        // max-w-full + min-w-0: a long option (a dataset's name) never widens the select past its column.
+        "h-9 min-w-0 max-w-full truncate rounded-md border border-input bg-card px-2.5 text-sm shadow-xs focus-visible:outline-none " +
           "focus-visible:ring-2 focus-visible:ring-ring",
         className,
       )}

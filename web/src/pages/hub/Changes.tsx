@@ -13,10 +13,10 @@ import { NativeSelect } from "@/components/ui/select";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { errorMessage } from "@/lib/api";
-import { DOMAINS, domainLabel, formatDelta } from "@/lib/bench";
+import { DELTA_UNIT, DELTA_UNIT_LONG, DOMAINS, domainColor, domainLabel, formatDelta, formatScore, metricLabel } from "@/lib/bench";
 import { formatDateTime } from "@/lib/format";
 import type { BaseAggregate, CapabilityChange, DomainAggregate, ResearchModelRef } from "@/lib/research";
-import { aggregateChart, changeFilters, formatP, modelHref } from "@/lib/research";
+import { aggregateChart, changeFilters, changeP, modelHref, noChangeText, testLabel } from "@/lib/research";
 import { useCapabilityAggregates, useCapabilityChanges } from "@/lib/researchQueries";
 import { cn } from "@/lib/utils";
 
@@ -33,6 +33,19 @@ function ModelLink({ model, testId }: { model: ResearchModelRef; testId?: string
       {label}
     </Link>
   );
+}
+
+/**
+ * The headline of a change in one unit (percentage points) with human labels: "Translation · ntrex chrF: +2.5 pp vs
+ * its parent (41.0 → 43.5)". The server's own sentence mixes relative % and points, so it is not shown as is.
+ */
+export function changeHeadline(c: CapabilityChange): string {
+  const subject = c.task ? `${domainLabel(c.domain)} · ${c.task}${c.metric ? ` ${metricLabel(c.metric)}` : ""}` : `${domainLabel(c.domain)} (domain mean)`;
+  const none = noChangeText(c); // an unflagged change is not a change: no number, no colour
+  if (none) return `${subject}: ${none}`;
+  const from = typeof c.reference_value === "number" && typeof c.value === "number" ? ` (${formatScore(c.reference_value)} → ${formatScore(c.value)})` : "";
+  const how = testLabel(c);
+  return `${subject}: ${formatDelta(c.delta)} ${DELTA_UNIT} vs its ${c.reference_kind}${from}${how ? ` — ${how}` : ""}`;
 }
 
 export function ChangeItem({ change: c }: { change: CapabilityChange }) {
@@ -57,18 +70,21 @@ export function ChangeItem({ change: c }: { change: CapabilityChange }) {
       />
       <div className="min-w-0">
         <p className="font-medium" data-testid="change-sentence">
-          {c.sentence || `${domainLabel(c.domain)}${c.task ? ` ${c.task}` : ""} ${formatDelta(c.delta)} points vs ${c.reference_kind}`}
+          {changeHeadline(c)}
         </p>
         <p className="text-sm text-muted-foreground">
           <ModelLink model={c.model} testId="change-model-link" /> vs {c.reference_kind === "parent" ? "its parent" : "its base"}{" "}
           <ModelLink model={c.reference} testId="change-reference-link" />
         </p>
         <p className="mt-1 flex flex-wrap gap-1.5 text-xs text-muted-foreground">
-          <Badge variant="outline">{domainLabel(c.domain)}</Badge>
+          <Badge variant="outline" data-testid="change-domain" data-domain={c.domain}>
+            <span className="size-2 rounded-full" style={{ background: domainColor(c.domain) }} aria-hidden />
+            {domainLabel(c.domain)}
+          </Badge>
           {c.task ? (
-            <Badge variant="muted">
+            <Badge variant="muted" data-testid="change-metric" title={c.metric ?? undefined}>
               {c.task}
-              {c.metric ? ` · ${c.metric}` : ""}
+              {c.metric ? ` · ${metricLabel(c.metric)}` : ""}
             </Badge>
           ) : (
             <Badge variant="muted">domain average</Badge>
@@ -77,8 +93,9 @@ export function ChangeItem({ change: c }: { change: CapabilityChange }) {
         </p>
       </div>
       <div className="text-sm tabular-nums sm:text-right">
-        <p className={cn("font-semibold", up && "text-emerald-700 dark:text-emerald-400", down && "text-red-700 dark:text-red-400")}>{formatDelta(c.delta)} pts</p>
-        <p className="text-xs text-muted-foreground">{[formatP(c.p_adjusted), typeof c.z_score === "number" && Number.isFinite(c.z_score) ? `z = ${c.z_score.toFixed(1)}` : ""].filter(Boolean).join(" · ")}</p>
+        <p className={cn("font-semibold", up && "text-emerald-700 dark:text-emerald-400", down && "text-red-700 dark:text-red-400")}><span data-testid="change-delta">{formatDelta(c.delta)}</span> <abbr title={DELTA_UNIT_LONG}>{DELTA_UNIT}</abbr>
+        </p>
+        <p className="text-xs text-muted-foreground">{[changeP(c), c.flagged ? "" : testLabel(c), typeof c.z_score === "number" && Number.isFinite(c.z_score) ? `z = ${c.z_score.toFixed(1)}` : ""].filter(Boolean).join(" · ")}</p>
         <p className="text-xs text-muted-foreground">{formatDateTime(c.created_at)}</p>
       </div>
     </li>
@@ -92,7 +109,7 @@ function AggregateTable({ rows, keyLabel, testId }: { rows: { key: string; row: 
         <TableRow>
           <TableHead>{keyLabel}</TableHead>
           <TableHead>Target domain</TableHead>
-          <TableHead className="text-right">Mean change</TableHead>
+          <TableHead className="text-right">Mean change ({DELTA_UNIT})</TableHead>
           <TableHead className="text-right">Models</TableHead>
           <TableHead className="text-right">Up</TableHead>
           <TableHead className="text-right">Down</TableHead>
@@ -124,8 +141,8 @@ function Aggregates() {
       <CardHeader>
         <CardTitle className="text-base">Patterns across models</CardTitle>
         <CardDescription>
-          Mean change in points of each benchmark domain, by the domain of the data the models were fine-tuned on (cross-domain effects only in the
-          chart; the tables have everything).
+          Mean change of each benchmark domain in {DELTA_UNIT_LONG} ({DELTA_UNIT}), by the domain of the data the models were fine-tuned on
+          (cross-domain effects only in the chart; the tables have everything).
         </CardDescription>
       </CardHeader>
       <CardContent className="grid gap-4">
@@ -189,6 +206,9 @@ export default function Changes() {
         title="Capability changes"
         description="Where fine-tunes gained or lost ability compared with their parent or base: only changes that are significant after correcting for many comparisons, and big enough to matter."
       />
+      <p className="-mt-4 mb-4 text-xs text-muted-foreground" data-testid="delta-unit-note">
+        Every change is in {DELTA_UNIT_LONG} ({DELTA_UNIT}): the difference between the two scores on a 0–100 scale, so 41.0 → 43.5 is +2.5 {DELTA_UNIT}.
+      </p>
       <section aria-labelledby="feed-title" className="mb-6 grid gap-3">
         <h2 id="feed-title" className="sr-only">
           Feed

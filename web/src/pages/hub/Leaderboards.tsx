@@ -1,6 +1,6 @@
 // Leaderboards: one per domain (and overall), filtered by base model, size and method (filters live in the URL).
 import { Link, useSearchParams } from "react-router";
-import { Trophy } from "lucide-react";
+import { AlertTriangle, Trophy } from "lucide-react";
 import { EmptyState, PageHeader } from "@/components/AppShell";
 import { LeaderboardTable, NOT_COMPARABLE } from "@/components/hub/BenchPieces";
 import { Button } from "@/components/ui/button";
@@ -58,12 +58,15 @@ export default function Leaderboards() {
   const filtered = !!(params.get("base") || params.get("size") || params.get("method"));
   const rows = board.data?.rows ?? [];
   const hidden = rows.filter((r) => !r.comparable).length;
+  const small = rows.filter((r) => r.small_sample).length;
+  const tied = rows.some((r) => r.tied);
 
   return (
     <div>
       <PageHeader title="Leaderboards" description="Benchmark scores of base and fine-tuned models, by domain. Only results measured with the same settings are ranked together." />
-      <nav aria-label="Domain" className="-mx-3 mb-4 overflow-x-auto px-3 sm:mx-0 sm:px-0">
-        <div className="inline-flex h-9 items-center rounded-lg bg-muted p-1 text-muted-foreground" role="tablist">
+      <nav aria-label="Domain" className="mb-4">
+        {/* Wraps onto a second line on narrow screens: every domain stays visible (no tab cut off at the edge). */}
+        <div className="inline-flex max-w-full flex-wrap items-center gap-0.5 rounded-lg bg-muted p-1 text-muted-foreground" role="tablist" data-testid="board-tabs">
           {BOARD_TABS.map((d) => {
             const active = query.domain === d;
             return (
@@ -144,11 +147,27 @@ export default function Leaderboards() {
       )}
       {rows.length > 0 && (
         <>
-          <div className={cn("rounded-lg border bg-card", board.isPlaceholderData && "opacity-60")}>
+          {small > 0 && (
+            <p role="note" className="mb-3 flex items-start gap-2 rounded-md border border-amber-500/40 bg-amber-500/5 p-2.5 text-sm" data-testid="small-sample-warning">
+              <AlertTriangle className="mt-0.5 size-4 shrink-0 text-amber-600 dark:text-amber-400" aria-hidden />
+              <span>
+                {small === rows.length ? "Every score here comes" : `${small} of these ${rows.length} scores come`} from a small sample (fewer than{" "}
+                {board.data?.min_documents ?? 100} documents per domain, e.g. the quick mode): differences of several points can be chance. Run a full
+                evaluation for a ranking you can rely on.
+              </span>
+            </p>
+          )}
+          <div className={cn("overflow-x-auto rounded-lg border bg-card", board.isPlaceholderData && "opacity-60")}>
             <LeaderboardTable rows={rows} />
           </div>
           <p className="mt-3 text-xs text-muted-foreground">
-            Scores are percentages ± standard error; “vs base” is the difference from the model's base in points.
+            Scores are percentages ± standard error; “vs base” is the difference from the model's base in percentage points (pp).
+            {tied && (
+              <span data-testid="tie-note">
+                {" "}
+                “≈” marks a model tied with the one above: their 95% confidence intervals overlap, so they share a rank.
+              </span>
+            )}
             {hidden > 0 && (
               <span data-testid="not-comparable-note">
                 {" "}

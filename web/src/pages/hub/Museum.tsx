@@ -5,6 +5,7 @@ import { Link, useSearchParams } from "react-router";
 import { ChevronRight, ExternalLink, Landmark, ThumbsDown, ThumbsUp } from "lucide-react";
 import { EmptyState, PageHeader } from "@/components/AppShell";
 import { OutcomeBadge, RunStatusBadge } from "@/components/hub/RunPieces";
+import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Pager } from "@/components/ui/pager";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
@@ -161,8 +162,18 @@ export function MuseumCard({ item, canFeedback }: { item: MuseumItem; canFeedbac
             </Link>
           </CardTitle>
           <div className="flex flex-wrap items-center gap-1.5">
-            <RunStatusBadge status={item.status} />
-            <OutcomeBadge outcome={item.outcome} />
+            {fail ? (
+              // The diagnosis is what the card is about: a run that finished ("Succeeded · Success") but did not
+              // learn would contradict its own shelf in the museum, so the category replaces those badges.
+              <Badge variant={item.outcome === "failure" || item.status === "failed" ? "danger" : "warning"} data-testid="museum-diagnosis" data-status={item.status} data-outcome-of-run={item.outcome ?? ""} title={fail.hint || undefined}>
+                {fail.title}
+              </Badge>
+            ) : (
+              <>
+                <RunStatusBadge status={item.status} />
+                <OutcomeBadge outcome={item.outcome} />
+              </>
+            )}
           </div>
         </div>
         <p className="text-xs text-muted-foreground">

@@ -2,7 +2,7 @@
 import { lazy, Suspense, useState } from "react";
 import { Link, useParams } from "react-router";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeft, Ban, Gauge, LineChart as LineChartIcon } from "lucide-react";
+import { ArrowLeft, Ban, LineChart as LineChartIcon } from "lucide-react";
 import { EmptyState, PageHeader } from "@/components/AppShell";
 import { ConfirmDialog } from "@/components/ConfirmDialog";
 import {
@@ -15,6 +15,7 @@ import {
   RunStatusBadge,
   totalSteps,
 } from "@/components/hub/RunPieces";
+import { EvaluationStatus } from "@/components/hub/RunQueue";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -142,7 +143,13 @@ export default function RunPage() {
             r.base_model ? `${r.base_model.name}` : null,
             r.dataset ? `on ${r.dataset.name}` : null,
             r.mode === "expert" ? "expert settings" : r.preset ? `preset ${r.preset}` : null,
-            `started ${formatDateTime(r.started_at ?? r.created_at)}`,
+            r.status === "queued"
+              ? `queued since ${formatDateTime(r.queue?.queued_since ?? r.created_at)}`
+              : r.started_at
+                ? `started ${formatDateTime(r.started_at)}`
+                : active
+                  ? "starting now"
+                  : `launched ${formatDateTime(r.created_at)}, never started`,
           ]
             .filter(Boolean)
             .join(" · ")}
@@ -157,13 +164,7 @@ export default function RunPage() {
       </div>
       <OutcomePanel run={r} />
       {r.status === "succeeded" && r.output_model_id != null && (
-        <Link
-          to={`/hub/models/${r.output_model_id}`}
-          className="-mt-3 inline-flex items-center gap-1.5 text-sm text-muted-foreground hover:text-foreground"
-          data-testid="evaluating-notice"
-        >
-          <Gauge className="size-4" aria-hidden /> Evaluating on all domains… see the benchmarks on the model's page
-        </Link>
+        <EvaluationStatus evaluation={r.evaluation} modelId={r.output_model_id} />
       )}
       <KeyNumbers run={r} />
       <CurveCard run={r} />

@@ -186,11 +186,14 @@ export default function TrainExpert() {
           <CardTitle className="text-base">What to train</CardTitle>
           <CardDescription>The base model, the data and, if you like, a preset to start from.</CardDescription>
         </CardHeader>
-        <CardContent className="grid gap-4 sm:grid-cols-2 xl:grid-cols-4">
+        {/* minmax(0, 1fr) columns and full-width selects: each field stays in its own column (a long dataset name used to
+            push the Dataset select over "Start from"). */}
+        <CardContent className="grid grid-cols-[minmax(0,1fr)] gap-4 sm:grid-cols-[repeat(2,minmax(0,1fr))] xl:grid-cols-[repeat(4,minmax(0,1fr))]" data-testid="expert-what">
           <div className="grid content-start gap-1.5">
             <Label htmlFor="expert-base">Base model</Label>
             <NativeSelect
               id="expert-base"
+              className="w-full"
               value={base}
               onChange={(e) => {
                 setBase(e.target.value);
@@ -213,6 +216,7 @@ export default function TrainExpert() {
             <Label htmlFor="expert-dataset">Dataset</Label>
             <NativeSelect
               id="expert-dataset"
+              className="w-full"
               value={datasetId || ""}
               onChange={(e) => {
                 setDatasetId(Number(e.target.value) || 0);
@@ -236,6 +240,7 @@ export default function TrainExpert() {
             <Label htmlFor="expert-preset">Start from</Label>
             <NativeSelect
               id="expert-preset"
+              className="w-full"
               value={presetKey}
               onChange={(e) => {
                 const key = e.target.value;
