@@ -115,8 +115,9 @@ test("filter and sort are kept in the URL; card view; bulk status change", async
   await expect(page).toHaveURL(/sort=name&order=asc/);
   const rowNames = () => page.getByTestId("entry-row").locator("td:nth-child(2) a").allTextContents();
   await expect(page.getByTestId("entry-row")).toHaveCount(4);
-  const asc = await rowNames();
-  expect([...asc].sort()).toEqual(["Llama 3.1 8B", "Qwen2.5 Coder 32B", "Whisper large-v3", "all-MiniLM-L6-v2"]);
+  // Wait for the sorted rows themselves: the previous (descending) list also has four rows while the query runs.
+  const asc = ["all-MiniLM-L6-v2", "Llama 3.1 8B", "Qwen2.5 Coder 32B", "Whisper large-v3"];
+  await expect.poll(rowNames).toEqual(asc);
   await page.getByRole("button", { name: /Ascending order/ }).click();
   await expect(page).not.toHaveURL(/order=asc/);
   await expect.poll(rowNames).toEqual([...asc].reverse());
