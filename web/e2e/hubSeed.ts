@@ -102,7 +102,8 @@ export async function ensureTiny(request: APIRequestContext): Promise<void> {
   if (!(await tinyAvailable(request))) throw new Error("the toy base model is still not available after build-tiny");
 }
 
-async function ensureDataset(request: APIRequestContext, name: string, body: string): Promise<number> {
+/** The dataset called `name` (a chats JSONL upload of `body`, domain support), uploaded once per server. */
+export async function ensureDataset(request: APIRequestContext, name: string, body: string): Promise<number> {
   const page = await ok<{ items: { id: number; name: string }[] }>("GET /datasets", await request.get("/api/v1/datasets?limit=200"));
   const found = page.items.find((d) => d.name === name);
   if (found) return found.id;

@@ -3,7 +3,7 @@
 // evaluation from the evaluation's real state (none claimed when none was asked for), linking to the scores.
 // Real server, real worker, real training of the toy model.
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
-import { benchmarksAvailable, ensureTiny } from "./hubSeed";
+import { benchmarksAvailable, ensureDataset, ensureTiny } from "./hubSeed";
 import { shoot } from "./shots";
 
 const VIEWPORTS = [
@@ -26,20 +26,6 @@ function chats(n: number): string {
     lines.push(JSON.stringify({ messages: [{ role: "user", content: `Where is order ${i}?` }, { role: "assistant", content: `Order ${i} ships today.` }] }));
   }
   return lines.join("\n") + "\n";
-}
-
-async function dataset(request: APIRequestContext): Promise<number> {
-  const name = "Run page queue chats";
-  const page = await ok<{ items: { id: number; name: string }[] }>("GET /datasets", await request.get("/api/v1/datasets?limit=200"));
-  const found = page.items.find((d) => d.name === name);
-  if (found) return found.id;
-  const created = await ok<{ id: number }>(
-    "POST /datasets",
-    await request.post("/api/v1/datasets", {
-      multipart: { file: { name: "chats.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(chats(24)) }, name, domain: "support" },
-    }),
-  );
-  return created.id;
 }
 
 async function launch(request: APIRequestContext, datasetId: number, name: string, steps: number): Promise<number> {
@@ -71,7 +57,7 @@ let waiting = 0;
 test.beforeAll(async ({ request }) => {
   test.setTimeout(300_000);
   await ensureTiny(request);
-  datasetId = await dataset(request);
+  datasetId = await ensureDataset(request, "Run page queue chats", chats(24));
   // a long run holds the worker; the second one waits behind it
   blocker = await launch(request, datasetId, "Queue blocker run", 5000);
   waiting = await launch(request, datasetId, "Queue waiting run", 4);
