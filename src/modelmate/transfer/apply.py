@@ -243,14 +243,19 @@ def _missing_notes(row: TransferRow, have: list[JournalNote]) -> list[JournalRec
     return [n for n in row.journal if ((n.body, n.created_at) not in stamped if n.created_at else n.body not in bodies)]
 
 
+def _existing(session: Session, user: User, updates: list[tuple[int, TransferRow, frozenset[str], int]]
+              ) -> tuple[dict[int, Any], dict[int, list[JournalNote]]]:
+    """The user's entries that ``updates`` touch, by id, and their journal notes."""
+    ids = [entry_id for *_, entry_id in updates]
+    return {e.id: e for e in repo.load_entries(session, user.id, ids)}, repo.journal_by_entry(session, ids)
+
+
 def _check_updates(session: Session, user: User, updates: list[tuple[int, TransferRow, frozenset[str], int]],
                    out: Outcome) -> None:
     """Count (and check, without writing) what :func:`_update` would do to existing entries."""
     if not updates:
         return
-    ids = [entry_id for *_, entry_id in updates]
-    entries = {e.id: e for e in repo.load_entries(session, user.id, ids)}
-    journals = repo.journal_by_entry(session, ids)
+    entries, journals = _existing(session, user, updates)
     for row_no, row, fields, entry_id in updates:
         entry = entries[entry_id]
         model_changes = _model_changes(row, fields, entry.model)
@@ -269,9 +274,7 @@ def _update(session: Session, user: User, updates: list[tuple[int, TransferRow, 
             out: Outcome) -> None:
     if not updates:
         return
-    ids = [entry_id for *_, entry_id in updates]
-    entries = {e.id: e for e in repo.load_entries(session, user.id, ids)}
-    journals = repo.journal_by_entry(session, ids)
+    entries, journals = _existing(session, user, updates)
     for row_no, row, fields, entry_id in updates:
         entry = entries[entry_id]
         try:
