@@ -40,15 +40,15 @@ def test_a_real_change_is_flagged_with_direction_and_sentence():
     assert task.z_score == pytest.approx(expected_z)
     assert task.p_value == pytest.approx(math.erfc(expected_z / math.sqrt(2)))
     assert task.flagged and task.direction == "up" and task.test == "z" and task.n is None
-    assert task.sentence == "ntrex chrF +15% vs parent (unpaired z-test), p < 0.01"
+    assert task.sentence == "ntrex chrF +4.5 points (+15% relative) vs parent (unpaired z-test), p < 0.01"
     domain = out[("translation", None)]
-    assert domain.flagged and domain.sentence.startswith("translation +15% vs parent (unpaired z-test)")
+    assert domain.flagged and domain.sentence.startswith("translation +4.5 points (+15% relative) vs parent (unpaired z-test)")
 
 
 def test_a_drop_is_flagged_down():
     out = by_key(compare([row("boolq", 0.40, 0.01, domain="reading")], [row("boolq", 0.70, 0.01, domain="reading")]))
     assert out[("reading", "boolq")].flagged and out[("reading", "boolq")].direction == "down"
-    assert "-43%" in out[("reading", "boolq")].sentence
+    assert "-30.0 points (-43% relative)" in out[("reading", "boolq")].sentence
 
 
 def test_a_change_hidden_in_noise_is_not_flagged():

@@ -42,10 +42,10 @@ def test_eight_discordant_pairs_one_way_are_significant_paired_but_not_unpaired(
     assert c.test == "mcnemar" and c.n == 50
     assert c.p_value == pytest.approx(2 / 256) and c.p_adjusted == pytest.approx(2 / 256)  # a one-task family
     assert c.delta == pytest.approx(0.16) and c.flagged and c.direction == "up"
-    assert c.sentence == "boolq acc +32% vs base (paired, n = 50), p < 0.01"
+    assert c.sentence == "boolq acc +16.0 points (+32% relative) vs base (paired, n = 50), p < 0.01"
     domain = paired_out[("reading", None)]  # the domain's only task: the same test
     assert domain.test == "mcnemar" and domain.n == 50 and domain.flagged
-    assert domain.sentence == "reading +32% vs base (paired, n = 50), p < 0.01"
+    assert domain.sentence == "reading +16.0 points (+32% relative) vs base (paired, n = 50), p < 0.01"
 
     unpaired = by_key(compare([row("boolq", MODEL)], [row("boolq", REFERENCE)]))  # no outcomes: the old z-test
     z = unpaired[("reading", "boolq")]

@@ -18,6 +18,7 @@ export interface SeedModel {
 export interface HubFixtures {
   a: SeedModel;
   fork: SeedModel;
+  runAId: number;
   failedRunId: number;
 }
 
@@ -232,5 +233,5 @@ async function seed(request: APIRequestContext): Promise<HubFixtures> {
     "PATCH /hub/models (publish A)",
     await request.patch(`/api/v1/hub/models/${a.output_model_id}`, { data: { visibility: "public" } }),
   );
-  return { a: await pageRef(request, a.output_model_id), fork: await pageRef(request, fork.output_model_id), failedRunId: failed.id };
+  return { a: await pageRef(request, a.output_model_id), fork: await pageRef(request, fork.output_model_id), runAId: a.id, failedRunId: failed.id };
 }

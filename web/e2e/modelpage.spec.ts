@@ -239,8 +239,26 @@ test("lineage: the graph shows the family with score deltas; a click opens a mod
   await expect(page.getByTestId("ref-forked-from")).toHaveText(SEED.runA);
 });
 
-test("the catalog page of a fine-tune links to its model page", async ({ page }) => {
-  await page.goto(`/hub/models/${fx.a.id}`);
-  await page.getByTestId("model-page-link").click();
+test("one page per model: the run's link and /hub/models/ID land on /m/owner/slug; a base keeps its catalog page", async ({ page }) => {
+  // From the run page: "Open the fine-tuned model" ends on the model page with chat, download and fork.
+  await page.goto(`/hub/runs/${fx.runAId}`);
+  await page.getByTestId("output-model-link").click();
   await expect(page).toHaveURL(new RegExp(`${pageUrl(fx.a)}$`));
+  await expect(page.getByTestId("model-page")).toHaveAttribute("data-model-id", String(fx.a.id));
+  for (const id of ["demo-panel", "download", "fork"]) await expect(page.getByTestId(id)).toBeVisible();
+  // The redirect replaced the history entry: Back returns to the run, not to a URL that bounces forward again.
+  await page.goBack();
+  await expect(page).toHaveURL(new RegExp(`/hub/runs/${fx.runAId}$`));
+
+  // The old URL typed or bookmarked: redirected too.
+  await page.goto(`/hub/models/${fx.fork.id}`);
+  await expect(page).toHaveURL(new RegExp(`${pageUrl(fx.fork)}$`));
+  await expect(page.getByTestId("model-page")).toHaveAttribute("data-model-id", String(fx.fork.id));
+  await expect(page).toHaveTitle("Model · ModelMate");
+
+  // A base model has no /m/ page: its catalog page stays, with its scores.
+  await page.getByTestId("ref-base").click();
+  await expect(page).toHaveURL(/\/hub\/models\/\d+$/);
+  await expect(page.getByTestId("model-kind")).toHaveText("Base model");
+  await shoot(page, "model-base-catalog-page");
 });

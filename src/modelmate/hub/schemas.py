@@ -34,6 +34,8 @@ class ModelInfo(BaseModel):
     toy: bool
     created_at: datetime
     repo_id: str | None = Field(description="<owner>/<slug>: the id for downloads and the Hugging Face endpoint")
+    page_path: str | None = Field(None, description="The model's one UI page ('/m/owner/slug'); fine-tunes only — "
+                                                    "/hub/models/{id} redirects there")
 
 
 class RunInfo(BaseModel):

@@ -179,7 +179,7 @@ def page(session: Session, settings: Settings, viewer: User | None, model: Model
                      visibility=model.visibility, description=model.description, license=model.license,
                      parameters=model.parameters, base=ref(model.base_model_id), parent=ref(model.parent_model_id),
                      toy=bool((model.hub_info or {}).get("toy")), created_at=model.created_at,
-                     repo_id=repo_id(model, owner))
+                     repo_id=repo_id(model, owner), page_path=page_path(model, owner))
     has_adapter = model.kind == "finetuned" and adapter_dir(model) is not None
     permissions = Permissions(
         can_edit=viewer is not None and model.owner_id == viewer.id, can_feedback=viewer is not None,

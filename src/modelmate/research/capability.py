@@ -230,15 +230,15 @@ def format_p(p: float | None) -> str:
 
 
 def sentence(comparison: Comparison, reference_kind: str, alpha: float = 0.05) -> str:
-    """A flagged change: ``"translation chrF +15% vs parent (paired, n = 50), p < 0.01"`` (relative when the
-    reference is > 0, else points). Anything else says why it is not a change, never "+0% … p = 1.00":
+    """A flagged change: ``"translation chrF +4.1 points (+15% relative) vs parent (paired, n = 50), p < 0.01"``
+    (the relative change only when the reference is > 0). Anything else says why it is not a change, never "+0% … p = 1.00":
     ``"reading: no detectable change vs base (n = 50)"``."""
     c = comparison
     subject = c.domain if c.task is None else f"{c.task} {metric_label(c.metric)}"
     n = f"n = {c.n}" if c.n else ""
     points = f"{c.delta * 100:+.1f} points"
-    if c.flagged:
-        change = f"{c.relative_delta * 100:+.0f}%" if c.relative_delta is not None else points
+    if c.flagged:  # points first, as on every chart; the relative change is a hint next to it
+        change = points + (f" ({c.relative_delta * 100:+.0f}% relative)" if c.relative_delta is not None else "")
         how = ", ".join(x for x in ("paired" if c.is_paired else "unpaired z-test", n) if x)
         return f"{subject} {change} vs {reference_kind} ({how}), {format_p(c.p_adjusted)}"
     if c.p_adjusted is None:

@@ -2877,6 +2877,11 @@ export type components = {
             name: string;
             /** Owner */
             owner: string | null;
+            /**
+             * Page Path
+             * @description The model's one UI page ('/m/owner/slug'); fine-tunes only — /hub/models/{id} redirects there
+             */
+            page_path?: string | null;
             /** Parameters */
             parameters: number | null;
             parent: components["schemas"]["modelmate__hub__schemas__ModelRef"] | null;

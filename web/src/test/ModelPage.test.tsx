@@ -83,7 +83,7 @@ const changes: CapabilityChangeOut[] = [
     p_adjusted: 0.001,
     flagged: true,
     direction: "up",
-    sentence: "reasoning acc +20% vs parent, p < 0.01",
+    sentence: "reasoning acc +8.0 points (+20% relative) vs parent (paired, n = 200), p < 0.01",
     created_at: "2026-11-22T12:00:00Z",
   },
   {
@@ -103,7 +103,7 @@ const changes: CapabilityChangeOut[] = [
     p_adjusted: 0.008,
     flagged: true,
     direction: "down",
-    sentence: "truthfulness acc −33% vs parent, p < 0.01",
+    sentence: "truthfulness acc −10.0 points (−33% relative) vs parent (paired, n = 200), p < 0.01",
     created_at: "2026-11-22T12:00:00Z",
   },
   { ...({} as CapabilityChangeOut), id: 3, model: { id: 12, name: "Support bot", kind: "finetuned" }, reference: { id: 9, name: "Parent bot", kind: "finetuned" }, reference_kind: "parent", domain: "reading", delta: 0.01, flagged: false, created_at: "2026-11-22T12:00:00Z" },
@@ -203,7 +203,7 @@ describe("ModelPage", () => {
     const callouts = await screen.findAllByTestId("capability-callout");
     expect(callouts).toHaveLength(2);
     expect(callouts[0]).toHaveAttribute("data-tone", "up");
-    expect(callouts[0]).toHaveTextContent("reasoning acc +20% vs parent, p < 0.01");
+    expect(callouts[0]).toHaveTextContent("reasoning acc +8.0 points (+20% relative) vs parent (paired, n = 200), p < 0.01");
     expect(callouts[1]).toHaveAttribute("data-tone", "down");
 
     const fb = screen.getByTestId("feedback");

@@ -66,7 +66,7 @@ export function makeChange(over: Partial<CapabilityChange> = {}): CapabilityChan
     p_adjusted: 0.004,
     flagged: true,
     direction: "up",
-    sentence: "reasoning arc_easy acc +33% vs base, p < 0.01",
+    sentence: "reasoning arc_easy acc +10.0 points (+33% relative) vs base (paired, n = 300), p < 0.01",
     created_at: "2026-11-21T09:00:00Z",
     ...over,
   };
@@ -75,7 +75,7 @@ export function makeChange(over: Partial<CapabilityChange> = {}): CapabilityChan
 export const CHANGES = {
   items: [
     makeChange(),
-    makeChange({ id: 2, domain: "knowledge", task: null, metric: null, delta: -0.06, direction: "down", sentence: "knowledge −12% vs base, p < 0.05" }),
+    makeChange({ id: 2, domain: "knowledge", task: null, metric: null, delta: -0.06, direction: "down", sentence: "knowledge −6.0 points (−12% relative) vs base (paired, n = 500), p < 0.05" }),
   ],
   total: 2,
 };

@@ -1,7 +1,9 @@
-// A catalog model produced by (or used for) fine-tuning: what it is, what it came from, and a way to log it.
-import { Link, useNavigate, useParams } from "react-router";
+// /hub/models/:id — one page per model: a fine-tune's page is /m/owner/slug (chat, fork, download, scores), so this
+// URL redirects there; any other catalog model (a base, an external one) is shown here: what it is, what it came
+// from, its benchmark scores and a way to log it.
+import { Link, Navigate, useNavigate, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { ArrowLeft, BookmarkPlus, ExternalLink } from "lucide-react";
+import { ArrowLeft, BookmarkPlus } from "lucide-react";
 import { EmptyState, PageHeader } from "@/components/AppShell";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -38,9 +40,9 @@ export default function HubModel() {
   const id = Number(useParams().id);
   const model = useModel(id);
   const base = useModel(model.data?.base_model_id ?? model.data?.parent_model_id);
-  // A fine-tune has a hub page (/m/owner/slug) with its whole story: link to it.
-  const hubPage = useModelPageById(id, model.data?.kind === "finetuned");
-  const pagePath = hubPage.data?.model.owner && hubPage.data.model.slug ? `/m/${encodeURIComponent(hubPage.data.model.owner)}/${encodeURIComponent(hubPage.data.model.slug)}` : null;
+  // A fine-tune's one page is /m/owner/slug: the hub page API names it (page_path); anything else stays here.
+  const hubPage = useModelPageById(id);
+  const pagePath = hubPage.data?.model.page_path;
   const qc = useQueryClient();
   const navigate = useNavigate();
   const log = useMutation({
@@ -60,10 +62,11 @@ export default function HubModel() {
     },
   });
 
+  if (pagePath?.startsWith("/m/")) return <Navigate to={pagePath} replace />;
   if (model.isError && model.error instanceof ApiError && model.error.status === 404) {
     return <EmptyState title="No such model" />;
   }
-  if (!model.data) return <Skeleton className="h-64 w-full" />;
+  if (!model.data || hubPage.isLoading) return <Skeleton className="h-64 w-full" />;
   const m = model.data;
   return (
     <div className="grid gap-6">
@@ -75,18 +78,9 @@ export default function HubModel() {
           title={m.name}
           description={[m.developer, m.parameters ? `${formatParams(m.parameters)} parameters` : null, m.license].filter(Boolean).join(" · ")}
           actions={
-            <>
-              {pagePath && (
-                <Button variant="outline" asChild>
-                  <Link to={pagePath} data-testid="model-page-link">
-                    <ExternalLink aria-hidden /> Model page
-                  </Link>
-                </Button>
-              )}
-              <Button onClick={() => log.mutate()} disabled={log.isPending}>
-                <BookmarkPlus aria-hidden /> Add to My models
-              </Button>
-            </>
+            <Button onClick={() => log.mutate()} disabled={log.isPending}>
+              <BookmarkPlus aria-hidden /> Add to My models
+            </Button>
           }
         />
       </div>
