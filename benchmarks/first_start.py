@@ -118,19 +118,31 @@ def main() -> int:
                 print(f"        {block['domain']:<13} {block['score']}  ± {block['stderr']}  ({block['mode']})")
             if not [b for b in scores.get("domains") or [] if b.get("score") is not None]:
                 failures.append("no scores on the demo model's page")
-            board = client.get("/leaderboards", params={"domain": "overall"}).json()
-            ranked = [row for row in board.get("rows", []) if row["model"]["id"] == tutor_model]
-            print(f"{at()}  overall leaderboard: {len(board.get('rows', []))} rows; the tutor "
-                  f"{'is' if ranked else 'is NOT'} on it")
-            if not ranked:
-                failures.append("the demo model is not on the overall leaderboard")
+            for domain in ("overall", "reasoning"):
+                board = client.get("/leaderboards", params={"domain": domain}).json()
+                ranked = [row for row in board.get("rows", []) if row["model"]["id"] == tutor_model]
+                print(f"{at()}  {domain} leaderboard: {len(board.get('rows', []))} rows; the tutor "
+                      f"{'is' if ranked else 'is NOT'} on it (small-sample warning below "
+                      f"{board.get('min_documents')} documents)")
+                for row in board.get("rows", []):  # the paired rules: ties share a rank ("≈"), small N is flagged
+                    print(f"        {'≈' if row.get('tied') else ' '}{row.get('rank')}  {row['model']['name']:<28} "
+                          f"{row.get('score')} ± {row.get('stderr')}  n = {row.get('n_documents')}"
+                          f"{'  SMALL SAMPLE' if row.get('small_sample') else ''}")
+                if domain == "overall" and not ranked:
+                    failures.append("the demo model is not on the overall leaderboard")
         changes = client.get("/capability-changes", params={"limit": 100}).json()
         flagged = [item for item in changes.get("items", []) if item.get("flagged")]
         print(f"{at()}  capability changes: {changes.get('total')} comparisons, {len(flagged)} flagged as "
               f"significant (Holm-adjusted p < 0.05 and at least 2 points)")
+        tests: dict[str, int] = {}
+        for item in changes.get("items", []):
+            tests[str(item.get("test"))] = tests.get(str(item.get("test")), 0) + 1
+        print(f"        tests used: {tests} (paired: mcnemar, permutation, randomization; z: unpaired fallback)")
         for item in flagged + [item for item in changes.get("items", []) if item.get("task") is None
                                and not item.get("flagged")]:
             print(f"        {item.get('sentence')} (raw p = {item.get('p_value')}, test {item.get('test')})")
+        if tests.get("z"):  # every demo evaluation stores per-document outcomes: no comparison should be unpaired
+            failures.append(f"{tests['z']} capability comparisons fell back to the unpaired z-test")
         museum = client.get("/museum").json()
         print(f"{at()}  museum: {museum.get('counts')}")
         if museum.get("counts") != {"no_learning": 1, "invalid_data": 1}:
