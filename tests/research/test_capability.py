@@ -42,7 +42,8 @@ def test_a_real_change_is_flagged_with_direction_and_sentence():
     assert task.flagged and task.direction == "up" and task.test == "z" and task.n is None
     assert task.sentence == "ntrex chrF +4.5 points (+15% relative) vs parent (unpaired z-test), p < 0.01"
     domain = out[("translation", None)]
-    assert domain.flagged and domain.sentence.startswith("translation +4.5 points (+15% relative) vs parent (unpaired z-test)")
+    assert domain.flagged
+    assert domain.sentence.startswith("translation +4.5 points (+15% relative) vs parent (unpaired z-test)")
 
 
 def test_a_drop_is_flagged_down():

@@ -56,7 +56,8 @@ def test_hook_compares_with_base_flags_changes_and_sets_forgetting(world, databa
     assert all(r.reference_model_id == ids["base"] and r.reference_kind == "base" for r in rows.values())
     up, down, flat = rows[("math", "gsm8k")], rows[("reading", "boolq")], rows[("reasoning", "arc_easy")]
     assert up.flagged and up.direction == "up" and up.delta == pytest.approx(0.15)
-    assert up.sentence == "gsm8k acc +15.0 points (+50% relative) vs base (unpaired z-test), p < 0.001"  # no per-document outcomes
+    # no per-document outcomes: the unpaired z-test
+    assert up.sentence == "gsm8k acc +15.0 points (+50% relative) vs base (unpaired z-test), p < 0.001"
     assert up.test == "z" and flat.test == "z"
     assert down.flagged and down.direction == "down" and down.p_adjusted < 0.001
     assert not flat.flagged  # +0.005: neither significant nor large
@@ -83,7 +84,8 @@ def test_stored_outcomes_make_the_test_paired_and_the_feed_says_which(world, dat
     rows = change_rows(database, ids["child"])
     boolq = rows[("reading", "boolq")]
     assert boolq.test == "mcnemar" and boolq.n == 50 and boolq.p_value == pytest.approx(2 / 256)
-    assert boolq.flagged and boolq.sentence.startswith("boolq acc +16.0 points (+32% relative) vs base (paired, n = 50), p = 0.0")
+    assert boolq.flagged
+    assert boolq.sentence.startswith("boolq acc +16.0 points (+32% relative) vs base (paired, n = 50), p = 0.0")
     assert rows[("math", "gsm8k")].test == "z"  # the older evaluations kept no outcomes: the z-test, recorded
     feed = alice.get(f"{API}/capability-changes", params={"model_id": ids["child"], "domain": "reading"}).json()
     assert {(i["task"], i["test"], i["n"]) for i in feed["items"]} == {("boolq", "mcnemar", 50),

@@ -230,8 +230,8 @@ def format_p(p: float | None) -> str:
 
 
 def sentence(comparison: Comparison, reference_kind: str, alpha: float = 0.05) -> str:
-    """A flagged change: ``"translation chrF +4.1 points (+15% relative) vs parent (paired, n = 50), p < 0.01"``
-    (the relative change only when the reference is > 0). Anything else says why it is not a change, never "+0% … p = 1.00":
+    """A flagged change: ``"ntrex chrF +4.1 points (+15% relative) vs parent (paired, n = 50), p < 0.01"`` (the
+    relative change only when the reference is > 0). Anything else says why it is not a change, never "+0% … p = 1.00":
     ``"reading: no detectable change vs base (n = 50)"``."""
     c = comparison
     subject = c.domain if c.task is None else f"{c.task} {metric_label(c.metric)}"
