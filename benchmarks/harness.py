@@ -104,7 +104,7 @@ class ServerProcess:
 
 # --- PostgreSQL: a throwaway database of our own (the pytest fixture truncates the shared one) ----------------
 
-def _admin_url(url: str) -> str:
+def admin_url(url: str) -> str:
     parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
     return urlunsplit(parts._replace(path="/postgres"))
 
@@ -115,7 +115,7 @@ def scratch_pg_database(pg_url: str) -> Iterator[str]:
     import psycopg
 
     name = f"mm_rel_{secrets.token_hex(4)}"
-    admin = _admin_url(pg_url)
+    admin = admin_url(pg_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     parts = urlsplit(pg_url)

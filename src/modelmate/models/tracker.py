@@ -15,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -47,7 +48,10 @@ class Entry(Base):
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating"),
         CheckConstraint("visibility IN ('private','public')", name="visibility"),
         Index("uq_entries_owner_model", "owner_id", "model_id", unique=True),
-        Index("ix_entries_owner_status", "owner_id", "status", "model_type"),
+        # Status/type filters and their counts use its prefix; the four entry facets walk all of it, covered
+        # (migration 0007; it replaced ix_entries_owner_status (owner_id, status, model_type)).
+        Index("ix_entries_owner_facets", "owner_id", "status", "model_type", "model_developer_key", "model_license",
+              "model_developer"),
         Index("ix_entries_owner_updated", "owner_id", "updated_at"),
         Index("ix_entries_owner_date", "owner_id", "date_interacted"),
         Index("ix_entries_owner_rating", "owner_id", "rating"),
@@ -56,6 +60,12 @@ class Entry(Base):
         # Sorts and facets on the copied catalog keys (the trailing id makes the order total and index-served).
         Index("ix_entries_owner_name", "owner_id", "model_name_key", "id"),
         Index("ix_entries_owner_parameters", "owner_id", "model_parameters", "id"),
+        # PostgreSQL only (migration 0007): the nullable sorts run "DESC NULLS LAST", an order a default B-tree
+        # can't deliver (walked backwards it gives NULLS FIRST), so PostgreSQL sorted all 100k rows per request.
+        Index("ix_entries_owner_parameters_desc", "owner_id", text("model_parameters DESC NULLS LAST"),
+              text("id DESC")).ddl_if(dialect="postgresql"),
+        Index("ix_entries_owner_rating_desc", "owner_id", text("rating DESC NULLS LAST"),
+              text("id DESC")).ddl_if(dialect="postgresql"),
         Index("ix_entries_owner_type", "owner_id", "model_type"),
         Index("ix_entries_owner_developer", "owner_id", "model_developer_key", "model_developer"),
         Index("ix_entries_owner_license", "owner_id", "model_license"),

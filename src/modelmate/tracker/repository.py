@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from sqlalchemy import Select, bindparam, delete, func, insert, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from modelmate.catalog.repository import normalise_key
@@ -53,30 +65,48 @@ def _fts_match_ids(session: Session, owner_id: int, q: str) -> Select | None:
             .where(text("search_fts MATCH :fts_q").bindparams(bindparam("fts_q", expr))))
 
 
-def filtered(session: Session, owner_id: int, f: EntryFilter, *, skip: str | None = None,
+# The four facets counted on the entries table, and the entry column each one filters and groups by.
+ENTRY_FACETS = ("status", "model_type", "developer", "license")
+_ENTRY_FACET_KEYS: Mapping[str, ColumnElement] = {
+    "status": Entry.status, "model_type": Entry.model_type, "developer": Entry.model_developer_key,
+    "license": Entry.model_license}
+
+
+def _facet_conditions(f: EntryFilter, cols: Mapping[str, ColumnElement]) -> dict[str, ColumnElement[bool]]:
+    """The status/type/developer/license filters of ``f`` on ``cols`` (the entries table's key columns, or the
+    same columns of the grouped facet counts): one definition for listing and faceting."""
+    out: dict[str, ColumnElement[bool]] = {}
+    if f.status:
+        out["status"] = cols["status"].in_([s.value for s in f.status])
+    if f.model_type:
+        out["model_type"] = cols["model_type"].in_(f.model_type)
+    if f.developer:
+        out["developer"] = cols["developer"].in_([normalise_key(d) for d in f.developer])
+    if f.license:
+        out["license"] = func.lower(cols["license"]).in_([lic.strip().lower() for lic in f.license])
+    return out
+
+
+def filtered(session: Session, owner_id: int, f: EntryFilter, *, skip: str | Collection[str] | None = None,
              fts_driven: bool = False) -> Select:
-    """SELECT Entry with every filter applied (``skip`` leaves one facet's own filter out).
+    """SELECT Entry with every filter applied (``skip`` leaves facets' own filters out: one name or several).
 
     Filters use the entry's copies of the catalog keys (``Entry.model_*``), so there is never a join with
     ``models``. ``fts_driven`` (counts): with a text query on SQLite, hide the owner condition from the index
     planner so SQLite walks the (usually much shorter) list of FTS matches by rowid instead of the owner's
     whole index, probing each entry against the list.
     """
+    skipped = {skip} if isinstance(skip, str) else set(skip or ())
     owner_col = Entry.owner_id
     if fts_driven and f.q and f.q.strip() and session.get_bind().dialect.name == "sqlite":
         owner_col = Entry.owner_id + 0  # type: ignore[assignment]  # SQLite's "+col": no index on owner_id
     stmt = select(Entry).where(owner_col == owner_id)
     if f.ids:
         stmt = stmt.where(Entry.id.in_(f.ids))
-    if f.status and skip != "status":
-        stmt = stmt.where(Entry.status.in_([s.value for s in f.status]))
-    if f.model_type and skip != "model_type":
-        stmt = stmt.where(Entry.model_type.in_(f.model_type))
-    if f.developer and skip != "developer":
-        stmt = stmt.where(Entry.model_developer_key.in_([normalise_key(d) for d in f.developer]))
-    if f.license and skip != "license":
-        stmt = stmt.where(func.lower(Entry.model_license).in_([lic.strip().lower() for lic in f.license]))
-    if f.tag and skip != "tags":
+    for name, condition in _facet_conditions(f, _ENTRY_FACET_KEYS).items():
+        if name not in skipped:
+            stmt = stmt.where(condition)
+    if f.tag and "tags" not in skipped:
         keys = _tag_keys(f.tag)
         tagged = (select(EntryTag.entry_id).join(Tag, Tag.id == EntryTag.tag_id)
                   .where(Tag.owner_id == owner_id, Tag.name_key.in_(keys)))
@@ -139,25 +169,19 @@ def list_entries(session: Session, owner_id: int, f: EntryFilter, *, sort: SortF
     return items, total
 
 
-# Facet value columns (display values) and the column each facet groups by (the key its filter matches).
-_FACET_COLUMNS = {"status": (Entry.status, Entry.status), "model_type": (Entry.model_type, Entry.model_type),
-                  "developer": (func.max(Entry.model_developer), Entry.model_developer_key),
-                  "license": (Entry.model_license, Entry.model_license)}
-
-
 def facet_counts(session: Session, owner_id: int, f: EntryFilter) -> dict[str, list[tuple[str, int]]]:
     """Counts per value, each facet computed with every filter except its own (so choices stay visible).
 
-    One GROUP BY per facet over the entries table alone; each facet has an (owner_id, key) index, so without
-    other filters the count is a walk of a covering index. Developers are grouped by their normalised key
-    (what the developer filter matches) and shown with one of their spellings.
+    With any filter, status, type, developer and license come from ONE pass over the owner's entries: the
+    entries that pass every other filter are grouped by (status, type, developer key, license) — a walk of the
+    covering index ``ix_entries_owner_facets`` — and each facet then sums those groups under the other three
+    facets' filters. Before, each facet was its own GROUP BY, and behind a status filter the developer and
+    license facets looked up every filtered row (issue 15 §4). Without filters each facet is a walk of its own
+    narrow covering index. Ordering and ties stay in SQL (count descending, then the key in the database's
+    collation), as before. Developers are grouped by their normalised key (what the developer filter matches)
+    and shown with one of their spellings.
     """
-    out: dict[str, list[tuple[str, int]]] = {}
-    for name, (value, key) in _FACET_COLUMNS.items():
-        base = filtered(session, owner_id, f, skip=name).where(key != "" if name == "developer" else key.is_not(None))
-        stmt = (base.with_only_columns(value, func.count()).group_by(key)
-                .order_by(func.count().desc(), key).limit(FACET_LIMIT))
-        out[name] = [(str(v), int(c)) for v, c in session.execute(stmt) if v is not None and str(v) != ""]
+    out = _entry_facet_counts(session, owner_id, f)
     # Count links per tag id first (a walk of the (tag_id, entry_id) index, or of the filtered entries' links),
     # then name the top ones: grouping by tag name over the join sorted 300k links at 100k entries.
     counts = select(EntryTag.tag_id, func.count().label("n"))
@@ -171,6 +195,46 @@ def facet_counts(session: Session, owner_id: int, f: EntryFilter) -> dict[str, l
                 .where(Tag.owner_id == owner_id).order_by(per_tag.c.n.desc(), Tag.name).limit(FACET_LIMIT))
     out["tags"] = [(str(v), int(c)) for v, c in session.execute(tag_stmt)]
     return {k: out[k] for k in ("status", "model_type", "developer", "license", "tags")}
+
+
+def _entry_facet_counts(session: Session, owner_id: int, f: EntryFilter) -> dict[str, list[tuple[str, int]]]:
+    if not _has_filters(f):
+        return _unfiltered_entry_facet_counts(session, owner_id)
+    groups = (filtered(session, owner_id, f, skip=ENTRY_FACETS)
+              .with_only_columns(*(col.label(name) for name, col in _ENTRY_FACET_KEYS.items()),
+                                 func.max(Entry.model_developer).label("developer_name"), func.count().label("n"))
+              .group_by(*_ENTRY_FACET_KEYS.values()).order_by(None).cte("facet_groups"))
+    conditions = _facet_conditions(f, groups.c)
+    n = func.sum(groups.c.n)
+    branches = []
+    for name in ENTRY_FACETS:
+        key = groups.c[name]
+        value = func.max(groups.c.developer_name) if name == "developer" else key
+        present = key != "" if name == "developer" else key.is_not(None)
+        branch = (select(literal(name).label("facet"), value.label("value"), n.label("n"),
+                         func.row_number().over(order_by=(n.desc(), key)).label("pos"))
+                  .where(present, *(c for other, c in conditions.items() if other != name))
+                  .group_by(key).order_by(n.desc(), key).limit(FACET_LIMIT).subquery())
+        branches.append(select(branch))
+    out: dict[str, list[tuple[str, int]]] = {name: [] for name in ENTRY_FACETS}
+    for facet, value, count, _ in sorted(session.execute(union_all(*branches)), key=lambda r: (r[0], r[3])):
+        if value is not None and str(value) != "":
+            out[facet].append((str(value), int(count)))
+    return out
+
+
+def _unfiltered_entry_facet_counts(session: Session, owner_id: int) -> dict[str, list[tuple[str, int]]]:
+    """No filter at all: one GROUP BY per facet, each a walk of a narrow (owner_id, key…) covering index — four
+    narrow walks measured ~25 % faster than the one grouped pass over the wide index (11k groups at 100k)."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for name in ENTRY_FACETS:
+        key = _ENTRY_FACET_KEYS[name]
+        value = func.max(Entry.model_developer) if name == "developer" else key
+        present = key != "" if name == "developer" else key.is_not(None)
+        stmt = (select(value, func.count()).where(Entry.owner_id == owner_id, present).group_by(key)
+                .order_by(func.count().desc(), key).limit(FACET_LIMIT))
+        out[name] = [(str(v), int(c)) for v, c in session.execute(stmt) if v is not None and str(v) != ""]
+    return out
 
 
 def _has_filters(f: EntryFilter, skip: str | None = None) -> bool:

@@ -65,8 +65,8 @@ export function filtersToParams(f: EntryFilters): URLSearchParams {
   return p;
 }
 
-/** The API query for a set of filters (GET /entries). */
-export function filtersToQuery(f: EntryFilters): Query {
+/** What narrows the entries (no sort, no page): the part of the API query the facet counts depend on. */
+function filterPart(f: EntryFilters): Query {
   return {
     q: f.q || undefined,
     status: f.status,
@@ -75,12 +75,18 @@ export function filtersToQuery(f: EntryFilters): Query {
     tag_mode: f.tag.length > 1 ? f.tag_mode : undefined,
     date_from: f.date_from || undefined,
     date_to: f.date_to || undefined,
-    sort: f.sort,
-    order: f.order,
-    limit: PAGE_SIZE,
-    offset: (f.page - 1) * PAGE_SIZE,
-    facets: true,
   };
+}
+
+/** The API query for one page of entries (GET /entries), without facet counts. */
+export function filtersToQuery(f: EntryFilters): Query {
+  return { ...filterPart(f), sort: f.sort, order: f.order, limit: PAGE_SIZE, offset: (f.page - 1) * PAGE_SIZE };
+}
+
+/** The API query for the facet counts of a set of filters: asked once per filter change, never for paging or
+ * sorting (the counts are the costly part of a list request at 100k entries: docs/performance.md). */
+export function facetsQuery(f: EntryFilters): Query {
+  return { ...filterPart(f), limit: 1, facets: true };
 }
 
 export function activeFilterCount(f: EntryFilters): number {

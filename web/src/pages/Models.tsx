@@ -20,7 +20,7 @@ import { Dialog, DialogContent, DialogFooter, DialogHeader, DialogTitle, DialogD
 import { toast } from "@/components/ui/toast";
 import { api } from "@/lib/api";
 import { STATUSES, STATUS_LABEL } from "@/lib/constants";
-import { activeFilterCount, filtersToQuery, PAGE_SIZE, useEntryFilters } from "@/lib/filters";
+import { activeFilterCount, facetsQuery, filtersToQuery, PAGE_SIZE, useEntryFilters } from "@/lib/filters";
 import { formatDate, formatParams } from "@/lib/format";
 import type { BulkRequest, BulkResult, EntryPage } from "@/lib/types";
 
@@ -112,6 +112,14 @@ export default function Models() {
     queryFn: ({ signal }) => api.get<EntryPage>("/entries", query, signal),
     placeholderData: keepPreviousData,
   });
+  // Facet counts depend on the filters only: a page turn or a new sort reuses them.
+  const facetQuery = useMemo(() => facetsQuery(filters), [filters]);
+  const facets = useQuery({
+    queryKey: ["entries", "facets", facetQuery],
+    queryFn: ({ signal }) => api.get<EntryPage>("/entries", facetQuery, signal),
+    placeholderData: keepPreviousData,
+    select: (page) => page.facets,
+  });
   const [selected, setSelected] = useState<Set<number>>(new Set());
   useEffect(() => setSelected(new Set()), [query]);
 
@@ -132,7 +140,7 @@ export default function Models() {
     <div>
       <PageHeader title="My models" description="Every model you have met, with your status, tags and notes." actions={<NewEntryDialog />} />
       <div className="space-y-4">
-        <FilterBar facets={data?.facets} />
+        <FilterBar facets={facets.data} />
         <div className="flex flex-wrap items-center justify-between gap-2">
           <p className="text-sm text-muted-foreground" aria-live="polite" data-testid="result-count">
             {isLoading ? "Loading…" : `${total} ${total === 1 ? "entry" : "entries"}`}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { act, fireEvent, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { FilterBar } from "@/components/FilterBar";
-import { filtersToParams, filtersToQuery, parseFilters } from "@/lib/filters";
+import { facetsQuery, filtersToParams, filtersToQuery, parseFilters } from "@/lib/filters";
 import { renderWithProviders } from "./render";
 
 const noTags = async () => [];
@@ -48,6 +48,13 @@ describe("FilterBar URL sync", () => {
     const f = parseFilters(new URLSearchParams("status=using&status=tried&tag=a&tag=b&tag_mode=all&page=2&view=cards"));
     expect(filtersToParams(f).toString()).toBe("status=using&status=tried&tag=a&tag=b&tag_mode=all&page=2&view=cards");
     const q = filtersToQuery(f);
-    expect(q).toMatchObject({ status: ["using", "tried"], tag: ["a", "b"], tag_mode: "all", offset: 24, limit: 24, facets: true });
+    expect(q).toMatchObject({ status: ["using", "tried"], tag: ["a", "b"], tag_mode: "all", offset: 24, limit: 24 });
+    expect(q.facets).toBeUndefined();
+    // Facets depend on the filters alone: another page or sort asks for the same facet query (so it is cached).
+    const facets = facetsQuery(f);
+    expect(facets).toMatchObject({ status: ["using", "tried"], tag: ["a", "b"], tag_mode: "all", facets: true, limit: 1 });
+    const other = parseFilters(new URLSearchParams("status=using&status=tried&tag=a&tag=b&tag_mode=all&page=3&sort=name&order=asc"));
+    expect(facetsQuery(other)).toEqual(facets);
+    expect(filtersToQuery(other)).not.toEqual(q);
   });
 });
