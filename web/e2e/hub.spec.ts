@@ -123,9 +123,12 @@ test("the guided wizard launches a run on the toy model; the run page shows the 
   await page.getByTestId("run-log").locator("summary").click();
   await expect(page.getByTestId("run-log").locator("pre")).not.toBeEmpty();
   await shoot(page, "hub-run");
+  // The fine-tuned model's one page: /hub/models/ID redirects to /m/owner/slug (chat, download, fork, scores).
   await outcome.getByTestId("output-model-link").click();
+  await expect(page).toHaveURL(/\/m\/[^/]+\/support-bot-toy(-\d+)?$/);
   await expect(page.getByRole("heading", { name: "Support bot (toy)" })).toBeVisible();
-  await expect(page.getByTestId("model-kind")).toHaveText("Fine-tuned");
+  await expect(page.getByTestId("model-page")).toBeVisible();
+  await expect(page.getByTestId("download")).toBeVisible();
   expect(errors).toEqual([]);
   expect(dialogs).toEqual([]);
 });
