@@ -129,6 +129,10 @@ def test_list_filters_sort_and_facets(client, make_entry):
     assert names(model_type="LLM", sort="name", order="asc") == ["Alpha", "Gamma"]
     assert names(tag=["code", "open"], tag_mode="all") == ["Alpha"]
     assert sorted(names(tag=["code", "open"], tag_mode="any")) == ["Alpha", "Beta", "Gamma"]
+    # Unknown tags (PostgreSQL resolves tag names to ids first): "any" ignores them, "all" and alone match nothing.
+    assert sorted(names(tag=["open", "no-such-tag"], tag_mode="any")) == ["Alpha", "Beta"]
+    assert names(tag=["open", "no-such-tag"], tag_mode="all") == []
+    assert names(tag=["no-such-tag"]) == []
     assert names(date_from="2026-02-01", date_to="2026-04-01") == ["Beta"]
     assert names(developer="org a", sort="name", order="asc") == ["Alpha", "Gamma"]
     assert names(license="mit") == ["Alpha"]
