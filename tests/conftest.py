@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from modelmate.app import create_app
 from modelmate.config import Settings
 from modelmate.db import migrate
 from modelmate.db.engine import Database
+from s3_server import S3Server
 
 PG_URL = os.environ.get("MODELMATE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
@@ -182,6 +184,24 @@ def live_server(app) -> Iterator[str]:
 
 
 # --- the toy model shared by the ML test packages (training, finetune, benchmarking, hub, research) ---------------
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server on 127.0.0.1 (moto's server mode), one per test session."""
+    server = S3Server().start(tmp_path_factory.mktemp("moto") / "moto.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_url(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``s3://<fresh bucket>/artifacts`` with the standard AWS settings pointing at the local server."""
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    bucket = f"mm-{uuid.uuid4().hex[:12]}"
+    s3_server.create_bucket(bucket)
+    return f"s3://{bucket}/artifacts"
+
 
 @pytest.fixture(scope="session")
 def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -7,8 +7,8 @@ import json
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
-from urllib.parse import urlsplit
+from typing import Annotated, Literal
+from urllib.parse import unquote, urlparse, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,6 +85,17 @@ class Settings(BaseSettings):
                                                                      "(default: all)")
     eval_quick_size: int | None = Field(None, ge=1, le=10_000, description="Documents per task in quick mode "
                                                                           "(default: each suite's own size)")
+    # --- scaling out: the artifact store, Ray ---
+    artifacts_url: str | None = Field(None, description="Where every file ModelMate keeps lives: file:///path or "
+                                                        "s3://bucket/prefix (endpoint and credentials from the "
+                                                        "standard AWS settings; default: file://<data_dir>/artifacts)")
+    cache_max_gb: float = Field(20.0, gt=0, le=100_000, description="Size cap of this machine's local copy of "
+                                                                  "artifacts read from a remote store (GB)")
+    executor: Literal["local", "ray"] = Field("local", description="Where train and evaluate jobs run: 'local' "
+                                                                  "child processes, or tasks on a Ray cluster")
+    ray_address: str | None = Field(None, description="The Ray cluster of the 'ray' executor (e.g. "
+                                                      "ray://head:10001 or 10.0.0.5:6379; default: RAY_ADDRESS, "
+                                                      "else a local cluster)")
     # --- fine-tuning jobs ---
     job_lease_s: float = Field(60.0, ge=1, le=3600, description="A worker's lease on a job, renewed every third of it; "
                                                                 "a dead worker's job is taken over after it expires")
@@ -106,6 +117,18 @@ class Settings(BaseSettings):
                                                     "SmolLM2-135M-Instruct in the background, for a user who never "
                                                     "used the hub (default: when seed_demo is on, except when "
                                                     "environment is 'test')")
+
+    @field_validator("artifacts_url", mode="after")
+    @classmethod
+    def _check_artifacts_url(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        parsed = urlparse(v.strip())
+        if parsed.scheme == "file" and parsed.path.startswith("/") and parsed.netloc in ("", "localhost"):
+            return v.strip()
+        if parsed.scheme == "s3" and parsed.netloc:
+            return v.strip().rstrip("/")
+        raise ValueError("use file:///absolute/path or s3://bucket/prefix")
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -210,8 +233,27 @@ class Settings(BaseSettings):
         return bool(self.public_url and self.public_url.startswith("https://"))
 
     @property
+    def artifacts_store_url(self) -> str:
+        """The artifact store's URL (``MODELMATE_ARTIFACTS_URL``, default ``file://<data_dir>/artifacts``)."""
+        return self.artifacts_url or (self.data_dir / "artifacts").as_uri()
+
+    @property
+    def store_is_local(self) -> bool:
+        return self.artifacts_store_url.startswith("file:")
+
+    @property
     def artifacts_dir(self) -> Path:
+        """This machine's artifacts folder: the store itself when it is local, else the working area where runs and
+        evaluations write before their files are uploaded."""
+        url = self.artifacts_store_url
+        if url.startswith("file:"):
+            return Path(unquote(urlparse(url).path))
         return self.data_dir / "artifacts"
+
+    @property
+    def cache_dir(self) -> Path:
+        """This machine's cache of artifacts read from a remote store."""
+        return self.data_dir / "cache"
 
     @property
     def is_sqlite(self) -> bool:
