@@ -47,7 +47,7 @@ $(INSTALL_STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml $(INSTALL_STAMP)
-	$(PIP) install -q -e '.[dev]' $(TORCH)
+	$(PIP) install -q -e '.[dev,cluster]' $(TORCH)
 	@touch $@
 
 install: $(INSTALL_STAMP) ## Create/refresh .venv and install ModelMate (fast when nothing changed)

@@ -68,6 +68,9 @@ class TrainingConfig(BaseModel):
     gradient_accumulation_steps: int = Field(
         1, ge=1, le=64, description="Add up this many batches before each learning step, to act like a bigger "
                                     "batch using less memory.")
+    workers: int = Field(
+        1, ge=1, le=64, description="Training processes (Ray Train workers) that split each batch; needs a Ray "
+                                    "cluster when above 1.")
     max_seq_length: int = Field(
         512, ge=16, le=8192, description="Longest example in tokens; longer examples are cut, and memory grows "
                                          "with this.")

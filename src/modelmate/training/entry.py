@@ -8,6 +8,10 @@ The spec (JSON)::
 
 ``init_adapter`` (a fork): the parent's adapter directory; training continues from its weights.
 
+``config.workers`` above 1 trains with that many Ray Train workers (``training.distributed``) on the Ray cluster
+named by the optional ``"ray_address"`` key or the ``RAY_ADDRESS`` environment variable, or on a local cluster
+started for the run; the protocol below is the same (worker 0's events). With one worker Ray is never imported.
+
 Protocol: one JSON object per line on stdout, flushed — the trainer's events (``started``, ``step``, ``eval``,
 ``checkpoint``, ``early_stop``, ``log``) and finally ``{"type": "result", ...TrainResult}``. Anything else that
 writes to stdout (libraries, C extensions) is redirected to stderr, so stdout carries only events. The exit status
@@ -41,7 +45,8 @@ from modelmate.storage.private import use_private_umask
 
 PR_SET_PDEATHSIG = 1
 SPEC_KEYS = {"config", "base_model", "dataset_path", "eval_split", "seed", "output_dir", "checkpoint_dir",
-             "target_modules", "model_card", "threads", "chat_template", "resume", "device", "init_adapter"}
+             "target_modules", "model_card", "threads", "chat_template", "resume", "device", "init_adapter",
+             "ray_address"}
 
 
 class Emitter:
@@ -124,6 +129,8 @@ def build_job(spec: dict):
     for key in ("base_model", "dataset_path", "output_dir", "checkpoint_dir"):
         if not spec.get(key):
             raise ValueError(f"the spec needs {key!r}")
+    if spec.get("ray_address") is not None and not isinstance(spec["ray_address"], str):
+        raise ValueError("'ray_address' must be a string (a Ray cluster address such as 10.0.0.5:6379)")
     config = TrainingConfig.model_validate(spec.get("config") or {})
     eval_split = float(spec.get("eval_split", config.eval_split))
     seed = int(spec.get("seed", config.seed))
@@ -188,7 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     configure_threads(spec.get("threads"))
     emit({"type": "log", "message": f"{len(job.train_records)} training and {len(job.eval_records)} held-out "
                                     f"records; pid {os.getpid()}"})
-    result = train(job, on_event=emit, should_stop=stop.is_set, resume=bool(spec.get("resume", True)))
+    resume = bool(spec.get("resume", True))
+    if job.config.workers > 1:
+        from modelmate.training.distributed import run_distributed
+
+        result = run_distributed(job, workers=job.config.workers, on_event=emit, should_stop=stop.is_set,
+                                 resume=resume, threads=spec.get("threads"), ray_address=spec.get("ray_address"))
+    else:
+        result = train(job, on_event=emit, should_stop=stop.is_set, resume=resume)
     emit({"type": "result", **result.as_dict()})
     return 0
 

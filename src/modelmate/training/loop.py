@@ -8,6 +8,12 @@ costs what a padded batch would, without the padding.
 The data order is a pure function of (seed, epoch): the micro-batch ``m`` of the run is batch ``m % n`` of epoch
 ``m // n``. A checkpoint therefore only needs the step number to know where the data stands; together with the
 adapter, optimizer, scheduler and RNG states a resumed run repeats the uninterrupted run's losses exactly.
+
+Several workers: when a ``torch.distributed`` process group is initialised (``training.distributed`` starts the
+ranks with Ray Train), every rank runs this same loop on its shard of every micro-batch and the gradients are
+summed across ranks (``training.collective``), so each optimizer step is the single-worker step. Rank 0 alone
+writes checkpoints and the adapter (its events are the ones the caller sees); every rank resumes from the
+checkpoint rank 0 picks.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
-from modelmate.training import checkpoints
+from modelmate.training import checkpoints, collective
 from modelmate.training.config import plan_steps
 from modelmate.training.packing import (
     add_label_index,
@@ -60,6 +66,7 @@ class Run:
         self.cancelled = False
         self.resumed_from: int | None = None
         self.environment: dict = {}
+        self.rank, self.world_size = 0, 1
         self._epoch_cache: tuple[int, list[list[int]]] | None = None
 
     # ------------------------------------------------------------------------------------------------ events
@@ -116,10 +123,13 @@ class Run:
         from modelmate.training.tiny import load_base_model
 
         cfg, job = self.config, self.job
+        self.rank, self.world_size = collective.process_group()
         self.device = job.device or pick_device()
         self.precision = self._precision(self.device)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
         self.environment = {**describe_environment(self.device), "precision": self.precision}
+        if self.world_size > 1:
+            self.environment["workers"] = self.world_size
         self.log(f"loading base model {job.base_model}")
         model, tokenizer = load_base_model(job.base_model, dtype=dtype)
         if tokenizer.chat_template is None and job.chat_template:
@@ -140,6 +150,7 @@ class Run:
         self.eval_every = cfg.eval_steps or max(1, math.ceil(self.total_steps / 10))
         self.save_every = cfg.save_steps or max(1, math.ceil(self.total_steps / 5))
         self.train_labels = [count_label_tokens(labels) for _, labels in self.train_examples]
+        self.train_lengths = [len(ids) for ids, _ in self.train_examples]
         self.micro_per_epoch = len(self._epoch_plan(0))
 
         torch.manual_seed(cfg.seed)
@@ -171,7 +182,7 @@ class Run:
         self.fingerprint = self._fingerprint()
         if resume:
             self._resume()
-        else:
+        elif self.rank == 0:
             checkpoints.clean(job.checkpoint_dir, everything=True)
         self.emit({"type": "started", "total_steps": self.total_steps, "train_examples": len(self.train_examples),
                    "eval_examples": len(self.eval_examples), "train_tokens_per_epoch": train_tokens,
@@ -223,7 +234,8 @@ class Run:
 
     def _fingerprint(self) -> str:
         digest = hashlib.sha256()
-        identity = {"config": self.config.model_dump(mode="json"), "base": self.job.base_model,
+        # the worker count is not part of a run's identity: any number of workers takes the same steps
+        identity = {"config": self.config.model_dump(mode="json", exclude={"workers"}), "base": self.job.base_model,
                     "targets": list(self.job.target_modules or []), "precision": self.precision}
         if self.init_adapter_hash:  # a fork: the starting weights are part of the run's identity
             identity["init_adapter"] = self.init_adapter_hash
@@ -237,13 +249,18 @@ class Run:
 
     def _resume(self) -> None:
         checkpoint_dir = Path(self.job.checkpoint_dir)
-        checkpoints.clean(checkpoint_dir)  # half-written temp dirs from a killed run
-        latest = checkpoints.latest_checkpoint(checkpoint_dir)
+        latest = None
+        if self.rank == 0:  # rank 0 decides (and cleans up); the others load the checkpoint it picked
+            checkpoints.clean(checkpoint_dir)  # half-written temp dirs from a killed run
+            latest = checkpoints.latest_checkpoint(checkpoint_dir)
+            if latest is not None and latest.state.get("fingerprint") != self.fingerprint:
+                self.log("existing checkpoints belong to a different configuration or dataset; starting afresh")
+                checkpoints.clean(checkpoint_dir, everything=True)
+                latest = None
+        if self.world_size > 1:
+            step = collective.broadcast_int(latest.step if latest is not None else -1, self.device)
+            latest = None if step < 0 else latest or self._checkpoint_at(checkpoint_dir, step)
         if latest is None:
-            return
-        if latest.state.get("fingerprint") != self.fingerprint:
-            self.log("existing checkpoints belong to a different configuration or dataset; starting afresh")
-            checkpoints.clean(checkpoint_dir, everything=True)
             return
         state = checkpoints.load_checkpoint(latest, model=self.model, optimizer=self.optimizer,
                                             scheduler=self.scheduler)
@@ -256,6 +273,15 @@ class Run:
         self.bad_evals = state["bad_evals"]
         self.resumed_from = self.step
         self.log(f"resumed from the checkpoint at step {self.step}")
+
+    def _checkpoint_at(self, checkpoint_dir: Path, step: int) -> checkpoints.Checkpoint:
+        path = checkpoint_dir / f"step-{step:06d}"
+        state = checkpoints.read_state(path)
+        if state is None or state.get("fingerprint") != self.fingerprint:
+            raise TrainingFailure("crashed", f"Worker {self.rank} cannot read the checkpoint {path} that worker 0 "
+                                             "resumes from; every worker needs the checkpoint directory (a shared "
+                                             "filesystem when the workers run on several machines).")
+        return checkpoints.Checkpoint(step=step, path=path, state=state)
 
     # ------------------------------------------------------------------------------------------------ data
 
@@ -280,12 +306,18 @@ class Run:
             return collate_packed(examples, row_tokens=self.config.max_seq_length, pad_id=self.pad_id)
         return collate_padded(examples, self.pad_id)
 
-    def _micro_batch(self, m: int) -> tuple[dict, int, int]:
-        """(tensors on the device, real tokens, labelled tokens) of the run's micro-batch ``m``."""
+    def _micro_batch(self, m: int) -> tuple[dict | None, int, int]:
+        """(tensors on the device, real tokens, labelled tokens) of the run's micro-batch ``m``.
+
+        The token counts are the whole micro-batch's; the tensors hold this rank's shard of it (all of it with one
+        worker; ``None`` when the shard is empty)."""
         indices = self._epoch_plan(m // self.micro_per_epoch)[m % self.micro_per_epoch]
-        examples = [self.train_examples[i] for i in indices]
-        batch = {k: v.to(self.device, non_blocking=True) for k, v in add_label_index(self._collate(examples)).items()}
-        return batch, sum(len(ids) for ids, _ in examples), sum(self.train_labels[i] for i in indices)
+        mine = collective.shard(indices, self.train_lengths, self.rank, self.world_size)
+        batch = None
+        if mine:
+            collated = add_label_index(self._collate([self.train_examples[i] for i in mine]))
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in collated.items()}
+        return batch, sum(self.train_lengths[i] for i in indices), sum(self.train_labels[i] for i in indices)
 
     def _autocast(self):
         import torch
@@ -301,15 +333,22 @@ class Run:
         import torch
 
         ga = self.config.gradient_accumulation_steps
+        if self.world_size > 1:  # dropout masks from (seed, rank, step): see collective.step_seed
+            torch.manual_seed(collective.step_seed(self.config.seed, self.rank, self.step))
         micro = [self._micro_batch(m) for m in range(self.step * ga, (self.step + 1) * ga)]
-        labelled = max(1, sum(n for _, _, n in micro))
+        labelled = max(1, sum(n for _, _, n in micro))  # the whole step's, on every rank
         loss_total = torch.zeros((), device=self.device)
         for batch, _, _ in micro:
+            if batch is None:
+                continue
             with self._autocast():
                 loss_sum, _ = causal_lm_loss_sum(self.model, batch)
             loss = loss_sum / labelled
             (self.scaler.scale(loss) if self.scaler else loss).backward()
             loss_total += loss.detach()
+        if self.world_size > 1:  # the global gradient and loss: the sum of every rank's share
+            (summed,) = collective.sum_gradients(self.params, [loss_total])
+            loss_total = torch.tensor(summed, device=self.device)
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)
@@ -341,6 +380,10 @@ class Run:
         else:
             plan = [list(range(i, min(i + cfg.batch_size, len(self.eval_examples))))
                     for i in range(0, len(self.eval_examples), cfg.batch_size)]
+        if self.world_size > 1:  # each rank scores its shard of every batch; the sums are added up below
+            lengths = [len(ids) for ids, _ in self.eval_examples]
+            plan = [mine for indices in plan
+                    if (mine := collective.shard(indices, lengths, self.rank, self.world_size))]
         self.model.eval()
         total = torch.zeros((), device=self.device)
         count = 0
@@ -355,13 +398,19 @@ class Run:
                     count += n
         finally:
             self.model.train()
-        value = total.item() / max(1, count)
+        if self.world_size > 1:
+            summed, count = collective.sum_values([total.item(), count], self.device)
+            value = summed / max(1, count)
+        else:
+            value = total.item() / max(1, count)
         if not math.isfinite(value):
             raise TrainingFailure("diverged", f"The held-out loss became {value} at step {self.step}: training "
                                               "diverged. Lower the learning rate.")
         return value
 
     def _checkpoint(self) -> None:
+        if self.rank != 0:  # every rank holds the same weights and state; rank 0 writes them
+            return
         state = {"fingerprint": self.fingerprint, "total_steps": self.total_steps, "curve": self.curve,
                  "tokens": self.tokens, "seconds": self.seconds(), "pending_losses": self.pending_losses,
                  "best_eval": self.best_eval, "bad_evals": self.bad_evals, "micro_per_epoch": self.micro_per_epoch}
@@ -447,6 +496,8 @@ class Run:
     def save_outputs(self) -> list[str]:
         from modelmate.training.artifacts import save_adapter
 
+        if self.rank != 0:  # rank 0 saves the adapter every rank holds
+            return []
         outcome, category, message = self._summary()
         card = {"base_model": self.job.base_model, **self.job.model_card,
                 "config": self.config.model_dump(mode="json"), "outcome": outcome, "failure_category": category,
