@@ -66,6 +66,13 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Run the queued jobs, then exit"),
     kinds: list[str] = typer.Option(None, "--kinds", help="Only these job kinds (train, embed, enrich; "
                                                           "repeat or separate with commas)"),
+    executor: str | None = typer.Option(None, "--executor", help="Where train and evaluate jobs run: local (child "
+                                                                 "processes here) or ray (tasks on a Ray cluster); "
+                                                                 "default: MODELMATE_EXECUTOR, else local"),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="The Ray cluster of --executor ray (e.g. "
+                                                                       "10.0.0.5:6379); default: "
+                                                                       "MODELMATE_RAY_ADDRESS, RAY_ADDRESS, else a "
+                                                                       "local cluster"),
 ) -> None:
     """Run background jobs (fine-tuning, embeddings, metadata refresh) in this process until stopped."""
     from modelmate.finetune.service import reconcile_runs
@@ -74,7 +81,7 @@ def worker(
     from modelmate.semantic import embedder
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    settings = _executor_settings(Settings(), executor, ray_address)
     wanted = sorted({k.strip() for item in kinds or [] for k in item.split(",") if k.strip()}) or None
     unknown = sorted(set(wanted or []) - set(registry.kinds()))
     if unknown:
@@ -92,11 +99,36 @@ def worker(
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: w.request_stop())
+        where = (f"; train/evaluate on Ray at {settings.ray_address or 'RAY_ADDRESS or a local cluster'}"
+                 if settings.executor == "ray" else "")
         console.print(f"worker [bold]{w.worker_id}[/] running {', '.join(wanted or registry.kinds())} jobs "
-                      f"(lease {settings.job_lease_s:g} s); Ctrl-C stops it")
+                      f"(lease {settings.job_lease_s:g} s{where}); Ctrl-C stops it")
         w.run_forever()
     finally:
         db.dispose()
+
+
+def _executor_settings(settings: Settings, executor: str | None, ray_address: str | None) -> Settings:
+    """``--executor``/``--ray-address`` over the settings (a copy); exit 2 for an unknown executor, or for ray
+    without Ray installed."""
+    update: dict[str, Any] = {}
+    if executor is not None:
+        if executor not in ("local", "ray"):
+            err_console.print(f"[red]error:[/] unknown executor {executor!r} (use local or ray)")
+            raise typer.Exit(2)
+        update["executor"] = executor
+    if ray_address:
+        update["ray_address"] = ray_address
+    if update:
+        settings = settings.model_copy(update=update)
+    if settings.executor == "ray":
+        try:
+            import ray  # noqa: F401 - only whether it is installed
+        except ImportError:
+            err_console.print("[red]error:[/] the ray executor needs Ray on this machine: "
+                              "pip install 'modelmate[cluster]' (ray[default]==2.60.0)")
+            raise typer.Exit(2) from None
+    return settings
 
 
 # --- train --------------------------------------------------------------------------------------------------------
