@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from modelmate.accounts import service, setup
@@ -22,7 +22,16 @@ from modelmate.accounts.schemas import (
     UserOut,
     UserPage,
 )
-from modelmate.api.deps import CurrentUser, IdPath, OptionalUser, SessionDep, SessionUser, SettingsDep, get_principal
+from modelmate.api.deps import (
+    CurrentUser,
+    DatabaseDep,
+    IdPath,
+    OptionalUser,
+    SessionDep,
+    SessionUser,
+    SettingsDep,
+    get_principal,
+)
 from modelmate.errors import ConflictError, ErrorResponse
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -48,12 +57,26 @@ def _start(request: Request, response: Response, session: SessionDep, user) -> S
     return SessionStarted(user=UserOut.model_validate(user))
 
 
+# The rate limiter writes its counters in transactions of its own, which must commit whatever the request's outcome
+# (a failed login counts although its request rolls back). So login and signup meet the limiter in a dependency
+# declared BEFORE the request's session: FastAPI solves dependencies in order, so it runs before that session opens
+# (and takes SQLite's write lock, which the limiter's own transactions would otherwise wait for).
+
+def _signup_allowed(payload: SignupRequest, request: Request) -> None:
+    del payload  # declared so that a malformed body is refused (422) before it costs a slot
+    request.app.state.auth_limiter.check(_client_ip(request))
+
+
+def _password_checked(payload: LoginRequest, request: Request, db: DatabaseDep) -> service.Authenticated:
+    return service.authenticate(db, request.app.state.auth_limiter, ip=_client_ip(request), login=payload.username,
+                                password=payload.password)
+
+
 @router.post("/signup", response_model=SessionStarted, status_code=201, responses=ERRORS,
              summary="Create an account (the first one needs the setup token and takes over the single-user "
                      "data) and sign in")
-def signup(payload: SignupRequest, request: Request, response: Response, session: SessionDep,
-           settings: SettingsDep) -> SessionStarted:
-    request.app.state.auth_limiter.check(_client_ip(request))
+def signup(_allowed: Annotated[None, Depends(_signup_allowed)], payload: SignupRequest, request: Request,
+           response: Response, session: SessionDep, settings: SettingsDep) -> SessionStarted:
     user = service.create_account(session, username=payload.username, email=payload.email,
                                   password=payload.password, signup_open=settings.signup_open,
                                   first_account_guard=partial(setup.require, settings, payload.setup_token))
@@ -61,10 +84,9 @@ def signup(payload: SignupRequest, request: Request, response: Response, session
 
 
 @router.post("/login", response_model=SessionStarted, responses=ERRORS, summary="Sign in with a password")
-def login(payload: LoginRequest, request: Request, response: Response, session: SessionDep) -> SessionStarted:
-    user = service.authenticate(session, request.app.state.auth_limiter, ip=_client_ip(request),
-                                login=payload.username, password=payload.password)
-    return _start(request, response, session, user)
+def login(authenticated: Annotated[service.Authenticated, Depends(_password_checked)], request: Request,
+          response: Response, session: SessionDep) -> SessionStarted:
+    return _start(request, response, session, service.complete_login(session, authenticated))
 
 
 @router.post("/logout", status_code=204, responses=ERRORS, summary="Sign out (the session is revoked server-side)")

@@ -20,6 +20,7 @@ The DB work runs in a worker thread with its own short transactions, before the 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Collection
 
 from fastapi import FastAPI, Request
@@ -29,7 +30,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelmate.accounts import security
-from modelmate.accounts.ratelimit import AuthRateLimiter, RateLimited
+from modelmate.accounts.ratelimit import AuthRateLimiter, DatabaseBackend, RateLimited
 from modelmate.accounts.service import SESSION_LIFETIME, Principal, resolve_api_token, resolve_session_cookie
 from modelmate.api.hosts import Origin, origin_of_url
 from modelmate.errors import error_response
@@ -181,8 +182,9 @@ def set_session_cookies(response: Response, session_id: str, csrf_token: str, *,
 
 
 def install(app: FastAPI) -> None:
-    """Add the authentication middleware, the login rate limiter and the 429 error handler."""
-    app.state.auth_limiter = AuthRateLimiter()
+    """Add the authentication middleware, the login rate limiter and the 429 error handler. The limiter's counters
+    live in the app's database, shared with every other server process using it (wall-clock times)."""
+    app.state.auth_limiter = AuthRateLimiter(DatabaseBackend(app.state.db), clock=time.time)
     app.add_middleware(AuthMiddleware)
 
     @app.exception_handler(RateLimited)

@@ -15,12 +15,18 @@ Three limits, all answered with 429 ``rate_limited`` and ``Retry-After``:
 An account name that does not exist is limited exactly like one that does (same keys, same answers, same timing).
 A "client" is its IP address, an IPv6 address counting as its /64 network (one home or server gets a whole /64).
 
-The counters live in memory (one server process; issue 16 moves them to the database). :class:`RateLimitBackend`
-is the seam for a shared store: :class:`AuthRateLimiter` only talks to the backend through it.
+The counters live in the database (:class:`DatabaseBackend`, tables ``rate_limit_events`` and
+``rate_limit_streaks``), so every server process sharing the database shares them: a second process is no second
+budget of guesses, and a restart forgets nothing. Each backend call is one short transaction of its own, committed
+whatever the request's outcome (a failed login must count although its request rolls back); a login costs about five
+of them, all by primary key or index. Times are wall-clock epoch seconds (``time.time``), the one clock processes
+share. Rows no limit can count any more are pruned at most once a minute. :class:`InMemoryBackend` (one process) is
+for tests and tools; :class:`AuthRateLimiter` only talks to a backend through :class:`RateLimitBackend`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 import threading
@@ -28,7 +34,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from sqlalchemy.orm import Session
+
+from modelmate.accounts import ratelimit_repository as repo
+from modelmate.db.engine import Database, immediate_transaction
+
+T = TypeVar("T")
 
 
 class RateLimitBackend(Protocol):
@@ -126,6 +139,60 @@ class InMemoryBackend:
             stalest = sorted(self._streaks, key=lambda k: self._streaks[k][1])
             for key in stalest[: max(1, len(stalest) // 10)]:
                 del self._streaks[key]
+
+
+class DatabaseBackend:
+    """The counters in the database, shared by every process that uses it. Each call is its own short transaction
+    (never the request's: a failed login's request rolls back, its failure must still count). ``now`` must come
+    from a clock all those processes share (``time.time``)."""
+
+    MAX_KEY = 200  # longer keys (a very long login name) are stored as a prefix + their SHA-256
+
+    def __init__(self, db: Database, *, prune_every_s: float = 60.0) -> None:
+        self.db = db
+        self.prune_every_s = prune_every_s
+        self._next_prune: float | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def stored_key(cls, key: str) -> str:
+        if len(key) <= cls.MAX_KEY:
+            return key
+        return f"{key[:cls.MAX_KEY - 72]}#{hashlib.sha256(key.encode()).hexdigest()}"
+
+    def _write(self, now: float, work: Callable[[Session], T]) -> T:
+        with self.db.session() as session:
+            immediate_transaction(session)
+            result = work(session)
+            if self._prune_due(now):
+                repo.prune(session, now)
+            return result
+
+    def _prune_due(self, now: float) -> bool:
+        with self._lock:
+            if self._next_prune is not None and now < self._next_prune:
+                return False
+            self._next_prune = now + self.prune_every_s
+            return True
+
+    def hit(self, key: str, window_s: float, now: float) -> None:
+        self._write(now, lambda s: repo.add_event(s, self.stored_key(key), now, expires_at=now + window_s))
+
+    def count(self, key: str, window_s: float, now: float) -> tuple[int, float | None]:
+        with self.db.session() as session:
+            return repo.count_events(session, self.stored_key(key), after=now - window_s)
+
+    def bump(self, key: str, forget_s: float, now: float) -> int:
+        return self._write(now, lambda s: repo.bump(s, self.stored_key(key), now, forget_s=forget_s))
+
+    def streak(self, key: str, forget_s: float, now: float) -> tuple[int, float | None]:
+        with self.db.session() as session:
+            return repo.streak(session, self.stored_key(key), after=now - forget_s)
+
+    def reset(self, key: str) -> None:
+        with self.db.session() as session:
+            immediate_transaction(session)
+            repo.forget(session, self.stored_key(key))
 
 
 @dataclass(frozen=True)

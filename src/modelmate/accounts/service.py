@@ -113,19 +113,42 @@ def create_account(session: Session, *, username: str, email: str, password: str
     return user
 
 
-def authenticate(session: Session, limiter: AuthRateLimiter, *, ip: str, login: str, password: str) -> User:
+@dataclass(frozen=True)
+class Authenticated:
+    """A password login that passed (see :func:`authenticate`), to be completed in the request's session."""
+
+    user_id: int
+    new_password_hash: str | None  # the password re-hashed with today's parameters; None: its hash is current
+
+
+def authenticate(db: Database, limiter: AuthRateLimiter, *, ip: str, login: str, password: str) -> Authenticated:
     """Check a username/email + password. Unknown users cost the same work and get the same answer. Failures slow
-    down only the client that made them (429 with a growing ``Retry-After``), never the owner elsewhere."""
+    down only the client that made them (429 with a growing ``Retry-After``), never the owner elsewhere.
+
+    Runs before the request's own unit of work opens (``endpoints.login``): the limiter's counters are written in
+    transactions of their own, so a failed login counts although its request rolls back; the user is read in a
+    short transaction; and no write lock is held while the password hash is checked."""
     account = login.strip().casefold()
     limiter.check(ip, account)
-    user = repo.find_by_login(session, account)
+    with db.session() as s:
+        user = repo.find_by_login(s, account)
     ok = security.verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         limiter.failed(account, ip)
         raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
     limiter.succeeded(account, ip)
-    if security.needs_rehash(user.password_hash or ""):
-        user.password_hash = security.hash_password(password)
+    rehash = security.hash_password(password) if security.needs_rehash(user.password_hash or "") else None
+    return Authenticated(user_id=user.id, new_password_hash=rehash)
+
+
+def complete_login(session: Session, authenticated: Authenticated) -> User:
+    """The user of a login that passed :func:`authenticate`, in the request's session (its password hash upgraded
+    when due). An account deactivated in between is refused like a wrong password."""
+    user = repo.get_user(session, authenticated.user_id)
+    if user is None or not user.is_active or user.is_local:
+        raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
+    if authenticated.new_password_hash is not None:
+        user.password_hash = authenticated.new_password_hash
         session.flush()
     return user
 

@@ -14,6 +14,7 @@ seeded on its own.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -23,16 +24,17 @@ from typing import Any
 
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking import service
-from modelmate.db.engine import immediate_transaction
 from modelmate.finetune import hf_pull
 from modelmate.finetune.runner import ChildProcess, child_env, classify_crash, memory_limit_bytes
 from modelmate.humanize import duration
-from modelmate.jobs import registry
+from modelmate.jobs import outbox, registry
 from modelmate.jobs import repository as jobs_repo
-from modelmate.jobs.registry import JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
+from modelmate.jobs.registry import EventDelivery, JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models.enums import JobKind
 from modelmate.storage.private import private_dir
+
+log = logging.getLogger("modelmate.benchmarking")
 
 ENTRY_MODULE = "modelmate.evaluation.entry"
 POLL_S = 0.25
@@ -155,13 +157,20 @@ class EvaluationTask:
             tail = _tail(directory / "eval.log")
             self._fail("ProcessCrashed", message, tail)
         stored: dict[str, str] = {}
+        events: list[int] = []
         result = self.result
         self.progress, self.message = 1.0, f"{result.get('status')}"
-        self._write(lambda session, ev: stored.update(status=service.store_result(session, ev, result)))
+
+        def store(session, evaluation) -> None:
+            stored["status"] = service.store_result(session, evaluation, result)
+            if stored["status"] in ("final", "partial"):  # research compares it with the parent/base
+                events.extend(outbox.enqueue(session, "evaluation_stored", job_id=self.ctx.job_id,
+                                             evaluation_id=self.evaluation_id))
+
+        self._write(store)
         self.ctx.log(f"attempt {self.ctx.attempt}: evaluation {stored.get('status')}")
         Path(spec["checkpoint_path"]).unlink(missing_ok=True)  # stored: nothing left to resume
-        if stored.get("status") in ("final", "partial"):  # research compares it with the parent/base
-            registry.announce("evaluation_stored", self.ctx, evaluation_id=self.evaluation_id)
+        outbox.deliver(self.ctx.db, self.settings, events)  # now; after a crash, a worker does
         if stored.get("status") == "failed":
             raise PermanentJobError(f"evaluation {self.evaluation_id} failed: "
                                     + "; ".join(f"{k}: {v}" for k, v in (result.get("errors") or {}).items())[:1500])
@@ -284,15 +293,17 @@ def run_evaluate(ctx: JobContext) -> dict[str, Any] | None:
 registry.on_reclaim(service.reconcile_evaluations)
 
 
-@registry.subscribe("model_trained")
-def evaluate_trained_model(ctx: JobContext, *, model_id: int, run_id: int, owner_id: int | None) -> None:
+@registry.subscribe("model_trained", transactional=True)
+def evaluate_trained_model(delivery: EventDelivery, *, model_id: int, run_id: int, owner_id: int | None) -> None:
     """After a successful run: queue the new model's evaluation on every domain (and its base's baseline, once per
-    settings) when automatic evaluation is on, with the training job's priority (background work stays behind)."""
-    if not ctx.settings.auto_evaluate_enabled:
+    settings) when automatic evaluation is on, with the training job's priority (background work stays behind).
+    Written in the delivery's transaction, which marks the event delivered: queued exactly once. (Delivered again
+    anyway, ``enqueue`` would return the model's queued or cached evaluation and queue nothing.)"""
+    if not delivery.settings.auto_evaluate_enabled:
         return
-    with ctx.db.session() as session:
-        immediate_transaction(session)  # read-then-write: another writer may commit in between (SQLite)
-        job = jobs_repo.get(session, ctx.job_id)
-        ids = service.enqueue_after_training(session, ctx.settings, model_id, owner_id=owner_id, run_id=run_id,
-                                             priority=job.priority if job is not None else 0)
-    ctx.log(f"queued evaluation(s) {ids} of the trained model and its base")
+    session = delivery.session
+    assert session is not None  # transactional
+    job = jobs_repo.get(session, delivery.job_id) if delivery.job_id is not None else None
+    ids = service.enqueue_after_training(session, delivery.settings, model_id, owner_id=owner_id, run_id=run_id,
+                                         priority=job.priority if job is not None else 0)
+    log.info("queued evaluation(s) %s of trained model %d (run %d) and its base", ids, model_id, run_id)

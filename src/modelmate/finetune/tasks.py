@@ -33,7 +33,7 @@ from modelmate.finetune.runner import (
     kill_leftover_child,
     memory_limit_bytes,
 )
-from modelmate.jobs import registry
+from modelmate.jobs import outbox, registry
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
@@ -413,13 +413,14 @@ class TrainingTask:
                 model = service.register_output_model(session, run, artifact_uri=plan.adapter_dir.as_uri(),
                                                       toy=plan.toy)
                 registered["model_id"] = model.id
+                # benchmarking queues the automatic evaluation (when enabled): recorded with the outcome
+                registered["events"] = outbox.enqueue(session, "model_trained", job_id=ctx.job_id, model_id=model.id,
+                                                      run_id=self.run_id, owner_id=ctx.owner_id)
 
         if not self._write(self._curve_values(), final=final):
             raise LeaseLost(f"job {ctx.job_id}: lease lost")
         ctx.log(f"attempt {ctx.attempt}: {outcome} after {result.get('steps')} steps")
-        if registered.get("model_id"):  # benchmarking queues the automatic evaluation (when enabled)
-            registry.announce("model_trained", ctx, model_id=registered["model_id"], run_id=self.run_id,
-                              owner_id=ctx.owner_id)
+        outbox.deliver(ctx.db, ctx.settings, registered.get("events", []))  # now; after a crash, a worker does
         return {"run_id": self.run_id, "outcome": outcome, "steps": result.get("steps"),
                 "output_model_id": registered.get("model_id")}
 

@@ -9,26 +9,26 @@ a retry cannot fix. Any other exception fails the attempt and the job is retried
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from modelmate.config import Settings
 from modelmate.db.engine import Database
 from modelmate.jobs import repository as repo
-
-log = logging.getLogger(__name__)
 
 # Modules whose import registers the built-in handlers (imported lazily: they depend on us, not we on them).
 BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks", "modelmate.finetune.tasks",
                         "modelmate.finetune.import_tasks", "modelmate.benchmarking.tasks", "modelmate.research.tasks")
 
-# Events a handler announces when it has finished something other domains react to, so that the lower layer never
-# imports the higher one (training → benchmarking → research):
-#   "model_trained"     (ctx, model_id=, run_id=, owner_id=)  a run registered its output model
-#   "evaluation_stored" (ctx, evaluation_id=)                 a final or partial evaluation was stored
+# Events a handler records when it has finished something other domains react to, so that the lower layer never
+# imports the higher one (training → benchmarking → research). The handler writes them with its outcome, in the same
+# transaction (``modelmate.jobs.outbox.enqueue``), and a worker delivers each to each subscriber once:
+#   "model_trained"     (model_id=, run_id=, owner_id=)  a run registered its output model
+#   "evaluation_stored" (evaluation_id=)                 a final or partial evaluation was stored
 EVENTS = ("model_trained", "evaluation_stored")
 
 
@@ -95,11 +95,32 @@ class JobContext:
                 self.lost.set()
 
 
+@dataclass(frozen=True)
+class EventDelivery:
+    """What a subscriber gets besides the event's details. No job is running for it: it opens its own units of
+    work on ``db`` — or, subscribed with ``transactional=True``, writes through ``session``, the delivery's own
+    transaction, which also marks the event delivered (both commit, or neither)."""
+
+    db: Database
+    settings: Settings
+    event_id: int
+    job_id: int | None  # the job that recorded the event (None once that job row is gone)
+    attempt: int
+    session: Session | None = None
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    name: str  # "module:function", stored in each of its outbox rows
+    fn: Callable[..., None]
+    transactional: bool
+
+
 Handler = Callable[[JobContext], "dict[str, Any] | None"]
 _HANDLERS: dict[str, Handler] = {}
 # Called with the Database after a worker reclaimed expired leases (domains resynchronise rows that mirror a job).
 _RECLAIM_HOOKS: list[Callable[[Database], None]] = []
-_SUBSCRIBERS: dict[str, list[Callable[..., None]]] = {event: [] for event in EVENTS}
+_SUBSCRIBERS: dict[str, list[Subscriber]] = {event: [] for event in EVENTS}
 _LOADED = False
 _LOCK = threading.Lock()
 
@@ -118,28 +139,33 @@ def on_reclaim(fn: Callable[[Database], None]) -> Callable[[Database], None]:
     return fn
 
 
-def subscribe(event: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register ``fn(ctx, **details)`` to run after a handler announces ``event`` (see ``EVENTS``)."""
+def subscribe(event: str, *, transactional: bool = False) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(delivery: EventDelivery, **details)`` for ``event`` (see ``EVENTS``).
+
+    ``transactional=True``: ``fn`` writes only through ``delivery.session``, which commits together with the mark
+    that the event was delivered — exactly once, even across crashes. Otherwise ``fn`` runs its own units of work
+    and must be idempotent: a crash after its work and before the mark delivers the event again."""
     if event not in _SUBSCRIBERS:
         raise ValueError(f"unknown job event {event!r}")
 
     def deco(fn: Callable[..., None]) -> Callable[..., None]:
-        if fn not in _SUBSCRIBERS[event]:
-            _SUBSCRIBERS[event].append(fn)
+        name = f"{fn.__module__}:{fn.__qualname__}"
+        if all(s.name != name for s in _SUBSCRIBERS[event]):
+            _SUBSCRIBERS[event].append(Subscriber(name=name, fn=fn, transactional=transactional))
         return fn
 
     return deco
 
 
-def announce(event: str, ctx: JobContext, **details: Any) -> None:
-    """Run ``event``'s subscribers in order. A subscriber's failure is logged and never fails the announcing job
-    (its work is already stored)."""
+def subscribers(event: str) -> list[Subscriber]:
     load_builtin()
-    for fn in list(_SUBSCRIBERS[event]):
-        try:
-            fn(ctx, **details)
-        except Exception:  # noqa: BLE001 - follow-up work must never undo the job that finished
-            log.exception("job %s: %s subscriber %s failed", ctx.job_id, event, getattr(fn, "__name__", fn))
+    if event not in _SUBSCRIBERS:
+        raise ValueError(f"unknown job event {event!r}")
+    return list(_SUBSCRIBERS[event])
+
+
+def subscriber(event: str, name: str) -> Subscriber | None:
+    return next((s for s in subscribers(event) if s.name == name), None)
 
 
 def reclaim_hooks() -> list[Callable[[Database], None]]:

@@ -4,6 +4,8 @@ Several workers (threads, server processes, CLI) may run against one database: c
 every write a worker makes about its job is fenced by the job's fencing token. While a handler runs, a
 heartbeat thread renews the lease every ``lease_s / 3`` seconds; when a heartbeat is rejected the handler's
 context is flagged and its next ``progress()`` raises :class:`~modelmate.jobs.registry.LeaseLost`.
+Each turn of the loop also delivers pending outbox events (``modelmate.jobs.outbox``): follow-up work recorded with
+a job's outcome that its own process did not deliver (it crashed right after the commit).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from modelmate.config import Settings
 from modelmate.db.engine import Database
-from modelmate.jobs import registry
+from modelmate.jobs import outbox, registry
 from modelmate.jobs import repository as repo
 from modelmate.jobs.registry import JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
 
@@ -62,9 +64,22 @@ class Worker:
                     log.exception("reclaim hook %r failed", hook)
         return n
 
+    def dispatch_events(self) -> int:
+        """Deliver pending outbox events (follow-up work a crash left behind, retries). A worker that only runs
+        given jobs (a CLI command's own) leaves them to the general workers. Never raises."""
+        if self.job_ids is not None:
+            return 0
+        try:
+            return outbox.dispatch_pending(self.db, self.settings, worker_id=self.worker_id)
+        except Exception:  # noqa: BLE001 - follow-up work must not stop the queue; retried on the next turn
+            log.exception("delivering outbox events failed")
+            return 0
+
     def run_once(self) -> bool:
-        """Reclaim expired leases, then claim and run at most one job. True when a job was run."""
+        """Reclaim expired leases, deliver pending events, then claim and run at most one job. True when a job
+        was run."""
         self.reclaim()
+        self.dispatch_events()
         kinds = self._kinds()
         with self.db.session() as session:
             if not repo.has_runnable(session, kinds, self.job_ids):

@@ -10,6 +10,7 @@ from modelmate.models.hub import (
     Job,
     TrainingRun,
 )
+from modelmate.models.outbox import OutboxEvent
 from modelmate.models.tracker import (
     Entry,
     EntryEmbedding,
@@ -19,7 +20,7 @@ from modelmate.models.tracker import (
     SearchDocument,
     Tag,
 )
-from modelmate.models.user import ApiToken, User, UserSession
+from modelmate.models.user import ApiToken, RateLimitEvent, RateLimitStreak, User, UserSession
 
 __all__ = [
     "ApiToken",
@@ -36,6 +37,9 @@ __all__ = [
     "JournalNote",
     "Model",
     "ModelFeedback",
+    "OutboxEvent",
+    "RateLimitEvent",
+    "RateLimitStreak",
     "SearchDocument",
     "Tag",
     "TrainingRun",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from modelmate.db.base import Base, IdType, UTCDateTime, utcnow
@@ -57,3 +57,29 @@ class UserSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateLimitEvent(Base):
+    """One counted login/signup attempt for a rate-limit key (``accounts.ratelimit.DatabaseBackend``). Times are
+    wall-clock epoch seconds, as every server process sharing the database reads the same clock; a row is pruned
+    once ``expires_at`` (its time + the window it was counted in) has passed."""
+
+    __tablename__ = "rate_limit_events"
+    __table_args__ = (Index("ix_rate_limit_events_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class RateLimitStreak(Base):
+    """A run of failures (or a trusted client's successes) for one key: its length and last time; forgotten
+    (pruned) once ``expires_at`` (the last bump + its forget time) has passed."""
+
+    __tablename__ = "rate_limit_streaks"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
