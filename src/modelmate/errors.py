@@ -57,6 +57,9 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
 
 
+from modelmate.storage.artifacts import StoreUnavailable  # noqa: E402 - after the classes it does not need
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -88,6 +91,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         return error_response(exc.status_code, exc.code, exc.message, exc.details, headers=exc.headers)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        # not the user's fault: the artifact store (S3...) is unreachable; nothing was written (RELIABILITY #45)
+        return error_response(503, "store_unavailable", str(exc), headers={"Retry-After": "30"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

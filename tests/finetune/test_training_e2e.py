@@ -89,7 +89,7 @@ def test_acceptance_api_to_trained_adapter_in_the_catalog(hub, upload, database,
 
         row = s.get(Model, body["output_model_id"])
         assert row.visibility == "private" and row.hub_info["adapter"] is True and row.hub_info["toy"] is True
-        assert row.hub_info["run_id"] == run["id"] and row.hub_info["artifact_uri"].startswith("file://")
+        assert row.hub_info["run_id"] == run["id"] and row.hub_info["artifact_uri"] == f"runs/{run['id']}/adapter"
         assert s.get(Job, run["job"]["id"]).result["output_model_id"] == row.id
     log = hub.get(f"/api/v1/runs/{run['id']}/log").json()["text"]
     assert "attempt 1" in log

@@ -122,11 +122,14 @@ def weights_of(settings: Settings, session: Session, model: Model) -> tuple[str,
         if base is None:
             raise ValueError("the fine-tuned model's base model is no longer in the catalog")
         source, _ = weights_of(settings, session, base)
-        from modelmate.finetune.forks import adapter_dir
+        from modelmate.finetune import adapters
 
-        adapter = adapter_dir(model)
+        try:
+            adapter = adapters.adapter_dir(settings, model)
+        except adapters.StoreUnavailable as exc:
+            raise ValueError(str(exc)) from None
         if adapter is None or not adapter.is_dir():
-            raise ValueError(f"the adapter directory {adapter} is missing")
+            raise ValueError("the adapter is not in the artifact store")
         return source, str(adapter)
     if info.get("key"):
         available, reason = bases.availability(settings, model)

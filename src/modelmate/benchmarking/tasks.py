@@ -32,6 +32,7 @@ from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import EventDelivery, JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models.enums import JobKind
+from modelmate.storage.artifacts import artifact_store
 from modelmate.storage.private import private_dir
 
 log = logging.getLogger("modelmate.benchmarking")
@@ -156,6 +157,7 @@ class EvaluationTask:
             message = message.replace("training", "evaluation").replace("the run's", "the evaluation's")
             tail = _tail(directory / "eval.log")
             self._fail("ProcessCrashed", message, tail)
+        self._upload_outputs(result_path, directory)
         stored: dict[str, str] = {}
         events: list[int] = []
         result = self.result
@@ -175,6 +177,18 @@ class EvaluationTask:
             raise PermanentJobError(f"evaluation {self.evaluation_id} failed: "
                                     + "; ".join(f"{k}: {v}" for k, v in (result.get("errors") or {}).items())[:1500])
         return {"evaluation_id": self.evaluation_id, "status": stored.get("status")}
+
+    def _upload_outputs(self, result_path: Path, directory: Path) -> None:
+        """A remote store: the raw results and the log go there before the scores are recorded (a local store is
+        this folder already)."""
+        if self.settings.store_is_local:
+            return
+        store = artifact_store(self.settings)
+        prefix = f"evaluations/{self.evaluation_id}"
+        if result_path.is_file():
+            store.put_file(result_path, f"{prefix}/{result_path.name}")
+        if (directory / "eval.log").is_file():
+            store.put_file(directory / "eval.log", f"{prefix}/eval.log")
 
     def _local_model(self, source: str) -> str:
         """A Hugging Face id is pulled here, in the worker, before the child starts (the child only loads local

@@ -37,6 +37,8 @@ from modelmate.db.base import utcnow
 from modelmate.errors import ForbiddenError, NotFoundError, PayloadTooLarge, ValidationFailed
 from modelmate.models import Dataset, Model, User
 from modelmate.storage import ContentStore, TooLarge
+from modelmate.storage.artifacts import artifact_store
+from modelmate.storage.cache import local_cache
 from modelmate.training.base_models import TINY_KEY
 from modelmate.training.data import (
     DataErrors,
@@ -73,12 +75,18 @@ class PreparedDataset:
 
 
 def store_for(settings: Settings) -> ContentStore:
-    return ContentStore(settings.artifacts_dir)
+    """Where dataset files are written on this machine: the artifact store itself when it is local, else this
+    machine's cache (same ``datasets/<sha256>.jsonl`` layout), from which they are uploaded."""
+    return ContentStore(settings.artifacts_dir if settings.store_is_local else settings.cache_dir)
 
 
 def dataset_path(settings: Settings, dataset: Dataset) -> Path:
-    """The immutable canonical JSONL of a dataset (deleted or not)."""
-    return store_for(settings).resolve(dataset.storage_uri)
+    """The immutable canonical JSONL of a dataset (deleted or not), on this machine (fetched into its cache from a
+    remote store; ArtifactMissing when it is not stored, StoreUnavailable when the store cannot be reached)."""
+    path = store_for(settings).resolve(dataset.storage_uri)
+    if settings.store_is_local or path.is_file():
+        return path
+    return local_cache(settings).file(artifact_store(settings), dataset.storage_uri)
 
 
 # --- names ------------------------------------------------------------------------------------------------------
@@ -205,6 +213,8 @@ def register(session: Session, settings: Settings, user: User, prepared: Prepare
     if existing is not None:
         return existing, False
     stored = store_for(settings).put_bytes(NAMESPACE, prepared.canonical, SUFFIX)
+    if not settings.store_is_local:  # in the shared store before the row points at it (503 when it is down)
+        artifact_store(settings).put_file(stored.path, stored.uri)
     name = clean_text(fields.name, 200) or default_name(prepared.original_filename, prepared.digest)
     description = fields.description.replace("\x00", "") if fields.description else None  # PostgreSQL: no NUL
     dataset = repo.add(session, {

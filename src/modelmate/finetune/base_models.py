@@ -42,6 +42,14 @@ from modelmate.finetune.schemas import BaseModelOut
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models import Model, User
 from modelmate.models.enums import ModelKind
+from modelmate.storage.artifacts import (
+    ArtifactMissing,
+    StoreUnavailable,
+    artifact_store,
+    build_manifest,
+    manifest_digest,
+)
+from modelmate.storage.cache import local_cache
 from modelmate.training import base_models as specs
 from modelmate.training.base_models import TINY_KEY, BaseModelSpec
 from modelmate.training.gguf import read_marker
@@ -114,10 +122,63 @@ def local_path_of(settings: Settings, model: Model) -> Path | None:
     return Path(info["local_path"]) if info.get("local_path") else None
 
 
-def model_source(settings: Settings, model: Model) -> str | None:
-    """What the trainer loads: the local directory, else the snapshot pulled from the Hugging Face Hub into our cache,
-    else the Hugging Face id (the worker pulls it before training: :func:`pending_download`)."""
+# --- base models in a remote artifact store (built or converted on one machine, used on any) ------------------------
+
+def stored_key(key: str) -> str:
+    return f"bases/{key}"
+
+
+def _store_key(settings: Settings, model: Model) -> str | None:
+    """The store key of a base built or converted by ModelMate, when the store is remote (None otherwise)."""
+    info = model.hub_info or {}
+    key = str(info.get("key") or "")
+    if settings.store_is_local or not key:
+        return None
+    return stored_key(key) if key == TINY_KEY or info.get("source") else None  # not a user's own local folder
+
+
+def publish(settings: Settings, key: str, path: Path) -> bool:
+    """A remote store: seal the model built or converted here under ``bases/<key>`` so that every worker and Ray
+    node can load it (skipped when the store holds these very files). True when uploaded now."""
+    if settings.store_is_local or not (path / "config.json").is_file():
+        return False
+    store = artifact_store(settings)
+    stored = store.manifest(stored_key(key))
+    if stored is not None and manifest_digest(stored) == manifest_digest(build_manifest(path)):
+        return False
+    store.put_dir(path, stored_key(key))
+    log.info("published base model %s to the artifact store", key)
+    return True
+
+
+def stored_available(settings: Settings, model: Model) -> bool:
+    key = _store_key(settings, model)
+    try:
+        return key is not None and artifact_store(settings).has_dir(key)
+    except StoreUnavailable:
+        return False
+
+
+def local_weights(settings: Settings, model: Model) -> Path | None:
+    """The base's folder on this machine: its own copy, else (remote store) the published one fetched into this
+    machine's cache. None when neither exists."""
     path = local_path_of(settings, model)
+    if path is not None and (path / "config.json").is_file():
+        return path
+    key = _store_key(settings, model)
+    if key is None:
+        return path
+    try:
+        return local_cache(settings).dir(artifact_store(settings), key)
+    except ArtifactMissing:
+        return path
+
+
+def model_source(settings: Settings, model: Model) -> str | None:
+    """What the trainer loads: the local directory (or the copy published to a remote store), else the snapshot
+    pulled from the Hugging Face Hub into our cache, else the Hugging Face id (the worker pulls it before training:
+    :func:`pending_download`)."""
+    path = local_weights(settings, model)
     if path is not None:
         return str(path)
     snapshot = hf_pull.cached_snapshot(settings, model.hf_repo_id) if model.hf_repo_id else None
@@ -175,6 +236,8 @@ def availability(settings: Settings, model: Model) -> tuple[bool, str | None]:
     if installing:
         return False, installing
     path = local_path_of(settings, model)
+    if path is not None and not (path / "config.json").is_file() and stored_available(settings, model):
+        return True, None  # built or converted on another machine and published to the store
     if path is not None:
         if info.get("key") == TINY_KEY:
             if tiny_built(path):
@@ -354,7 +417,18 @@ def seed_base_models(db: Database, settings: Settings) -> int:
         path = tiny_dir(settings)
         if tiny_built(path):
             n += register_tiny(session, path) is not None
+    if not settings.store_is_local:
+        publish_local(settings)
     return n
+
+
+def publish_local(settings: Settings) -> None:
+    """Publish the toy and the models converted on this machine to a remote store (idempotent)."""
+    if tiny_built(tiny_dir(settings)):
+        publish(settings, TINY_KEY, tiny_dir(settings))
+    for spec in specs.BASE_MODELS:
+        if import_source(settings, spec.key) is not None:
+            publish(settings, spec.key, managed_dir(settings, spec.key))
 
 
 # --- the toy ---------------------------------------------------------------------------------------------------
@@ -375,6 +449,7 @@ def build_tiny(settings: Settings, db: Database, *, pretrain_steps: int = 0, for
         model = register_tiny(session, path)
         if model is not None:
             session.expunge(model)
+    publish(settings, TINY_KEY, path)
     return model, built
 
 
@@ -406,6 +481,7 @@ def start_background_tiny_build(settings: Settings, db: Database) -> threading.T
             with db.session() as session:
                 immediate_transaction(session)
                 register_tiny(session, path)
+            publish(settings, TINY_KEY, path)
             log.info("toy base model 'tiny' ready")
         except Exception:  # noqa: BLE001 - the demo model is a convenience; the server runs without it
             log.exception("building the toy model failed")

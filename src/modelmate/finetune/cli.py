@@ -259,7 +259,7 @@ def _follow(db, settings: Settings, user_id: int, run_id: int, job_id: int):
         with Progress(*columns, console=console) as bar:
             task = bar.add_task(f"run {run_id}", total=None, info="queued")
             while True:
-                snap = service.snapshot(db, user_id, run_id)
+                snap = service.snapshot(db, settings, user_id, run_id)
                 if snap is None:
                     raise typer.Exit(1)
                 curve = snap.loss_curve
@@ -348,14 +348,15 @@ def _one_run(run_id: int, user: str | None, action: str):
     from modelmate.finetune import service
     from modelmate.models import User
 
-    db = _database(Settings())
+    settings = Settings()
+    db = _database(settings)
     try:
         user_id = _user_id(db, user)
         with db.session() as session:
             owner = session.get(User, user_id)
             run = (service.cancel_run(session, owner, run_id) if action == "cancel"
                    else service.get_run(session, owner, run_id))
-            return service.run_out(session, run)
+            return service.run_out(session, settings, run)
     except AppError as exc:
         raise _fail(exc) from exc
     finally:

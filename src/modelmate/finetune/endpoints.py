@@ -106,8 +106,8 @@ def training_options(user: CurrentUser) -> TrainingOptions:
 
 @router.post("/training/estimate", response_model=EstimateOut, responses={**NOT_FOUND, **INVALID},
              summary="Memory, time and steps a run would take, before launching it")
-def estimate(payload: EstimateRequest, session: SessionDep, user: CurrentUser) -> EstimateOut:
-    return service.estimate(session, user, payload)
+def estimate(payload: EstimateRequest, session: SessionDep, settings: SettingsDep, user: CurrentUser) -> EstimateOut:
+    return service.estimate(session, settings, user, payload)
 
 
 @router.post("/runs", response_model=RunOut, status_code=202, responses={**NOT_FOUND, **INVALID, **CONFLICT},
@@ -116,14 +116,15 @@ def create_run(payload: RunCreate, session: SessionDep, settings: SettingsDep, u
                idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
                                                              max_length=128)] = None) -> RunOut:
     run = service.create_run(session, settings, user, payload, idempotency_key)
-    return service.run_out(session, run)
+    return service.run_out(session, settings, run)
 
 
 @router.get("/models/{model_id}/fork-template", response_model=ForkTemplateOut,
             responses={**NOT_FOUND, **INVALID, 409: {"model": ErrorResponse, "description": "No recorded base model"}},
             summary="Fork a fine-tuned model: its base, dataset, preset and full configuration for the run builder")
-def fork_template(model_id: IdPath, session: SessionDep, user: CurrentUser) -> ForkTemplateOut:
-    return forks.fork_template(session, user, model_id)
+def fork_template(model_id: IdPath, session: SessionDep, settings: SettingsDep, user: CurrentUser
+                  ) -> ForkTemplateOut:
+    return forks.fork_template(session, settings, user, model_id)
 
 
 @router.get("/runs", response_model=RunPage, summary="Your fine-tuning runs, newest first")
@@ -135,8 +136,8 @@ def list_runs(session: SessionDep, user: CurrentUser, status: RunStatus | None =
 
 @router.get("/runs/{run_id}", response_model=RunOut, responses=NOT_FOUND,
             summary="One run: configuration, live status, the full loss curve, outcome")
-def get_run(run_id: IdPath, session: SessionDep, user: CurrentUser) -> RunOut:
-    return service.run_out(session, service.get_run(session, user, run_id))
+def get_run(run_id: IdPath, session: SessionDep, settings: SettingsDep, user: CurrentUser) -> RunOut:
+    return service.run_out(session, settings, service.get_run(session, user, run_id))
 
 
 @router.get("/runs/{run_id}/log", response_model=RunLog, responses=NOT_FOUND,
@@ -147,15 +148,16 @@ def run_log(run_id: IdPath, session: SessionDep, settings: SettingsDep, user: Cu
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut, responses=NOT_FOUND,
              summary="Cancel a run (idempotent): queued stops at once, running stops its training process")
-def cancel_run(run_id: IdPath, session: SessionDep, user: CurrentUser) -> RunOut:
-    return service.run_out(session, service.cancel_run(session, user, run_id))
+def cancel_run(run_id: IdPath, session: SessionDep, settings: SettingsDep, user: CurrentUser) -> RunOut:
+    return service.run_out(session, settings, service.cancel_run(session, user, run_id))
 
 
 @router.get("/runs/{run_id}/events", responses={**NOT_FOUND, 200: {"content": {"text/event-stream": {}},
                                                                    "description": "RunOut snapshots (SSE)"}},
             response_class=StreamingResponse,
             summary="Server-sent events: a RunOut snapshot whenever the run changes, until it finishes")
-def run_events(run_id: IdPath, session: SessionDep, db: DatabaseDep, user: CurrentUser) -> StreamingResponse:
+def run_events(run_id: IdPath, session: SessionDep, db: DatabaseDep, settings: SettingsDep,
+               user: CurrentUser) -> StreamingResponse:
     service.get_run(session, user, run_id)  # 404 before the stream starts
     owner_id = user.id
 
@@ -163,7 +165,7 @@ def run_events(run_id: IdPath, session: SessionDep, db: DatabaseDep, user: Curre
         last, last_sent = None, time.monotonic()
         deadline = last_sent + EVENTS_MAX_S
         while True:
-            snapshot = await run_in_threadpool(service.snapshot, db, owner_id, run_id)
+            snapshot = await run_in_threadpool(service.snapshot, db, settings, owner_id, run_id)
             if snapshot is None:
                 return
             data = snapshot.model_dump_json()

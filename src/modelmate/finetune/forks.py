@@ -5,7 +5,8 @@ Rules (applied by ``service.create_run`` and ``service.estimate``):
 - The adapter's shape cannot change when training continues, so ``r``, ``alpha``, ``target_modules``,
   ``use_dora`` and ``use_rslora`` are the parent's (from its run's configuration, else from its
   ``adapter_config.json``). Leaving them out is fine; an explicit different value is a 422 naming the field.
-- The parent's adapter must be on this server (``hub_info.artifact_uri``), else 409 ``parent_adapter_missing``.
+- The parent's adapter must be in the artifact store (``hub_info.artifact_uri``, a key), else 409
+  ``parent_adapter_missing``.
 - The worker copies the parent's adapter files into the run's directory once (``parent_adapter/``) and trains
   from that copy, so a retried attempt always starts from the same weights. The output adapter is a complete,
   standalone LoRA adapter for the base model (the parent is not needed to load it).
@@ -23,37 +24,21 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelmate.config import Settings
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
+from modelmate.finetune import adapters
 from modelmate.finetune import base_models as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import ForkParentRef, ForkTemplateOut
 from modelmate.models import Model, TrainingRun, User
 from modelmate.models.enums import ModelKind
+from modelmate.storage.artifacts import StoreUnavailable
 from modelmate.storage.private import tighten_tree
 from modelmate.training.base_models import BaseModelSpec
 
 LOCKED_FIELDS = ("r", "alpha", "target_modules", "use_dora", "use_rslora")
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+ADAPTER_FILES = adapters.ADAPTER_FILES
 PARENT_COPY = "parent_adapter"
-
-
-def adapter_dir(model: Model) -> Path | None:
-    """Where a fine-tuned model's adapter lives on this server (from ``hub_info.artifact_uri``), if anywhere."""
-    uri = str((model.hub_info or {}).get("artifact_uri") or "")
-    if not uri:
-        return None
-    return Path(uri[len("file://"):]) if uri.startswith("file://") else Path(uri)
-
-
-def adapter_missing_reason(model: Model) -> str | None:
-    """None when the model's adapter files are all here, else a plain sentence saying what is missing."""
-    path = adapter_dir(model)
-    if path is None:
-        return f"'{model.name}' has no adapter stored on this server"
-    missing = [name for name in ADAPTER_FILES if not (path / name).is_file()]
-    if missing:
-        return f"the adapter of '{model.name}' is missing on this server ({', '.join(missing)} not found)"
-    return None
 
 
 def parent_run(session: Session, parent: Model) -> TrainingRun | None:
@@ -65,8 +50,11 @@ def parent_run(session: Session, parent: Model) -> TrainingRun | None:
     return repo.run_for_output_model(session, parent.id)
 
 
-def _adapter_meta(parent: Model) -> dict[str, Any]:
-    path = adapter_dir(parent)
+def _adapter_meta(settings: Settings, parent: Model) -> dict[str, Any]:
+    try:
+        path = adapters.adapter_dir(settings, parent)
+    except StoreUnavailable:
+        return {}
     try:
         meta = json.loads((path / "adapter_config.json").read_text(encoding="utf-8")) if path else {}
     except (OSError, ValueError):
@@ -74,11 +62,11 @@ def _adapter_meta(parent: Model) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def locked_shape(session: Session, parent: Model, spec: BaseModelSpec) -> dict[str, Any]:
+def locked_shape(session: Session, settings: Settings, parent: Model, spec: BaseModelSpec) -> dict[str, Any]:
     """The adapter shape a fork of ``parent`` must keep: {r, alpha, target_modules, use_dora, use_rslora}."""
     run = parent_run(session, parent)
     config = dict(run.config or {}) if run is not None else {}
-    meta = _adapter_meta(parent)
+    meta = _adapter_meta(settings, parent) if not _shape_recorded(config) else {}
     targets = config.get("target_modules") or sorted(meta.get("target_modules") or []) or list(
         spec.default_target_modules)
     return {
@@ -101,10 +89,14 @@ def _same(field: str, given: Any, fixed: Any) -> bool:
         return False
 
 
-def fork_overrides(session: Session, parent: Model, spec: BaseModelSpec,
+def _shape_recorded(config: dict[str, Any]) -> bool:
+    return all(field in config for field in LOCKED_FIELDS)
+
+
+def fork_overrides(session: Session, settings: Settings, parent: Model, spec: BaseModelSpec,
                    overrides: dict[str, Any] | None) -> dict[str, Any]:
     """The run's overrides with the parent's adapter shape forced in; 422 naming the field on a conflict."""
-    shape = locked_shape(session, parent, spec)
+    shape = locked_shape(session, settings, parent, spec)
     for field in LOCKED_FIELDS:
         if overrides and field in overrides and not _same(field, overrides[field], shape[field]):
             fixed = shape[field]
@@ -115,9 +107,9 @@ def fork_overrides(session: Session, parent: Model, spec: BaseModelSpec,
     return {**(overrides or {}), **shape}
 
 
-def check_parent_adapter(parent: Model) -> None:
-    """409 when the parent's adapter files are not on this server (there is nothing to continue from)."""
-    reason = adapter_missing_reason(parent)
+def check_parent_adapter(settings: Settings, parent: Model) -> None:
+    """409 when the parent's adapter files are not in the store (there is nothing to continue from)."""
+    reason = adapters.missing_reason(settings, parent)
     if reason:
         raise ConflictError(f"Cannot fork '{parent.name}': {reason}, so there are no weights to continue "
                             "training from.", code="parent_adapter_missing")
@@ -147,7 +139,7 @@ def copy_parent_adapter(source: Path | None, run_dir: Path) -> Path:
     return target
 
 
-def fork_template(session: Session, user: User, model_id: int) -> ForkTemplateOut:
+def fork_template(session: Session, settings: Settings, user: User, model_id: int) -> ForkTemplateOut:
     """What the builder needs to fork ``model_id``: its base, data, preset, full config and the locked fields."""
     from modelmate.datasets.service import get_visible
 
@@ -168,9 +160,9 @@ def fork_template(session: Session, user: User, model_id: int) -> ForkTemplateOu
             dataset_id = get_visible(session, user, run.dataset_id).id
         except NotFoundError:
             dataset_id = None
-    shape = locked_shape(session, parent, spec)
+    shape = locked_shape(session, settings, parent, spec)
     config = {**(run.config or {} if run is not None else {}), **shape}
-    reason = adapter_missing_reason(parent)
+    reason = adapters.missing_reason(settings, parent)
     return ForkTemplateOut(
         parent=ForkParentRef(id=parent.id, name=parent.name), base_model=str((base.hub_info or {}).get("key")
                                                                              or base.id),

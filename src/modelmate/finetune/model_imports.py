@@ -122,6 +122,7 @@ def import_gguf(settings: Settings, db: Database, path: Path, *, name: str, key:
         if created:
             shutil.rmtree(target, ignore_errors=True)
         raise
+    bases.publish(settings, key, target)  # a remote store: every worker loads it from there
     return model
 
 

@@ -20,8 +20,8 @@ from modelmate.db.base import utcnow
 from modelmate.db.engine import Database
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
 from modelmate.evaluation import suites
+from modelmate.finetune import adapters, forks
 from modelmate.finetune import base_models as bases
-from modelmate.finetune import forks
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import (
     BaseModelOut,
@@ -46,6 +46,7 @@ from modelmate.jobs import queue as job_queue
 from modelmate.jobs import repository as jobs_repo
 from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun, User
 from modelmate.models.enums import JobKind, JobStatus, ModelKind, RunStatus
+from modelmate.storage.artifacts import StoreUnavailable, artifact_store
 from modelmate.training import config as training_config
 from modelmate.training.base_models import BaseModelSpec
 
@@ -184,11 +185,11 @@ def _estimate(config: training_config.TrainingConfig, spec: BaseModelSpec, datas
                                     device=_device())
 
 
-def estimate(session: Session, user: User, payload: EstimateRequest) -> EstimateOut:
+def estimate(session: Session, settings: Settings, user: User, payload: EstimateRequest) -> EstimateOut:
     model, parent = _base_and_parent(session, user, payload.base_model, payload.parent_model_id)
     dataset = _dataset(session, user, payload.dataset_id)
     spec = _spec(model)
-    overrides = forks.fork_overrides(session, parent, spec, payload.config) if parent else payload.config
+    overrides = forks.fork_overrides(session, settings, parent, spec, payload.config) if parent else payload.config
     config = resolve_config(payload.preset, overrides, spec)
     result = _estimate(config, spec, dataset, model)
     return EstimateOut(**result.as_dict(), config=config.model_dump(mode="json"))
@@ -211,8 +212,8 @@ def create_run(session: Session, settings: Settings, user: User, payload: RunCre
         payload = payload.model_copy(update={"preset": "quick"})
     overrides = payload.config
     if parent is not None:  # a fork: the parent's adapter must be here, and its shape is kept
-        forks.check_parent_adapter(parent)
-        overrides = forks.fork_overrides(session, parent, spec, payload.config)
+        forks.check_parent_adapter(settings, parent)
+        overrides = forks.fork_overrides(session, settings, parent, spec, payload.config)
     config = resolve_config(payload.preset, overrides, spec)
     available, reason = bases.availability(settings, model)
     if not available:
@@ -280,18 +281,12 @@ def _summary_fields(run: TrainingRun, base: Model | None, dataset: Dataset | Non
         "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at}
 
 
-def artifact_dir(run: TrainingRun) -> Path | None:
-    uri = run.artifact_uri or ""
-    if uri.startswith("file://"):
-        return Path(uri[len("file://"):])
-    return Path(uri) if uri else None
-
-
-def artifact_files(run: TrainingRun) -> list[str]:
-    path = artifact_dir(run)
-    if path is None or not path.is_dir():
+def artifact_files(settings: Settings, run: TrainingRun) -> list[str]:
+    """Names of the files of the run's stored adapter (none until it was completely stored, at the run's end)."""
+    if run.status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
         return []
-    return sorted(p.name for p in path.iterdir() if p.is_file())
+    files = adapters.stored_files(settings, run.artifact_uri)
+    return sorted(str(f["path"]) for f in files or [] if "/" not in str(f["path"]))
 
 
 def run_evaluation(session: Session, run: TrainingRun) -> RunEvaluation | None:
@@ -322,7 +317,7 @@ def evaluation_state(evaluation: Evaluation, job: Job | None) -> RunEvaluation:
                          tasks=len(evaluation.tasks or []), error=error)
 
 
-def run_out(session: Session, run: TrainingRun) -> RunOut:
+def run_out(session: Session, settings: Settings, run: TrainingRun) -> RunOut:
     models, datasets, jobs = repo.related(session, [run])
     base, dataset, job = models.get(run.base_model_id), datasets.get(run.dataset_id or 0), jobs.get(run.job_id or 0)
     error = None
@@ -337,17 +332,17 @@ def run_out(session: Session, run: TrainingRun) -> RunOut:
         loss_curve=[CurvePoint(**p) for p in run.loss_curve_data or []], early_stopping=run.early_stopping or [],
         estimate=run.estimate or {}, tokens_per_second=run.tokens_per_second, train_tokens=run.train_tokens,
         peak_memory_bytes=run.peak_memory_bytes, train_seconds=run.train_seconds, environment=run.environment or {},
-        error=error, artifacts=artifact_files(run),
+        error=error, artifacts=artifact_files(settings, run),
         queue=job_queue.queue_info(session, job, run.owner_id) if job and job.status == JobStatus.QUEUED.value
         else None,
         evaluation=run_evaluation(session, run) if run.output_model_id is not None else None)
 
 
-def snapshot(db: Database, owner_id: int, run_id: int) -> RunOut | None:
+def snapshot(db: Database, settings: Settings, owner_id: int, run_id: int) -> RunOut | None:
     """The run as its owner sees it now, in a short session of its own (for event streams)."""
     with db.session() as session:
         run = repo.get_owned_run(session, owner_id, run_id)
-        return run_out(session, run) if run is not None else None
+        return run_out(session, settings, run) if run is not None else None
 
 
 def list_runs(session: Session, user: User, *, status: RunStatus | None, limit: int, offset: int) -> RunPage:
@@ -363,10 +358,25 @@ def run_dir(settings: Settings, run_id: int) -> Path:
     return settings.artifacts_dir / "runs" / str(int(run_id))
 
 
-def read_log(settings: Settings, run_id: int, max_bytes: int = LOG_TAIL_BYTES) -> RunLog:
+def run_log_key(run_id: int) -> str:
+    return f"runs/{int(run_id)}/train.log"
+
+
+def _open_log(settings: Settings, run_id: int):
+    """The run's log: this machine's copy when it has one (its worker ran it), else the copy in the store (another
+    machine's worker uploads it as training goes)."""
     path = run_dir(settings, run_id) / "train.log"
+    if path.is_file() or settings.store_is_local:
+        return open(path, "rb")
     try:
-        with open(path, "rb") as fh:
+        return artifact_store(settings).open(run_log_key(run_id))
+    except StoreUnavailable as exc:
+        raise FileNotFoundError(str(exc)) from exc
+
+
+def read_log(settings: Settings, run_id: int, max_bytes: int = LOG_TAIL_BYTES) -> RunLog:
+    try:
+        with _open_log(settings, run_id) as fh:
             fh.seek(0, 2)
             size = fh.tell()
             fh.seek(max(0, size - max_bytes))

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from modelmate.db.base import utcnow
+from modelmate.finetune import adapters, forks, hf_pull, service
 from modelmate.finetune import base_models as bases
-from modelmate.finetune import forks, hf_pull, service
 from modelmate.finetune import repository as repo
 from modelmate.finetune.runner import (
     ChildProcess,
@@ -39,6 +39,9 @@ from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, Permane
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models import Dataset, TrainingRun
 from modelmate.models.enums import JobKind, RunStatus
+from modelmate.storage import staging
+from modelmate.storage.artifacts import ArtifactMissing, StoreUnavailable, artifact_store
+from modelmate.storage.cache import local_cache
 from modelmate.storage.private import FILE_MODE, private_dir
 from modelmate.training.diagnose import classify
 
@@ -81,17 +84,18 @@ class Plan:
 
 
 def dataset_file(settings, dataset: Dataset | None, content_hash: str | None) -> Path | None:
-    """The immutable, content-addressed file of a dataset (also after the dataset was deleted)."""
-    from modelmate.datasets.service import dataset_path
+    """The immutable, content-addressed file of a dataset (also after the dataset was deleted), on this machine
+    (fetched into its cache from a remote store). Raises StoreUnavailable when the store cannot be reached."""
+    from modelmate.datasets.service import NAMESPACE, SUFFIX, dataset_path
     from modelmate.storage import StoreError
 
-    candidates: list[Path] = []
     if dataset is not None:
-        with contextlib.suppress(StoreError):
-            candidates.append(dataset_path(settings, dataset))
+        with contextlib.suppress(StoreError, ArtifactMissing):
+            return dataset_path(settings, dataset)
     if content_hash:
-        candidates.append(settings.artifacts_dir / "datasets" / f"{content_hash}.jsonl")
-    return next((p for p in candidates if p.is_file()), None)
+        with contextlib.suppress(ArtifactMissing, ValueError):
+            return local_cache(settings).file(artifact_store(settings), f"{NAMESPACE}/{content_hash}{SUFFIX}")
+    return None
 
 
 def _sha256(path: Path) -> str:
@@ -136,6 +140,7 @@ class TrainingTask:
         except (KeyError, TypeError, ValueError):
             raise PermanentJobError(f"bad train payload: {ctx.payload!r}") from None
         self.state = CurveState()
+        self.checkpoint_prefix = f"runs/{self.run_id}/checkpoints"
         self.child: ChildProcess | None = None
         self._download: tuple[float, str] | None = None  # (progress, message) while the base model downloads
 
@@ -230,7 +235,7 @@ class TrainingTask:
                 "tags": ["modelmate", "lora", str(spec.key)] + (["toy"] if spec.toy else []), "toy": spec.toy}
             dataset_hash = run.dataset_hash
             parent = repo.model_by_id(session, run.parent_model_id) if run.parent_model_id else None
-            parent_source = forks.adapter_dir(parent) if parent is not None else None
+            parent_source = adapters.adapter_dir(settings, parent) if parent is not None else None
             parent_name = parent.name if parent is not None else None
         if download:  # a Hugging Face model not on this machine yet: pulled here, the child gets the local snapshot
             source = str(self._pull_base(download))
@@ -258,6 +263,8 @@ class TrainingTask:
                 "target_modules": config.get("target_modules") or list(spec.default_target_modules),
                 "model_card": card, "threads": settings.train_threads, "resume": True,
                 "init_adapter": init_adapter}
+            if int(config.get("workers") or 1) > 1 and settings.ray_address:  # Ray Train joins this cluster
+                spec_json["ray_address"] = settings.ray_address
             write_json_atomic(plan.spec_path, spec_json)
         except OSError as exc:
             raise RunFailed("crashed", f"Cannot write the run's files in {run_dir}: {exc.strerror or exc}. "
@@ -265,10 +272,16 @@ class TrainingTask:
                             {"type": type(exc).__name__, "message": str(exc)}) from None
         first = self.ctx.attempt == 1
 
+        if not settings.store_is_local:  # a new attempt on another machine resumes from the stored checkpoint
+            restored = staging.restore_checkpoint(artifact_store(settings), self.checkpoint_prefix,
+                                                  run_dir / "checkpoints")
+            if restored:
+                self.ctx.log(f"attempt {self.ctx.attempt}: fetched the checkpoint of step {restored} from the store")
+
         def final(_session, run: TrainingRun) -> None:
             run.status = RunStatus.RUNNING.value
             run.started_at = run.started_at or utcnow()
-            run.artifact_uri = plan.adapter_dir.as_uri()
+            run.artifact_uri = adapters.run_adapter_key(self.run_id)
 
         if not self._write({}, final=final):
             raise LeaseLost(f"job {self.ctx.job_id}: lease lost")
@@ -332,13 +345,32 @@ class TrainingTask:
             child.record(plan.run_dir, ctx.attempt)
         except OSError as exc:
             raise RunFailed("crashed", f"Cannot start the training process: {exc}") from None
-        stop_reason = self._supervise(child)
+        stop_reason = self._supervise(child, plan)
         code = child.finish()
         for event in child.drain(0):
             self.state.apply(event)
         return self._conclude(plan, code, stop_reason, child.peak_rss)
 
-    def _supervise(self, child: ChildProcess) -> str | None:
+    def _sync_checkpoint(self, plan: Plan, before: int | None) -> None:
+        """A remote store: upload the checkpoint the trainer just wrote, so that a new attempt on any machine resumes
+        from it (a local store is the run folder itself: nothing to do)."""
+        step = self.state.last_checkpoint
+        if self.settings.store_is_local or step is None or step == before:
+            return
+        try:
+            staging.upload_checkpoint(artifact_store(self.settings), plan.run_dir / "checkpoints", step,
+                                      self.checkpoint_prefix)
+        except FileNotFoundError:  # the trainer pruned it meanwhile: the next one is uploaded
+            pass
+        except StoreUnavailable as exc:  # training goes on; a resume elsewhere would start from an older one
+            log.warning("run %d: checkpoint %d not uploaded: %s", self.run_id, step, exc)
+
+    def _upload_log(self, plan: Plan) -> None:
+        if not self.settings.store_is_local and plan.log_path.is_file():
+            with contextlib.suppress(Exception):  # the log is a convenience: never fail a run over it
+                artifact_store(self.settings).put_file(plan.log_path, service.run_log_key(self.run_id))
+
+    def _supervise(self, child: ChildProcess, plan: Plan) -> str | None:
         """Wait for the child, writing the curve and checking cancel/lease. Returns why we stopped it (or None)."""
         ctx = self.ctx
         stop_reason: str | None = None
@@ -346,9 +378,10 @@ class TrainingTask:
         last_flush = last_sample = 0.0
         self._cancel = False
         while True:
-            resumed_before = self.state.resumed_from_step
+            resumed_before, checkpoint_before = self.state.resumed_from_step, self.state.last_checkpoint
             for event in child.drain(POLL_S):
                 self.state.apply(event)
+            self._sync_checkpoint(plan, checkpoint_before)
             if self.state.resumed_from_step and resumed_before is None:
                 ctx.log(f"attempt {ctx.attempt}: resumed from the checkpoint at step {self.state.resumed_from_step}")
             now = time.monotonic()
@@ -403,6 +436,10 @@ class TrainingTask:
             self._fail(category or "crashed", message or "Training failed.",
                        error or {"type": "TrainingFailed", "message": message})
         adapter_ok = (plan.adapter_dir / "adapter_model.safetensors").is_file()
+        adapter_key = adapters.run_adapter_key(self.run_id)
+        if adapter_ok:  # sealed in the store before anything records it (a remote store: uploaded now)
+            artifact_store(self.settings).put_dir(plan.adapter_dir, adapter_key)
+        self._upload_log(plan)
         registered: dict[str, Any] = {}
 
         def final(session, run: TrainingRun) -> None:
@@ -410,8 +447,7 @@ class TrainingTask:
             run.status = RunStatus.SUCCEEDED.value
             run.failure_message = None if outcome == "success" else message
             if adapter_ok:
-                model = service.register_output_model(session, run, artifact_uri=plan.adapter_dir.as_uri(),
-                                                      toy=plan.toy)
+                model = service.register_output_model(session, run, artifact_uri=adapter_key, toy=plan.toy)
                 registered["model_id"] = model.id
                 # benchmarking queues the automatic evaluation (when enabled): recorded with the outcome
                 registered["events"] = outbox.enqueue(session, "model_trained", job_id=ctx.job_id, model_id=model.id,

@@ -28,11 +28,13 @@ from sqlalchemy.orm import Session
 from modelmate.catalog.schemas import RawText
 from modelmate.config import Settings
 from modelmate.errors import AppError, ConflictError
+from modelmate.finetune import adapters
 from modelmate.finetune import base_models as bases
 from modelmate.finetune import repository as ft_repo
-from modelmate.hub.service import adapter_dir, get_visible
+from modelmate.hub.service import get_visible
 from modelmate.models import Model, User
 from modelmate.models.enums import ModelKind
+from modelmate.storage.artifacts import StoreUnavailable
 from modelmate.training import generate
 
 CACHE_SIZE = 2
@@ -100,7 +102,7 @@ def _hf_cached(repo_id: str) -> bool:
 
 def _base_weights(settings: Settings, model: Model) -> str:
     info = model.hub_info or {}
-    path = bases.local_path_of(settings, model)
+    path = bases.local_weights(settings, model)
     if path is not None:
         if info.get("key") == bases.TINY_KEY and not bases.tiny_built(path):
             raise unavailable(model, "the toy model has not been built yet (run `modelmate models build-tiny`)")
@@ -120,7 +122,10 @@ def target_for(settings: Settings, session: Session, model: Model) -> Target:
     if model.kind == ModelKind.EXTERNAL.value:
         raise unavailable(model, "it is a catalog entry for a model hosted elsewhere, not weights on this server")
     if model.kind == ModelKind.FINETUNED.value:
-        adapter = adapter_dir(model)
+        try:
+            adapter = adapters.adapter_dir(settings, model) if (model.hub_info or {}).get("adapter") else None
+        except StoreUnavailable as exc:
+            raise unavailable(model, str(exc)) from None
         if adapter is None or not (adapter / "adapter_config.json").is_file():
             raise unavailable(model, "its adapter files are not on this machine")
         base = ft_repo.model_by_id(session, model.base_model_id) if model.base_model_id else None

@@ -25,10 +25,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelmate.config import Settings
 from modelmate.errors import AppError, NotFoundError
+from modelmate.finetune import adapters
 from modelmate.hub import repository as repo
 from modelmate.hub import service
 from modelmate.models import Model, User
+from modelmate.storage.artifacts import ArtifactMissing, ArtifactStore, LocalStore, StoreUnavailable
 from modelmate.training.artifacts import _yaml_scalar, front_matter, render_model_card
 
 CARD = "README.md"
@@ -52,12 +55,19 @@ class BundleFile:
     size: int
     sha256: str
     path: Path | None = None  # on disk (adapter and tokenizer files) ...
-    data: bytes | None = None  # ... or generated (the model card)
+    data: bytes | None = None  # ... or generated (the model card) ...
     identity: tuple[int, int] | None = None  # (device, inode) of the file on disk when it was listed
+    stored: tuple[ArtifactStore, str] | None = None  # ... or streamed from a remote artifact store (store, key)
 
     def chunks(self) -> Iterator[bytes]:
         if self.data is not None:
             yield self.data
+            return
+        if self.stored is not None:
+            store, key = self.stored
+            with store.open(key) as fh:
+                while chunk := fh.read(CHUNK):
+                    yield chunk
             return
         assert self.path is not None
         with _open_listed(self.path, self.identity, self.size) as fh:
@@ -213,16 +223,42 @@ def model_card(session: Session, model: Model, owner: str) -> str:
 
 # --- the bundle -----------------------------------------------------------------------------------------------
 
-def bundle(session: Session, model: Model) -> Bundle:
-    """The files of a fine-tuned model; 409 ``model_unavailable`` when its adapter is not on this machine."""
-    if model.kind != "finetuned":
-        raise ModelUnavailable("only fine-tuned models (LoRA adapters made here) can be downloaded from ModelMate")
-    folder = service.adapter_dir(model)
+def stored_files(store: ArtifactStore, key: str) -> list[BundleFile]:
+    """The adapter's top-level files as its manifest in a remote store lists them, streamed from there."""
+    files = []
+    for item in store.dir_files(key):
+        name = str(item["path"])
+        if "/" in name or name.startswith(".") or name == CARD:
+            continue
+        files.append(BundleFile(name=name, size=int(item["size"]), sha256=str(item["sha256"]),
+                                stored=(store, f"{key}/{name}")))
+    return sorted(files, key=lambda f: f.name)
+
+
+def _files(settings: Settings, model: Model) -> list[BundleFile]:
+    if not (model.hub_info or {}).get("adapter"):
+        raise ModelUnavailable(NOT_ON_THIS_SERVER)
+    store, key, path = adapters.locate(settings, adapters.adapter_uri(model))
+    try:
+        if key is not None and not isinstance(store, LocalStore):
+            return stored_files(store, key)
+        folder = store.dir_path(key) if key is not None and isinstance(store, LocalStore) else path
+    except ArtifactMissing:
+        raise ModelUnavailable(NOT_ON_THIS_SERVER) from None
+    except StoreUnavailable as exc:
+        raise ModelUnavailable(str(exc)) from None
     if folder is None:
         raise ModelUnavailable(NOT_ON_THIS_SERVER)
+    return adapter_files(folder)
+
+
+def bundle(session: Session, settings: Settings, model: Model) -> Bundle:
+    """The files of a fine-tuned model; 409 ``model_unavailable`` when its adapter is not in the store."""
+    if model.kind != "finetuned":
+        raise ModelUnavailable("only fine-tuned models (LoRA adapters made here) can be downloaded from ModelMate")
+    files = _files(settings, model)
     names = repo.usernames(session, {model.owner_id} if model.owner_id is not None else set())
     owner = service.owner_name(model, names) or "unknown"
-    files = adapter_files(folder)
     if not any(f.name == WEIGHTS for f in files):  # e.g. the weights are a symbolic link: never served
         raise ModelUnavailable(NOT_ON_THIS_SERVER)
     card = model_card(session, model, owner).encode("utf-8")
@@ -230,11 +266,11 @@ def bundle(session: Session, model: Model) -> Bundle:
     return Bundle(model=model, owner=owner, files=sorted(files, key=lambda f: f.name))
 
 
-def download_bundle(session: Session, viewer: User | None, model_id: int) -> Bundle:
+def download_bundle(session: Session, settings: Settings, viewer: User | None, model_id: int) -> Bundle:
     model = service.get_visible(session, viewer, model_id)
     if not model.slug and model.kind == "finetuned":
         raise NotFoundError(f"model {model_id} has no downloadable files")
-    return bundle(session, model)
+    return bundle(session, settings, model)
 
 
 def zip_name(b: Bundle) -> str:

@@ -35,8 +35,9 @@ def page_by_id(model_id: IdPath, session: SessionDep, settings: SettingsDep, use
                        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
                              "description": "adapter safetensors + adapter_config.json + tokenizer + README.md card"}},
             summary="Download a fine-tuned model as a zip (PEFT adapter, tokenizer, model card with model-index)")
-def download_model(model_id: IdPath, session: SessionDep, user: OptionalUser) -> StreamingResponse:
-    bundle = download.download_bundle(session, user, model_id)
+def download_model(model_id: IdPath, session: SessionDep, settings: SettingsDep, user: OptionalUser
+                   ) -> StreamingResponse:
+    bundle = download.download_bundle(session, settings, user, model_id)
     return StreamingResponse(download.zip_stream(bundle), media_type="application/zip",
                              headers={"Content-Disposition": f'attachment; filename="{download.zip_name(bundle)}"'})
 

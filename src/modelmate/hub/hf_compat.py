@@ -75,7 +75,7 @@ def _bundle(request: Request, session: Session, authorization: str | None, owner
     not_found = _HubError(404, "RepoNotFound", f"Repository not found: {owner[:64]}/{name[:200]}")
     try:
         model = hub.get_by_repo(session, viewer, owner, name)
-        found = download.bundle(session, model)
+        found = download.bundle(session, request.app.state.settings, model)
     except AppError:
         raise not_found from None
     if revision not in (DEFAULT_REVISION, found.commit):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -90,12 +89,13 @@ def model_refs(session: Session, models: list[Model]) -> list[ModelRef]:
     return [model_ref(m, names) for m in models]
 
 
-def adapter_dir(model: Model) -> Path | None:
-    """The adapter directory of a fine-tuned model on this machine, or None when there is none."""
-    from modelmate.finetune.forks import adapter_dir as stored_adapter_dir
+def has_adapter(settings: Settings, model: Model) -> bool:
+    """A fine-tuned model whose adapter is completely in the artifact store (read from its manifest, no download)."""
+    from modelmate.finetune import adapters
 
-    path = stored_adapter_dir(model) if (model.hub_info or {}).get("adapter") else None
-    return path if path is not None and (path / "adapter_model.safetensors").is_file() else None
+    if model.kind != "finetuned" or not (model.hub_info or {}).get("adapter"):
+        return False
+    return adapters.missing_reason(settings, model) is None
 
 
 # --- the page -------------------------------------------------------------------------------------------------
@@ -180,10 +180,10 @@ def page(session: Session, settings: Settings, viewer: User | None, model: Model
                      parameters=model.parameters, base=ref(model.base_model_id), parent=ref(model.parent_model_id),
                      toy=bool((model.hub_info or {}).get("toy")), created_at=model.created_at,
                      repo_id=repo_id(model, owner), page_path=page_path(model, owner))
-    has_adapter = model.kind == "finetuned" and adapter_dir(model) is not None
+    stored = has_adapter(settings, model)
     permissions = Permissions(
         can_edit=viewer is not None and model.owner_id == viewer.id, can_feedback=viewer is not None,
-        can_download=has_adapter, can_fork=viewer is not None and has_adapter,
+        can_download=stored, can_fork=viewer is not None and stored,
         can_demo=_can_demo(settings, session, model))
     return ModelPageOut(model=info, run=_run_info(run), dataset=_dataset_card(settings, dataset, viewer),
                         feedback=feedback_block(session, model, viewer), permissions=permissions)
