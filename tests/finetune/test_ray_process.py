@@ -264,3 +264,13 @@ def test_sigkill_stops_the_task_and_its_trainer_at_once(cluster, store_url, tmp_
     code = proc.finish(eof_wait_s=0)
     assert (code, proc.lost) == (-signal.SIGKILL, False)
     assert _gone(child), "the trainer outlived the cancelled Ray task"
+
+
+def test_a_missing_input_is_a_node_error_not_a_lost_worker(cluster, store_url, tmp_path) -> None:
+    proc = _job(store_url, "5", tmp_path)
+    proc.spec["base_model"] = artifact_ref("dir", "bases/never-stored")
+    proc.start()
+    code, events = _supervise(proc)
+    assert (code, proc.lost, proc.retryable, events) == (1, False, False, [])
+    assert proc.error["type"] == "ArtifactMissing" and "bases/never-stored" in proc.error["message"]
+    assert "preparing the job failed: ArtifactMissing" in (tmp_path / "train.log").read_text()

@@ -33,10 +33,11 @@ Behaviour:
   ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` on every machine, and ModelMate never reads
   it; for an explicit address it sets ``RAY_AUTH_MODE=token`` when a token is at hand and the mode is unset (Ray
   itself does that only for clusters it finds on its own).
-- **Events**: the node pushes events, its log text and the child's memory to a :class:`~.ray_task.Channel` actor
-  (placed on this node when possible); :meth:`drain` pulls them, appends the log text to ``log_path`` (the run page
-  reads that file) and returns the events. ``checkpoint`` events carry ``"stored"`` (uploaded to the store); the
-  ``result`` event arrives only after the outputs are in the store.
+- **Events**: the node pushes events, its log text and the child's memory to this job's mailbox in the process's
+  :class:`~.ray_task.Channel` actor (one per driver process, placed on this node when possible); :meth:`drain`
+  pulls them, appends the log text to ``log_path`` (the run page reads that file) and returns the events.
+  ``checkpoint`` events carry ``"stored"`` (uploaded to the store); the ``result`` event arrives only after the
+  outputs are in the store.
 - **Stopping**: ``signal_group(SIGTERM)`` reaches the child on the node within ~0.2 s (graceful: a partial adapter);
   ``signal_group(SIGKILL)`` is ``ray.cancel(force=True)``: the Ray worker dies and its child with it (PDEATHSIG).
 - **Ending**: :meth:`finish` returns the child's exit status, ``-9`` after our SIGKILL, or :data:`LOST_CODE` with
@@ -57,6 +58,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -76,6 +78,7 @@ _LOST = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.ex
          ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError, ray.exceptions.RaySystemError,
          ray.exceptions.RayActorError)
 _lock = threading.Lock()
+_channel: list[Any] = []  # [Ray job id, this process's Channel actor], made at the first start()
 
 
 class RayUnavailable(ConnectionError):
@@ -116,6 +119,23 @@ def connect(address: str | None = None) -> None:
                                  f"{exc}") from exc
 
 
+def channel():
+    """This process's :class:`~.ray_task.Channel` (created once per Ray connection, on this node when possible; a
+    dead one, e.g. its node died, is replaced)."""
+    with _lock:
+        job = ray.get_runtime_context().get_job_id()
+        if _channel and _channel[0] == job:
+            try:
+                ray.get(_channel[1].ping.remote(), timeout=10)
+                return _channel[1]
+            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                pass
+        here = ray.get_runtime_context().get_node_id()
+        _channel[:] = [job, Channel.options(scheduling_strategy=NodeAffinitySchedulingStrategy(here,
+                                                                                            soft=True)).remote()]
+        return _channel[1]
+
+
 @dataclass
 class RemoteProc:
     """What the handlers read of ``child.proc``: the child's pid on the node (once reported) and the exit status."""
@@ -145,6 +165,7 @@ class RayProcess:
         self._events: list[dict[str, Any]] = []
         self._log: BinaryIO | None = None
         self._channel = None
+        self._key = uuid.uuid4().hex
         self._ref = None
         self._pull = None
         self._killed = False
@@ -157,16 +178,18 @@ class RayProcess:
 
     def start(self) -> None:
         connect(self.ray_address)
+        try:
+            self._channel = channel()
+        except ray.exceptions.RayError as exc:
+            raise RayUnavailable(f"the Ray cluster does not answer: {exc}") from exc
         self._log = os.fdopen(open_private(self.log_path, append=True), "ab")  # 0600; closed in finish()
-        here = ray.get_runtime_context().get_node_id()
-        self._channel = Channel.options(scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True)).remote()
         options: dict[str, Any] = {"name": self.name, "num_cpus": float(self.resources.get("num_cpus") or 1)}
         if self.resources.get("num_gpus"):
             options["num_gpus"] = float(self.resources["num_gpus"])
         if self.resources.get("memory"):
             options["memory"] = int(self.resources["memory"])
-        self._ref = run_on_node.options(**options).remote(self._channel, self.entry_module, self.name, self.spec,
-                                                          self.staging, self.env)
+        self._ref = run_on_node.options(**options).remote(self._channel, self._key, self.entry_module, self.name,
+                                                          self.spec, self.staging, self.env)
         self.proc = RemoteProc()
 
     def log(self, line: str) -> None:
@@ -198,7 +221,7 @@ class RayProcess:
         if self._channel is None:
             return False
         if self._pull is None:
-            self._pull = self._channel.pull.remote(min(max(timeout, 0.0), PULL_MAX_S))
+            self._pull = self._channel.pull.remote(self._key, min(max(timeout, 0.0), PULL_MAX_S))
         ready, _ = ray.wait([self._pull], timeout=max(timeout, 0.0))
         if not ready:
             return False
@@ -232,7 +255,7 @@ class RayProcess:
             with contextlib.suppress(Exception):
                 ray.cancel(self._ref, force=True)
         elif self._channel is not None:
-            self._channel.signal.remote(int(sig))
+            self._channel.signal.remote(self._key, int(sig))
 
     def sample_memory(self) -> int:
         """The child's RSS as the node last reported it (about once a second); keeps the peak."""
@@ -278,7 +301,7 @@ class RayProcess:
         deadline = time.monotonic() + max(eof_wait_s, 1.0)
         while time.monotonic() < deadline:
             if self._pull is None:
-                self._pull = self._channel.pull.remote(0)
+                self._pull = self._channel.pull.remote(self._key, 0)
             ready, _ = ray.wait([self._pull], timeout=max(0.0, deadline - time.monotonic()))
             if not ready:
                 break
@@ -291,7 +314,7 @@ class RayProcess:
             if not items:
                 break
         with contextlib.suppress(Exception):
-            ray.kill(self._channel)
+            self._channel.close.remote(self._key)
         self._pull = None
         if self._log is not None:
             self._log.close()

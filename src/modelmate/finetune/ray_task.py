@@ -1,8 +1,8 @@
 """What runs on a Ray node for a train or evaluate job: files from the store, the entry as a child, events back.
 
 No database here (nothing from ``modelmate.db``/``models``/``jobs``): the control-plane worker that holds the job's
-lease (:class:`~modelmate.finetune.ray_process.RayProcess`) does every write. This module talks to it through a
-:class:`Channel` actor and to the artifact store.
+lease (:class:`~modelmate.finetune.ray_process.RayProcess`) does every write. This module talks to it through its
+mailbox in a :class:`Channel` actor (one per driver process, a mailbox per job) and to the artifact store.
 
 :func:`run_on_node` (a Ray task, one per attempt):
 
@@ -15,7 +15,7 @@ lease (:class:`~modelmate.finetune.ray_process.RayProcess`) does every write. Th
 3. writes ``spec.json`` and runs ``python -m <entry_module> spec.json`` through
    :class:`~modelmate.finetune.runner.ChildProcess` (own process group, dies with this worker through PDEATHSIG and
    ``MODELMATE_PARENT_PID``, stderr to the log);
-4. every ~0.2 s pushes what happened to the channel — events, new log text, the child's memory — and gets back the
+4. every ~0.2 s pushes what happened to its mailbox — events, new log text, the child's memory — and gets back the
    driver's signals (SIGTERM: graceful stop, passed to the child's group). Each ``checkpoint`` event is uploaded
    (``upload_checkpoint``, in a background thread) and then forwarded with ``"stored": true|false``; the log is
    uploaded every ``LOG_UPLOAD_S`` and at the end; on the ``result`` event the pending checkpoint uploads finish and
@@ -30,6 +30,7 @@ host, node id, the child's pid, the node's memory limit), ``["mem", rss_bytes]``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import queue
@@ -62,35 +63,54 @@ PUSH_TIMEOUT_S = 60.0
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-@ray.remote(num_cpus=0, max_concurrency=4)
-class Channel:
-    """The mailbox between one driver and its node task: items up, signals down. Threaded, so a driver's waiting
-    ``pull`` never blocks the node's ``push``."""
-
+class _Box:
     def __init__(self) -> None:
         self.items: list[list[Any]] = []
         self.signals: list[int] = []
-        self.cond = threading.Condition()
+        self.ready = asyncio.Event()
 
-    def push(self, items: list[list[Any]]) -> list[int]:
-        """Add the node's items; returns (and clears) the driver's pending signals."""
-        with self.cond:
-            if items:
-                self.items.extend(items)
-                self.cond.notify_all()
-            out, self.signals = self.signals, []
-            return out
 
-    def pull(self, wait_s: float) -> list[list[Any]]:
-        with self.cond:
-            if not self.items and wait_s > 0:
-                self.cond.wait(wait_s)
-            out, self.items = self.items, []
-            return out
+@ray.remote(num_cpus=0)
+class Channel:
+    """The mailboxes between one driver process and its node tasks, one per job key: items up, signals down. One
+    actor per driver process (an actor is a process of its own: starting one per job would cost a second each);
+    async, so a driver's waiting ``pull`` never blocks a node's ``push``."""
 
-    def signal(self, sig: int) -> None:
-        with self.cond:
-            self.signals.append(int(sig))
+    def __init__(self) -> None:
+        self.boxes: dict[str, _Box] = {}
+
+    def _box(self, key: str) -> _Box:
+        box = self.boxes.get(key)
+        if box is None:
+            box = self.boxes[key] = _Box()
+        return box
+
+    async def push(self, key: str, items: list[list[Any]]) -> list[int]:
+        """Add a node's items; returns (and clears) the driver's pending signals for that job."""
+        box = self._box(key)
+        if items:
+            box.items.extend(items)
+            box.ready.set()
+        out, box.signals = box.signals, []
+        return out
+
+    async def pull(self, key: str, wait_s: float) -> list[list[Any]]:
+        box = self._box(key)
+        if not box.items and wait_s > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(box.ready.wait(), wait_s)
+        box.ready.clear()
+        out, box.items = box.items, []
+        return out
+
+    async def signal(self, key: str, sig: int) -> None:
+        self._box(key).signals.append(int(sig))
+
+    async def close(self, key: str) -> None:
+        self.boxes.pop(key, None)
+
+    async def ping(self) -> bool:
+        return True
 
 
 def node_root() -> Path:
@@ -109,10 +129,11 @@ def node_cache(root: Path) -> LocalCache:
 class _Node:
     """The state of one node task (see the module docs)."""
 
-    def __init__(self, channel, entry_module: str, name: str, staging: dict[str, Any]) -> None:
+    def __init__(self, channel, key: str, entry_module: str, name: str, staging: dict[str, Any]) -> None:
         if entry_module not in ENTRY_MODULES:
             raise ValueError(f"unknown entry module {entry_module!r}")
         self.channel = channel
+        self.key = key
         self.entry_module = entry_module
         self.staging = staging
         self.workdir = private_dir(node_root() / "ray-work" / (_NAME.sub("-", name).strip(".-") or "job"))
@@ -159,7 +180,7 @@ class _Node:
         if self.driver_gone:
             return
         try:
-            self.signals += ray.get(self.channel.push.remote(items), timeout=PUSH_TIMEOUT_S)
+            self.signals += ray.get(self.channel.push.remote(self.key, items), timeout=PUSH_TIMEOUT_S)
         except ray.exceptions.GetTimeoutError:
             pass  # the call is still queued, in order; its signals are lost only if the driver is gone too
         except ray.exceptions.RayActorError:
@@ -303,7 +324,7 @@ class _Node:
 
 
 @ray.remote(max_retries=0, retry_exceptions=False)
-def run_on_node(channel, entry_module: str, name: str, spec: dict[str, Any], staging: dict[str, Any],
+def run_on_node(channel, key: str, entry_module: str, name: str, spec: dict[str, Any], staging: dict[str, Any],
                 env: dict[str, str]) -> dict[str, Any]:
-    """One attempt of a job on this node (see the module docs)."""
-    return _Node(channel, entry_module, name, staging).run(spec, env)
+    """One attempt of a job on this node; ``key`` names its mailbox in ``channel`` (see the module docs)."""
+    return _Node(channel, key, entry_module, name, staging).run(spec, env)
