@@ -285,6 +285,9 @@ class RayProcess:
             self.error = {"type": type(exc.cause).__name__ if exc.cause else "RayTaskError",
                           "message": str(exc)[-2000:]}
             return 1
+        except ray.exceptions.RayError as exc:  # e.g. a runtime environment that cannot be set up
+            self.error = {"type": type(exc).__name__, "message": str(exc)[-2000:]}
+            return 1
         self.error = out.get("error")
         return int(out["code"])
 

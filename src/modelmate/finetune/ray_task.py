@@ -22,7 +22,9 @@ mailbox in a :class:`Channel` actor (one per driver process, a mailbox per job) 
    the outputs are uploaded BEFORE the result is forwarded (an upload failure withholds the result and returns
    ``error``), so the driver never records an adapter that is not in the store;
 5. returns ``{"code": <child exit status>, "result_sent": bool, "error": {"type", "message"} | None}``. If the
-   channel is gone (the driver died), the child is killed and the task ends.
+   channel is gone (the driver died), the child is killed and the task ends. The work dir is removed once a result
+   was passed on (everything is in the store); otherwise it stays, and a later attempt on this node resumes from a
+   local checkpoint newer than the stored one.
 
 Channel items are ``[kind, value]`` pairs: ``["event", {...}]``, ``["log", text]``, ``["node", {...}]`` (pid,
 host, node id, the child's pid, the node's memory limit), ``["mem", rss_bytes]``.
