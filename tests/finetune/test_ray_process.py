@@ -9,9 +9,6 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +21,8 @@ from modelmate.finetune.runner import CurveState
 from modelmate.storage.artifacts import ArtifactStore, open_store
 from modelmate.storage.staging import artifact_ref, stored_steps
 from modelmate.training.data import canonical_bytes
-from s3_server import S3Server, apply_env, free_port, restore_env
+from ray_cluster import RayCluster
+from s3_server import S3Server, apply_env, restore_env
 
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
@@ -48,47 +46,14 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 @pytest.fixture(scope="module")
 def cluster(s3: S3Server) -> Iterator[Path]:
-    """A private Ray head node; its workers get the S3 settings and a data dir of their own (yielded). Torn down by
-    stopping ITS processes only (``ray stop`` would stop every cluster of this user on the machine)."""
-    temp = Path(tempfile.mkdtemp(prefix="mmray-", dir="/tmp"))  # short: Ray's socket paths must stay < 108 bytes
-    ports: set[int] = set()
-    while len(ports) < 6:  # distinct: a port just freed can be handed out twice
-        ports.add(free_port())
-    port, *others = sorted(ports)
-    env = {**os.environ, **s3.env(), "MODELMATE_DATA_DIR": str(temp / "node"), "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
-    argv = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--node-ip-address",
-            "127.0.0.1", "--port", str(port), "--num-cpus", "2", "--include-dashboard", "false",
-            "--temp-dir", str(temp / "ray"), "--disable-usage-stats", *[
-                f"--{name}={p}" for name, p in zip(("ray-client-server-port", "dashboard-agent-listen-port",
-                                                    "dashboard-agent-grpc-port", "runtime-env-agent-port",
-                                                    "metrics-export-port"), others, strict=True)],
-            "--min-worker-port", "0", "--max-worker-port", "0"]
-    log = open(temp / "ray-start.log", "ab")  # noqa: SIM115 - closed at teardown
-    head = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-    address = f"127.0.0.1:{port}"
+    """A private Ray head node; its workers get the S3 settings and a data dir of their own (yielded)."""
+    ray_cluster = RayCluster(env=s3.env()).start()
     try:
-        deadline = time.monotonic() + 90
-        while "Ray runtime started" not in (temp / "ray-start.log").read_text(errors="replace"):
-            if head.poll() is not None or time.monotonic() > deadline:  # ray.init would wait for it forever
-                raise RuntimeError((temp / "ray-start.log").read_text()[-3000:])
-            time.sleep(0.5)
-        connect(address)
-        yield temp / "node"
+        connect(ray_cluster.address)
+        yield ray_cluster.node_data
     finally:
         ray.shutdown()
-        try:
-            procs = [psutil.Process(head.pid), *psutil.Process(head.pid).children(recursive=True)]
-        except psutil.Error:
-            procs = []
-        head.terminate()  # `ray start --block` stops the processes it started
-        _, alive = psutil.wait_procs(procs, timeout=20)
-        for proc in alive:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        head.wait(timeout=10)
-        log.close()
-        shutil.rmtree(temp, ignore_errors=True)
+        ray_cluster.stop()
 
 
 @pytest.fixture(scope="module")

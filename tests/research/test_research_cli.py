@@ -64,3 +64,17 @@ def test_unknown_format_is_refused(cli, tmp_path):
     r = cli("research", "export", "--format", "xlsx", "-o", str(tmp_path / "x.xlsx"))
     assert r.exit_code == 2 and "unknown format" in r.output
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_export_to_the_artifact_store(cli, two_runs, s3_url, monkeypatch):
+    from modelmate.storage.artifacts import open_store
+
+    monkeypatch.setenv("MODELMATE_ARTIFACTS_URL", s3_url)
+    r = cli("research", "export", "--to-store", "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    store = open_store(s3_url)
+    keys = store.list("exports")
+    assert len(keys) == 2 and keys[0].endswith(".jsonl") and keys[1].endswith(".jsonl.card.md")
+    with store.open(keys[0]) as fh:
+        assert {json.loads(x)["name"] for x in fh.read().decode().splitlines()} == {"good", "bad"}
+    assert cli("research", "export").exit_code == 2  # neither a file nor the store

@@ -111,6 +111,22 @@ def resolve_model(session: Session, user: User, ref: str) -> Model:
     return model
 
 
+def stored_weights(settings: Settings, session: Session, model: Model) -> tuple[str | None, str | None]:
+    """``(base model key, adapter key)`` in the artifact store, for an evaluation on a Ray node (None where the
+    weights are not in the store: the node then uses the path or Hugging Face id of :func:`weights_of`)."""
+    from modelmate.finetune import adapters
+    from modelmate.finetune import base_models as bases
+
+    adapter_key = None
+    base = model
+    if (model.hub_info or {}).get("adapter") and model.base_model_id:
+        adapter_key = adapters.key_or_path(settings, adapters.adapter_uri(model))[0]
+        base = repo.get_model(session, model.base_model_id) or model
+    key = str((base.hub_info or {}).get("key") or "")
+    base_key = bases.stored_key(key) if key and bases.stored_available(settings, base) else None
+    return base_key, adapter_key
+
+
 def weights_of(settings: Settings, session: Session, model: Model) -> tuple[str, str | None]:
     """What the evaluation loads: ``(model dir or Hugging Face id, adapter dir or None)``; ValueError when the model
     has no weights this server can load."""

@@ -13,6 +13,7 @@ seeded on its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,15 +25,15 @@ from typing import Any
 
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking import service
-from modelmate.finetune import hf_pull
-from modelmate.finetune.runner import ChildProcess, child_env, classify_crash, memory_limit_bytes
+from modelmate.finetune import executors, hf_pull
+from modelmate.finetune.runner import ChildProcess, classify_crash, memory_limit_bytes
 from modelmate.humanize import duration
 from modelmate.jobs import outbox, registry
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import EventDelivery, JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models.enums import JobKind
-from modelmate.storage.artifacts import artifact_store
+from modelmate.storage.artifacts import ArtifactMissing, artifact_store
 from modelmate.storage.private import private_dir
 
 log = logging.getLogger("modelmate.benchmarking")
@@ -58,6 +59,7 @@ class EvaluationTask:
         self.message = "starting"
         self.result: dict[str, Any] | None = None
         self.between_tasks: tuple[int, int] | None = None  # (tasks done, total) right after a task ended
+        self.keys: tuple[str | None, str | None] | None = None  # (base, adapter) store keys for a Ray task
 
     # --- fenced writes ---------------------------------------------------------------------------------------------
 
@@ -101,6 +103,7 @@ class EvaluationTask:
                 error = str(exc)
             else:
                 error = None
+            self.keys = service.stored_weights(settings, session, model) if executors.uses_ray(settings) else None
         if error:
             self._fail("ModelUnavailable", f"The model cannot be evaluated: {error}")
         directory = private_dir(evaluation_dir(settings, self.evaluation_id))
@@ -128,12 +131,15 @@ class EvaluationTask:
         extra = {"HF_ENDPOINT": self.settings.hf_endpoint, "MODELMATE_PARENT_PID": str(os.getpid())}
         if self.settings.hf_token:
             extra["HF_TOKEN"] = self.settings.hf_token
-        child = ChildProcess(spec_path, cwd=directory, log_path=directory / "eval.log",
-                             env=child_env(self.settings.train_threads, extra),
-                             argv=[sys.executable, "-m", ENTRY_MODULE, str(spec_path)])
+        remote = None
+        if self.keys is not None:  # MODELMATE_EXECUTOR=ray: the node reads the weights from the store
+            remote = executors.eval_remote_spec(self.settings, spec, evaluation_id=self.evaluation_id,
+                                                base_key=self.keys[0], adapter_key=self.keys[1])
         self._write(lambda _s, _e: None)
         try:
-            child.start()
+            child = executors.start(self.settings, entry_module=ENTRY_MODULE, spec_path=spec_path, cwd=directory,
+                                    log_path=directory / "eval.log", env=extra, remote=remote,
+                                    argv=[sys.executable, "-m", ENTRY_MODULE, str(spec_path)])
         except OSError as exc:
             self._fail("ProcessCrashed", f"Cannot start the evaluation process: {exc}")
         try:
@@ -145,6 +151,12 @@ class EvaluationTask:
         if cancelled:
             self._write(lambda _s, ev: service.fail(ev, "Cancelled", "The evaluation was cancelled."))
             raise JobCancelled(f"evaluation {self.evaluation_id} cancelled")
+        if remote is not None and self.result is not None and self.result.get("outcomes_file"):
+            with contextlib.suppress(ArtifactMissing):  # the node uploaded the whole result before reporting it
+                artifact_store(self.settings).get_file(f"evaluations/{self.evaluation_id}/result.json", result_path)
+        if remote is not None and self.result is None and getattr(child, "retryable", False):
+            raise RuntimeError(f"The Ray task of evaluation {self.evaluation_id} was lost "
+                               f"({(child.error or {}).get('type', 'worker lost')}); the job is retried.")
         if (self.result is None or self.result.get("outcomes_file")) and result_path.is_file():
             try:  # the whole result (the stdout event leaves the per-document outcomes in the file)
                 from_file = json.loads(result_path.read_text(encoding="utf-8"))
@@ -157,7 +169,8 @@ class EvaluationTask:
             message = message.replace("training", "evaluation").replace("the run's", "the evaluation's")
             tail = _tail(directory / "eval.log")
             self._fail("ProcessCrashed", message, tail)
-        self._upload_outputs(result_path, directory)
+        if remote is None:
+            self._upload_outputs(result_path, directory)
         stored: dict[str, str] = {}
         events: list[int] = []
         result = self.result

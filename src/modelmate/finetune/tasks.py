@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from modelmate.db.base import utcnow
-from modelmate.finetune import adapters, forks, hf_pull, service
+from modelmate.finetune import adapters, executors, forks, hf_pull, service
 from modelmate.finetune import base_models as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.runner import (
+    ENTRY_MODULE,
     ChildProcess,
     CurveState,
-    child_env,
     classify_crash,
     kill_leftover_child,
     memory_limit_bytes,
@@ -64,6 +64,11 @@ class _DownloadStopped(Exception):
     """Raised from the download's progress callback: the run was cancelled, or the worker is stopping."""
 
 
+class RemoteLost(Exception):
+    """The Ray worker or node running the attempt was lost (or could not reach the store): retried, not a failure
+    of the run."""
+
+
 class RunFailed(Exception):
     """Preparing the run failed in a way retrying cannot fix (missing files, full disk...)."""
 
@@ -81,6 +86,7 @@ class Plan:
     log_path: Path
     adapter_dir: Path
     toy: bool
+    remote: executors.RemoteSpec | None = None  # the spec of a Ray task (MODELMATE_EXECUTOR=ray)
 
 
 def dataset_file(settings, dataset: Dataset | None, content_hash: str | None) -> Path | None:
@@ -225,7 +231,8 @@ class TrainingTask:
                 raise RunFailed("crashed", f"'{base.name}' cannot be trained on: {reason}")
             source = bases.model_source(settings, base)
             download = bases.pending_download(settings, base)
-            data_src = dataset_file(settings, dataset, run.dataset_hash)
+            on_ray = executors.uses_ray(settings)
+            data_src = dataset_file(settings, dataset, run.dataset_hash) if not on_ray else None
             config = dict(run.config or {})
             dataset_name = dataset.name if dataset is not None else f"dataset {run.dataset_id}"
             card = {
@@ -235,21 +242,26 @@ class TrainingTask:
                 "tags": ["modelmate", "lora", str(spec.key)] + (["toy"] if spec.toy else []), "toy": spec.toy}
             dataset_hash = run.dataset_hash
             parent = repo.model_by_id(session, run.parent_model_id) if run.parent_model_id else None
-            parent_source = adapters.adapter_dir(settings, parent) if parent is not None else None
+            parent_source = adapters.adapter_dir(settings, parent) if parent is not None and not on_ray else None
+            parent_key = adapters.key_or_path(settings, adapters.adapter_uri(parent))[0] if parent else None
             parent_name = parent.name if parent is not None else None
-        if download:  # a Hugging Face model not on this machine yet: pulled here, the child gets the local snapshot
+            base_key = bases.stored_key(spec.key) if on_ray and bases.stored_available(settings, base) else None
+            estimate = dict(run.estimate or {})
+        if download and not on_ray:  # a Hugging Face model not here yet: pulled here, the child gets the snapshot
             source = str(self._pull_base(download))
         run_dir = service.run_dir(settings, self.run_id)
         plan = Plan(run_dir=run_dir, spec_path=run_dir / "spec.json", log_path=run_dir / "train.log",
                     adapter_dir=run_dir / "adapter", toy=spec.toy)
         try:
             private_dir(run_dir)
-            if data_src is None and not (run_dir / "dataset.jsonl").is_file():
+            stored_data = on_ray and bool(dataset_hash) and artifact_store(settings).exists(
+                f"datasets/{dataset_hash}.jsonl")
+            if data_src is None and not stored_data and not (run_dir / "dataset.jsonl").is_file():
                 raise RunFailed("invalid_data", "The dataset's stored file is missing; upload the dataset again.")
-            if data_src is not None:
+            if data_src is not None and not on_ray:
                 link_dataset(data_src, run_dir / "dataset.jsonl", dataset_hash)
             init_adapter = None
-            if parent_name is not None:  # a fork: train on from (the run's own copy of) the parent's adapter
+            if parent_name is not None and not on_ray:  # a fork: train on from (a copy of) the parent's adapter
                 try:
                     init_adapter = str(forks.copy_parent_adapter(parent_source, run_dir))
                 except FileNotFoundError as exc:
@@ -266,13 +278,20 @@ class TrainingTask:
             if int(config.get("workers") or 1) > 1 and settings.ray_address:  # Ray Train joins this cluster
                 spec_json["ray_address"] = settings.ray_address
             write_json_atomic(plan.spec_path, spec_json)
+            if on_ray:
+                if parent_name is not None and parent_key is None:
+                    raise RunFailed("crashed", f"The adapter of the parent model '{parent_name}' is not in the "
+                                               "artifact store; a fork cannot start without it.")
+                plan.remote = executors.train_remote_spec(settings, spec_json, run_id=self.run_id,
+                                                          dataset_hash=dataset_hash, base_key=base_key,
+                                                          parent_key=parent_key, estimate=estimate)
         except OSError as exc:
             raise RunFailed("crashed", f"Cannot write the run's files in {run_dir}: {exc.strerror or exc}. "
                                        "Check free disk space and permissions of the data directory.",
                             {"type": type(exc).__name__, "message": str(exc)}) from None
         first = self.ctx.attempt == 1
 
-        if not settings.store_is_local:  # a new attempt on another machine resumes from the stored checkpoint
+        if not settings.store_is_local and not on_ray:  # a new attempt elsewhere resumes from the stored checkpoint
             restored = staging.restore_checkpoint(artifact_store(settings), self.checkpoint_prefix,
                                                   run_dir / "checkpoints")
             if restored:
@@ -336,13 +355,16 @@ class TrainingTask:
         extra = {"HF_ENDPOINT": self.settings.hf_endpoint, "MODELMATE_PARENT_PID": str(os.getpid())}
         if self.settings.hf_token:
             extra["HF_TOKEN"] = self.settings.hf_token
-        child = self.child = ChildProcess(plan.spec_path, cwd=plan.run_dir, log_path=plan.log_path,
-                                          env=child_env(self.settings.train_threads, extra))
         try:
-            child.start()
-            child.log(f"--- attempt {ctx.attempt} of job {ctx.job_id}: training process {child.proc.pid} "
-                      f"started at {utcnow().isoformat(timespec='seconds')}")
+            child = self.child = executors.start(self.settings, entry_module=ENTRY_MODULE, spec_path=plan.spec_path,
+                                                 cwd=plan.run_dir, log_path=plan.log_path, env=extra,
+                                                 remote=plan.remote)
+            where = f"Ray task {plan.remote.name}" if plan.remote else f"training process {child.proc.pid}"
+            child.log(f"--- attempt {ctx.attempt} of job {ctx.job_id}: {where} started at "
+                      f"{utcnow().isoformat(timespec='seconds')}")
             child.record(plan.run_dir, ctx.attempt)
+        except ConnectionError as exc:  # the Ray cluster cannot be reached right now: a later attempt may
+            raise RemoteLost(f"Cannot reach the Ray cluster: {exc}") from None
         except OSError as exc:
             raise RunFailed("crashed", f"Cannot start the training process: {exc}") from None
         stop_reason = self._supervise(child, plan)
@@ -355,8 +377,8 @@ class TrainingTask:
         """A remote store: upload the checkpoint the trainer just wrote, so that a new attempt on any machine resumes
         from it (a local store is the run folder itself: nothing to do)."""
         step = self.state.last_checkpoint
-        if self.settings.store_is_local or step is None or step == before:
-            return
+        if self.settings.store_is_local or plan.remote is not None or step is None or step == before:
+            return  # a Ray node uploads its checkpoints itself
         try:
             staging.upload_checkpoint(artifact_store(self.settings), plan.run_dir / "checkpoints", step,
                                       self.checkpoint_prefix)
@@ -422,7 +444,13 @@ class TrainingTask:
         if result is None:
             if stop_reason == "cancel":
                 return self._finish_cancelled("Cancelled; the training process was stopped. The curve so far is kept.")
-            category, message = classify_crash(code, peak_rss, memory_limit_bytes())
+            if getattr(self.child, "retryable", False):  # a lost Ray worker or node, an unreachable store
+                error = getattr(self.child, "error", None) or {}
+                raise RemoteLost(f"The Ray task of run {self.run_id} ended without a result "
+                                 f"({error.get('type', 'worker lost')}: {str(error.get('message', ''))[:300]}); "
+                                 "the job is retried and resumes from the last checkpoint in the store.")
+            limit = getattr(self.child, "memory_limit", 0) or memory_limit_bytes()
+            category, message = classify_crash(code, peak_rss, limit)
             tail = service.read_log(self.settings, self.run_id, max_bytes=4000).text
             kind = "OutOfMemory" if category == "out_of_memory" else "ProcessCrashed"
             self._fail(category, message, {"type": kind, "message": message, "traceback": tail})
@@ -435,10 +463,13 @@ class TrainingTask:
             error = result.get("error") if isinstance(result.get("error"), dict) else None
             self._fail(category or "crashed", message or "Training failed.",
                        error or {"type": "TrainingFailed", "message": message})
-        adapter_ok = (plan.adapter_dir / "adapter_model.safetensors").is_file()
         adapter_key = adapters.run_adapter_key(self.run_id)
-        if adapter_ok:  # sealed in the store before anything records it (a remote store: uploaded now)
-            artifact_store(self.settings).put_dir(plan.adapter_dir, adapter_key)
+        if plan.remote is not None:  # the node sealed it in the store before it reported the result
+            adapter_ok = artifact_store(self.settings).has_dir(adapter_key)
+        else:
+            adapter_ok = (plan.adapter_dir / "adapter_model.safetensors").is_file()
+            if adapter_ok:  # sealed in the store before anything records it (a remote store: uploaded now)
+                artifact_store(self.settings).put_dir(plan.adapter_dir, adapter_key)
         self._upload_log(plan)
         registered: dict[str, Any] = {}
 

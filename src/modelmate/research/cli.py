@@ -15,7 +15,10 @@ err_console = Console(stderr=True)
 
 @research_app.command("export")
 def export_command(
-    output: Path = typer.Option(..., "--output", "-o", help="File to write", dir_okay=False),
+    output: Path = typer.Option(None, "--output", "-o", help="File to write", dir_okay=False),
+    to_store: bool = typer.Option(False, "--to-store", help="Write it to the artifact store instead "
+                                                             "(exports/research-<time>.<format>, with its card), "
+                                                             "where every machine of a deployment can read it"),
     format: str = typer.Option(None, "--format", "-f", help="parquet, csv or jsonl (default: from the file "
                                                             "name, else parquet)"),
     card: Path = typer.Option(None, "--card", help="Where to write the dataset card (default: FILE.card.md)",
@@ -30,7 +33,10 @@ def export_command(
     from modelmate.research import export
     from modelmate.storage.private import write_private
 
-    fmt = (format or output.suffix.lstrip(".") or "parquet").lower()
+    if (output is None) == (not to_store):
+        err_console.print("[red]error:[/] give either --output FILE or --to-store")
+        raise typer.Exit(2)
+    fmt = (format or (output.suffix.lstrip(".") if output else "") or "parquet").lower()
     if fmt not in export.FORMATS:
         err_console.print(f"[red]error:[/] unknown format {fmt!r}; use parquet, csv or jsonl")
         raise typer.Exit(2)
@@ -44,6 +50,9 @@ def export_command(
         data = export.serialise(rows, fmt)
     finally:
         db.dispose()
+    if to_store:
+        _to_store(settings, data, export.card(total), fmt, total)
+        return
     card_path = card or output.with_name(output.name + ".card.md")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +64,23 @@ def export_command(
         err_console.print(f"[red]error:[/] cannot write {output}: {exc.strerror or exc}")
         raise typer.Exit(1) from exc
     console.print(f"wrote [bold]{total}[/] run(s) to {output} ({fmt}, {len(data)} bytes); card: {card_path}")
+
+
+def _to_store(settings, data: bytes, card: str, fmt: str, total: int) -> None:
+    import time
+
+    from modelmate.storage.artifacts import StoreUnavailable, artifact_store
+
+    key = f"exports/research-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.{fmt}"
+    try:
+        store = artifact_store(settings)
+        store.put_bytes(data, key)
+        store.put_bytes(card.encode("utf-8"), f"{key}.card.md")
+    except StoreUnavailable as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"wrote [bold]{total}[/] run(s) to the artifact store: {key} ({fmt}, {len(data)} bytes); card: "
+                  f"{key}.card.md")
 
 
 def register(app: typer.Typer) -> None:
