@@ -28,11 +28,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from modelmate.storage.artifacts import open_store
 from modelmate.storage.staging import stored_steps
+from pg_fresh import fresh_database
 from ray_cluster import RayCluster, training_children
 from s3_server import apply_env, free_port, restore_env
 
@@ -52,16 +51,8 @@ ROWS = [{"messages": [{"role": "user", "content": f"What is {i} plus {i}?"},
 def database_url() -> Iterator[str]:
     if not PG_URL:
         pytest.skip("PostgreSQL not configured (set MODELMATE_TEST_POSTGRES_URL; make test does)")
-    name = f"mm_cluster_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(PG_URL, "mm_cluster") as url:
+        yield url
 
 
 class Process:

@@ -8,16 +8,15 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from modelmate.db import migrate
 from modelmate.db.engine import Database
+from pg_fresh import fresh_database
 
 PG_URL = os.environ.get("MODELMATE_TEST_POSTGRES_URL")
 
@@ -39,16 +38,8 @@ MIGRATOR = textwrap.dedent("""
 def fresh_pg_url() -> Iterator[str]:
     if not PG_URL:
         pytest.skip("PostgreSQL not configured (set MODELMATE_TEST_POSTGRES_URL; make test does)")
-    name = f"mm_migrate_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(PG_URL, "mm_migrate") as url:
+        yield url
 
 
 def _start_migrators(url: str, n: int = 2) -> list[subprocess.Popen]:

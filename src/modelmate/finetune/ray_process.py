@@ -70,6 +70,7 @@ from modelmate.finetune.ray_task import Channel, run_on_node
 from modelmate.finetune.runner import CHILD_FILE
 from modelmate.jsonutil import write_json_atomic
 from modelmate.storage.private import open_private
+from modelmate.training.distributed import token_auth_for_address
 
 LOST_CODE = 255  # finish() when the Ray worker or node died (``lost`` is True)
 PULL_MAX_S = 1.0
@@ -85,32 +86,14 @@ class RayUnavailable(ConnectionError):
     """The Ray cluster cannot be reached (an OSError: the handler's "cannot start" path catches it)."""
 
 
-def _token_auth_for(address: str | None) -> None:
-    """Ray turns token auth on by itself for a cluster it finds or starts, but for an explicit address (argument or
-    ``RAY_ADDRESS``) only when ``RAY_AUTH_MODE=token`` is set: like ``ray start --address``, set it when a token is
-    at hand (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``, ``~/.ray/auth_token``) and the mode was not chosen."""
-    if not address:
-        return
-    try:  # Ray's own helper (what `ray start --address` calls): it also refreshes Ray's cached config
-        from ray._private.authentication.authentication_token_setup import (
-            maybe_enable_token_auth_if_token_available,
-        )
-    except ImportError:  # pragma: no cover - another Ray version: the environment variable alone
-        if "RAY_AUTH_MODE" not in os.environ and (
-                os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
-                or (Path.home() / ".ray" / "auth_token").is_file()):
-            os.environ["RAY_AUTH_MODE"] = "token"
-        return
-    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
-
-
 def connect(address: str | None = None) -> None:
     """Connect this process to Ray once (see the module docs)."""
     with _lock:
         if ray.is_initialized():
             return
         address = address or os.environ.get("RAY_ADDRESS") or None
-        _token_auth_for(address)
+        if address:
+            token_auth_for_address()
         try:
             ray.init(address=address, namespace="modelmate",
                      ignore_reinit_error=True, log_to_driver=False, include_dashboard=False)

@@ -211,15 +211,14 @@ class LocalStore(ArtifactStore):
     def path(self, key: str) -> Path:
         return self.local_root / check_key(key)
 
-    def put_file(self, src: Path, key: str) -> None:
+    def _write(self, key: str, fill) -> None:
+        """Write ``key`` atomically: ``fill(file)`` into a private temporary file beside it, fsync, rename."""
         target = self.path(key)
-        if target.exists() and os.path.samefile(src, target):
-            return
         private_dir(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as fh:
-                shutil.copyfileobj(fh, out, CHUNK)
+            with os.fdopen(fd, "wb") as out:
+                fill(out)
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(tmp, FILE_MODE)
@@ -229,21 +228,19 @@ class LocalStore(ArtifactStore):
                 os.unlink(tmp)
             raise
 
-    def put_bytes(self, data: bytes, key: str) -> None:
+    def put_file(self, src: Path, key: str) -> None:
         target = self.path(key)
-        private_dir(target.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        if target.exists() and os.path.samefile(src, target):
+            return
+
+        def copy(out) -> None:
+            with open(src, "rb") as fh:
+                shutil.copyfileobj(fh, out, CHUNK)
+
+        self._write(key, copy)
+
+    def put_bytes(self, data: bytes, key: str) -> None:
+        self._write(key, lambda out: out.write(data))
 
     def put_dir(self, src: Path, prefix: str) -> dict[str, Any]:
         if Path(src).resolve() == self.path(prefix).resolve():  # written in place (the single-machine default)

@@ -159,7 +159,7 @@ def _connect(ray, address: str | None, cpus_needed: int) -> tuple[bool, str]:
     previous = signal.getsignal(signal.SIGTERM) if in_main else None
     try:
         if address:
-            _token_auth_for_address()
+            token_auth_for_address()
             ray.init(address=address, log_to_driver=True)
             where = f"the Ray cluster at {address}"
         else:  # a local cluster for this run: enough logical CPUs for every worker, even on a small machine
@@ -172,10 +172,11 @@ def _connect(ray, address: str | None, cpus_needed: int) -> tuple[bool, str]:
     return True, where
 
 
-def _token_auth_for_address() -> None:
+def token_auth_for_address() -> None:
     """Ray turns token authentication on by itself for a cluster it starts or finds, but for an explicit address
     only when ``RAY_AUTH_MODE=token`` is set. Do what ``ray start --address`` does: turn it on when a token is at
-    hand (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``, ``~/.ray/auth_token``) and the mode was not chosen."""
+    hand (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``, ``~/.ray/auth_token``) and the mode was not chosen. (The one
+    definition: the Ray executor's driver uses it too.)"""
     try:
         from ray._private.authentication.authentication_token_setup import (
             maybe_enable_token_auth_if_token_available,
