@@ -300,7 +300,6 @@ class TrainingTask:
         def final(_session, run: TrainingRun) -> None:
             run.status = RunStatus.RUNNING.value
             run.started_at = run.started_at or utcnow()
-            run.artifact_uri = adapters.run_adapter_key(self.run_id)
 
         if not self._write({}, final=final):
             raise LeaseLost(f"job {self.ctx.job_id}: lease lost")
@@ -458,18 +457,15 @@ class TrainingTask:
         category = result.get("failure_category")
         message = str(result.get("message") or "")[:4000]
         if outcome == "partial" and category == "cancelled":
-            return self._finish_cancelled(message or "Cancelled; a partial adapter was saved.", result)
+            sealed = self._seal_adapter(plan)
+            return self._finish_cancelled(message or "Cancelled; a partial adapter was saved.", result,
+                                          adapter_key=adapters.run_adapter_key(self.run_id) if sealed else None)
         if outcome not in ("success", "partial"):
             error = result.get("error") if isinstance(result.get("error"), dict) else None
             self._fail(category or "crashed", message or "Training failed.",
                        error or {"type": "TrainingFailed", "message": message})
         adapter_key = adapters.run_adapter_key(self.run_id)
-        if plan.remote is not None:  # the node sealed it in the store before it reported the result
-            adapter_ok = artifact_store(self.settings).has_dir(adapter_key)
-        else:
-            adapter_ok = (plan.adapter_dir / "adapter_model.safetensors").is_file()
-            if adapter_ok:  # sealed in the store before anything records it (a remote store: uploaded now)
-                artifact_store(self.settings).put_dir(plan.adapter_dir, adapter_key)
+        adapter_ok = self._seal_adapter(plan)
         self._upload_log(plan)
         registered: dict[str, Any] = {}
 
@@ -478,6 +474,7 @@ class TrainingTask:
             run.status = RunStatus.SUCCEEDED.value
             run.failure_message = None if outcome == "success" else message
             if adapter_ok:
+                run.artifact_uri = adapter_key  # recorded once sealed in the store, never before
                 model = service.register_output_model(session, run, artifact_uri=adapter_key, toy=plan.toy)
                 registered["model_id"] = model.id
                 # benchmarking queues the automatic evaluation (when enabled): recorded with the outcome
@@ -508,10 +505,24 @@ class TrainingTask:
                 setattr(run, column, int(value) if column in INT_COLUMNS else value)
         run.finished_at = utcnow()
 
-    def _finish_cancelled(self, message: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _seal_adapter(self, plan: Plan) -> bool:
+        """The adapter is sealed in the store (a Ray node did it before reporting; here: sealed now, uploaded to a
+        remote store) — True — or there is none. Raises StoreUnavailable: the attempt fails and is retried."""
+        key = adapters.run_adapter_key(self.run_id)
+        if plan.remote is not None:
+            return artifact_store(self.settings).has_dir(key)
+        if not (plan.adapter_dir / "adapter_model.safetensors").is_file():
+            return False
+        artifact_store(self.settings).put_dir(plan.adapter_dir, key)
+        return True
+
+    def _finish_cancelled(self, message: str, result: dict[str, Any] | None = None, *,
+                          adapter_key: str | None = None) -> dict[str, Any]:
         def final(_session, run: TrainingRun) -> None:
             if result is not None:
                 self._apply_result(run, result)
+            if adapter_key is not None:
+                run.artifact_uri = adapter_key  # the partial adapter, sealed in the store
             service.mark_cancelled(run, message)
 
         if not self._write(self._curve_values(), final=final):
