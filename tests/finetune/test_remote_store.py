@@ -104,3 +104,36 @@ def test_a_store_that_is_down_refuses_uploads_cleanly(machines, monkeypatch: pyt
     error = r.json()["error"]
     assert error["code"] == "store_unavailable" and "MODELMATE_ARTIFACTS_URL" in error["message"]
     assert a.get("/api/v1/datasets").json()["total"] == 0
+
+
+def test_an_adapter_the_store_refuses_is_never_recorded(machines, database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelmate.db.base import utcnow
+    from modelmate.models import Job, TrainingRun
+    from modelmate.storage.artifacts import FsspecStore, StoreUnavailable
+
+    a, s = machines["a"], machines["settings"]
+    ds = _upload(a)
+    run_id = a.post("/api/v1/runs", json={"mode": "expert", "base_model": "tiny", "dataset_id": ds["id"],
+                                          "config": {**CONFIG, "max_steps": 4}}).json()["id"]
+    real = FsspecStore.put_dir
+
+    def refuse_adapters(self, src, prefix):
+        if prefix.endswith("/adapter"):
+            raise StoreUnavailable("The artifact store s3://… cannot be used: connection refused. Check "
+                                   "MODELMATE_ARTIFACTS_URL, the endpoint and the credentials.")
+        return real(self, src, prefix)
+
+    monkeypatch.setattr(FsspecStore, "put_dir", refuse_adapters)
+    _work(database, s["w"])
+    with database.session() as session:
+        run = session.get(TrainingRun, run_id)
+        job = session.get(Job, run.job_id)
+        assert run.output_model_id is None and run.artifact_uri is None  # nothing points at unwritten files
+        assert job.status == "queued" and "MODELMATE_ARTIFACTS_URL" in job.error["message"]  # retried later
+    monkeypatch.setattr(FsspecStore, "put_dir", real)  # the store is back: the retry finishes the run
+    with database.session() as session:
+        session.get(Job, run.job_id).run_after = utcnow()
+        session.commit()
+    _work(database, s["w"])
+    done = a.get(f"/api/v1/runs/{run_id}").json()
+    assert done["status"] == "succeeded" and done["output_model_id"], done
