@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,9 +187,10 @@ def live_server(app) -> Iterator[str]:
 
 # --- the toy model shared by the ML test packages (training, finetune, benchmarking, hub, research) ---------------
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """A real S3-compatible server on 127.0.0.1 (moto's server mode), one per test session."""
+    """A real S3-compatible server on 127.0.0.1 (moto's server mode), one per test module (stopped after it, so no
+    test elsewhere finds it among this process's children)."""
     server = S3Server().start(tmp_path_factory.mktemp("moto") / "moto.log")
     yield server
     server.stop()
@@ -205,12 +208,15 @@ def s3_url(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random-init toy Llama (hidden 64, 2 layers, 4 heads, vocab 512, context 256), built once per session."""
-    from modelmate.training.tiny import build_tiny, default_corpus
-
+    """A random-init toy Llama (hidden 64, 2 layers, 4 heads, vocab 512, context 256), built once per session — in a
+    fresh process, so that it is the same toy whatever ran in this one before (a process that has joined a Ray
+    cluster trains a different BPE tokenizer from the same corpus)."""
     out = tmp_path_factory.mktemp("tiny") / "tiny"
-    return build_tiny(out, hidden_size=64, num_layers=2, num_heads=4, vocab_size=512, context_length=256,
-                      seed=0, corpus=default_corpus(max_chars=150_000))
+    code = ("import sys; from pathlib import Path; from modelmate.training.tiny import build_tiny, default_corpus; "
+            "build_tiny(Path(sys.argv[1]), hidden_size=64, num_layers=2, num_heads=4, vocab_size=512, "
+            "context_length=256, seed=0, corpus=default_corpus(max_chars=150_000))")
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True, capture_output=True, timeout=600)
+    return out
 
 
 # --- the real pretrained model, for the few tests where a real model matters -------------------------------------

@@ -59,12 +59,15 @@ def test_fine_tune_chat_streams_the_adapters_tokens(hub, me, register, settings)
     assert 1 <= done["tokens"] <= 12 and done["finish_reason"] in ("length", "stop") and done["seconds"] >= 0
     assert streamed == expected_greedy(bases.tiny_dir(settings), adapter, messages=CHAT, max_new_tokens=12)
 
-    # the adapter is applied: on this prompt the fine-tune and the base alone continue differently
-    prompt = "alpha beta gamma delta"
-    r, text = generate(hub, model_id, prompt=prompt, max_new_tokens=8, temperature=0)
-    streamed = "".join(d["text"] for k, d in parse_sse(text) if k == "token")
-    assert streamed == expected_greedy(bases.tiny_dir(settings), adapter, prompt=prompt, max_new_tokens=8)
-    assert streamed != expected_greedy(bases.tiny_dir(settings), None, prompt=prompt, max_new_tokens=8)
+    # the adapter is applied: on some of these prompts the fine-tune and the base alone continue differently (which
+    # ones depends on the toy's numerics, e.g. on the torch thread pool a process ended up with)
+    differs = []
+    for prompt in ("alpha beta gamma delta", "Example 3: gamma", "zeta eta theta", "Example 11:"):
+        r, text = generate(hub, model_id, prompt=prompt, max_new_tokens=8, temperature=0)
+        streamed = "".join(d["text"] for k, d in parse_sse(text) if k == "token")
+        assert streamed == expected_greedy(bases.tiny_dir(settings), adapter, prompt=prompt, max_new_tokens=8)
+        differs.append(streamed != expected_greedy(bases.tiny_dir(settings), None, prompt=prompt, max_new_tokens=8))
+    assert any(differs)
 
     # the same seed gives the same sampled text; the loaded model is cached (one entry for this adapter)
     sampled = [generate(hub, model_id, prompt="Example 3: gamma", max_new_tokens=10, temperature=1.0, top_p=0.9,
