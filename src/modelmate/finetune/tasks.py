@@ -368,8 +368,10 @@ class TrainingTask:
             raise RunFailed("crashed", f"Cannot start the training process: {exc}") from None
         stop_reason = self._supervise(child, plan)
         code = child.finish()
+        checkpoint_before = self.state.last_checkpoint
         for event in child.drain(0):
             self.state.apply(event)
+        self._sync_checkpoint(plan, checkpoint_before)  # the last one, announced just before the trainer exited
         return self._conclude(plan, code, stop_reason, child.peak_rss)
 
     def _sync_checkpoint(self, plan: Plan, before: int | None) -> None:
