@@ -33,6 +33,7 @@ from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import EventDelivery, JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models.enums import JobKind
+from modelmate.storage import staging
 from modelmate.storage.artifacts import ArtifactMissing, artifact_store
 from modelmate.storage.private import private_dir
 
@@ -153,7 +154,8 @@ class EvaluationTask:
             raise JobCancelled(f"evaluation {self.evaluation_id} cancelled")
         if remote is not None and self.result is not None and self.result.get("outcomes_file"):
             with contextlib.suppress(ArtifactMissing):  # the node uploaded the whole result before reporting it
-                artifact_store(self.settings).get_file(f"evaluations/{self.evaluation_id}/result.json", result_path)
+                artifact_store(self.settings).get_file(
+                    executors.evaluation_output(self.evaluation_id, "result.json")["key"], result_path)
         if remote is not None and self.result is None and getattr(child, "retryable", False):
             raise RuntimeError(f"The Ray task of evaluation {self.evaluation_id} was lost "
                                f"({(child.error or {}).get('type', 'worker lost')}); the job is retried.")
@@ -196,12 +198,9 @@ class EvaluationTask:
         this folder already)."""
         if self.settings.store_is_local:
             return
-        store = artifact_store(self.settings)
-        prefix = f"evaluations/{self.evaluation_id}"
-        if result_path.is_file():
-            store.put_file(result_path, f"{prefix}/{result_path.name}")
-        if (directory / "eval.log").is_file():
-            store.put_file(directory / "eval.log", f"{prefix}/eval.log")
+        staging.upload_outputs(artifact_store(self.settings), directory,
+                               [executors.evaluation_output(self.evaluation_id, name)
+                                for name in (result_path.name, "eval.log")])
 
     def _local_model(self, source: str) -> str:
         """A Hugging Face id is pulled here, in the worker, before the child starts (the child only loads local

@@ -74,6 +74,11 @@ class PreparedDataset:
     fields: list[str] = field(default_factory=list)
 
 
+def dataset_key(content_hash: str) -> str:
+    """The store key of a dataset's canonical JSONL (what ``storage_uri`` holds)."""
+    return f"{NAMESPACE}/{content_hash}{SUFFIX}"
+
+
 def store_for(settings: Settings) -> ContentStore:
     """Where dataset files are written on this machine: the artifact store itself when it is local, else this
     machine's cache (same ``datasets/<sha256>.jsonl`` layout), from which they are uploaded."""

@@ -30,6 +30,15 @@ def run_adapter_key(run_id: int) -> str:
     return f"runs/{int(run_id)}/adapter"
 
 
+def run_checkpoints_key(run_id: int) -> str:
+    """Where a run's checkpoints are sealed (``<key>/step-NNNNNN``)."""
+    return f"runs/{int(run_id)}/checkpoints"
+
+
+def run_log_key(run_id: int) -> str:
+    return f"runs/{int(run_id)}/train.log"
+
+
 def key_or_path(settings: Settings, uri: str | None) -> tuple[str | None, Path | None]:
     """``(store key, None)`` for a stored adapter, ``(None, path)`` for a legacy path outside the store."""
     uri = (uri or "").strip()

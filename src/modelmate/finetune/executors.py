@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from modelmate.config import Settings
+from modelmate.datasets.service import dataset_key
+from modelmate.finetune import adapters
 from modelmate.finetune.runner import ChildProcess, child_env
 from modelmate.storage.staging import artifact_ref
 
@@ -73,18 +75,23 @@ def train_remote_spec(settings: Settings, spec_json: dict[str, Any], *, run_id: 
     """The training spec for a Ray node: inputs by key, outputs in its work folder (see the module docs)."""
     spec = dict(spec_json)
     if dataset_hash:
-        spec["dataset_path"] = artifact_ref("file", f"datasets/{dataset_hash}.jsonl")
+        spec["dataset_path"] = artifact_ref("file", dataset_key(dataset_hash))
     if base_key:
         spec["base_model"] = artifact_ref("dir", base_key)
     spec["init_adapter"] = artifact_ref("dir", parent_key) if parent_key else None
     spec["output_dir"], spec["checkpoint_dir"] = "adapter", "checkpoints"
     staging = {"store_url": settings.artifacts_store_url,
-               "checkpoints": {"path": "checkpoints", "prefix": f"runs/{int(run_id)}/checkpoints"},
-               "outputs": [{"artifact": "dir", "path": "adapter", "key": f"runs/{int(run_id)}/adapter"}],
-               "log": {"path": "train.log", "key": f"runs/{int(run_id)}/train.log"}}
+               "checkpoints": {"path": "checkpoints", "prefix": adapters.run_checkpoints_key(run_id)},
+               "outputs": [{"artifact": "dir", "path": "adapter", "key": adapters.run_adapter_key(run_id)}],
+               "log": {"path": "train.log", "key": adapters.run_log_key(run_id)}}
     workers = int((spec.get("config") or {}).get("workers") or 1)
     return RemoteSpec(spec=spec, staging=staging, name=f"modelmate-run-{int(run_id)}",
                       resources=resources(settings, estimate, workers=workers))
+
+
+def evaluation_output(evaluation_id: int, name: str) -> dict[str, str]:
+    """A file of an evaluation's folder and its store key (``evaluations/<id>/<name>``), as staging takes it."""
+    return {"artifact": "file", "path": name, "key": f"evaluations/{int(evaluation_id)}/{name}"}
 
 
 def eval_remote_spec(settings: Settings, spec: dict[str, Any], *, evaluation_id: int, base_key: str | None,
@@ -97,9 +104,8 @@ def eval_remote_spec(settings: Settings, spec: dict[str, Any], *, evaluation_id:
     if adapter_key:
         out["adapter"] = artifact_ref("dir", adapter_key)
     out["result_path"], out["checkpoint_path"], out["cache_dir"] = "result.json", "checkpoint.json", "cache"
-    prefix = f"evaluations/{int(evaluation_id)}"
     staging = {"store_url": settings.artifacts_store_url, "checkpoints": None,
-               "outputs": [{"artifact": "file", "path": "result.json", "key": f"{prefix}/result.json"}],
-               "log": {"path": "eval.log", "key": f"{prefix}/eval.log"}}
+               "outputs": [evaluation_output(evaluation_id, "result.json")],
+               "log": evaluation_output(evaluation_id, "eval.log")}
     return RemoteSpec(spec=out, staging=staging, name=f"modelmate-evaluation-{int(evaluation_id)}",
                       resources=resources(settings, None))

@@ -358,10 +358,6 @@ def run_dir(settings: Settings, run_id: int) -> Path:
     return settings.artifacts_dir / "runs" / str(int(run_id))
 
 
-def run_log_key(run_id: int) -> str:
-    return f"runs/{int(run_id)}/train.log"
-
-
 def _open_log(settings: Settings, run_id: int):
     """The run's log: this machine's copy when it has one (its worker ran it), else the copy in the store (another
     machine's worker uploads it as training goes)."""
@@ -369,7 +365,7 @@ def _open_log(settings: Settings, run_id: int):
     if path.is_file() or settings.store_is_local:
         return open(path, "rb")
     try:
-        return artifact_store(settings).open(run_log_key(run_id))
+        return artifact_store(settings).open(adapters.run_log_key(run_id))
     except StoreUnavailable as exc:
         raise FileNotFoundError(str(exc)) from exc
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelmate.datasets.service import dataset_key
 from modelmate.db.base import utcnow
 from modelmate.finetune import adapters, executors, forks, hf_pull, service
 from modelmate.finetune import base_models as bases
@@ -92,7 +93,7 @@ class Plan:
 def dataset_file(settings, dataset: Dataset | None, content_hash: str | None) -> Path | None:
     """The immutable, content-addressed file of a dataset (also after the dataset was deleted), on this machine
     (fetched into its cache from a remote store). Raises StoreUnavailable when the store cannot be reached."""
-    from modelmate.datasets.service import NAMESPACE, SUFFIX, dataset_path
+    from modelmate.datasets.service import dataset_path
     from modelmate.storage import StoreError
 
     if dataset is not None:
@@ -100,7 +101,7 @@ def dataset_file(settings, dataset: Dataset | None, content_hash: str | None) ->
             return dataset_path(settings, dataset)
     if content_hash:
         with contextlib.suppress(ArtifactMissing, ValueError):
-            return local_cache(settings).file(artifact_store(settings), f"{NAMESPACE}/{content_hash}{SUFFIX}")
+            return local_cache(settings).file(artifact_store(settings), dataset_key(content_hash))
     return None
 
 
@@ -146,7 +147,7 @@ class TrainingTask:
         except (KeyError, TypeError, ValueError):
             raise PermanentJobError(f"bad train payload: {ctx.payload!r}") from None
         self.state = CurveState()
-        self.checkpoint_prefix = f"runs/{self.run_id}/checkpoints"
+        self.checkpoint_prefix = adapters.run_checkpoints_key(self.run_id)
         self.child: ChildProcess | None = None
         self._download: tuple[float, str] | None = None  # (progress, message) while the base model downloads
 
@@ -254,8 +255,7 @@ class TrainingTask:
                     adapter_dir=run_dir / "adapter", toy=spec.toy)
         try:
             private_dir(run_dir)
-            stored_data = on_ray and bool(dataset_hash) and artifact_store(settings).exists(
-                f"datasets/{dataset_hash}.jsonl")
+            stored_data = on_ray and bool(dataset_hash) and artifact_store(settings).exists(dataset_key(dataset_hash))
             if data_src is None and not stored_data and not (run_dir / "dataset.jsonl").is_file():
                 raise RunFailed("invalid_data", "The dataset's stored file is missing; upload the dataset again.")
             if data_src is not None and not on_ray:
@@ -391,7 +391,7 @@ class TrainingTask:
     def _upload_log(self, plan: Plan) -> None:
         if not self.settings.store_is_local and plan.log_path.is_file():
             with contextlib.suppress(Exception):  # the log is a convenience: never fail a run over it
-                artifact_store(self.settings).put_file(plan.log_path, service.run_log_key(self.run_id))
+                artifact_store(self.settings).put_file(plan.log_path, adapters.run_log_key(self.run_id))
 
     def _supervise(self, child: ChildProcess, plan: Plan) -> str | None:
         """Wait for the child, writing the curve and checking cancel/lease. Returns why we stopped it (or None)."""
