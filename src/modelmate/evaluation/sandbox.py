@@ -1,4 +1,4 @@
-"""Run untrusted, model-written Python in a separate, locked-down process (RELIABILITY.md scenario 34).
+"""Run untrusted, model-written Python in a separate, locked-down process (threat model: docs/sandbox.md).
 
 Layers, from the outside in:
 
