@@ -38,12 +38,7 @@ def prepare_database(settings: Settings, db: Database) -> int | None:
 
     secure_data_dir(settings.data_dir)  # an upgraded install's group/other-readable files become private (0700/0600)
     migrate.upgrade(db)
-    if db.is_sqlite:
-        # Planner statistics (sqlite_stat1): without them SQLite guesses index selectivity. analysis_limit
-        # samples at most 1000 rows per index, so this stays a few milliseconds even at 100k entries.
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("PRAGMA analysis_limit = 1000")
-            conn.exec_driver_sql("ANALYZE")
+    db.analyze()  # SQLite's planner statistics
     with db.session() as session:
         user = ensure_local_user(session)
         user_id = user.id if user is not None else None

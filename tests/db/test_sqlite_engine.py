@@ -86,3 +86,14 @@ def test_immediate_transaction_is_a_no_op_on_postgres(database: Database):
     with database.session() as session:
         immediate_transaction(session)
         assert session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_analyze_gathers_planner_statistics(sqlite_db: Database):
+    def has_stats() -> bool:
+        with sqlite_db.engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar() == 1
+
+    assert not has_stats()
+    sqlite_db.analyze()
+    assert has_stats()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -113,6 +114,21 @@ def require_session_auth(request: Request, user: Annotated[User, Depends(get_cur
 
         raise ForbiddenError("API tokens cannot do this; sign in with your password", code="session_required")
     return user
+
+
+@contextmanager
+def preflight(request: Request) -> Iterator[tuple[Session, User]]:
+    """The signed-in user (anonymous → 401), in a short unit of work of its own that runs BEFORE the request's.
+
+    For the write requests that first read a large upload (a dataset, a GGUF file, an import): they check the
+    caller and the upload before the request takes the database's write lock (:func:`get_session`, and on SQLite
+    the write slot), so a slow upload never holds it up for others, and nothing is parsed for anonymous callers.
+    Use it only in a dependency declared before ``SessionDep`` (FastAPI solves dependencies in order). It reads;
+    the one write it can make is the local user recreated in single-user mode, as :func:`get_optional_user` does.
+    """
+    db: Database = request.app.state.db
+    with db.session() as session:
+        yield session, get_current_user(get_optional_user(request, session))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

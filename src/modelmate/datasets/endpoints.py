@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
-from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep, get_optional_user
+from modelmate.api.deps import CurrentUser, IdPath, SessionDep, SettingsDep, preflight
 from modelmate.datasets import service
 from modelmate.datasets.schemas import (
     PREVIEW_MAX,
@@ -26,7 +26,7 @@ UPLOAD_ERRORS = {413: {"model": ErrorResponse, "description": "The file is large
 
 
 def _prepared_upload(
-    request: Request, db: DatabaseDep, settings: SettingsDep,
+    request: Request, settings: SettingsDep,
     file: Annotated[UploadFile, File(description="JSON Lines, CSV or Parquet")],
     name: Annotated[str | None, Form(max_length=200)] = None,
     description: Annotated[str | None, Form(max_length=5000)] = None,
@@ -41,11 +41,7 @@ def _prepared_upload(
     """Read and validate the upload before the request takes the database's write lock (see the service)."""
     fields = UploadFields(name=name, description=description, format=format, license=license, domain=domain,
                           visibility=visibility, base_model=base_model)
-    with db.session() as session:
-        if get_optional_user(request, session) is None:  # no parsing for anonymous callers
-            from modelmate.accounts.service import Unauthorized
-
-            raise Unauthorized("sign in to continue (or send an API token: Authorization: Bearer mm_...)")
+    with preflight(request) as (session, _user):  # no parsing for anonymous callers
         prepared = service.prepare_upload(session, settings, file.file, filename=file.filename, fields=fields)
     return prepared, fields
 

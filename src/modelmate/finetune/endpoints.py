@@ -11,8 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from modelmate.accounts.service import Unauthorized
-from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep, get_optional_user
+from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep, preflight
 from modelmate.api.uploads import receive_file
 from modelmate.errors import ErrorResponse
 from modelmate.finetune import forks, import_service, service
@@ -47,19 +46,16 @@ def list_base_models(session: SessionDep, settings: SettingsDep, user: CurrentUs
     return service.list_base_models(session, settings, user)
 
 
-def _require_admin(request: Request, db: DatabaseDep) -> None:
-    with db.session() as session:
-        user = get_optional_user(request, session)
-        if user is None:
-            raise Unauthorized("sign in to continue (or send an API token: Authorization: Bearer mm_...)")
+def _require_admin(request: Request) -> None:
+    with preflight(request) as (_session, user):
         import_service.require_admin(user)
 
 
-async def _received_gguf(request: Request, db: DatabaseDep, settings: SettingsDep
+async def _received_gguf(request: Request, settings: SettingsDep
                          ) -> AsyncIterator[import_service.PreparedImport]:
     """Authorise before reading a byte, stream the file to a private temp file, check its header (before the request
     takes the database's write lock). The file is removed afterwards unless a job took it over."""
-    await run_in_threadpool(_require_admin, request, db)
+    await run_in_threadpool(_require_admin, request)
     received = await receive_file(request, folder=import_service.upload_dir(settings), file_field="file",
                                   max_bytes=settings.max_gguf_bytes, text_fields=import_service.TEXT_FIELDS,
                                   prefix=import_service.UPLOAD_PREFIX, suffix=import_service.UPLOAD_SUFFIX)

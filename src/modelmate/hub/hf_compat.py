@@ -23,11 +23,12 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from modelmate.api.deps import SessionDep
+from modelmate.accounts.service import Principal
+from modelmate.api.deps import DatabaseDep, SessionDep
 from modelmate.errors import AppError
 from modelmate.hub import download
 from modelmate.hub import service as hub
@@ -51,7 +52,9 @@ class _HubError(Exception):
                             media_type="application/json")
 
 
-def _viewer(request: Request, session: Session, authorization: str | None) -> User | None:
+def _token(db: DatabaseDep, authorization: Annotated[str | None, Header()] = None) -> Principal | _HubError | None:
+    """A ModelMate API token's principal, resolved (like the API's middleware does) before the request's session
+    opens; None without one; the 401 to answer for a ModelMate token that is invalid, expired or revoked."""
     from modelmate.accounts import security
     from modelmate.accounts import service as accounts
 
@@ -59,19 +62,30 @@ def _viewer(request: Request, session: Session, authorization: str | None) -> Us
         kind, _, value = authorization.strip().partition(" ")
         token = value.strip()
         if kind.lower() == "bearer" and security.looks_like_api_token(token):
-            principal = accounts.resolve_api_token(request.app.state.db, token)
-            if principal is None:
-                raise _HubError(401, None, "Invalid credentials in Authorization header")
-            user = session.get(User, principal.user_id)
-            return user if user is not None and user.is_active else None
+            principal = accounts.resolve_api_token(db, token)
+            return principal or _HubError(401, None, "Invalid credentials in Authorization header")
+    return None
+
+
+Token = Annotated[Principal | _HubError | None, Depends(_token)]  # declare it before SessionDep
+
+
+def _viewer(session: Session, token: Principal | _HubError | None) -> User | None:
+    from modelmate.accounts import service as accounts
+
+    if isinstance(token, _HubError):
+        raise token
+    if token is not None:
+        user = session.get(User, token.user_id)
+        return user if user is not None and user.is_active else None
     if accounts.auth_mode(session) == "accounts":
         return None
     return accounts.ensure_local_user(session)
 
 
-def _bundle(request: Request, session: Session, authorization: str | None, owner: str, name: str,
+def _bundle(request: Request, session: Session, token: Principal | _HubError | None, owner: str, name: str,
             revision: str) -> download.Bundle:
-    viewer = _viewer(request, session, authorization)
+    viewer = _viewer(session, token)
     not_found = _HubError(404, "RepoNotFound", f"Repository not found: {owner[:64]}/{name[:200]}")
     try:
         model = hub.get_by_repo(session, viewer, owner, name)
@@ -100,10 +114,10 @@ def _info(b: download.Bundle, request: Request) -> dict:
 
 @router.get("/api/models/{owner}/{name}")
 @router.get("/api/models/{owner}/{name}/revision/{revision}")
-def model_info(owner: str, name: str, request: Request, session: SessionDep,
-               authorization: Annotated[str | None, Header()] = None, revision: str = DEFAULT_REVISION) -> Response:
+def model_info(owner: str, name: str, request: Request, token: Token, session: SessionDep,
+               revision: str = DEFAULT_REVISION) -> Response:
     try:
-        b = _bundle(request, session, authorization, owner, name, revision)
+        b = _bundle(request, session, token, owner, name, revision)
     except _HubError as exc:
         return exc.response()
     return JSONResponse(_info(b, request))
@@ -111,10 +125,10 @@ def model_info(owner: str, name: str, request: Request, session: SessionDep,
 
 @router.get("/api/models/{owner}/{name}/tree/{revision}")
 @router.get("/api/models/{owner}/{name}/tree/{revision}/{path:path}")
-def tree(owner: str, name: str, revision: str, request: Request, session: SessionDep,
-         authorization: Annotated[str | None, Header()] = None, path: str = "") -> Response:
+def tree(owner: str, name: str, revision: str, request: Request, token: Token, session: SessionDep,
+         path: str = "") -> Response:
     try:
-        b = _bundle(request, session, authorization, owner, name, revision)
+        b = _bundle(request, session, token, owner, name, revision)
     except _HubError as exc:
         return exc.response()
     if path.strip("/"):
@@ -124,10 +138,10 @@ def tree(owner: str, name: str, revision: str, request: Request, session: Sessio
 
 
 @router.api_route("/{owner}/{name}/resolve/{revision}/{filename:path}", methods=["GET", "HEAD"])
-def resolve(owner: str, name: str, revision: str, filename: str, request: Request, session: SessionDep,
-            authorization: Annotated[str | None, Header()] = None) -> Response:
+def resolve(owner: str, name: str, revision: str, filename: str, request: Request, token: Token,
+            session: SessionDep) -> Response:
     try:
-        b = _bundle(request, session, authorization, owner, name, revision)
+        b = _bundle(request, session, token, owner, name, revision)
     except _HubError as exc:
         return exc.response()
     f = b.file(filename)

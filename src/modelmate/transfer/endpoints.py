@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from modelmate.accounts.service import Unauthorized
-from modelmate.api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, get_optional_user
+from modelmate.api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, preflight
 from modelmate.errors import ErrorResponse
 from modelmate.transfer import service
 from modelmate.transfer.schemas import ExportFormat, ImportFormat, ImportReport
@@ -43,13 +42,10 @@ def export(session: SessionDep, user: CurrentUser,
                                       "Cache-Control": "no-store"})
 
 
-def _importing_user(request: Request, db: DatabaseDep) -> int:
+def _importing_user(request: Request) -> int:
     """The caller, resolved in a read-only session: an import must not hold a write transaction (nor the SQLite
     write slot other requests queue on) while it parses, validates and writes in its own short transactions."""
-    with db.session() as session:
-        user = get_optional_user(request, session)
-        if user is None:
-            raise Unauthorized("sign in to continue (or send an API token: Authorization: Bearer mm_...)")
+    with preflight(request) as (_session, user):
         return user.id
 
 
