@@ -78,8 +78,9 @@ test: dev ## ruff + the whole suite on SQLite and a throwaway PostgreSQL (+ web-
 	@$(MAKE) web-test
 	scripts/test.sh
 
-lint: dev ## ruff check src tests
+lint: dev ## ruff check src tests, mypy (src/modelmate)
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 
 bench: install ## Run every benchmarks/*.py script (files with a __main__ block; helpers like harness.py are skipped)
 	@shopt -s nullglob; files=(); \
@@ -88,7 +89,7 @@ bench: install ## Run every benchmarks/*.py script (files with a __main__ block;
 	for f in "$${files[@]}"; do echo "== $$f"; $(BIN)/python "$$f"; done
 
 clean: ## Remove build outputs and caches (keeps .venv and web/node_modules)
-	rm -rf build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis .ci-pg $(WEB_DIST) web/dist benchmarks/results
+	rm -rf build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis .ci-pg $(WEB_DIST) web/dist benchmarks/results
 	find . -path ./$(VENV) -prune -o -path ./web/node_modules -prune -o -name __pycache__ -type d -print0 | xargs -0 rm -rf
 
 distclean: clean ## clean + remove .venv and web/node_modules

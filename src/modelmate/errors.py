@@ -70,6 +70,10 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+# The shape FastAPI's `responses=` takes: status code -> OpenAPI response fields (e.g. {"model": ErrorResponse}).
+OpenApiResponses = dict[int | str, dict[str, Any]]
+
+
 def error_response(status: int, code: str, message: str, details: Any = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details}}

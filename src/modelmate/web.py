@@ -22,7 +22,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_DIST = Path(__file__).resolve().parent / "web_dist"
 
@@ -64,7 +64,7 @@ class _Assets:
         self.files = StaticFiles(directory=dist / "assets", check_dir=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_cached(message: dict) -> None:
+        async def send_cached(message: Message) -> None:
             if message["type"] == "http.response.start" and message.get("status") == 200:
                 message["headers"] = [*message.get("headers", []), (b"cache-control", IMMUTABLE.encode())]
             await send(message)

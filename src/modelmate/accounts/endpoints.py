@@ -32,12 +32,12 @@ from modelmate.api.deps import (
     SettingsDep,
     get_principal,
 )
-from modelmate.errors import ConflictError, ErrorResponse
+from modelmate.errors import ConflictError, ErrorResponse, OpenApiResponses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
-ERRORS = {401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 404: {"model": ErrorResponse},
-          409: {"model": ErrorResponse}, 429: {"model": ErrorResponse}}
+ERRORS: OpenApiResponses = {401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 404: {"model": ErrorResponse},
+                            409: {"model": ErrorResponse}, 429: {"model": ErrorResponse}}
 
 
 class SessionStarted(BaseModel):

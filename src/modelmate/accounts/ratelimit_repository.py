@@ -7,6 +7,7 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from modelmate.db.base import affected_rows
 from modelmate.models import RateLimitEvent, RateLimitStreak
 
 
@@ -34,11 +35,11 @@ def bump(session: Session, key: str, now: float, *, forget_s: float) -> int:
     upsert, so concurrent bumps from several processes all count. Returns the new length."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(RateLimitStreak).values(key=key, n=1, last_at=now, expires_at=now + forget_s)
-    stmt = stmt.on_conflict_do_update(index_elements=[RateLimitStreak.key], set_={
+    upsert = stmt.on_conflict_do_update(index_elements=[RateLimitStreak.key], set_={
         "n": case((RateLimitStreak.last_at <= now - forget_s, 1), else_=RateLimitStreak.n + 1),
         "last_at": now, "expires_at": now + forget_s,
     }).returning(RateLimitStreak.n)
-    return int(session.execute(stmt).scalar_one())
+    return int(session.execute(upsert).scalar_one())
 
 
 def forget(session: Session, key: str) -> None:
@@ -48,6 +49,6 @@ def forget(session: Session, key: str) -> None:
 
 def prune(session: Session, now: float) -> int:
     """Delete what no limit can count any more (past ``expires_at``). Returns how many rows went."""
-    events = session.execute(delete(RateLimitEvent).where(RateLimitEvent.expires_at <= now)).rowcount or 0
-    streaks = session.execute(delete(RateLimitStreak).where(RateLimitStreak.expires_at <= now)).rowcount or 0
+    events = affected_rows(session.execute(delete(RateLimitEvent).where(RateLimitEvent.expires_at <= now))) or 0
+    streaks = affected_rows(session.execute(delete(RateLimitStreak).where(RateLimitStreak.expires_at <= now))) or 0
     return events + streaks

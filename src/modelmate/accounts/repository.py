@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from modelmate.db.base import affected_rows
 from modelmate.models import ApiToken, User, UserSession
 
 # --- users ---------------------------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def revoke_user_sessions(session: Session, user_id: int, now: datetime, *, excep
     stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
     if except_id is not None:
         stmt = stmt.where(UserSession.id != except_id)
-    return session.execute(stmt.values(revoked_at=now)).rowcount or 0
+    return affected_rows(session.execute(stmt.values(revoked_at=now))) or 0
 
 
 # --- API tokens ----------------------------------------------------------------------------------------------
@@ -118,5 +119,6 @@ def get_token(session: Session, user_id: int, token_id: int) -> ApiToken | None:
 
 
 def revoke_user_tokens(session: Session, user_id: int, now: datetime) -> int:
-    return session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-                           .values(revoked_at=now)).rowcount or 0
+    return affected_rows(session.execute(update(ApiToken).where(ApiToken.user_id == user_id,
+                                                                ApiToken.revoked_at.is_(None))
+                                         .values(revoked_at=now))) or 0

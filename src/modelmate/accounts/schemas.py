@@ -111,7 +111,7 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=100)] = Field(..., description="What the token is for")
-    scopes: list[Scope] = Field(default_factory=lambda: ["read"], min_length=1, max_length=2,
+    scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["read"]), min_length=1, max_length=2,
                                 description='["read"] or ["read", "write"]')
     expires_in_days: int | None = Field(None, ge=1, le=3650, description="Days until it expires; null: never")
 

@@ -89,7 +89,8 @@ def create_account(session: Session, *, username: str, email: str, password: str
     if not first and not signup_open:
         raise ForbiddenError("signup is closed on this server; ask an administrator for an account",
                              code="signup_closed")
-    taken = repo.username_or_email_taken(session, username, email, exclude_id=local.id if first else None)
+    taken = repo.username_or_email_taken(session, username, email,
+                                         exclude_id=local.id if first and local is not None else None)
     if taken:
         raise ConflictError(f"that {taken} is already registered", code=f"{taken}_taken", details={"field": taken})
     password_hash = security.hash_password(password)

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Header
 from modelmate.api.deps import CurrentUser, IdPath, SessionDep, SettingsDep
 from modelmate.autofill import service
 from modelmate.autofill.schemas import AutofillPreview, AutofillRequest
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.jobs.schemas import JobAccepted
 
 router = APIRouter(tags=["autofill"])
 
-ERRORS = {code: {"model": ErrorResponse} for code in (403, 404, 422, 429, 502, 504)}
+ERRORS: OpenApiResponses = {code: {"model": ErrorResponse} for code in (403, 404, 422, 429, 502, 504)}
 
 
 @router.post("/autofill", response_model=AutofillPreview, responses=ERRORS,

@@ -109,7 +109,9 @@ def to_fields(data: dict[str, Any], release: dict[str, Any] | None) -> dict[str,
     license_id = None
     if lic:
         license_id = lic.get("spdx_id") if lic.get("spdx_id") not in (None, "", "NOASSERTION") else lic.get("name")
-    owner = data.get("owner") if isinstance(data.get("owner"), dict) else {}
+    owner = data.get("owner")
+    if not isinstance(owner, dict):
+        owner = {}
     full_name = _str(data.get("full_name"), 200) or ""
     html_url = _str(data.get("html_url"), 500)
     homepage = _str(data.get("homepage"), 500)

@@ -118,7 +118,7 @@ def _limited(settings: Settings, max_bytes: int) -> Iterator[httpx2.Client]:
 
 def _from_status(response: httpx2.Response | None) -> Exception:
     status = response.status_code if response is not None else 0
-    if status == 429:
+    if status == 429 and response is not None:
         return up.rate_limited(SERVICE, up.retry_after_seconds(response.headers.get("retry-after")))
     if status in (401, 403):
         return up.UpstreamForbidden(f"{SERVICE} refused access (HTTP {status}): the model may be gated or private, "

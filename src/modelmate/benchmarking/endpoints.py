@@ -10,13 +10,14 @@ from modelmate.api.deps import CurrentUser, IdPath, SessionDep, SettingsDep
 from modelmate.benchmarking import leaderboard as boards
 from modelmate.benchmarking import service
 from modelmate.benchmarking.schemas import EvaluationCreate, EvaluationOut, EvaluationPage, Leaderboard, ModelScores
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, OpenApiResponses
 
 router = APIRouter(tags=["benchmarking"])
 
-NOT_FOUND = {404: {"model": ErrorResponse}}
-INVALID = {422: {"model": ErrorResponse, "description": "Unknown domain, or a model that cannot be evaluated "
-                                                        "(nothing was queued)"}}
+NOT_FOUND: OpenApiResponses = {404: {"model": ErrorResponse}}
+INVALID: OpenApiResponses = {
+    422: {"model": ErrorResponse, "description": "Unknown domain, or a model that cannot be evaluated "
+                                                "(nothing was queued)"}}
 MAX_ID = 2**63 - 1
 
 

@@ -108,7 +108,8 @@ def model_scores(session: Session, user: User, model_id: int) -> ModelScores:
                                    tasks=list(entry.get("tasks") or []), evaluation_id=entry.get("evaluation_id"),
                                    mode=entry.get("mode"), settings_hash=entry.get("settings_hash"),
                                    measured_at=entry.get("measured_at"),
-                                   base_score=base_entry.get("score") if d is not None else None, delta_vs_base=d))
+                                   base_score=base_entry.get("score") if d is not None and base_entry is not None
+                                   else None, delta_vs_base=d))
     latest = repo.latest_final(session, model.id)
     return ModelScores(model_id=model.id, base_model_id=model.base_model_id, domains=domains,
                        evaluation=service.to_out(session, latest, model=model, rows=True) if latest else None)

@@ -151,9 +151,9 @@ def weights_of(settings: Settings, session: Session, model: Model) -> tuple[str,
         available, reason = bases.availability(settings, model)
         if not available:
             raise ValueError(reason or "not available")
-        source = bases.model_source(settings, model)
-        if source:
-            return source, None
+        local_source = bases.model_source(settings, model)
+        if local_source:
+            return local_source, None
     if model.hf_repo_id:
         return model.hf_repo_id, None
     raise ValueError("it has no Hugging Face id and no weights on this server")
@@ -343,18 +343,18 @@ def domain_summaries(evaluation: Evaluation, rows: list[dict[str, Any]]) -> dict
             if not heads:
                 continue
             scale = float(heads[0].get("scale") or 1.0)
-            value = sum(_finite(r["value"]) for r in heads) / len(heads) / scale
-            errs = [_finite(r.get("stderr")) for r in heads]
-            err = (math.sqrt(sum(e * e for e in errs)) / len(heads) / scale) if all(e is not None for e in errs) \
-                else None
+            value = sum(_finite(r["value"]) or 0.0 for r in heads) / len(heads) / scale  # all finite (above)
+            errs = [e for r in heads if (e := _finite(r.get("stderr"))) is not None]
+            err = (math.sqrt(sum(e * e for e in errs)) / len(heads) / scale) if len(errs) == len(heads) else None
             values.append((value, err))
             tasks.append(spec.name)
         if not values:
             continue
-        errs = [e for _, e in values]
+        domain_errs = [e for _, e in values if e is not None]
         out[domain] = {
             "score": sum(v for v, _ in values) / len(values),
-            "stderr": math.sqrt(sum(e * e for e in errs)) / len(errs) if all(e is not None for e in errs) else None,
+            "stderr": (math.sqrt(sum(e * e for e in domain_errs)) / len(domain_errs)
+                       if len(domain_errs) == len(values) else None),
             "tasks": tasks, "evaluation_id": evaluation.id, "mode": evaluation.mode,
             "settings_hash": hashes.get(domain), "measured_at": measured}
     return out
@@ -383,7 +383,7 @@ def outcome_rows(outcomes: Any) -> list[dict[str, Any]]:
 def store_result(session: Session, evaluation: Evaluation, result: dict[str, Any]) -> str:
     """Write a finished run: rows, per-document outcomes, raw results, status; a FINAL run also updates the model's
     domain scores."""
-    status = result.get("status") if result.get("status") in ("final", "partial", "failed") else "failed"
+    status = str(result["status"]) if result.get("status") in ("final", "partial", "failed") else "failed"
     rows = [r for r in result.get("rows") or [] if isinstance(r, dict)]
     evaluation.status = status
     evaluation.finished_at = utcnow()
@@ -392,7 +392,9 @@ def store_result(session: Session, evaluation: Evaluation, result: dict[str, Any
         evaluation.harness_version = str(result["harness_version"])[:32]
     errors = result.get("errors") or {}
     if status != "final" or errors:
-        error = result.get("error") if isinstance(result.get("error"), dict) else {}
+        error = result.get("error")
+        if not isinstance(error, dict):
+            error = {}
         evaluation.error = {"type": error.get("type") or "TaskErrors", "message": error.get("message") or
                             "; ".join(f"{k}: {v}" for k, v in errors.items())[:4000], "tasks": errors,
                             **({"traceback": error["traceback"]} if error.get("traceback") else {})}

@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking import service
@@ -78,7 +78,7 @@ class EvaluationTask:
             raise LeaseLost(f"job {ctx.job_id}: lease lost")
         return ok, cancel
 
-    def _fail(self, kind: str, message: str, traceback: str | None = None) -> None:
+    def _fail(self, kind: str, message: str, traceback: str | None = None) -> NoReturn:
         self._write(lambda _s, ev: service.fail(ev, kind, message, traceback))
         self.ctx.log(f"attempt {self.ctx.attempt}: evaluation failed: {message}")
         raise PermanentJobError(message)
@@ -98,6 +98,7 @@ class EvaluationTask:
                 raise PermanentJobError("the evaluated model is gone")
             values = dict(evaluation.settings or {})
             mode = evaluation.mode
+            error: str | None
             try:
                 source, adapter = service.weights_of(settings, session, model)
             except ValueError as exc:

@@ -10,12 +10,12 @@ from modelmate.api.deps import CurrentUser, IdPath, SessionDep
 from modelmate.catalog import repository as repo
 from modelmate.catalog import service
 from modelmate.catalog.schemas import ModelCreate, ModelOut, ModelPage, ModelUpdate, model_out
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.models.enums import ModelKind, ModelType
 from modelmate.tracker.service import update_catalog_model
 
 router = APIRouter(prefix="/models", tags=["catalog"])
-ERRORS = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}
+ERRORS: OpenApiResponses = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}
 
 
 @router.get("", response_model=ModelPage, summary="List catalog models")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from modelmate.db.like import LIKE_ESCAPE, contains
@@ -38,7 +38,7 @@ def find_duplicate(session: Session, *, name: str | None, developer: str | None,
                    viewer_id: int | None = None) -> tuple[Model, str] | None:
     """The existing model that clashes with these identity fields, and which field clashed — among public rows
     and ``viewer_id``'s own (another user's private rows never clash, so they are never revealed)."""
-    checks: list[tuple[str, object]] = []
+    checks: list[tuple[str, ColumnElement[bool]]] = []
     if hf_repo_id:
         checks.append(("hf_repo_id", func.lower(Model.hf_repo_id) == hf_repo_id.lower()))
     if github_repo:

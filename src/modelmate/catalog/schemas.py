@@ -85,13 +85,10 @@ def _tags(v: list[str] | None) -> list[str] | None:
 
 Name = Annotated[str, AfterValidator(lambda v: _require(_strip_or_none(v), "name")), Field(min_length=1,
                                                                                              max_length=200)]
-def opt_text(max_length: int) -> object:
-    """An optional one-line text: whitespace collapsed, blank becomes null."""
-    return Annotated[Annotated[str, Field(max_length=max_length)] | None, AfterValidator(_strip_or_none)]
-
-
-Text200 = opt_text(200)
-Text100 = opt_text(100)
+# Optional one-line texts: whitespace collapsed, blank becomes null. Spelled out (not built by a function) so that
+# type checkers see them as type aliases.
+Text200 = Annotated[Annotated[str, Field(max_length=200)] | None, AfterValidator(_strip_or_none)]
+Text100 = Annotated[Annotated[str, Field(max_length=100)] | None, AfterValidator(_strip_or_none)]
 # The length cap sits on the inner str: the validator turns blanks into None, and a cap on None is a TypeError (500).
 HfRepo = Annotated[Annotated[str, Field(max_length=200)] | None, AfterValidator(_hf_repo)]
 GithubRepo = Annotated[Annotated[str, Field(max_length=200)] | None, AfterValidator(_github_repo)]

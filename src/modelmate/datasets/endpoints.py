@@ -16,13 +16,14 @@ from modelmate.datasets.schemas import (
     FormatChoice,
     UploadFields,
 )
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.models.enums import Visibility
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
-ERRORS = {404: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}
-UPLOAD_ERRORS = {413: {"model": ErrorResponse, "description": "The file is larger than max_dataset_bytes"},
-                 422: {"model": ErrorResponse, "description": "Bad rows: details.errors = [{row, column, message}]"}}
+ERRORS: OpenApiResponses = {404: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}
+UPLOAD_ERRORS: OpenApiResponses = {
+    413: {"model": ErrorResponse, "description": "The file is larger than max_dataset_bytes"},
+    422: {"model": ErrorResponse, "description": "Bad rows: details.errors = [{row, column, message}]"}}
 
 
 def _prepared_upload(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy import JSON, BigInteger, CursorResult, DateTime, Dialect, Integer, MetaData, Result, TypeDecorator
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase
 
@@ -26,13 +27,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def affected_rows(result: Result[*tuple[Any, ...]]) -> int:
+    """The number of rows an executed UPDATE/DELETE/INSERT matched.
+
+    ``Session.execute`` is typed to return a plain ``Result`` for every statement; for DML it is a ``CursorResult``
+    (the one that has ``rowcount``), which the type system cannot know from the statement's type.
+    """
+    return cast(CursorResult[*tuple[Any, ...]], result).rowcount
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[override]
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -40,7 +50,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:

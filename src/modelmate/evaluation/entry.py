@@ -27,7 +27,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from modelmate.training.entry import _sanitize, event_channel
 
@@ -139,11 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m modelmate.evaluation.entry SPEC.json", file=sys.stderr)
         return 2
     emit = event_channel()
-    mode = "quick"
+    mode: Literal["quick", "full"] = "quick"
     spec: dict[str, Any] = {}
     try:
         spec = validate(json.loads(Path(args[0]).read_text(encoding="utf-8")))
-        mode = spec.get("mode") or "quick"
+        mode = "full" if spec.get("mode") == "full" else "quick"  # validate() allows only these two
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from modelmate.training.environment import configure_threads
 

@@ -301,7 +301,11 @@ def _loader() -> type[yaml.SafeLoader]:
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_constructor("!function", lambda loader, node: f"!function {loader.construct_scalar(node)}")
+    def function_tag(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+        assert isinstance(node, yaml.ScalarNode)  # `!function name` is always a scalar
+        return f"!function {loader.construct_scalar(node)}"
+
+    Loader.add_constructor("!function", function_tag)
     return Loader
 
 

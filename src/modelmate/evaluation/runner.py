@@ -126,7 +126,7 @@ def load_model(model_dir: Path, adapter_dir: Path | None = None, *, device: str 
         # W + BA folded into W: the same function, without the adapter's extra matmuls on every token
         model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=False).merge_and_unload()
     model.eval()
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]  # transformers types the wrapped .to() as taking only a model
     return FastLM(pretrained=model, tokenizer=tokenizer, device=device, batch_size=batch_size, max_length=max_length)
 
 
@@ -160,7 +160,7 @@ def quick_indices(task: str, n_docs: int, size: int, seed: int = DEFAULT_SEED) -
 
 
 def _data_fingerprint(task_obj: Any) -> str:
-    dataset = getattr(task_obj, "dataset", None)
+    dataset: Any = getattr(task_obj, "dataset", None)  # lm-eval's datasets.DatasetDict (untyped)
     parts = []
     for split in sorted(getattr(dataset, "keys", dict)()):
         # Hub/cache-backed datasets have a deterministic fingerprint; in-memory ones (custom loaders) a random one
@@ -242,6 +242,7 @@ def _result_rows(spec: TaskSpec, results: dict[str, Any], ctx: _Context, hashes:
         entries.append((spec.name, results["groups"][spec.name], True))
     for leaf in spec.leaves:
         entries.append((leaf.task, (results.get("results") or {}).get(leaf.task, {}), False))
+    row_hash: str | None
     for name, metrics, is_group_row in entries:
         if is_group_row:
             leaves = [leaf.task for leaf in spec.leaves]

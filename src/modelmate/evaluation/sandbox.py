@@ -363,6 +363,7 @@ def run_python(program: str, *, limits: SandboxLimits | None = None,
         except ValueError:
             report = {"notes": ["unreadable report"]}
         rc = proc.returncode
+        status: Literal["passed", "failed", "timeout", "killed"]
         if timed_out:
             status = "timeout"
         elif rc == 0:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,7 @@ from modelmate.storage.cache import local_cache
 from modelmate.training import base_models as specs
 from modelmate.training.base_models import TINY_KEY, BaseModelSpec
 from modelmate.training.gguf import read_marker
+from modelmate.training.tiny import TinyDims
 
 log = logging.getLogger("modelmate.finetune")
 
@@ -434,7 +435,8 @@ def publish_local(settings: Settings) -> None:
 # --- the toy ---------------------------------------------------------------------------------------------------
 
 def build_tiny(settings: Settings, db: Database, *, pretrain_steps: int = 0, force: bool = False,
-               on_progress: Callable[[dict], None] | None = None, **dims: int) -> tuple[Model | None, bool]:
+               on_progress: Callable[[dict], None] | None = None,
+               **dims: Unpack[TinyDims]) -> tuple[Model | None, bool]:
     """Build the toy into ``data_dir/base_models/tiny`` (unless built and not ``force``) and register it.
     Returns ``(model row, built now)``."""
     from modelmate.training.tiny import build_tiny as _build

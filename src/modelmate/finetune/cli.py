@@ -237,6 +237,7 @@ def train(
             console.print(f"follow it with [bold]modelmate runs show {run_id}[/] (a worker runs it: "
                           "`modelmate serve` or `modelmate worker`)")
             return
+        assert job_id is not None  # create_run queues the run's job
         final = _follow(db, settings, user_id, run_id, job_id)
     finally:
         db.dispose()
@@ -263,7 +264,7 @@ def _follow(db, settings: Settings, user_id: int, run_id: int, job_id: int):
                 if snap is None:
                     raise typer.Exit(1)
                 curve = snap.loss_curve
-                info = snap.status
+                info: str = snap.status
                 if curve:
                     last = curve[-1]
                     info = f"loss {last.loss:.4f}" if last.loss is not None else snap.status

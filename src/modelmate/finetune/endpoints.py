@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep, preflight
 from modelmate.api.uploads import receive_file
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.finetune import forks, import_service, service
 from modelmate.finetune.schemas import (
     BaseModelOut,
@@ -32,10 +32,12 @@ from modelmate.models.enums import RunStatus
 
 router = APIRouter(tags=["fine-tuning"])
 
-NOT_FOUND = {404: {"model": ErrorResponse}}
-INVALID = {422: {"model": ErrorResponse, "description": "Invalid configuration or request (nothing was queued)"}}
-CONFLICT = {409: {"model": ErrorResponse, "description": "The Idempotency-Key was used for another request, or a "
-                                                         "fork's parent adapter is not on this server"}}
+NOT_FOUND: OpenApiResponses = {404: {"model": ErrorResponse}}
+INVALID: OpenApiResponses = {
+    422: {"model": ErrorResponse, "description": "Invalid configuration or request (nothing was queued)"}}
+CONFLICT: OpenApiResponses = {
+    409: {"model": ErrorResponse, "description": "The Idempotency-Key was used for another request, or a "
+                                                "fork's parent adapter is not on this server"}}
 EVENTS_MAX_S = 600  # one event stream lasts at most this long (EventSource reconnects by itself)
 EVENTS_POLL_S = 1.0
 KEEPALIVE_S = 15.0
@@ -72,7 +74,7 @@ GGUF_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data"
     "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream",
                             "description": "A GGUF file (llama.cpp format) of a llama, mistral, qwen2 or phi3 model"},
                    **GGUFImportFields.model_json_schema()["properties"]}}}}}}
-IMPORT_ERRORS = {
+IMPORT_ERRORS: OpenApiResponses = {
     401: {"model": ErrorResponse, "description": "Not signed in"},
     403: {"model": ErrorResponse, "description": "Only administrators can import base models"},
     409: {"model": ErrorResponse, "description": "The name is taken (a base model, or an import in progress)"},

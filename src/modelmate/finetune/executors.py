@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelmate.config import Settings
 from modelmate.datasets.service import dataset_key
 from modelmate.finetune import adapters
 from modelmate.finetune.runner import ChildProcess, child_env
 from modelmate.storage.staging import artifact_ref
+
+if TYPE_CHECKING:  # Ray is optional: imported where a run uses it
+    from modelmate.finetune.ray_process import RayProcess
 
 GIB = 1024**3
 
@@ -40,6 +43,7 @@ def uses_ray(settings: Settings) -> bool:
 def start(settings: Settings, *, entry_module: str, spec_path: Path, cwd: Path, log_path: Path,
           env: dict[str, str], remote: RemoteSpec | None = None, argv: list[str] | None = None):
     """A started child: local, or (``MODELMATE_EXECUTOR=ray`` and a ``remote`` spec) a Ray task."""
+    child: ChildProcess | RayProcess
     if uses_ray(settings) and remote is not None:
         from modelmate.finetune.ray_process import RayProcess
 

@@ -123,7 +123,7 @@ def copy_parent_adapter(source: Path | None, run_dir: Path) -> Path:
         return target
     missing = [name for name in ADAPTER_FILES  # a symbolic link is never followed (RELIABILITY #40)
                if source is None or (source / name).is_symlink() or not (source / name).is_file()]
-    if missing:
+    if missing or source is None:  # (no source: every file is missing)
         raise FileNotFoundError(f"{', '.join(missing)} not found in {source or 'any directory'}")
     tmp = Path(tempfile.mkdtemp(prefix=f".{PARENT_COPY}.tmp-", dir=run_dir))
     try:

@@ -425,7 +425,7 @@ class _Puller:
         path = snapshot_download(self.repo_id, revision=commit, cache_dir=str(self.cache), endpoint=self.endpoint,
                                  token=self.token, allow_patterns=[glob.escape(n) for n in chosen],
                                  ignore_patterns=BLOCKED_PATTERNS, max_workers=4, library_name="modelmate",
-                                 tqdm_class=self.tracker.bar_class("hf"))  # type: ignore[arg-type]
+                                 tqdm_class=self.tracker.bar_class("hf"))
         ref_name = self.revision or "main"
         if ref_name != commit:  # snapshot_download records no ref for a commit id: cached_snapshot needs it
             ref = self.storage / "refs" / ref_name

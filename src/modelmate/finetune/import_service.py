@@ -85,7 +85,7 @@ def _fields(received: ReceivedFile) -> GGUFImportFields:
         errors = [{"field": ".".join(str(p) for p in e.get("loc", ())) or None,
                    "message": str(e.get("msg", "invalid value")).removeprefix("Value error, ")}
                   for e in exc.errors()[:10]]
-        summary = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+        summary = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else str(e["message"]) for e in errors)
         raise ValidationFailed(f"the form is not valid: {summary}", details={"errors": errors}) from None
     name = clean_text(fields.name, 200)
     if not name:

@@ -103,7 +103,9 @@ def run_import_model(ctx: JobContext) -> dict[str, Any]:
     finally:
         path.unlink(missing_ok=True)
     info = model.hub_info or {}
-    source = info.get("source") if isinstance(info.get("source"), dict) else {}
+    source = info.get("source")
+    if not isinstance(source, dict):
+        source = {}
     note(ctx, 1.0, f"imported: base model {key} is ready")
     return {"model_id": model.id, "key": key, "name": model.name, "parameters": model.parameters,
             "file_name": source.get("file"), "sha256": source.get("sha256"),

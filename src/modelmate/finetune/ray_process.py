@@ -114,8 +114,10 @@ def channel():
             except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
                 pass
         here = ray.get_runtime_context().get_node_id()
-        _channel[:] = [job, Channel.options(scheduling_strategy=NodeAffinitySchedulingStrategy(here,
-                                                                                            soft=True)).remote()]
+        # ray types a @ray.remote class as the plain class, without its .options()
+        actor = Channel.options(  # type: ignore[attr-defined]
+            scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True)).remote()
+        _channel[:] = [job, actor]
         return _channel[1]
 
 
@@ -147,10 +149,10 @@ class RayProcess:
         self.error: dict[str, Any] | None = None
         self._events: list[dict[str, Any]] = []
         self._log: BinaryIO | None = None
-        self._channel = None
+        self._channel: Any = None  # the Channel actor's handle (ray leaves actor methods untyped)
         self._key = uuid.uuid4().hex
-        self._ref = None
-        self._pull = None
+        self._ref: ray.ObjectRef[dict[str, Any]] | None = None
+        self._pull: ray.ObjectRef[list[Any]] | None = None
         self._killed = False
         self._exit: int | None = None
 
@@ -247,6 +249,7 @@ class RayProcess:
     # --- the end ------------------------------------------------------------------------------------------------
 
     def _outcome(self) -> int:
+        assert self._ref is not None  # started
         try:
             out = ray.get(self._ref)
         except ray.exceptions.TaskCancelledError:
@@ -311,6 +314,7 @@ class RayProcess:
     def record(self, run_dir: Path, attempt: int) -> None:
         """Remember this task on disk (no pid/pgid: :func:`~modelmate.finetune.runner.kill_leftover_child` leaves it
         alone; a Ray task dies with the driver that owns it)."""
+        assert self._ref is not None  # started
         write_json_atomic(run_dir / CHILD_FILE, {"executor": "ray", "task_id": self._ref.task_id().hex(),
                                                  "name": self.name, "node": self.node, "attempt": attempt,
                                                  "started": time.time()})

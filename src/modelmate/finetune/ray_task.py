@@ -200,6 +200,8 @@ class _Node:
 
     def _upload_loop(self) -> None:
         ckpt = self.staging["checkpoints"]
+        store = self.store
+        assert store is not None  # opened before this thread starts
         while True:
             step = self.uploads.get()
             newer: list[int | None] = []
@@ -213,11 +215,11 @@ class _Node:
             for s in last:
                 stored = False
                 try:
-                    stored = upload_checkpoint(self.store, self.workdir / ckpt["path"], s, ckpt["prefix"])
+                    stored = upload_checkpoint(store, self.workdir / ckpt["path"], s, ckpt["prefix"])
                 except Exception as exc:  # noqa: BLE001 - pruned while we read it, or the store is down
                     self.note(f"--- checkpoint {s} not stored: {type(exc).__name__}: {exc}")
                     with contextlib.suppress(Exception):
-                        self.store.delete(join(ckpt["prefix"], f"step-{s:06d}"))
+                        store.delete(join(ckpt["prefix"], f"step-{s:06d}"))
                 self.send("event", {"type": "checkpoint", "step": s, "stored": stored})
             for _ in steps:
                 self.uploads.task_done()
@@ -256,6 +258,7 @@ class _Node:
             return None
         if kind == "result":
             self.uploads.join()
+            assert self.store is not None  # opened before the child started
             try:
                 written = upload_outputs(self.store, self.workdir, self.staging.get("outputs") or [])
             except Exception as exc:  # noqa: BLE001 - the result must not be recorded without its files
@@ -286,6 +289,7 @@ class _Node:
                                   env=child_env(None, {**env, "MODELMATE_PARENT_PID": str(os.getpid())}),
                                   argv=[sys.executable, "-m", self.entry_module, str(spec_path)])
         self.child.start()
+        assert self.child.proc is not None  # set by start()
         self.send("node", {"child_pid": self.child.proc.pid})
         error = None
         sent = False

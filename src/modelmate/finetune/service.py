@@ -103,9 +103,10 @@ def _base_and_parent(session: Session, user: User, ref: str, parent_id: int | No
     model = bases.resolve_model_ref(session, user, ref)
     parent: Model | None = None
     if model.kind == ModelKind.FINETUNED.value:  # a fine-tuned model named as the base: a fork of it
-        parent, model = model, repo.model_by_id(session, model.base_model_id) if model.base_model_id else None
-        if model is None:
-            raise ValidationFailed(f"'{parent.name}' has no recorded base model", code="invalid_base")
+        base = repo.model_by_id(session, model.base_model_id) if model.base_model_id else None
+        if base is None:
+            raise ValidationFailed(f"'{model.name}' has no recorded base model", code="invalid_base")
+        parent, model = model, base
     if parent_id is not None:
         named = repo.model_by_id(session, parent_id)
         if named is None or not bases.visible(named, user) or named.kind != ModelKind.FINETUNED.value:

@@ -19,7 +19,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from modelmate.datasets.service import dataset_key
 from modelmate.db.base import utcnow
@@ -177,7 +177,7 @@ class TrainingTask:
             values["environment"] = self.state.environment
         return values
 
-    def _fail(self, category: str, message: str, error: dict[str, Any] | None) -> None:
+    def _fail(self, category: str, message: str, error: dict[str, Any] | None) -> NoReturn:
         def final(_session, run: TrainingRun) -> None:
             run.status = RunStatus.FAILED.value
             run.training_outcome = "failure"
@@ -255,7 +255,7 @@ class TrainingTask:
                     adapter_dir=run_dir / "adapter", toy=spec.toy)
         try:
             private_dir(run_dir)
-            stored_data = on_ray and bool(dataset_hash) and artifact_store(settings).exists(dataset_key(dataset_hash))
+            stored_data = bool(on_ray and dataset_hash and artifact_store(settings).exists(dataset_key(dataset_hash)))
             if data_src is None and not stored_data and not (run_dir / "dataset.jsonl").is_file():
                 raise RunFailed("invalid_data", "The dataset's stored file is missing; upload the dataset again.")
             if data_src is not None and not on_ray:
@@ -451,10 +451,10 @@ class TrainingTask:
                                  f"({error.get('type', 'worker lost')}: {str(error.get('message', ''))[:300]}); "
                                  "the job is retried and resumes from the last checkpoint in the store.")
             limit = getattr(self.child, "memory_limit", 0) or memory_limit_bytes()
-            category, message = classify_crash(code, peak_rss, limit)
+            crash, message = classify_crash(code, peak_rss, limit)
             tail = service.read_log(self.settings, self.run_id, max_bytes=4000).text
-            kind = "OutOfMemory" if category == "out_of_memory" else "ProcessCrashed"
-            self._fail(category, message, {"type": kind, "message": message, "traceback": tail})
+            kind = "OutOfMemory" if crash == "out_of_memory" else "ProcessCrashed"
+            self._fail(crash, message, {"type": kind, "message": message, "traceback": tail})
         outcome = result.get("outcome")
         category = result.get("failure_category")
         message = str(result.get("message") or "")[:4000]

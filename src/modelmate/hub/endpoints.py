@@ -8,16 +8,17 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from modelmate.api.deps import MAX_ID, CurrentUser, IdPath, OptionalUser, SessionDep, SettingsDep
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.hub import download, lineage, service
 from modelmate.hub.schemas import FeedbackBlock, FeedbackIn, LineageOut, ModelPageOut, ModelPatch
 
 router = APIRouter(tags=["hub"])
 
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such model, or not visible to you"}}
-SIGN_IN = {401: {"model": ErrorResponse, "description": "Sign in first"}}
-INVALID = {422: {"model": ErrorResponse}}
-UNAVAILABLE = {409: {"model": ErrorResponse, "description": "The model's files are not on this server"}}
+NOT_FOUND: OpenApiResponses = {404: {"model": ErrorResponse, "description": "No such model, or not visible to you"}}
+SIGN_IN: OpenApiResponses = {401: {"model": ErrorResponse, "description": "Sign in first"}}
+INVALID: OpenApiResponses = {422: {"model": ErrorResponse}}
+UNAVAILABLE: OpenApiResponses = {
+    409: {"model": ErrorResponse, "description": "The model's files are not on this server"}}
 
 OwnerPath = Annotated[str, Path(min_length=1, max_length=64)]
 SlugPath = Annotated[str, Path(min_length=1, max_length=200)]

@@ -122,7 +122,7 @@ def lineage(session: Session, viewer: User | None, model_id: int | None) -> Line
         members = _family(session, root, viewer)
         members.setdefault(model.id, model)
         return _graph(session, viewer, members, model.id)
-    members: dict[int, Model] = {}
+    members = {}
     finetuned = repo.visible_finetuned(session, viewer.id if viewer else None, MAX_NODES)
     for m in finetuned:
         members[m.id] = m

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from modelmate.db.base import affected_rows
 from modelmate.models import BenchmarkResult, Dataset, Evaluation, Model, ModelFeedback, TrainingRun, User
 
 
@@ -52,7 +53,8 @@ def runs_of_models(session: Session, model_ids: set[int]) -> dict[int, TrainingR
                            .order_by(TrainingRun.id)).all()
     out: dict[int, TrainingRun] = {}
     for run in rows:
-        out.setdefault(run.output_model_id, run)
+        if run.output_model_id is not None:  # never None here (the IN)
+            out.setdefault(run.output_model_id, run)
     return out
 
 
@@ -93,7 +95,7 @@ def add_feedback(session: Session, values: dict[str, Any]) -> ModelFeedback:
 def delete_feedback(session: Session, user_id: int, model_id: int) -> int:
     result = session.execute(delete(ModelFeedback).where(ModelFeedback.user_id == user_id,
                                                          ModelFeedback.model_id == model_id))
-    return result.rowcount or 0
+    return affected_rows(result)
 
 
 # --- scores ---------------------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Date, Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from modelmate.catalog.repository import normalise_key
 from modelmate.db.like import LIKE_ESCAPE, contains
@@ -16,7 +17,7 @@ from modelmate.models import Entry, EntryEvent, EntryTag, JournalNote, Model, Ta
 TOP_TAGS = 15
 
 
-def month_key(session: Session, col: ColumnElement) -> ColumnElement[str]:
+def month_key(session: Session, col: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement[str]:
     """``YYYY-MM`` of a date or a (UTC) timestamp column.
 
     SQLite keeps both as ISO text (``YYYY-MM-DD[ HH:MM:SS.ffffff]``, UTC), so the month is its first 7 characters:
@@ -64,7 +65,8 @@ def top_tags(session: Session, owner_id: int, limit: int = TOP_TAGS) -> list[tup
     return [(str(name), int(c)) for name, c in session.execute(stmt)]
 
 
-def _range_counts(session: Session, col: ColumnElement, owner_id: int, bounds: Sequence[date | datetime]) -> list[int]:
+def _range_counts(session: Session, col: ColumnElement[Any] | QueryableAttribute[Any], owner_id: int,
+                  bounds: Sequence[date | datetime]) -> list[int]:
     """Entries with ``bounds[i] <= col < bounds[i + 1]``, one count per interval, in one statement.
 
     Each count is an index range count on (owner_id, col): no per-row month function, fast at any size.

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from modelmate.db.base import utcnow
+from modelmate.db.base import affected_rows, utcnow
 from modelmate.db.engine import immediate_transaction
 from modelmate.models import OutboxEvent
 
@@ -98,10 +98,10 @@ def mark_delivered(row: OutboxEvent) -> None:
 
 def finish_claim(session: Session, claim: Claim) -> bool:
     """A leased delivery succeeded. False: the lease was lost (another worker took the row)."""
-    return session.execute(update(OutboxEvent).where(
+    return affected_rows(session.execute(update(OutboxEvent).where(
         OutboxEvent.id == claim.id, OutboxEvent.claim_token == claim.token, OutboxEvent.status == PENDING,
     ).values(status=DELIVERED, delivered_at=utcnow(), claimed_by=None, lease_expires_at=None,
-             error=None)).rowcount == 1
+             error=None))) == 1
 
 
 def record_failure(session: Session, event_id: int, error: dict[str, Any], *, token: int | None,
@@ -129,5 +129,5 @@ def record_failure(session: Session, event_id: int, error: dict[str, Any], *, to
 
 def prune_delivered(session: Session, *, before: datetime) -> int:
     """Delivered rows older than ``before`` (failed ones stay: they are the evidence of what was not done)."""
-    return session.execute(delete(OutboxEvent).where(OutboxEvent.status == DELIVERED,
-                                                     OutboxEvent.delivered_at < before)).rowcount or 0
+    return affected_rows(session.execute(delete(OutboxEvent).where(OutboxEvent.status == DELIVERED,
+                                                     OutboxEvent.delivered_at < before))) or 0

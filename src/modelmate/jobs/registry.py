@@ -119,7 +119,7 @@ class Subscriber:
 Handler = Callable[[JobContext], "dict[str, Any] | None"]
 _HANDLERS: dict[str, Handler] = {}
 # Called with the Database after a worker reclaimed expired leases (domains resynchronise rows that mirror a job).
-_RECLAIM_HOOKS: list[Callable[[Database], None]] = []
+_RECLAIM_HOOKS: list[Callable[[Database], object]] = []  # what a hook returns (e.g. a count) is not used
 _SUBSCRIBERS: dict[str, list[Subscriber]] = {event: [] for event in EVENTS}
 _LOADED = False
 _LOCK = threading.Lock()
@@ -133,7 +133,7 @@ def register(kind: str) -> Callable[[Handler], Handler]:
     return deco
 
 
-def on_reclaim(fn: Callable[[Database], None]) -> Callable[[Database], None]:
+def on_reclaim(fn: Callable[[Database], object]) -> Callable[[Database], object]:
     if fn not in _RECLAIM_HOOKS:
         _RECLAIM_HOOKS.append(fn)
     return fn
@@ -168,7 +168,7 @@ def subscriber(event: str, name: str) -> Subscriber | None:
     return next((s for s in subscribers(event) if s.name == name), None)
 
 
-def reclaim_hooks() -> list[Callable[[Database], None]]:
+def reclaim_hooks() -> list[Callable[[Database], object]]:
     load_builtin()
     return list(_RECLAIM_HOOKS)
 

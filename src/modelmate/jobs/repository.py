@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from modelmate.db.base import utcnow
+from modelmate.db.base import affected_rows, utcnow
 from modelmate.db.engine import immediate_transaction
 from modelmate.models import Evaluation, Job, Model, TrainingRun
 from modelmate.models.enums import JobStatus
@@ -160,7 +160,7 @@ def heartbeat(session: Session, job_id: int, token: int, *, lease_s: float,
         values["progress"] = max(0.0, min(1.0, float(progress)))
     if message is not None:
         values["progress_message"] = message[:500]
-    return session.execute(_fenced(job_id, token).values(**values)).rowcount == 1
+    return affected_rows(session.execute(_fenced(job_id, token).values(**values))) == 1
 
 
 def cancel_requested(session: Session, job_id: int) -> bool:
@@ -169,9 +169,9 @@ def cancel_requested(session: Session, job_id: int) -> bool:
 
 def complete(session: Session, job_id: int, token: int, result: dict[str, Any] | None) -> bool:
     now = utcnow()
-    return session.execute(_fenced(job_id, token).values(
+    return affected_rows(session.execute(_fenced(job_id, token).values(
         status=JobStatus.SUCCEEDED.value, result=result, progress=1.0, finished_at=now, lease_owner=None,
-        lease_expires_at=None)).rowcount == 1
+        lease_expires_at=None))) == 1
 
 
 def fail(session: Session, job_id: int, token: int, error: dict[str, Any], *, retry_in_s: float | None) -> bool:
@@ -185,7 +185,7 @@ def fail(session: Session, job_id: int, token: int, error: dict[str, Any], *, re
         values.update(status=JobStatus.QUEUED.value, run_after=now + timedelta(seconds=retry_in_s))
     else:
         values.update(status=JobStatus.FAILED.value, finished_at=now)
-    return session.execute(_fenced(job_id, token).values(**values)).rowcount == 1
+    return affected_rows(session.execute(_fenced(job_id, token).values(**values))) == 1
 
 
 def requeue_yielded(session: Session, job_id: int, token: int, message: str) -> bool:
@@ -194,9 +194,9 @@ def requeue_yielded(session: Session, job_id: int, token: int, message: str) -> 
     job = session.get(Job, job_id)
     if job is None or job.fencing_token != token or job.status != JobStatus.RUNNING.value:
         return False
-    return session.execute(_fenced(job_id, token).values(
+    return affected_rows(session.execute(_fenced(job_id, token).values(
         status=JobStatus.QUEUED.value, attempts=max(0, job.attempts - 1), run_after=utcnow(), lease_owner=None,
-        lease_expires_at=None, progress_message=message[:500])).rowcount == 1
+        lease_expires_at=None, progress_message=message[:500]))) == 1
 
 
 # --- the queue as a user sees it -------------------------------------------------------------------------------------
@@ -240,14 +240,15 @@ def job_subjects(session: Session, job_ids: list[int]) -> dict[int, tuple[str | 
     evaluations = (select(Evaluation.job_id, Model.name).join(Model, Model.id == Evaluation.model_id)
                    .where(Evaluation.job_id.in_(job_ids)))
     for job_id, name in session.execute(evaluations):
-        out.setdefault(job_id, (name, None))
+        if job_id is not None:  # never None here (the IN)
+            out.setdefault(job_id, (name, None))
     return out
 
 
 def cancel_finished_run(session: Session, job_id: int, token: int) -> bool:
     now = utcnow()
-    return session.execute(_fenced(job_id, token).values(
-        status=JobStatus.CANCELLED.value, finished_at=now, lease_owner=None, lease_expires_at=None)).rowcount == 1
+    return affected_rows(session.execute(_fenced(job_id, token).values(
+        status=JobStatus.CANCELLED.value, finished_at=now, lease_owner=None, lease_expires_at=None))) == 1
 
 
 def request_cancel(session: Session, job: Job) -> None:

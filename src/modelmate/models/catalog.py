@@ -63,8 +63,10 @@ class Model(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-_PUBLIC = {"sqlite_where": text("visibility = 'public'"), "postgresql_where": text("visibility = 'public'")}
-_PRIVATE = {"sqlite_where": text("visibility = 'private'"), "postgresql_where": text("visibility = 'private'")}
+_PUBLIC: dict[str, Any] = {"sqlite_where": text("visibility = 'public'"),
+                           "postgresql_where": text("visibility = 'public'")}
+_PRIVATE: dict[str, Any] = {"sqlite_where": text("visibility = 'private'"),
+                            "postgresql_where": text("visibility = 'private'")}
 Index("uq_models_hf_repo_key", func.lower(Model.hf_repo_id), unique=True, **_PUBLIC)
 Index("uq_models_github_repo_key", func.lower(Model.github_repo), unique=True, **_PUBLIC)
 Index("uq_models_private_hf_repo_key", Model.owner_id, func.lower(Model.hf_repo_id), unique=True, **_PRIVATE)

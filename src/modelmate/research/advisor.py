@@ -61,18 +61,18 @@ def _fmt(value: float) -> str:
 
 
 def _condition(category: str, runs: list[tuple[TrainingRun, dict[str, Any]]]) -> str:
-    lrs = [c.get("learning_rate") for _, c in runs if _pos(c.get("learning_rate"))]
+    lrs = [c["learning_rate"] for _, c in runs if _pos(c.get("learning_rate"))]
     if category == "diverged" and lrs:
         return f" (learning rate ≥ {_fmt(min(lrs))})"
     if category == "no_learning" and lrs:
         return f" (learning rate ≤ {_fmt(max(lrs))})"
     if category == "out_of_memory":
-        batch = [c.get("batch_size") for _, c in runs if _pos(c.get("batch_size"))]
-        seq = [c.get("max_seq_length") for _, c in runs if _pos(c.get("max_seq_length"))]
+        batch = [c["batch_size"] for _, c in runs if _pos(c.get("batch_size"))]
+        seq = [c["max_seq_length"] for _, c in runs if _pos(c.get("max_seq_length"))]
         if batch and seq:
             return f" (batch size ≥ {min(batch)}, sequence length ≥ {min(seq)})"
     if category == "overfitting":
-        epochs = [c.get("epochs") for _, c in runs if _pos(c.get("epochs")) and c.get("max_steps") is None]
+        epochs = [c["epochs"] for _, c in runs if _pos(c.get("epochs")) and c.get("max_steps") is None]
         if epochs:
             return f" ({_fmt(min(epochs))} epochs or more)"
     return ""
@@ -136,6 +136,7 @@ def _warnings(base: Model, near: list[tuple[float, TrainingRun]]) -> list[str]:
     same = [r for d, r in near if d <= SAME and r.failure_category in BAD]
     if same:
         r = same[0]
+        assert r.failure_category is not None  # one of BAD
         out.append(f"A run with this configuration on {base.name} failed before: run {r.id} "
                    f"{BAD[r.failure_category]}.")
     groups: dict[str, list[tuple[TrainingRun, dict[str, Any]]]] = defaultdict(list)

@@ -185,8 +185,10 @@ def _stratum(pairs: list[tuple[Any, Any]], metric: str, scale: float) -> paired.
     if not pairs:
         return None
     numbers = [(_number(a), _number(b)) for a, b in pairs]
-    if all(a is not None and b is not None for a, b in numbers):
-        return paired.mean_stratum([a for a, _ in numbers], [b for _, b in numbers], scale)
+    left = [a for a, _ in numbers if a is not None]
+    right = [b for _, b in numbers if b is not None]
+    if len(left) == len(right) == len(numbers):
+        return paired.mean_stratum(left, right, scale)
     name = metric.split(",", 1)[0]
     if name in paired.CORPUS_METRICS and all(isinstance(a, dict) and isinstance(b, dict) for a, b in pairs):
         return paired.corpus_stratum(name, [_refs(a) for a, _ in pairs], [str(a.get("pred") or "") for a, _ in pairs],
@@ -283,6 +285,7 @@ def compare(model_rows: Iterable[dict[str, Any]], reference_rows: Iterable[dict[
             {t for t, metric in mine if metric == m["metric"] and mine[(t, metric)].get("group") == m["task"]})
         pairs = _pairs(leaves, m["metric"], outs_m, outs_r) if leaves else None
         stratum = _stratum(pairs, m["metric"], m["scale"]) if pairs else None
+        p: float | None
         if stratum is not None and stratum.n:
             value, reference = paired.observed_delta([stratum])
             test, p = _test_task(stratum)
@@ -301,12 +304,12 @@ def compare(model_rows: Iterable[dict[str, Any]], reference_rows: Iterable[dict[
     single: dict[int, Comparison] = {}
     for domain, items in sorted(per_domain.items()):
         n = len(items)
-        strata = [s for _, _, s in items]
-        if all(s is not None for s in strata):
-            value, reference = paired.observed_delta(strata)  # type: ignore[arg-type]
-            test, p = _test_domain(strata)  # type: ignore[arg-type]
+        strata = [s for _, _, s in items if s is not None]
+        if len(strata) == n:  # every task has its paired stratum
+            value, reference = paired.observed_delta(strata)
+            test, p = _test_domain(strata)
             aggregate = _comparison(domain, None, None, value, reference, p_value=p, test=test,
-                                    n=sum(s.n for s in strata))  # type: ignore[union-attr]
+                                    n=sum(s.n for s in strata))
         else:
             value = sum(m["value"] for m, _, _ in items) / n
             reference = sum(r["value"] for _, r, _ in items) / n
@@ -318,21 +321,21 @@ def compare(model_rows: Iterable[dict[str, Any]], reference_rows: Iterable[dict[
             ns = [_min_n(m, r) for m, r, _ in items]
             aggregate = _comparison(domain, None, None, value, reference, stderr=se_m, reference_stderr=se_r,
                                     z_score=z, p_value=p, test="z" if p is not None else None,
-                                    n=sum(ns) if all(isinstance(x, int) for x in ns) else None)  # type: ignore[misc]
+                                    n=sum(ns) if all(isinstance(x, int) for x in ns) else None)
         if n == 1:  # the same test as its only task: not a comparison of its own (no extra correction)
             twin = next(c for c in out if c.task == items[0][0]["task"] and c.metric == items[0][0]["metric"])
             single[id(aggregate)] = twin
             aggregate.test, aggregate.n, aggregate.p_value = twin.test, twin.n, twin.p_value
         out.append(aggregate)
     tested = [c for c in out if c.p_value is not None and id(c) not in single]
-    raw = [c.p_value for c in tested]
+    raw = [c.p_value for c in tested if c.p_value is not None]  # all of them
     adjusted = holm(raw) if correction == "holm" else benjamini_hochberg(raw) if correction == "bh" else raw
     for c, p_adj in zip(tested, adjusted, strict=True):
         c.p_adjusted = p_adj
     for c in out:
-        twin = single.get(id(c))
-        if twin is not None:
-            c.p_adjusted = twin.p_adjusted
+        only_task = single.get(id(c))
+        if only_task is not None:
+            c.p_adjusted = only_task.p_adjusted
         c.flagged = c.p_adjusted is not None and c.p_adjusted < alpha and abs(c.delta) >= min_effect
     for c in out:
         c.direction = "up" if c.delta > 0 else "down" if c.delta < 0 else None

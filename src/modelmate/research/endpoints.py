@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from modelmate.api.deps import CurrentUser, IdPath, OptionalUser, SessionDep
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.research import advisor, changes, export, museum
 from modelmate.research.schemas import (
     AdvisorOut,
@@ -25,7 +25,7 @@ from modelmate.research.schemas import (
 
 router = APIRouter(tags=["research"])
 
-NOT_FOUND = {404: {"model": ErrorResponse}}
+NOT_FOUND: OpenApiResponses = {404: {"model": ErrorResponse}}
 MAX_ID = 2**63 - 1
 Domain = Literal["math", "code", "knowledge", "reasoning", "reading", "truthfulness", "translation"]
 Category = Literal["diverged", "no_learning", "overfitting", "forgetting", "out_of_memory", "crashed", "invalid_data",

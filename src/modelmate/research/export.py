@@ -137,8 +137,12 @@ def _dataset_facts(dataset: Dataset | None, base: Model | None) -> dict[str, Any
     if dataset is None:
         return {c.name: None for c in DATASET_COLUMNS}
     stats = dataset.stats or {}
-    chars = stats.get("chars") if isinstance(stats.get("chars"), dict) else {}
-    tokens = stats.get("tokens") if isinstance(stats.get("tokens"), dict) else {}
+    chars = stats.get("chars")
+    if not isinstance(chars, dict):
+        chars = {}
+    tokens = stats.get("tokens")
+    if not isinstance(tokens, dict):
+        tokens = {}
     total = tokens.get("total")
     if base is not None:
         from modelmate.finetune.service import dataset_tokens
@@ -161,8 +165,7 @@ def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Datas
     base, parent = models.get(run.base_model_id), models.get(run.parent_model_id or 0)
     output = models.get(run.output_model_id or 0)
     curve = run.loss_curve_data or []
-    evals = [_num(p.get("eval_loss")) for p in curve if isinstance(p, dict)]
-    evals = [e for e in evals if e is not None]
+    evals = [e for p in curve if isinstance(p, dict) and (e := _num(p.get("eval_loss"))) is not None]
     row: dict[str, Any] = {
         "run_id": run.id, "name": run.name, "owner_id": run.owner_id, "created_at": run.created_at,
         "finished_at": run.finished_at, "mode": run.mode, "preset": run.preset, "base_model_id": run.base_model_id,

@@ -57,7 +57,8 @@ def items_of(session: Session, user: User, runs: list[TrainingRun]) -> list[Muse
             failure_message=run.failure_message, error_type=(run.error or {}).get("type"), config=run.config or {},
             curve=downsample(run.loss_curve_data), feedback_value=run.feedback_value,
             feedback_comment=run.feedback_comment, created_at=run.created_at,
-            dataset=DatasetBrief(id=dataset.id, name=dataset.name, domain=dataset.domain) if dataset_ok else None))
+            dataset=(DatasetBrief(id=dataset.id, name=dataset.name, domain=dataset.domain)
+                     if dataset is not None and dataset_ok else None)))
     return out
 
 

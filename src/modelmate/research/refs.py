@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from sqlalchemy.orm import Session
 
 from modelmate.models import Model, User
@@ -9,7 +11,7 @@ from modelmate.research import repository as repo
 from modelmate.research.schemas import ModelRef
 
 
-def visible(model: Model | None, viewer: User | None) -> bool:
+def visible(model: Model | None, viewer: User | None) -> TypeGuard[Model]:
     """A public model: anyone; a private one: its owner (and admins)."""
     if model is None:
         return False

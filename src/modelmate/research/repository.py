@@ -72,7 +72,7 @@ def runs_by_output_model(session: Session, model_ids: set[int]) -> dict[int, Tra
         return {}
     runs = session.scalars(select(TrainingRun).where(TrainingRun.output_model_id.in_(model_ids))
                            .order_by(TrainingRun.id.desc()))
-    return {r.output_model_id: r for r in runs}
+    return {r.output_model_id: r for r in runs if r.output_model_id is not None}  # never None here (the IN)
 
 
 # --- scores ----------------------------------------------------------------------------------------------------

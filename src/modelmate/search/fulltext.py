@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Boolean, ColumnElement, Text, bindparam, cast, func, literal_column, select, text
+from sqlalchemy import Boolean, ColumnElement, Text, TextClause, bindparam, cast, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -77,7 +77,7 @@ def pg_tsv() -> ColumnElement:
     return literal_column("search_documents.tsv", TSVECTOR)
 
 
-def pg_match_clause(parts: list[str]) -> ColumnElement[bool]:
+def pg_match_clause(parts: list[str]) -> TextClause:
     """``tsv @@ ((simple(t1) || english(t1)) && (simple(t2) || english(t2)) ...)``."""
     pieces = []
     params = {}

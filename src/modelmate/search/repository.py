@@ -8,8 +8,10 @@ private-use markers of :mod:`modelmate.search.fulltext`; only the rows of one pa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
+    ColumnClause,
     ColumnElement,
     Float,
     Integer,
@@ -24,7 +26,8 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql.elements import TextClause
 
 from modelmate.models import Entry, SearchDocument
 from modelmate.search.fulltext import (
@@ -53,7 +56,7 @@ NOTES_WORDS = 20
 DESCRIPTION_WORDS = 24
 
 _FTS = table("search_fts", column("rowid", Integer))
-_FTS_REF = literal_column("search_fts")
+_FTS_REF: ColumnClause[Any] = literal_column("search_fts")
 
 Ranked = list[tuple[int, float]]
 
@@ -84,7 +87,7 @@ def keyword_highlights(session: Session, owner_id: int, q: str, entry_ids: Seque
 
 # --- SQLite FTS5 ---------------------------------------------------------------------------------------------
 
-def _fts5_match(expr: str) -> ColumnElement[bool]:
+def _fts5_match(expr: str) -> TextClause:
     return text("search_fts MATCH :fts_q").bindparams(bindparam("fts_q", expr))
 
 
@@ -176,7 +179,8 @@ def _pg_page(session: Session, owner_id: int, q: str, f: EntryFilter | None, *, 
     return [(int(entry_id), float(r)) for entry_id, r in rows], total
 
 
-def _pg_headline(col: ColumnElement, config: str, query: ColumnElement, options: str) -> ColumnElement:
+def _pg_headline(col: ColumnElement[Any] | QueryableAttribute[Any], config: str, query: ColumnElement,
+                 options: str) -> ColumnElement:
     protected = func.translate(col, PG_PROTECT_FROM, PG_PROTECT_TO)
     return func.ts_headline(literal_column(f"'{config}'"), protected, query, options)
 
@@ -188,7 +192,7 @@ def _pg_highlights(session: Session, owner_id: int, q: str, entry_ids: Sequence[
     sel = f'StartSel="{MARK_START}", StopSel="{MARK_END}"'
     whole = f"{sel}, HighlightAll=true"
 
-    def window(col: ColumnElement, config: str, words: int) -> ColumnElement:
+    def window(col: QueryableAttribute[Any], config: str, words: int) -> ColumnElement:
         """Whole text when it is about ``words`` words or fewer (as FTS5's snippet() does), else one fragment."""
         fragment = f"{sel}, MaxWords={words}, MinWords={max(words // 2, 1)}, MaxFragments=1"
         word_count = func.length(func.regexp_replace(func.btrim(col), r"\S+\s*", "x", "g"))
@@ -204,7 +208,7 @@ def _pg_highlights(session: Session, owner_id: int, q: str, entry_ids: Sequence[
         "tags": (d.tags, "simple", None),
         "notes": (d.notes, "english", NOTES_WORDS),
     }
-    cols: list[ColumnElement] = []
+    cols: list[ColumnElement[Any] | QueryableAttribute[Any]] = []
     for col, config, words in configs.values():
         cols += [col, _pg_headline(col, config, query, whole) if words is None else window(col, config, words)]
     stmt = select(d.entry_id, *cols).where(d.owner_id == owner_id, d.entry_id.in_(list(entry_ids)))

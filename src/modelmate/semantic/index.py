@@ -39,7 +39,7 @@ _lock = threading.Lock()
 
 
 def _db_key(session: Session) -> str:
-    return str(session.get_bind().url)
+    return str(session.get_bind().engine.url)  # `.engine` is the engine itself, or a connection's engine
 
 
 def invalidate(session: Session, owner_id: int) -> None:

@@ -20,6 +20,7 @@ Readers on another machine materialise a directory into the local :class:`~model
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -170,7 +171,7 @@ class ArtifactStore:
                 raise StoreUnavailable(f"{prefix}/{rel} in the artifact store does not match its manifest")
         return manifest
 
-    def dir_files(self, prefix: str) -> list[dict[str, Any]]:
+    def dir_files(self, prefix: str) -> builtins.list[dict[str, Any]]:  # `list` is also a method here
         manifest = self.manifest(prefix)
         if manifest is None:
             raise ArtifactMissing(f"no complete directory at {prefix!r} in the artifact store")
@@ -203,6 +204,8 @@ def redact(url: str) -> str:
 
 class LocalStore(ArtifactStore):
     """A folder on this machine (or a shared mount). Writes are atomic (temporary file + rename) and private."""
+
+    local_root: Path  # always set here
 
     def __init__(self, root: Path) -> None:
         self.local_root = Path(root)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from modelmate.api.deps import MAX_ID, CurrentUser, IdPath, SessionDep
 from modelmate.catalog.schemas import MAX_PARAMETERS
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.models.enums import EntryStatus, ModelType
 from modelmate.tracker import service
 from modelmate.tracker.schemas import (
@@ -30,7 +30,7 @@ from modelmate.tracker.schemas import (
 )
 
 router = APIRouter(tags=["entries"])
-ERRORS = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}
+ERRORS: OpenApiResponses = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}
 
 
 @router.get("/entries", response_model=EntryPage, summary="List your entries with filters, sort and facets")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -18,7 +19,8 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import QueryableAttribute, Session, selectinload
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from modelmate.catalog.repository import normalise_key
 from modelmate.db.like import LIKE_ESCAPE, starts_with
@@ -68,12 +70,13 @@ def _fts_match_ids(session: Session, owner_id: int, q: str) -> Select | None:
 
 # The four facets counted on the entries table, and the entry column each one filters and groups by.
 ENTRY_FACETS = ("status", "model_type", "developer", "license")
-_ENTRY_FACET_KEYS: Mapping[str, ColumnElement] = {
+_ENTRY_FACET_KEYS: Mapping[str, QueryableAttribute[Any]] = {
     "status": Entry.status, "model_type": Entry.model_type, "developer": Entry.model_developer_key,
     "license": Entry.model_license}
 
 
-def _facet_conditions(f: EntryFilter, cols: Mapping[str, ColumnElement]) -> dict[str, ColumnElement[bool]]:
+def _facet_conditions(f: EntryFilter, cols: Mapping[str, QueryableAttribute[Any]] | ReadOnlyColumnCollection[str, Any],
+                      ) -> dict[str, ColumnElement[bool]]:
     """The status/type/developer/license filters of ``f`` on ``cols`` (the entries table's key columns, or the
     same columns of the grouped facet counts): one definition for listing and faceting."""
     out: dict[str, ColumnElement[bool]] = {}

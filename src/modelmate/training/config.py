@@ -208,7 +208,8 @@ def config_fields() -> list[dict[str, Any]]:
     out = []
     for name, info in TrainingConfig.model_fields.items():
         kind, choices, nullable = _field_type(info.annotation)
-        minimum = maximum = None
+        minimum: object = None
+        maximum: object = None
         exclusive_minimum = False
         for meta in info.metadata:
             if isinstance(meta, annotated_types.Ge):
@@ -269,7 +270,7 @@ def cut_tokens(total: int, rows: int, max_seq_length: int, *, longest: int | Non
         whole = kept = 0.0
         for b in histogram:
             lo, hi, count = b.get("lo"), b.get("hi"), b.get("count")
-            if not all(isinstance(v, int | float) for v in (lo, hi, count)):
+            if not (isinstance(lo, int | float) and isinstance(hi, int | float) and isinstance(count, int | float)):
                 continue
             mid = (lo + hi) / 2
             whole += count * mid

@@ -135,7 +135,7 @@ def run_distributed(job: TrainJob, *, workers: int, on_event: EventSink,
         error = exc
     finally:
         if relay is not None:
-            ray.kill(relay)
+            ray.kill(relay)  # type: ignore[arg-type]  # ray types ray.remote(cls).remote() as a handle or the class
         if owned:
             ray.shutdown()
         shutil.rmtree(scratch, ignore_errors=True)

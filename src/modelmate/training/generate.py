@@ -78,6 +78,7 @@ def load(base: str, adapter: Path | None = None, *, device: str = "cpu") -> Load
         _check_dir(Path(base), "model")
     kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": False, "local_files_only": True,
                               "dtype": torch.float32}
+    model: Any  # a transformers causal LM, or a PeftModel around one: both generate()
     try:
         model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
     except OSError as exc:

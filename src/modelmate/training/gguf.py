@@ -219,7 +219,7 @@ def convert_gguf(path: Path, out_dir: Path, *, name: str, on_progress: Progress 
     plain.tie_weights()
     if any(not p.is_floating_point() or p.is_meta for p in plain.parameters()):
         raise GGUFImportError(f"transformers kept the weights of {shown} packed instead of dequantizing them")
-    plain.to(dtype)
+    plain.to(dtype)  # type: ignore[arg-type]  # transformers types the wrapped .to() as taking only a model
     plain.generation_config = loaded.generation_config
     del loaded
     parameters = sum(p.numel() for p in plain.parameters())

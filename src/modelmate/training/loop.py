@@ -160,7 +160,9 @@ class Run:
             model = self._load_parent_adapter(model)
         else:
             targets = list(job.target_modules or cfg.target_modules or []) or None
-            lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
+            # peft annotates lora_alpha as int but only divides by it: a float alpha scales the same
+            lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha,  # type: ignore[arg-type]
+                              lora_dropout=cfg.dropout, target_modules=targets,
                               use_dora=cfg.use_dora, use_rslora=cfg.use_rslora, bias="none", task_type="CAUSAL_LM")
             try:
                 model = get_peft_model(model, lora)
@@ -199,6 +201,7 @@ class Run:
         from peft import PeftModel
 
         cfg = self.config
+        assert self.job.init_adapter is not None  # only called for a fork
         path = Path(self.job.init_adapter)
         files = [path / "adapter_config.json", path / "adapter_model.safetensors"]
         missing = [f.name for f in files if not f.is_file()]
@@ -399,8 +402,8 @@ class Run:
         finally:
             self.model.train()
         if self.world_size > 1:
-            summed, count = collective.sum_values([total.item(), count], self.device)
-            value = summed / max(1, count)
+            summed, summed_count = collective.sum_values([total.item(), count], self.device)
+            value = summed / max(1, summed_count)
         else:
             value = total.item() / max(1, count)
         if not math.isfinite(value):
@@ -462,10 +465,12 @@ class Run:
             early = False
             if do_eval:
                 eval_loss = self.evaluate()
+                assert eval_loss is not None  # do_eval implies held-out examples
                 self.curve[-1]["eval_loss"] = round(eval_loss, 6)
                 self.emit({"type": "eval", "step": self.step, "eval_loss": self.curve[-1]["eval_loss"]})
                 early = self._early_stop_check(eval_loss)
             if early:
+                assert self.early_stopping is not None  # set by _early_stop_check
                 self.stopped_early = True
                 self.emit({"type": "early_stop", "step": self.step, "reason": self.early_stopping["reason"]})
             if stop and not early and not last:
@@ -489,6 +494,7 @@ class Run:
             return "partial", "cancelled", (f"Stopped at step {self.step} of {self.total_steps} because a stop was "
                                             f"requested; the adapter holds the weights reached so far ({losses}).")
         if self.stopped_early:
+            assert self.early_stopping is not None  # set with stopped_early
             return "success", None, (f"Stopped early at step {self.step} of {self.total_steps}: "
                                      f"{self.early_stopping['reason']}; {losses}.")
         return "success", None, f"Trained {self.step} steps on {self.tokens:,} tokens; {losses}."
@@ -517,6 +523,7 @@ class Run:
                peak_memory: int | None = None) -> TrainResult:
         import torch
 
+        category: str | None
         if failure:
             outcome, (category, message, error) = "failure", failure
         else:

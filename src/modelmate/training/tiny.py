@@ -25,7 +25,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from modelmate.storage.private import private_dir, tighten_tree
 from modelmate.training.base_models import CHATML_CHAT_TEMPLATE
@@ -206,6 +206,17 @@ embeddings) initialised randomly with seed {info["seed"]}
 
 Use it to try the fine-tuning pipeline end to end in seconds on a CPU. Do not evaluate it as a real model.
 """
+
+
+class TinyDims(TypedDict, total=False):
+    """The size keywords of :func:`build_tiny`, for callers that pass them through."""
+
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    vocab_size: int
+    context_length: int
+    seed: int
 
 
 def build_tiny(out_dir: Path, *, hidden_size: int = 128, num_layers: int = 2, num_heads: int = 4,

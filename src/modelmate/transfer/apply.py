@@ -191,8 +191,8 @@ def _create(session: Session, user: User, creates: list[tuple[int, TransferRow, 
     repo.insert_rows(session, EntryEvent, events)
 
     bodies: dict[int, list[dict[str, Any]]] = {}
-    for n in note_rows:
-        bodies.setdefault(n["entry_id"], []).append(n)
+    for note in note_rows:
+        bodies.setdefault(note["entry_id"], []).append(note)
     docs = []
     for view, _ in views:
         ordered = [n["body"] for n in sorted(bodies.get(view.id, []), key=lambda n: n["created_at"])]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from modelmate.catalog.repository import visible_to
-from modelmate.db.base import Base, utcnow
+from modelmate.db.base import Base, affected_rows, utcnow
 from modelmate.models import Entry, JournalNote, Model
 from modelmate.models.tracker import ImportBatch, ImportStagedRow
 
@@ -74,7 +74,7 @@ def insert_returning_ids(session: Session, table: type[Base], rows: Sequence[dic
     """Insert many rows with batched Core INSERTs (no ORM objects); their new ids, in the order of ``rows``."""
     ids: list[int] = []
     for i in range(0, len(rows), INSERT_BATCH):
-        core = table.__table__
+        core = cast(Table, table.__table__)  # a declarative model's __table__ is its Table
         stmt = insert(core).returning(core.c.id, sort_by_parameter_order=True)
         ids += session.scalars(stmt, list(rows[i:i + INSERT_BATCH])).all()
     return ids
@@ -82,7 +82,7 @@ def insert_returning_ids(session: Session, table: type[Base], rows: Sequence[dic
 
 def insert_rows(session: Session, table: type[Base], rows: Sequence[dict[str, Any]]) -> None:
     for i in range(0, len(rows), INSERT_BATCH):
-        session.execute(insert(table.__table__), list(rows[i:i + INSERT_BATCH]))
+        session.execute(insert(cast(Table, table.__table__)), list(rows[i:i + INSERT_BATCH]))
 
 
 # --- staged import batches (transfer.batches) ---------------------------------------------------------------------
@@ -125,7 +125,7 @@ def delete_staged(session: Session, batch_id: int, *, upto: int | None = None, l
     if limit is not None:
         first = select(ImportStagedRow.seq).where(cond).order_by(ImportStagedRow.seq).limit(limit)
         cond = cond & ImportStagedRow.seq.in_(first.scalar_subquery())
-    return session.execute(delete(ImportStagedRow).where(cond)).rowcount or 0
+    return affected_rows(session.execute(delete(ImportStagedRow).where(cond))) or 0
 
 
 def delete_batch(session: Session, batch_id: int) -> None:
