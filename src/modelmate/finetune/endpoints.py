@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from modelmate.accounts.service import Unauthorized
 from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep, get_optional_user
 from modelmate.api.uploads import receive_file
+from modelmate.enums import RunStatus
 from modelmate.errors import ErrorResponse
 from modelmate.finetune import forks, import_service, service
 from modelmate.finetune.schemas import (
@@ -29,7 +30,6 @@ from modelmate.finetune.schemas import (
     RunPage,
     TrainingOptions,
 )
-from modelmate.models.enums import RunStatus
 
 router = APIRouter(tags=["fine-tuning"])
 
