@@ -141,9 +141,13 @@ def openapi(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return json.loads(json.dumps(create_app(settings).openapi()))
 
 
-@pytest.mark.parametrize("enum", [enums.ModelType, enums.EntryStatus, enums.RunStatus, enums.JobStatus,
-                                  enums.TrainingOutcome, enums.FailureCategory, enums.Domain, enums.ModelKind,
-                                  enums.JobKind, enums.EventKind], ids=lambda e: e.__name__)
+# The enums the API exposes (the UI reads them from web/src/client as components["schemas"][name]).
+API_ENUMS = [enums.ModelType, enums.EntryStatus, enums.RunStatus, enums.JobStatus, enums.TrainingOutcome,
+             enums.FailureCategory, enums.Domain, enums.ModelKind, enums.JobKind, enums.EventKind, enums.Visibility,
+             enums.EvaluationState]
+
+
+@pytest.mark.parametrize("enum", API_ENUMS, ids=lambda e: e.__name__)
 def test_the_api_schema_names_each_enum_once(openapi: dict, enum: type[StrEnum]):
     schemas = openapi["components"]["schemas"]
     values = [e.value for e in enum]
