@@ -108,7 +108,7 @@ def demo(
     from modelmate.db.engine import immediate_transaction
     from modelmate.demo import repository as demo_repo
     from modelmate.demo.seed import seed_log
-    from modelmate.models.enums import EntryStatus
+    from modelmate.enums import EntryStatus
 
     db = _database(Settings())
     try:

@@ -10,13 +10,13 @@ import json
 from modelmate.benchmarking import repository as bench_repo
 from modelmate.benchmarking import service as bench_service
 from modelmate.benchmarking.tasks import evaluation_dir
+from modelmate.enums import JobKind
 from modelmate.jobs import queue, registry
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs import service as jobs
 from modelmate.jobs.queue import BACKGROUND_PRIORITY
 from modelmate.jobs.worker import Worker
 from modelmate.models import Evaluation, Job
-from modelmate.models.enums import JobKind
 
 DOMAINS = ["reading", "truthfulness"]  # boolq, truthfulqa_mc1, truthfulqa_mc2
 USER_WORK: list[int] = []

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from modelmate.catalog.schemas import HF_REPO_RE, MAX_PARAMETERS, ModelCreate
 from modelmate.demo.seed import WINDOW_DAYS, load_catalog, parse_item, plan_log, raw_catalog
-from modelmate.models.enums import EntryStatus, EventKind, ModelType
+from modelmate.enums import EntryStatus, EventKind, ModelType
 
 RAW = raw_catalog()["models"]
 

@@ -13,8 +13,8 @@ from modelmate.accounts.service import ensure_local_user
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database
 from modelmate.demo.seed import load_catalog, seed_if_empty
+from modelmate.enums import EntryStatus
 from modelmate.models import Entry, EntryEvent, JournalNote, SearchDocument, User
-from modelmate.models.enums import EntryStatus
 from modelmate.tracker import service as tracker
 from modelmate.tracker.schemas import EntryCreate, EntryFilter, SortField, SortOrder
 

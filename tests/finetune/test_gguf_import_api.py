@@ -15,13 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelmate.app import create_app
+from modelmate.enums import JobKind
 from modelmate.finetune import base_models as bases
 from modelmate.finetune import import_service
 from modelmate.jobs import registry
 from modelmate.jobs import service as jobs_service
 from modelmate.jobs.worker import Worker
 from modelmate.models import Job, Model
-from modelmate.models.enums import JobKind
 
 API = "/api/v1"
 GGUF_URL = f"{API}/base-models/gguf"

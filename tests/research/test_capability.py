@@ -131,10 +131,12 @@ def test_bh_is_less_conservative_than_holm():
     assert sum(p < 0.05 for p in holm(ps)) < sum(p < 0.05 for p in benjamini_hochberg(ps))
 
 
-def test_the_api_domain_filter_matches_the_suites():
-    from typing import get_args
+def test_the_api_domain_filter_is_the_suites_domains():
+    from typing import get_args, get_type_hints
 
+    from modelmate.enums import Domain
     from modelmate.evaluation.suites import DOMAINS
-    from modelmate.research.endpoints import Domain
+    from modelmate.research.endpoints import list_changes
 
-    assert get_args(Domain) == DOMAINS
+    assert get_args(get_type_hints(list_changes)["domain"]) == (Domain, type(None))
+    assert tuple(Domain) == DOMAINS

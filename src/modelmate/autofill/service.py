@@ -12,17 +12,17 @@ from sqlalchemy.orm import Session
 from modelmate.autofill import github, hf, upstream
 from modelmate.autofill.schemas import AutofillPreview, FieldDiff
 from modelmate.autofill.urls import Target, parse
+from modelmate.catalog.schemas import MODEL_FIELDS
 from modelmate.config import Settings
+from modelmate.enums import JobKind
 from modelmate.errors import AppError, ValidationFailed
 from modelmate.jobs import service as jobs
 from modelmate.models import Entry, Job, User
-from modelmate.models.enums import JobKind
 from modelmate.tracker import service as tracker
 
 log = logging.getLogger("modelmate.autofill")
 
-DIFF_FIELDS = ("name", "developer", "model_type", "parameters", "license", "version", "description",
-               "source_links", "hf_repo_id", "github_repo", "tags")
+DIFF_FIELDS = (*MODEL_FIELDS, "tags")
 MERGED_LISTS = ("source_links", "tags")
 
 Fetcher = Callable[[Settings, str], dict[str, Any]]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from modelmate.autofill import service
+from modelmate.enums import JobKind
 from modelmate.jobs.registry import JobContext, PermanentJobError, register
-from modelmate.models.enums import JobKind
 
 
 @register(JobKind.ENRICH.value)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from modelmate.config import Settings
+from modelmate.enums import FINISHED_JOB_STATUSES, EvaluationStatus
 from modelmate.finetune.cli import (
     CLAIM_WAIT_S,
     USER_OPTION,
@@ -93,7 +94,7 @@ def _follow(db, settings: Settings, user_id: int, evaluation_id: int, job_id: in
             while True:
                 snap = _snapshot(db, user_id, evaluation_id)
                 bar.update(task, completed=snap.progress or 0.0, info=snap.progress_message or snap.status)
-                if snap.status != "running" or snap.job_status in ("failed", "cancelled", "succeeded"):
+                if snap.status != "running" or snap.job_status in FINISHED_JOB_STATUSES:
                     return snap
                 if local.poll(snap.job_status == "queued"):
                     bar.console.print("no worker picked the evaluation up; running it in this process")
@@ -105,7 +106,8 @@ def _follow(db, settings: Settings, user_id: int, evaluation_id: int, job_id: in
 
 
 def _print(out) -> None:
-    colour = {"final": "green", "partial": "yellow", "failed": "red"}.get(out.status, "white")
+    colour = {EvaluationStatus.FINAL: "green", EvaluationStatus.PARTIAL: "yellow",
+              EvaluationStatus.FAILED: "red"}.get(out.status, "white")
     console.print(f"evaluation {out.id}: [{colour}]{out.status}[/]")
     if out.error:
         console.print(f"[red]{out.error.get('message', '')}[/]")

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking import service
 from modelmate.benchmarking.schemas import DomainScore, Leaderboard, LeaderboardRow, ModelScores, RefOut
+from modelmate.enums import ModelKind, ModelMethod
 from modelmate.errors import NotFoundError, ValidationFailed
 from modelmate.evaluation import suites
 from modelmate.models import Model, User
 
-METHODS = ("base", "lora", "finetuned", "external")
+METHODS: tuple[str, ...] = tuple(m.value for m in ModelMethod)
 Z_95 = 1.96
 MIN_DOCUMENTS = 100  # documents per domain below which a score is flagged as a small sample
 
@@ -55,11 +56,11 @@ def assign_ranks(rows: list[LeaderboardRow]) -> None:
 
 
 def method_of(model: Model) -> str:
-    if model.kind == "base":
-        return "base"
-    if model.kind == "finetuned":
-        return "lora" if (model.hub_info or {}).get("adapter") else "finetuned"
-    return "external"
+    if model.kind == ModelKind.BASE:
+        return ModelMethod.BASE.value
+    if model.kind == ModelKind.FINETUNED:
+        return (ModelMethod.LORA if (model.hub_info or {}).get("adapter") else ModelMethod.FINETUNED).value
+    return ModelMethod.EXTERNAL.value
 
 
 def overall_entry(scores: dict[str, Any]) -> dict[str, Any] | None:

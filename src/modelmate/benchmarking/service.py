@@ -23,12 +23,12 @@ from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking.schemas import BenchmarkRowOut, EvaluationCreate, EvaluationOut, EvaluationPage
 from modelmate.config import Settings
 from modelmate.db.base import utcnow
+from modelmate.enums import FINISHED_EVALUATION_STATUSES, FINISHED_JOB_STATUSES, EvaluationStatus, JobKind
 from modelmate.errors import NotFoundError, ValidationFailed
 from modelmate.evaluation import suites
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs import service as jobs
 from modelmate.models import BenchmarkResult, Evaluation, Job, Model, User
-from modelmate.models.enums import JobKind
 
 SETTINGS_VERSION = 1
 
@@ -383,7 +383,9 @@ def outcome_rows(outcomes: Any) -> list[dict[str, Any]]:
 def store_result(session: Session, evaluation: Evaluation, result: dict[str, Any]) -> str:
     """Write a finished run: rows, per-document outcomes, raw results, status; a FINAL run also updates the model's
     domain scores."""
-    status = str(result["status"]) if result.get("status") in ("final", "partial", "failed") else "failed"
+    status = str(result.get("status"))
+    if status not in FINISHED_EVALUATION_STATUSES:
+        status = EvaluationStatus.FAILED.value
     rows = [r for r in result.get("rows") or [] if isinstance(r, dict)]
     evaluation.status = status
     evaluation.finished_at = utcnow()
@@ -422,7 +424,7 @@ def reconcile_evaluations(db) -> int:
     changed = 0
     with db.session() as session:
         for evaluation, job in repo.open_evaluations_with_jobs(session):
-            if job is None or job.status in ("failed", "cancelled", "succeeded"):
+            if job is None or job.status in FINISHED_JOB_STATUSES:
                 state = job.status if job is not None else "gone"
                 fail(evaluation, "JobEnded", f"The evaluation's job is {state}; no results were recorded.")
                 changed += 1

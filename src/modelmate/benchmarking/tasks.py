@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking import service
+from modelmate.enums import JobKind
 from modelmate.finetune import executors, hf_pull
 from modelmate.finetune.runner import ChildProcess, classify_crash, memory_limit_bytes
 from modelmate.humanize import duration
@@ -32,7 +33,6 @@ from modelmate.jobs import outbox, registry
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import EventDelivery, JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
-from modelmate.models.enums import JobKind
 from modelmate.storage import staging
 from modelmate.storage.artifacts import ArtifactMissing, artifact_store
 from modelmate.storage.private import private_dir

@@ -10,8 +10,8 @@ from modelmate.api.deps import CurrentUser, IdPath, SessionDep
 from modelmate.catalog import repository as repo
 from modelmate.catalog import service
 from modelmate.catalog.schemas import ModelCreate, ModelOut, ModelPage, ModelUpdate, model_out
+from modelmate.enums import ModelKind, ModelType
 from modelmate.errors import ErrorResponse, OpenApiResponses
-from modelmate.models.enums import ModelKind, ModelType
 from modelmate.tracker.service import update_catalog_model
 
 router = APIRouter(prefix="/models", tags=["catalog"])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from modelmate.models.enums import ModelKind, ModelType
+from modelmate.enums import ModelKind, ModelType, Visibility
 
 MAX_PARAMETERS = 10**15  # a quadrillion parameters; BigInteger holds it
 HF_REPO_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -121,13 +121,10 @@ class ModelFields(BaseModel):
     github_repo: GithubRepo = Field(None, description="GitHub repository, e.g. ggml-org/llama.cpp")
 
 
-Visibility = Literal["private", "public"]
-
-
 class ModelCreate(ModelFields):
     name: Name = Field(..., description="Model name")
     kind: ModelKind = Field(ModelKind.EXTERNAL, description="external, base or finetuned")
-    visibility: Visibility = Field("private", description="private: only you see it (the default); public: "
+    visibility: Visibility = Field(Visibility.PRIVATE, description="private: only you see it (the default); public: "
                                                           "shared with every user of this server")
 
 
@@ -137,10 +134,10 @@ class ModelUpdate(ModelFields):
                                                             "or take it back (private; refused once others use it)")
 
 
-class ModelOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class ModelFieldsOut(BaseModel):
+    """A catalog model's name and descriptive fields as stored: the one output definition of the model field list
+    (the catalog's ModelOut, the tracker's EntryOut and the export's TransferRecord all start from it)."""
 
-    id: int
     name: str
     developer: str | None
     model_type: str
@@ -151,6 +148,23 @@ class ModelOut(BaseModel):
     source_links: list[str]
     hf_repo_id: str | None
     github_repo: str | None
+
+
+# The model field names, in column order (CSV/JSON exports, copies from a model row): ``name`` + ModelFields.
+MODEL_FIELDS: tuple[str, ...] = tuple(ModelFieldsOut.model_fields)
+
+
+def model_values(model: Any) -> dict[str, Any]:
+    """The model field values of a catalog row (an ORM ``Model``), ready for a :class:`ModelFieldsOut`."""
+    values = {name: getattr(model, name) for name in MODEL_FIELDS}
+    values["source_links"] = list(values["source_links"] or [])
+    return values
+
+
+class ModelOut(ModelFieldsOut):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
     kind: str
     visibility: str
     # Never who created a row (a public row must not tell anyone who logged it first): only whether it is yours.

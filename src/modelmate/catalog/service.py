@@ -7,14 +7,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelmate.catalog import repository as repo
-from modelmate.catalog.schemas import ModelCreate
+from modelmate.catalog.schemas import MODEL_FIELDS, ModelCreate
 from modelmate.db.base import utcnow
 from modelmate.errors import ConflictError, ForbiddenError, NotFoundError
 from modelmate.models import Model, User
 
 IDENTITY_FIELDS = ("name", "developer", "hf_repo_id", "github_repo")
-MODEL_FIELDS = ("name", "developer", "model_type", "parameters", "license", "version", "description",
-                "source_links", "hf_repo_id", "github_repo")
 
 
 def duplicate_error(existing: Model, field: str, viewer: User | None = None) -> ConflictError:

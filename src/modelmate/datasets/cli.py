@@ -54,8 +54,8 @@ def upload(
     from modelmate.datasets import service
     from modelmate.datasets.schemas import FormatChoice, UploadFields
     from modelmate.db.engine import immediate_transaction
+    from modelmate.enums import Visibility
     from modelmate.errors import AppError
-    from modelmate.models.enums import Visibility
 
     try:
         choice = FormatChoice(format.lower())

@@ -16,8 +16,8 @@ from modelmate.datasets.schemas import (
     FormatChoice,
     UploadFields,
 )
+from modelmate.enums import Visibility
 from modelmate.errors import ErrorResponse, OpenApiResponses
-from modelmate.models.enums import Visibility
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 ERRORS: OpenApiResponses = {404: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelmate.models.enums import Visibility
+from modelmate.enums import Visibility
 
 # Room for the multipart framing and the small form fields around the file: the request-body cap of
 # POST /datasets is max_dataset_bytes plus this; the file itself is capped at max_dataset_bytes exactly.

@@ -28,8 +28,8 @@ from modelmate.catalog.schemas import ModelCreate
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database, immediate_transaction
 from modelmate.demo import repository as demo_repo
+from modelmate.enums import EntryStatus, EventKind
 from modelmate.models import Entry, Model, User
-from modelmate.models.enums import EntryStatus, EventKind
 from modelmate.tracker import service as tracker
 from modelmate.tracker.schemas import EntryCreate
 
@@ -40,7 +40,7 @@ DEFAULT_SEED = 2024
 CATALOG_FILE = "catalog.json"
 STATUSES = {s.value for s in EntryStatus}
 # Statuses that mean "I actually ran or read it" (a rating makes sense from here on).
-ENGAGED = {"tried", "studied", "using"}
+ENGAGED = {EntryStatus.TRIED, EntryStatus.STUDIED, EntryStatus.USING}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
+from modelmate.enums import EvaluationStatus, ResultStatus
+
 from . import mirror, sandbox, suites
 from .outcomes import doc_outcomes
 from .suites import TaskSpec
@@ -27,7 +29,6 @@ from .suites import TaskSpec
 log = logging.getLogger(__name__)
 
 Mode = Literal["quick", "full"]
-RowStatus = Literal["final", "partial", "skipped", "failed"]
 ProgressCallback = Callable[[dict[str, Any]], None]
 DEFAULT_SEED = 1234
 UNSAFE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
@@ -51,7 +52,7 @@ class BenchmarkRow:
     harness_version: str
     task_hash: str | None
     chat_template_hash: str | None
-    status: RowStatus
+    status: ResultStatus
     primary: bool = False  # the headline metric of this task
     scale: float = 1.0
     higher_is_better: bool = True
@@ -69,7 +70,7 @@ class BenchmarkRow:
 
 @dataclass
 class BenchmarkRun:
-    status: Literal["final", "partial", "failed"]
+    status: EvaluationStatus  # final, partial or failed: the run is over
     mode: Mode
     rows: list[BenchmarkRow]
     raw: dict[str, dict[str, Any]]  # suite entry -> lm-eval results JSON, as returned (per-sample logs removed)
@@ -219,7 +220,7 @@ class _Context:
     chat_hash: str | None
 
 
-def _skipped_or_failed_rows(spec: TaskSpec, ctx: _Context, status: RowStatus, reason: str) -> list[BenchmarkRow]:
+def _skipped_or_failed_rows(spec: TaskSpec, ctx: _Context, status: ResultStatus, reason: str) -> list[BenchmarkRow]:
     names = [spec.name] if spec.group_score else []
     names += [leaf.task for leaf in spec.leaves] if spec.is_group else [spec.name]
     return [
@@ -233,7 +234,7 @@ def _skipped_or_failed_rows(spec: TaskSpec, ctx: _Context, status: RowStatus, re
 
 
 def _result_rows(spec: TaskSpec, results: dict[str, Any], ctx: _Context, hashes: dict[str, str],
-                 limits: dict[str, int | None], status: RowStatus) -> list[BenchmarkRow]:
+                 limits: dict[str, int | None], status: ResultStatus) -> list[BenchmarkRow]:
     rows = []
     n_samples = {task: (counts or {}).get("effective") for task, counts in (results.get("n-samples") or {}).items()}
     n_shots = results.get("n-shot") or {}
@@ -260,7 +261,7 @@ def _result_rows(spec: TaskSpec, results: dict[str, Any], ctx: _Context, hashes:
                 task=name, domain=spec.domain, metric=m.name, filter=m.filter, value=value,
                 stderr=_float(metrics.get(f"{m.name}_stderr,{m.filter}")), n_samples=n, n_shot=_int(n_shot),
                 limit=limit, harness_version=ctx.harness, task_hash=row_hash, chat_template_hash=ctx.chat_hash,
-                status=status if value is not None else "failed", primary=m.primary, scale=m.scale,
+                status=status if value is not None else ResultStatus.FAILED, primary=m.primary, scale=m.scale,
                 higher_is_better=m.higher_is_better, group=spec.name if name != spec.name else None,
                 error=None if value is not None else f"lm-eval reported no value for {key}",
             ))
@@ -408,7 +409,7 @@ def run_benchmarks(
         base_event = {"task": spec.name, "domain": spec.domain, "index": index, "total": len(specs)}
         if spec not in runnable:
             reason = "code execution is disabled (setting code_execution_enabled)"
-            rows += _skipped_or_failed_rows(spec, ctx, "skipped", reason)
+            rows += _skipped_or_failed_rows(spec, ctx, ResultStatus.SKIPPED, reason)
             emit({"type": "task_skipped", **base_event, "reason": reason})
             continue
         done = (resume or {}).get(spec.name)
@@ -462,7 +463,7 @@ def run_benchmarks(
         except Exception as exc:  # one task's crash never erases the others
             message = f"{type(exc).__name__}: {exc}"
             errors[spec.name] = message
-            failed_rows = _skipped_or_failed_rows(spec, ctx, "failed", message)
+            failed_rows = _skipped_or_failed_rows(spec, ctx, ResultStatus.FAILED, message)
             rows += failed_rows
             log.warning("benchmark task %s failed: %s", spec.name, message)
             if on_task_done is not None:
@@ -478,10 +479,10 @@ def run_benchmarks(
         all_samples.update(samples)
         task_outcomes = doc_outcomes(results.get("samples"), [(m.name, m.filter) for m in spec.metrics])
         outcomes.update(task_outcomes)
-        task_rows = _result_rows(spec, results, ctx, hashes, limits, "partial")
+        task_rows = _result_rows(spec, results, ctx, hashes, limits, ResultStatus.PARTIAL)
         rows += task_rows
         finished.append(spec.name)
-        missing = [r.error for r in task_rows if r.status == "failed"]
+        missing = [r.error for r in task_rows if r.status == ResultStatus.FAILED]
         if missing:  # a metric lm-eval did not produce: the task is not complete
             errors[spec.name] = "; ".join(str(m) for m in missing)
         if on_task_done is not None:
@@ -491,12 +492,12 @@ def run_benchmarks(
         emit({"type": "task_finished", **base_event, "seconds": round(time.monotonic() - t0, 3),
               "rows": [r.to_dict() for r in task_rows]})
 
-    status: Literal["final", "partial", "failed"]
-    status = "final" if not errors else ("partial" if finished else "failed")
-    if status == "final":
+    status = EvaluationStatus.FINAL if not errors else (EvaluationStatus.PARTIAL if finished
+                                                        else EvaluationStatus.FAILED)
+    if status == EvaluationStatus.FINAL:
         for row in rows:
-            if row.status == "partial":
-                row.status = "final"
+            if row.status == ResultStatus.PARTIAL:
+                row.status = ResultStatus.FINAL
     emit({"type": "finished", "status": status, "errors": errors})
     return BenchmarkRun(status=status, mode=mode, rows=rows, raw=raw, samples=all_samples, data_source=data_source,
                         harness_version=ctx.harness, errors=errors, seconds=round(time.monotonic() - started, 3),

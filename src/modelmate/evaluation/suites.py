@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from modelmate.enums import Domain
+
 TASKS_DIR = Path(__file__).parent / "tasks"
 
-DOMAINS = ("math", "code", "knowledge", "reasoning", "reading", "truthfulness", "translation")
+DOMAINS: tuple[str, ...] = tuple(d.value for d in Domain)  # in report order
 
 MMLU_SUBJECTS = (
     "elementary_mathematics", "high_school_computer_science", "machine_learning",  # STEM

@@ -35,13 +35,13 @@ from modelmate.catalog import repository as catalog_repo
 from modelmate.config import Settings
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database, immediate_transaction
+from modelmate.enums import ModelKind
 from modelmate.errors import NotFoundError
 from modelmate.finetune import hf_pull
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import BaseModelOut
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models import Model, User
-from modelmate.models.enums import ModelKind
 from modelmate.storage.artifacts import (
     ArtifactMissing,
     StoreUnavailable,

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from modelmate.config import Settings
+from modelmate.enums import RunStatus
 from modelmate.humanize import duration
 
 runs_app = typer.Typer(help="Your fine-tuning runs.", no_args_is_help=True)
@@ -285,7 +286,8 @@ def _follow(db, settings: Settings, user_id: int, run_id: int, job_id: int):
 
 
 def _print_run(run) -> None:
-    colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(run.status, "white")
+    colour = {RunStatus.SUCCEEDED: "green", RunStatus.FAILED: "red", RunStatus.CANCELLED: "yellow"}.get(run.status,
+                                                                                                    "white")
     table = Table(show_header=False, title=f"run {run.id}: {run.name or ''}")
     table.add_column("", style="bold")
     table.add_column("")
@@ -322,7 +324,6 @@ def runs_list(
     """List your runs, newest first."""
     from modelmate.finetune import service
     from modelmate.models import User
-    from modelmate.models.enums import RunStatus
 
     try:
         wanted = RunStatus(status) if status else None

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep, preflight
 from modelmate.api.uploads import receive_file
+from modelmate.enums import RunStatus
 from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.finetune import forks, import_service, service
 from modelmate.finetune.schemas import (
@@ -28,7 +29,6 @@ from modelmate.finetune.schemas import (
     RunPage,
     TrainingOptions,
 )
-from modelmate.models.enums import RunStatus
 
 router = APIRouter(tags=["fine-tuning"])
 

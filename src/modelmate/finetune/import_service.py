@@ -32,13 +32,13 @@ from modelmate.catalog import repository as catalog_repo
 from modelmate.config import Settings
 from modelmate.datasets.service import clean_text
 from modelmate.db.engine import Database
+from modelmate.enums import JobKind, ModelKind
 from modelmate.errors import ConflictError, ForbiddenError, ValidationFailed
 from modelmate.finetune import base_models as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import GGUFImportAccepted, GGUFImportFields
 from modelmate.jobs import service as jobs
 from modelmate.models import User
-from modelmate.models.enums import JobKind, ModelKind
 from modelmate.training import gguf
 from modelmate.training.base_models import local_key
 

@@ -17,11 +17,11 @@ import logging
 import time
 from typing import Any
 
+from modelmate.enums import JobKind
 from modelmate.finetune import import_service, model_imports
 from modelmate.jobs import registry
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
-from modelmate.models.enums import JobKind
 
 log = logging.getLogger("modelmate.finetune")
 

@@ -13,9 +13,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from modelmate.db.engine import immediate_transaction
+from modelmate.enums import JobKind, JobStatus, ModelKind, RunStatus
 from modelmate.jobs import repository as jobs_repo
 from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun
-from modelmate.models.enums import JobKind, JobStatus, ModelKind, RunStatus
 
 OPEN_RUN_STATUSES = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelmate.catalog.schemas import RawText
+from modelmate.enums import EvaluationState, FailureCategory, JobStatus, RunStatus, TrainingOutcome
 from modelmate.jobs.schemas import QueueInfo
-from modelmate.models.enums import FailureCategory, JobStatus, RunStatus, TrainingOutcome
 
 MAX_ID = 2**63 - 1
 
@@ -171,7 +171,7 @@ class RunEvaluation(BaseModel):
 
     id: int
     model_id: int
-    state: Literal["queued", "paused", "running", "done", "partial", "failed"] = Field(
+    state: EvaluationState = Field(
         description="queued: waiting for a worker; paused: yielded to higher-priority work after some tasks; "
                     "running; done: final scores; partial: some tasks failed; failed: no scores")
     progress: float | None = None

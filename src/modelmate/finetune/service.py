@@ -18,6 +18,15 @@ from modelmate.catalog.slugs import dedupe, slugify
 from modelmate.config import Settings
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database
+from modelmate.enums import (
+    FINISHED_RUN_STATUSES,
+    EvaluationState,
+    EvaluationStatus,
+    JobKind,
+    JobStatus,
+    ModelKind,
+    RunStatus,
+)
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
 from modelmate.evaluation import suites
 from modelmate.finetune import adapters, forks
@@ -45,12 +54,11 @@ from modelmate.finetune.schemas import (
 from modelmate.jobs import queue as job_queue
 from modelmate.jobs import repository as jobs_repo
 from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun, User
-from modelmate.models.enums import JobKind, JobStatus, ModelKind, RunStatus
 from modelmate.storage.artifacts import StoreUnavailable, artifact_store
 from modelmate.training import config as training_config
 from modelmate.training.base_models import BaseModelSpec
 
-FINAL_RUN = (RunStatus.SUCCEEDED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value)
+FINAL_RUN = FINISHED_RUN_STATUSES
 TRAIN_MAX_ATTEMPTS = 3  # a worker lost mid-run is retried (resuming from its checkpoint); training failures are not
 LOG_TAIL_BYTES = 64 * 1024
 
@@ -300,21 +308,24 @@ def run_evaluation(session: Session, run: TrainingRun) -> RunEvaluation | None:
 
 
 def evaluation_state(evaluation: Evaluation, job: Job | None) -> RunEvaluation:
-    finished = {"final": "done", "partial": "partial", "failed": "failed"}
+    finished = {EvaluationStatus.FINAL: EvaluationState.DONE, EvaluationStatus.PARTIAL: EvaluationState.PARTIAL,
+                EvaluationStatus.FAILED: EvaluationState.FAILED}
+    state: EvaluationState
     if evaluation.status in finished:
-        state = finished[evaluation.status]
+        state = finished[EvaluationStatus(evaluation.status)]
     elif job is None or job.status in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
-        state = "failed"
+        state = EvaluationState.FAILED
     elif job.status == JobStatus.QUEUED.value:
-        state = "paused" if job_queue.paused(job) else "queued"
+        state = EvaluationState.PAUSED if job_queue.paused(job) else EvaluationState.QUEUED
     else:
-        state = "running"
+        state = EvaluationState.RUNNING
     error = (evaluation.error or {}).get("message") if evaluation.error else None
     domains = [str(d) for d in (evaluation.settings or {}).get("domains") or []]
     return RunEvaluation(id=evaluation.id, model_id=evaluation.model_id, state=state, domains=domains,
                          all_domains=bool(domains) and set(domains) >= set(suites.DOMAINS),
-                         progress=1.0 if state in ("done", "partial", "failed") else (job.progress if job else None),
-                         progress_message=job.progress_message if job is not None and state != "done" else None,
+                         progress=1.0 if state in finished.values() else (job.progress if job else None),
+                         progress_message=job.progress_message if job is not None and state != EvaluationState.DONE
+                         else None,
                          tasks=len(evaluation.tasks or []), error=error)
 
 

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from modelmate.datasets.service import dataset_key
 from modelmate.db.base import utcnow
+from modelmate.enums import JobKind, RunStatus
 from modelmate.finetune import adapters, executors, forks, hf_pull, service
 from modelmate.finetune import base_models as bases
 from modelmate.finetune import repository as repo
@@ -39,7 +40,6 @@ from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models import Dataset, TrainingRun
-from modelmate.models.enums import JobKind, RunStatus
 from modelmate.storage import staging
 from modelmate.storage.artifacts import ArtifactMissing, StoreUnavailable, artifact_store
 from modelmate.storage.cache import local_cache

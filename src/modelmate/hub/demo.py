@@ -27,13 +27,13 @@ from sqlalchemy.orm import Session
 
 from modelmate.catalog.schemas import RawText
 from modelmate.config import Settings
+from modelmate.enums import ModelKind
 from modelmate.errors import AppError, ConflictError
 from modelmate.finetune import adapters
 from modelmate.finetune import base_models as bases
 from modelmate.finetune import repository as ft_repo
 from modelmate.hub.service import get_visible
 from modelmate.models import Model, User
-from modelmate.models.enums import ModelKind
 from modelmate.storage.artifacts import StoreUnavailable
 from modelmate.training import generate
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from modelmate.enums import ModelKind
 from modelmate.hub import repository as repo
 from modelmate.hub import service as hub
 from modelmate.hub.schemas import LineageEdge, LineageNode, LineageOut
@@ -19,6 +20,7 @@ from modelmate.models import Dataset, Model, User
 
 MAX_NODES = 300
 MAX_DEPTH = 50
+MODEL_KINDS = frozenset(k.value for k in ModelKind)
 
 
 def _scores(model: Model) -> dict[str, float]:
@@ -77,7 +79,7 @@ def _graph(session: Session, viewer: User | None, models: dict[int, Model], focu
     for m in ordered:
         owner = hub.owner_name(m, names)
         run = runs.get(m.id)
-        kind = m.kind if m.kind in ("base", "finetuned", "external") else "external"
+        kind = m.kind if m.kind in MODEL_KINDS else ModelKind.EXTERNAL.value
         nodes.append(LineageNode(id=f"m{m.id}", type=kind, label=m.name, model_id=m.id, owner=owner,
                                  page_path=hub.page_path(m, owner), outcome=run.training_outcome if run else None,
                                  scores=_scores(m)))

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelmate.enums import ModelKind, Visibility
+
 
 class ModelRef(BaseModel):
     """A link to a catalog model. ``page_path`` is the hub page of a fine-tuned model (``/m/owner/slug``)."""
@@ -111,7 +113,7 @@ class ModelPageOut(BaseModel):
 class ModelPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    visibility: Literal["public", "private"] | None = None
+    visibility: Visibility | None = None
     description: str | None = Field(default=None, max_length=5000)
 
 
@@ -124,7 +126,7 @@ class FeedbackIn(BaseModel):
 
 class LineageNode(BaseModel):
     id: str = Field(description='"m<model id>" or "d<dataset id>"')
-    type: Literal["base", "finetuned", "external", "dataset"]
+    type: ModelKind | Literal["dataset"]
     label: str
     model_id: int | None = None
     dataset_id: int | None = None

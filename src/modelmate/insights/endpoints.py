@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from modelmate.api.deps import CurrentUser, SessionDep
+from modelmate.enums import EntryStatus, EventKind, ModelType
 from modelmate.errors import ErrorResponse
 from modelmate.insights import service
 from modelmate.insights.schemas import Comparison, Dashboard, TimelineFilter, TimelinePage
-from modelmate.models.enums import EntryStatus, EventKind, ModelType
 
 router = APIRouter(tags=["insights"])
 MAX_ID = 2**63 - 1

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from modelmate.models.enums import EntryStatus, EventKind
+from modelmate.enums import EntryStatus, EventKind
 from modelmate.tracker.schemas import EntryOut
 
 

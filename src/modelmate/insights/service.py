@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelmate.enums import EntryStatus
 from modelmate.errors import NotFoundError, ValidationFailed
 from modelmate.insights import repository as repo
 from modelmate.insights.schemas import (
@@ -29,7 +30,6 @@ from modelmate.insights.schemas import (
     Totals,
 )
 from modelmate.models import EntryEvent, User
-from modelmate.models.enums import EntryStatus
 from modelmate.tracker import repository as tracker_repo
 from modelmate.tracker.schemas import EntryOut
 from modelmate.tracker.service import to_out

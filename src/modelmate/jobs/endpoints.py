@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from modelmate.api.deps import CurrentUser, IdPath, SessionDep
+from modelmate.enums import JobKind, JobStatus
 from modelmate.errors import ErrorResponse
 from modelmate.jobs import service
 from modelmate.jobs.schemas import JobOut, JobPage, QueueInfo
-from modelmate.models.enums import JobKind, JobStatus
 
 router = APIRouter(tags=["jobs"])
 

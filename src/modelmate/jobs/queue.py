@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from modelmate.db.base import utcnow
+from modelmate.enums import JobStatus
 from modelmate.jobs import repository as repo
 from modelmate.jobs.schemas import QueueInfo, QueueNeighbour
 from modelmate.models import Job
-from modelmate.models.enums import JobStatus
 
 USER_PRIORITY = 0
 BACKGROUND_PRIORITY = -10  # the hub demo and its evaluations: below every job a user queues

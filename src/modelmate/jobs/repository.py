@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from modelmate.db.base import affected_rows, utcnow
 from modelmate.db.engine import immediate_transaction
+from modelmate.enums import FINISHED_JOB_STATUSES, JobStatus
 from modelmate.models import Evaluation, Job, Model, TrainingRun
-from modelmate.models.enums import JobStatus
 
-FINISHED = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+FINISHED = FINISHED_JOB_STATUSES
 MAX_LOG_CHARS = 20_000
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from modelmate.models.enums import JobKind, JobStatus
+from modelmate.enums import JobKind, JobStatus
 
 
 class JobOut(BaseModel):

@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelmate.enums import JobKind, JobStatus
 from modelmate.errors import NotFoundError
 from modelmate.jobs import queue
 from modelmate.jobs import repository as repo
 from modelmate.jobs.schemas import JobOut, JobPage, QueueInfo
 from modelmate.models import Job, User
-from modelmate.models.enums import JobKind, JobStatus
 
 
 def enqueue(session: Session, *, kind: JobKind, owner_id: int | None, payload: dict[str, Any],

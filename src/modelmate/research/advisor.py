@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelmate.enums import FailureCategory
 from modelmate.errors import ValidationFailed
 from modelmate.models import Dataset, Model, TrainingRun, User
 from modelmate.research import repository as repo
@@ -27,9 +28,12 @@ NEAR = 1.5
 SAME = 0.05
 CANDIDATES = 2000
 SUBSET = ("learning_rate", "r", "alpha", "epochs", "max_steps", "batch_size", "max_seq_length")
-BAD = {"diverged": "diverged", "no_learning": "did not learn (flat loss)", "overfitting": "overfitted",
-       "forgetting": "forgot other domains", "out_of_memory": "ran out of memory", "crashed": "crashed",
-       "invalid_data": "hit invalid data"}
+# The categories worth a warning, as the advisor words them (cancelled and worker_lost say nothing about the config).
+BAD: dict[str, str] = {
+    FailureCategory.DIVERGED: "diverged", FailureCategory.NO_LEARNING: "did not learn (flat loss)",
+    FailureCategory.OVERFITTING: "overfitted", FailureCategory.FORGETTING: "forgot other domains",
+    FailureCategory.OUT_OF_MEMORY: "ran out of memory", FailureCategory.CRASHED: "crashed",
+    FailureCategory.INVALID_DATA: "hit invalid data"}
 
 
 def _pos(value: Any) -> float | None:
@@ -62,16 +66,16 @@ def _fmt(value: float) -> str:
 
 def _condition(category: str, runs: list[tuple[TrainingRun, dict[str, Any]]]) -> str:
     lrs = [c["learning_rate"] for _, c in runs if _pos(c.get("learning_rate"))]
-    if category == "diverged" and lrs:
+    if category == FailureCategory.DIVERGED and lrs:
         return f" (learning rate ≥ {_fmt(min(lrs))})"
-    if category == "no_learning" and lrs:
+    if category == FailureCategory.NO_LEARNING and lrs:
         return f" (learning rate ≤ {_fmt(max(lrs))})"
-    if category == "out_of_memory":
+    if category == FailureCategory.OUT_OF_MEMORY:
         batch = [c["batch_size"] for _, c in runs if _pos(c.get("batch_size"))]
         seq = [c["max_seq_length"] for _, c in runs if _pos(c.get("max_seq_length"))]
         if batch and seq:
             return f" (batch size ≥ {min(batch)}, sequence length ≥ {min(seq)})"
-    if category == "overfitting":
+    if category == FailureCategory.OVERFITTING:
         epochs = [c["epochs"] for _, c in runs if _pos(c.get("epochs")) and c.get("max_steps") is None]
         if epochs:
             return f" ({_fmt(min(epochs))} epochs or more)"

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from modelmate.api.deps import CurrentUser, IdPath, OptionalUser, SessionDep
+from modelmate.enums import Domain, FailureFilter, TrainingOutcome
 from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.research import advisor, changes, export, museum
 from modelmate.research.schemas import (
@@ -27,9 +28,6 @@ router = APIRouter(tags=["research"])
 
 NOT_FOUND: OpenApiResponses = {404: {"model": ErrorResponse}}
 MAX_ID = 2**63 - 1
-Domain = Literal["math", "code", "knowledge", "reasoning", "reading", "truthfulness", "translation"]
-Category = Literal["diverged", "no_learning", "overfitting", "forgetting", "out_of_memory", "crashed", "invalid_data",
-                   "cancelled", "worker_lost", "uncategorized"]
 
 
 @router.get("/capability-changes", response_model=CapabilityChangePage, responses=NOT_FOUND,
@@ -52,9 +50,9 @@ def change_aggregates(session: SessionDep, user: OptionalUser) -> CapabilityAggr
 
 @router.get("/museum", response_model=MuseumPage,
             summary="The failure museum: failed, partial and poor runs with config, curve, error and feedback")
-def get_museum(session: SessionDep, user: CurrentUser, category: Category | None = None,
+def get_museum(session: SessionDep, user: CurrentUser, category: FailureFilter | None = None,
                base_model_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-               outcome: Literal["success", "failure", "partial"] | None = None,
+               outcome: TrainingOutcome | None = None,
                q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50,
                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> MuseumPage:

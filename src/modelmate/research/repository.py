@@ -8,6 +8,7 @@ from sqlalchemy import and_, delete, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from modelmate.db.engine import immediate_transaction
+from modelmate.enums import FINISHED_RUN_STATUSES, UNCATEGORIZED
 from modelmate.models import (
     BenchmarkResult,
     CapabilityChange,
@@ -206,9 +207,9 @@ def museum(session: Session, viewer: User, *, category: str | None, base_model_i
     if q:
         query = query.where(func.lower(TrainingRun.name).contains(q.lower(), autoescape=True))
     sub = query.subquery()
-    counts = {(c or "uncategorized"): int(n) for c, n in session.execute(
+    counts = {(c or UNCATEGORIZED): int(n) for c, n in session.execute(
         select(sub.c.failure_category, func.count()).group_by(sub.c.failure_category))}
-    if category == "uncategorized":
+    if category == UNCATEGORIZED:
         query = query.where(TrainingRun.failure_category.is_(None))
     elif category is not None:
         query = query.where(TrainingRun.failure_category == category)
@@ -223,7 +224,7 @@ def visible_runs(session: Session, viewer: User, *, limit: int | None = None,
     query = visible_runs_query(viewer)
     if base_model_id is not None:
         query = query.where(TrainingRun.base_model_id == base_model_id)
-    query = query.where(TrainingRun.status.in_(("succeeded", "failed", "cancelled")) if finished_only else true())
+    query = query.where(TrainingRun.status.in_(FINISHED_RUN_STATUSES) if finished_only else true())
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     query = query.order_by(TrainingRun.id)
     if limit is not None:

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from modelmate.api.deps import CurrentUser, SessionDep, SettingsDep
+from modelmate.enums import EntryStatus, ModelType
 from modelmate.errors import ErrorResponse
-from modelmate.models.enums import EntryStatus, ModelType
 from modelmate.search import service
 from modelmate.search.schemas import MAX_QUERY, SearchMode, SearchResults
 from modelmate.semantic import service as semantic_service

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from modelmate.enums import JobKind
 from modelmate.jobs import service as jobs
 from modelmate.models import Entry
-from modelmate.models.enums import JobKind
 
 
 def entry_changed(session: Session, entry: Entry) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelmate.enums import JobKind
 from modelmate.jobs.registry import JobContext, PermanentJobError, register
-from modelmate.models.enums import JobKind
 from modelmate.semantic import embedder, service
 
 

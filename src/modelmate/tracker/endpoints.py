@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Response
 
 from modelmate.api.deps import MAX_ID, CurrentUser, IdPath, SessionDep
 from modelmate.catalog.schemas import MAX_PARAMETERS
+from modelmate.enums import EntryStatus, ModelType
 from modelmate.errors import ErrorResponse, OpenApiResponses
-from modelmate.models.enums import EntryStatus, ModelType
 from modelmate.tracker import service
 from modelmate.tracker.schemas import (
     BulkRequest,

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from modelmate.catalog.schemas import ModelFields, RawText, Tags, Text200
-from modelmate.models.enums import EntryStatus
+from modelmate.catalog.schemas import ModelFields, ModelFieldsOut, RawText, Tags, Text200
+from modelmate.enums import EntryStatus
 
 MAX_NOTES = 200_000
 
@@ -47,19 +47,9 @@ class EntryUpdate(ModelFields, EntryFields):
     name: Text200 = None
 
 
-class EntryOut(BaseModel):
+class EntryOut(ModelFieldsOut):
     id: int
     model_id: int
-    name: str
-    developer: str | None
-    model_type: str
-    parameters: int | None
-    license: str | None
-    version: str | None
-    description: str | None
-    source_links: list[str]
-    hf_repo_id: str | None
-    github_repo: str | None
     kind: str
     status: EntryStatus
     date_interacted: date | None

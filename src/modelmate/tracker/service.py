@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from modelmate.catalog import repository as catalog_repo
 from modelmate.catalog import service as catalog
-from modelmate.catalog.schemas import ModelUpdate
+from modelmate.catalog.schemas import ModelUpdate, model_values
 from modelmate.db.base import utcnow
+from modelmate.enums import EventKind
 from modelmate.errors import ConflictError, NotFoundError
 from modelmate.models import Entry, EntryEvent, JournalNote, Model, User
-from modelmate.models.enums import EventKind
 from modelmate.semantic import hooks as semantic_hooks
 from modelmate.tracker import repository as repo
 from modelmate.tracker.schemas import (
@@ -39,9 +39,7 @@ ENTRY_FIELDS = ("status", "date_interacted", "rating", "notes")
 def to_out(entry: Entry) -> EntryOut:
     m = entry.model
     return EntryOut(
-        id=entry.id, model_id=m.id, name=m.name, developer=m.developer, model_type=m.model_type,
-        parameters=m.parameters, license=m.license, version=m.version, description=m.description,
-        source_links=list(m.source_links or []), hf_repo_id=m.hf_repo_id, github_repo=m.github_repo, kind=m.kind,
+        **model_values(m), id=entry.id, model_id=m.id, kind=m.kind,
         status=entry.status, date_interacted=entry.date_interacted, rating=entry.rating,
         tags=[t.name for t in entry.tags], notes=entry.notes or "", visibility=entry.visibility,
         created_at=entry.created_at, updated_at=entry.updated_at,

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelmate.enums import DatasetFormat
 from modelmate.jsonutil import json_depth
 
 FILE_TYPES = ("jsonl", "csv", "parquet")
-FORMATS = ("text", "alpaca", "sharegpt", "messages")
+FORMATS: tuple[str, ...] = tuple(f.value for f in DatasetFormat)
 MAX_ERRORS = 20
 MAX_DEPTH = 20
 MAX_MESSAGES = 1000

@@ -19,13 +19,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from modelmate.enums import FailureCategory
+
 EXPLODE_FACTOR = 3.0
 MIN_STEPS_FLAT = 10
 FLAT_TOLERANCE = 0.02
 OVERFIT_RISE = 0.10
 MIN_EVAL_POINTS = 3
-KEPT = ("out_of_memory", "crashed", "invalid_data", "cancelled", "worker_lost", "diverged", "no_learning",
-        "overfitting", "forgetting")
 NONFINITE_STRINGS = {"nan", "-nan", "inf", "-inf", "infinity", "-infinity"}
 
 
@@ -118,9 +118,9 @@ def classify(curve: list[dict[str, Any]] | None, outcome: str | None,
     train, train_nonfinite = _series(curve, "loss")
     evals, eval_nonfinite = _series(curve, "eval_loss")
     if diverged(train, train_nonfinite or eval_nonfinite):
-        return "diverged"
+        return FailureCategory.DIVERGED
     if no_learning(train):
-        return "no_learning"
+        return FailureCategory.NO_LEARNING
     if overfitting(train, evals):
-        return "overfitting"
+        return FailureCategory.OVERFITTING
     return None

@@ -27,9 +27,9 @@ from modelmate.catalog import repository as catalog_repo
 from modelmate.catalog import service as catalog
 from modelmate.catalog.service import MODEL_FIELDS
 from modelmate.db.base import utcnow
+from modelmate.enums import EventKind
 from modelmate.errors import AppError
 from modelmate.models import Entry, EntryEvent, EntryTag, JournalNote, Model, SearchDocument, User
-from modelmate.models.enums import EventKind
 from modelmate.semantic import hooks as semantic_hooks
 from modelmate.tracker import repository as tracker_repo
 from modelmate.tracker import service as tracker

@@ -33,11 +33,10 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 from modelmate.catalog.schemas import MAX_PARAMETERS
-from modelmate.transfer.schemas import IGNORED_FIELDS, RowError
+from modelmate.transfer.schemas import IGNORED_FIELDS, RowError, TransferRecord
 
-COLUMNS = ("name", "developer", "model_type", "parameters", "license", "version", "description", "source_links",
-           "hf_repo_id", "github_repo", "status", "date_interacted", "rating", "tags", "notes", "created_at",
-           "updated_at", "journal")
+# name, the model fields, the entry's fields, its timestamps, journal: an exported record's fields in order
+COLUMNS: tuple[str, ...] = tuple(TransferRecord.model_fields)
 LIST_COLUMNS = frozenset({"tags", "source_links"})
 MAX_CELL = 1_000_000  # characters; the largest legal value (notes + journal) is far below the body-size limit
 

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from modelmate.catalog.schemas import ModelFieldsOut
 from modelmate.tracker.schemas import MAX_NOTES, EntryCreate
 
 EXPORT_FORMAT_NAME = "modelmate-export"
@@ -74,19 +75,9 @@ class TransferRow(EntryCreate):
         default_factory=list, description="Timestamped journal notes")
 
 
-class TransferRecord(BaseModel):
-    """One entry as exported (and as shown in an import preview)."""
+class TransferRecord(ModelFieldsOut):
+    """One entry as exported (and as shown in an import preview). Its fields, in order, are the CSV columns."""
 
-    name: str
-    developer: str | None
-    model_type: str
-    parameters: int | None
-    license: str | None
-    version: str | None
-    description: str | None
-    source_links: list[str]
-    hf_repo_id: str | None
-    github_repo: str | None
     status: str
     date_interacted: date | None
     rating: int | None

@@ -46,6 +46,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from modelmate.catalog import repository as catalog_repo
+from modelmate.catalog.schemas import MODEL_FIELDS, model_values
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database
 from modelmate.errors import NotFoundError, PayloadTooLarge, ValidationFailed
@@ -87,9 +88,7 @@ def record(entry: Entry, notes: list[JournalNote]) -> dict[str, Any]:
     """One entry as a JSON-ready export record (the shape of :class:`TransferRecord`)."""
     m = entry.model
     return {
-        "name": m.name, "developer": m.developer, "model_type": m.model_type, "parameters": m.parameters,
-        "license": m.license, "version": m.version, "description": m.description or None,
-        "source_links": list(m.source_links or []), "hf_repo_id": m.hf_repo_id, "github_repo": m.github_repo,
+        **model_values(m), "description": m.description or None,
         "status": entry.status, "date_interacted": _iso(entry.date_interacted), "rating": entry.rating,
         "tags": [t.name for t in entry.tags], "notes": entry.notes or "",
         "created_at": _iso(entry.created_at), "updated_at": _iso(entry.updated_at),
@@ -229,10 +228,10 @@ def _identity_keys(row: TransferRow) -> list[tuple[str, str]]:
 
 
 def _preview(row: TransferRow) -> TransferRecord:
+    model = {name: getattr(row, name) for name in MODEL_FIELDS}
     return TransferRecord(
-        name=row.name or "", developer=row.developer, model_type=(row.model_type or "Other"),
-        parameters=row.parameters, license=row.license, version=row.version, description=row.description or None,
-        source_links=row.source_links or [], hf_repo_id=row.hf_repo_id, github_repo=row.github_repo,
+        **{**model, "name": row.name or "", "model_type": row.model_type or "Other",
+           "description": row.description or None, "source_links": row.source_links or []},
         status=(row.status or "wishlist"), date_interacted=row.date_interacted, rating=row.rating,
         tags=row.tags or [], notes=row.notes or "", created_at=row.created_at, updated_at=row.updated_at,
         journal=row.journal)

@@ -1812,6 +1812,12 @@ export type components = {
             /** Rows */
             rows?: number | null;
         };
+        /**
+         * Domain
+         * @description The benchmark domains (what a suite measures, what a capability change is about), in report order.
+         * @enum {string}
+         */
+        Domain: "math" | "code" | "knowledge" | "reasoning" | "reading" | "truthfulness" | "translation";
         /** DomainAggregate */
         DomainAggregate: {
             /** Mean Delta */
@@ -2233,6 +2239,12 @@ export type components = {
             /** Total */
             total: number;
         };
+        /**
+         * EvaluationState
+         * @description A training run's evaluation as its page shows it (from the evaluation's status and its job's).
+         * @enum {string}
+         */
+        EvaluationState: "queued" | "paused" | "running" | "done" | "partial" | "failed";
         /**
          * EventKind
          * @enum {string}
@@ -2762,11 +2774,8 @@ export type components = {
             scores?: {
                 [key: string]: number;
             };
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "base" | "finetuned" | "external" | "dataset";
+            /** Type */
+            type: components["schemas"]["ModelKind"] | "dataset";
         };
         /** LineageOut */
         LineageOut: {
@@ -2850,12 +2859,10 @@ export type components = {
              */
             version?: string | null;
             /**
-             * Visibility
              * @description private: only you see it (the default); public: shared with every user of this server
              * @default private
-             * @enum {string}
              */
-            visibility: "private" | "public";
+            visibility: components["schemas"]["Visibility"];
         };
         /** ModelInfo */
         ModelInfo: {
@@ -3026,8 +3033,7 @@ export type components = {
         ModelPatch: {
             /** Description */
             description?: string | null;
-            /** Visibility */
-            visibility?: ("private" | "public") | null;
+            visibility?: components["schemas"]["Visibility"] | null;
         };
         /** ModelScores */
         ModelScores: {
@@ -3091,11 +3097,8 @@ export type components = {
              * @description Version or release
              */
             version?: string | null;
-            /**
-             * Visibility
-             * @description Share the model you added with every user (public) or take it back (private; refused once others use it)
-             */
-            visibility?: ("private" | "public") | null;
+            /** @description Share the model you added with every user (public) or take it back (private; refused once others use it) */
+            visibility?: components["schemas"]["Visibility"] | null;
         };
         /** MonthActivity */
         MonthActivity: {
@@ -3448,12 +3451,8 @@ export type components = {
             progress?: number | null;
             /** Progress Message */
             progress_message?: string | null;
-            /**
-             * State
-             * @description queued: waiting for a worker; paused: yielded to higher-priority work after some tasks; running; done: final scores; partial: some tasks failed; failed: no scores
-             * @enum {string}
-             */
-            state: "queued" | "paused" | "running" | "done" | "partial" | "failed";
+            /** @description queued: waiting for a worker; paused: yielded to higher-priority work after some tasks; running; done: final scores; partial: some tasks failed; failed: no scores */
+            state: components["schemas"]["EvaluationState"];
             /**
              * Tasks
              * @description Benchmark tasks in the evaluation
@@ -4040,7 +4039,7 @@ export type components = {
         TrainingOutcome: "success" | "failure" | "partial";
         /**
          * TransferRecord
-         * @description One entry as exported (and as shown in an import preview).
+         * @description One entry as exported (and as shown in an import preview). Its fields, in order, are the CSV columns.
          */
         TransferRecord: {
             /** Created At */
@@ -5464,7 +5463,7 @@ export interface operations {
         parameters: {
             query?: {
                 direction?: ("up" | "down") | null;
-                domain?: ("math" | "code" | "knowledge" | "reasoning" | "reading" | "truthfulness" | "translation") | null;
+                domain?: components["schemas"]["Domain"] | null;
                 flagged?: boolean | null;
                 limit?: number;
                 model_id?: number | null;
@@ -8729,10 +8728,10 @@ export interface operations {
         parameters: {
             query?: {
                 base_model_id?: number | null;
-                category?: ("diverged" | "no_learning" | "overfitting" | "forgetting" | "out_of_memory" | "crashed" | "invalid_data" | "cancelled" | "worker_lost" | "uncategorized") | null;
+                category?: components["schemas"]["FailureCategory"] | "uncategorized" | null;
                 limit?: number;
                 offset?: number;
-                outcome?: ("success" | "failure" | "partial") | null;
+                outcome?: components["schemas"]["TrainingOutcome"] | null;
                 q?: string | null;
             };
             header?: never;
