@@ -3,6 +3,10 @@
 import type { ConfigField } from "./hub";
 import { failureLabel } from "./hub";
 import { baseValues, changedValues, parseDraft, type Draft } from "./hubConfig";
+import { apiUrl, type QueryOf } from "./api";
+import type { TrainingOutcome } from "@/client";
+import { DOMAINS } from "./bench";
+import { OUTCOME_LABEL, parseEnum } from "./enums";
 
 // ---- API shapes: the generated client's (src/client, `npm run gen:client`) ----------------------------------------
 
@@ -70,7 +74,7 @@ export const EXPORT_FORMATS = [
 ] as const;
 
 export function exportUrl(format: string): string {
-  return `/api/v1/research/export?format=${encodeURIComponent(format)}`;
+  return apiUrl("/research/export", undefined, { format });
 }
 
 /** The config settings a museum card or an advisor row shows, in this order, with short labels. */
@@ -108,9 +112,12 @@ export function configSummary(config: Record<string, unknown> | null | undefined
 
 // ---- museum -----------------------------------------------------------------------------------------------------
 
+type MuseumQuery = NonNullable<QueryOf<"/museum", "get">>;
+type ChangeQuery = NonNullable<QueryOf<"/capability-changes", "get">>;
+
 export interface MuseumFilters {
-  category?: string;
-  outcome?: string;
+  category?: NonNullable<MuseumQuery["category"]>;
+  outcome?: TrainingOutcome;
   base_model_id?: number;
   q?: string;
 }
@@ -118,8 +125,8 @@ export interface MuseumFilters {
 export function museumFilters(params: URLSearchParams): MuseumFilters {
   const f: MuseumFilters = {};
   const category = params.get("category");
-  if (category) f.category = category;
-  const outcome = params.get("outcome");
+  if ((MUSEUM_CATEGORIES as readonly string[]).includes(category ?? "")) f.category = category as MuseumFilters["category"];
+  const outcome = parseEnum(OUTCOME_LABEL, params.get("outcome"));
   if (outcome) f.outcome = outcome;
   const base = Number(params.get("base"));
   if (base > 0) f.base_model_id = base;
@@ -160,8 +167,8 @@ export function drawableCurve(curve: readonly Record<string, unknown>[] | null |
 
 export interface ChangeFilters {
   flagged?: boolean;
-  direction?: string;
-  domain?: string;
+  direction?: NonNullable<ChangeQuery["direction"]>;
+  domain?: NonNullable<ChangeQuery["domain"]>;
 }
 
 export function changeFilters(params: URLSearchParams): ChangeFilters {
@@ -171,7 +178,7 @@ export function changeFilters(params: URLSearchParams): ChangeFilters {
   const direction = params.get("direction");
   if (direction === "up" || direction === "down") f.direction = direction;
   const domain = params.get("domain");
-  if (domain) f.domain = domain;
+  if ((DOMAINS as readonly string[]).includes(domain ?? "")) f.domain = domain as ChangeFilters["domain"];
   return f;
 }
 
