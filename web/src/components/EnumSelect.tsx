@@ -4,6 +4,7 @@
 import type * as React from "react";
 import type { EntryStatus, EventKind, FormatChoice, ImportFormat, ModelType, RunStatus, TrainingOutcome } from "@/client";
 import { NativeSelect } from "@/components/ui/select";
+import { DOMAIN_NAME, type Domain } from "@/lib/bench";
 import {
   DATASET_FORMAT_CHOICE_LABEL,
   ENTRY_STATUS_LABEL,
@@ -70,6 +71,11 @@ export function RunStatusSelect(props: Props<RunStatus>) {
 /** A training outcome (success, partial, failure). */
 export function OutcomeSelect(props: Props<TrainingOutcome>) {
   return <EnumSelect labels={OUTCOME_LABEL} {...props} />;
+}
+
+/** A benchmark domain (math, code, …). */
+export function DomainSelect(props: Props<Domain>) {
+  return <EnumSelect labels={DOMAIN_NAME} {...props} />;
 }
 
 /** The format of a dataset upload ("auto" detects it). */

@@ -69,12 +69,12 @@ export const IMPORT_FORMAT_LABEL: Record<ImportFormat, string> = {
 };
 
 /** The values of a label record, in its order. */
-export function enumValues<T extends string>(labels: Record<T, string>): T[] {
+export function enumValues<T extends string>(labels: Record<T, unknown>): T[] {
   return Object.keys(labels) as T[];
 }
 
 /** A value of the enum when `raw` (a URL parameter, a form value, a server string) is one, else undefined. */
-export function parseEnum<T extends string>(labels: Record<T, string>, raw: string | null | undefined): T | undefined {
+export function parseEnum<T extends string>(labels: Record<T, unknown>, raw: string | null | undefined): T | undefined {
   return raw != null && Object.prototype.hasOwnProperty.call(labels, raw) ? (raw as T) : undefined;
 }
 

@@ -1,7 +1,7 @@
 // Fine-tuning hub: the API shapes the screens use, and small pure helpers (labels, 422 field errors, ids).
-import { ApiError } from "./api";
+import { ApiError, type QueryOf } from "./api";
 import type { ConfigFieldOut, CurvePoint, DatasetOut } from "./types";
-import { DATASET_FORMAT_LABEL } from "./enums";
+import { DATASET_FORMAT_LABEL, parseEnum } from "./enums";
 
 // ---- API shapes: the generated client's, plus the free-form parts (dataset stats) spelled out ----------------
 
@@ -42,8 +42,11 @@ export interface DatasetStats {
 
 // ---- labels ---------------------------------------------------------------------------------------------------
 
-/** Failure categories in plain words: what happened and what to try. */
-export const FAILURE_LABEL: Record<string, { title: string; hint: string }> = {
+/** A failure category as the API spells it (the generated enum of the museum filter, less "uncategorized"). */
+export type FailureCategory = Exclude<NonNullable<QueryOf<"/museum", "get">["category"]>, "uncategorized">;
+
+/** Failure categories in plain words: what happened and what to try (in the order the museum's chips show them). */
+export const FAILURE_LABEL: Record<FailureCategory, { title: string; hint: string }> = {
   diverged: { title: "Training diverged", hint: "The loss became NaN or exploded. Try a lower learning rate or a smaller batch." },
   no_learning: { title: "The model did not learn", hint: "The loss barely moved. Try a higher learning rate, more steps or cleaner data." },
   overfitting: { title: "Overfitting", hint: "The eval loss rose while the train loss fell. Try fewer epochs, more data or early stopping." },
@@ -57,7 +60,8 @@ export const FAILURE_LABEL: Record<string, { title: string; hint: string }> = {
 
 export function failureLabel(category: string | null | undefined): { title: string; hint: string } | null {
   if (!category) return null;
-  return FAILURE_LABEL[category] ?? { title: category.replace(/_/g, " "), hint: "" };
+  const known = parseEnum(FAILURE_LABEL, category);
+  return known ? FAILURE_LABEL[known] : { title: category.replace(/_/g, " "), hint: "" };
 }
 
 export function isActive(status: string | null | undefined): boolean {

@@ -1,12 +1,12 @@
 // The research layer's screens (failure museum, capability changes, research export, advisor): API shapes, labels
 // and small pure helpers (chart data, config summaries, the advisor's request body).
 import type { ConfigField } from "./hub";
-import { failureLabel } from "./hub";
+import { FAILURE_LABEL, failureLabel } from "./hub";
 import { baseValues, changedValues, parseDraft, type Draft } from "./hubConfig";
 import { apiUrl, type QueryOf } from "./api";
 import type { TrainingOutcome } from "@/client";
-import { DOMAINS } from "./bench";
-import { OUTCOME_LABEL, parseEnum } from "./enums";
+import { DOMAIN_NAME } from "./bench";
+import { enumValues, OUTCOME_LABEL, parseEnum } from "./enums";
 
 // ---- API shapes: the generated client's (src/client, `npm run gen:client`) ----------------------------------------
 
@@ -53,19 +53,8 @@ export interface MuseumCurvePoint {
 
 // ---- labels -----------------------------------------------------------------------------------------------------
 
-/** Museum categories in the order the chips show them. */
-export const MUSEUM_CATEGORIES = [
-  "diverged",
-  "no_learning",
-  "overfitting",
-  "forgetting",
-  "out_of_memory",
-  "crashed",
-  "invalid_data",
-  "cancelled",
-  "worker_lost",
-  "uncategorized",
-] as const;
+/** Museum categories in the order the chips show them: every failure category, then the runs without one. */
+export const MUSEUM_CATEGORIES: readonly NonNullable<MuseumQuery["category"]>[] = [...enumValues(FAILURE_LABEL), "uncategorized"];
 
 export const EXPORT_FORMATS = [
   { value: "parquet", label: "Parquet", hint: "columnar, typed: pandas, polars, DuckDB" },
@@ -125,7 +114,8 @@ export interface MuseumFilters {
 export function museumFilters(params: URLSearchParams): MuseumFilters {
   const f: MuseumFilters = {};
   const category = params.get("category");
-  if ((MUSEUM_CATEGORIES as readonly string[]).includes(category ?? "")) f.category = category as MuseumFilters["category"];
+  const known = MUSEUM_CATEGORIES.find((k) => k === category);
+  if (known) f.category = known;
   const outcome = parseEnum(OUTCOME_LABEL, params.get("outcome"));
   if (outcome) f.outcome = outcome;
   const base = Number(params.get("base"));
@@ -178,7 +168,8 @@ export function changeFilters(params: URLSearchParams): ChangeFilters {
   const direction = params.get("direction");
   if (direction === "up" || direction === "down") f.direction = direction;
   const domain = params.get("domain");
-  if ((DOMAINS as readonly string[]).includes(domain ?? "")) f.domain = domain as ChangeFilters["domain"];
+  const known = parseEnum(DOMAIN_NAME, domain);
+  if (known) f.domain = known;
   return f;
 }
 
