@@ -2,7 +2,7 @@
 // the generated schema), so every list of statuses, model types, ... in the UI is the same list, and a value the
 // server adds breaks the typecheck until it has a label.
 import type * as React from "react";
-import type { EntryStatus, EventKind, FormatChoice, ImportFormat, ModelType, RunStatus, TrainingOutcome } from "@/client";
+import type { EntryStatus, EventKind, FormatChoice, ImportFormat, ModelType, RunStatus, SortField, TrainingOutcome } from "@/client";
 import { NativeSelect } from "@/components/ui/select";
 import { DOMAIN_NAME, type Domain } from "@/lib/bench";
 import {
@@ -15,6 +15,7 @@ import {
   OUTCOME_LABEL,
   parseEnum,
   RUN_STATUS_LABEL,
+  SORT_LABEL,
 } from "@/lib/enums";
 
 type NativeProps = Omit<React.SelectHTMLAttributes<HTMLSelectElement>, "value" | "defaultValue" | "onChange" | "children">;
@@ -51,6 +52,11 @@ type Props<T extends string> = Omit<EnumSelectProps<T>, "labels">;
 /** A catalog entry's status (wishlist … archived). */
 export function StatusSelect(props: Props<EntryStatus>) {
   return <EnumSelect labels={ENTRY_STATUS_LABEL} {...props} />;
+}
+
+/** A sort order of the entry list. */
+export function SortSelect(props: Props<SortField>) {
+  return <EnumSelect labels={SORT_LABEL} {...props} />;
 }
 
 /** A model type (LLM, Vision, …). */

@@ -4,9 +4,8 @@ import { Input } from "@/components/ui/input";
 import { NativeSelect } from "@/components/ui/select";
 import { Button } from "@/components/ui/button";
 import { TagInput } from "./TagInput";
-import { SORTS } from "@/lib/constants";
 import { ENTRY_STATUS_LABEL, MODEL_TYPE_LABEL, parseEnum } from "@/lib/enums";
-import { ModelTypeSelect, StatusSelect } from "@/components/EnumSelect";
+import { ModelTypeSelect, SortSelect, StatusSelect } from "@/components/EnumSelect";
 import { activeFilterCount, useEntryFilters } from "@/lib/filters";
 import type { Facets } from "@/lib/types";
 import type { TagOut } from "@/lib/types";
@@ -58,13 +57,7 @@ export function FilterBar({ facets, suggestTags }: { facets?: Facets | null; sug
           extra={(t) => countOf(facets, "model_type", t)}
         />
         <div className="flex items-center gap-1">
-          <NativeSelect aria-label="Sort by" value={filters.sort} onChange={(e) => update({ sort: e.target.value })}>
-            {SORTS.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
-          </NativeSelect>
+          <SortSelect aria-label="Sort by" value={filters.sort} onValueChange={(v) => v && update({ sort: v })} />
           <Button
             variant="outline"
             size="icon"

@@ -1,7 +1,7 @@
 // One list of options per enum of the API, with the values typed by the generated schema (src/client). Each list is
 // a Record<Enum, label>: when the server adds a value, `npm run typecheck` fails here until the value has a label.
 // The key order is the order the UI lists the options in.
-import type { EntryStatus, EventKind, FormatChoice, ImportFormat, ModelType, RunStatus, TrainingOutcome } from "@/client";
+import type { EntryStatus, EventKind, FormatChoice, ImportFormat, ModelType, RunStatus, SortField, TrainingOutcome } from "@/client";
 
 export const ENTRY_STATUS_LABEL: Record<EntryStatus, string> = {
   wishlist: "Wishlist",
@@ -43,6 +43,16 @@ export const OUTCOME_LABEL: Record<TrainingOutcome, string> = {
   success: "Success",
   partial: "Partial",
   failure: "Failure",
+};
+
+/** The sort orders of the entry list. */
+export const SORT_LABEL: Record<SortField, string> = {
+  updated: "Recently updated",
+  created: "Recently added",
+  date: "Date interacted",
+  name: "Name",
+  parameters: "Parameters",
+  rating: "Rating",
 };
 
 /** The format chooser of a dataset upload (long labels) ... */
