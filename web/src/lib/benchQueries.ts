@@ -1,6 +1,6 @@
 // TanStack Query hooks for benchmarking: a model's scores, one evaluation (polled while it runs), leaderboards.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api } from "./api";
+import { api, type QueryOf } from "./api";
 import type { EvaluationOut } from "./bench";
 import { isEvaluating } from "./bench";
 
@@ -59,13 +59,8 @@ export function useStartEvaluation(modelId: number) {
   });
 }
 
-export interface BoardQuery {
-  domain: string;
-  base_model_id?: number;
-  min_params?: number;
-  max_params?: number;
-  method?: string;
-}
+/** The query of GET /leaderboards (the generated one), always with a domain ("overall" or one domain). */
+export type BoardQuery = NonNullable<QueryOf<"/leaderboards", "get">> & { domain: string };
 
 export function useLeaderboard(query: BoardQuery) {
   return useQuery({
