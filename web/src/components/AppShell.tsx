@@ -106,7 +106,7 @@ function UserMenu() {
   const qc = useQueryClient();
   const navigate = useNavigate();
   const logout = useMutation({
-    mutationFn: () => api.post<void>("/auth/logout"),
+    mutationFn: () => api.post("/auth/logout"),
     onSuccess: () => {
       qc.clear();
       navigate("/login");

@@ -4,7 +4,7 @@ import { Wand2 } from "lucide-react";
 import { Button } from "@/components/ui/button";
 import { Input, Label } from "@/components/ui/input";
 import { api, errorMessage } from "@/lib/api";
-import { MODEL_TYPES } from "@/lib/constants";
+import { MODEL_TYPE_LABEL, parseEnum } from "@/lib/enums";
 import type { AutofillPreview, EntryCreate, ProposedFields } from "@/client";
 
 /** The proposed fields in EntryCreate's shape (unknown values left out, model type only when we know it). */
@@ -12,7 +12,8 @@ export function proposedToCreate(f: ProposedFields): Partial<EntryCreate> {
   const out: Partial<EntryCreate> = {};
   if (f.name) out.name = f.name;
   if (f.developer) out.developer = f.developer;
-  if (f.model_type && (MODEL_TYPES as readonly string[]).includes(f.model_type)) out.model_type = f.model_type as EntryCreate["model_type"];
+  const modelType = parseEnum(MODEL_TYPE_LABEL, f.model_type);
+  if (modelType) out.model_type = modelType;
   if (f.parameters != null) out.parameters = f.parameters;
   if (f.license) out.license = f.license;
   if (f.version) out.version = f.version;
@@ -28,7 +29,7 @@ export function proposedToCreate(f: ProposedFields): Partial<EntryCreate> {
 export function AutofillBox({ onProposal, initial = "", idPrefix = "autofill" }: { onProposal: (p: AutofillPreview) => void; initial?: string; idPrefix?: string }) {
   const [value, setValue] = useState(initial);
   const fetchPreview = useMutation({
-    mutationFn: (url_or_id: string) => api.post<AutofillPreview>("/autofill", { url_or_id }),
+    mutationFn: (url_or_id: string) => api.post("/autofill", { body: { url_or_id } }),
     meta: { silent: true },
     onSuccess: onProposal,
   });

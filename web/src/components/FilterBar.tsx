@@ -4,7 +4,8 @@ import { Input } from "@/components/ui/input";
 import { NativeSelect } from "@/components/ui/select";
 import { Button } from "@/components/ui/button";
 import { TagInput } from "./TagInput";
-import { MODEL_TYPES, SORTS, STATUSES, STATUS_LABEL } from "@/lib/constants";
+import { ENTRY_STATUS_LABEL, MODEL_TYPE_LABEL, parseEnum } from "@/lib/enums";
+import { ModelTypeSelect, SortSelect, StatusSelect } from "@/components/EnumSelect";
 import { activeFilterCount, useEntryFilters } from "@/lib/filters";
 import type { Facets } from "@/lib/types";
 import type { TagOut } from "@/lib/types";
@@ -41,40 +42,22 @@ export function FilterBar({ facets, suggestTags }: { facets?: Facets | null; sug
             className="pl-8"
           />
         </div>
-        <NativeSelect
+        <StatusSelect
           aria-label="Status"
-          value={filters.status[0] ?? ""}
-          onChange={(e) => update({ status: e.target.value ? [e.target.value] : [] })}
-        >
-          <option value="">All statuses</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {STATUS_LABEL[s]}
-              {countOf(facets, "status", s)}
-            </option>
-          ))}
-        </NativeSelect>
-        <NativeSelect
+          empty="All statuses"
+          value={parseEnum(ENTRY_STATUS_LABEL, filters.status[0]) ?? ""}
+          onValueChange={(v) => update({ status: v ? [v] : [] })}
+          extra={(s) => countOf(facets, "status", s)}
+        />
+        <ModelTypeSelect
           aria-label="Model type"
-          value={filters.model_type[0] ?? ""}
-          onChange={(e) => update({ model_type: e.target.value ? [e.target.value] : [] })}
-        >
-          <option value="">All types</option>
-          {MODEL_TYPES.map((t) => (
-            <option key={t} value={t}>
-              {t}
-              {countOf(facets, "model_type", t)}
-            </option>
-          ))}
-        </NativeSelect>
+          empty="All types"
+          value={parseEnum(MODEL_TYPE_LABEL, filters.model_type[0]) ?? ""}
+          onValueChange={(v) => update({ model_type: v ? [v] : [] })}
+          extra={(t) => countOf(facets, "model_type", t)}
+        />
         <div className="flex items-center gap-1">
-          <NativeSelect aria-label="Sort by" value={filters.sort} onChange={(e) => update({ sort: e.target.value })}>
-            {SORTS.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
-          </NativeSelect>
+          <SortSelect aria-label="Sort by" value={filters.sort} onValueChange={(v) => v && update({ sort: v })} />
           <Button
             variant="outline"
             size="icon"

@@ -52,7 +52,7 @@ export function GlobalSearch({ className }: { className?: string }) {
 
   const { data, isFetching } = useQuery({
     queryKey: ["search", q, LIMIT],
-    queryFn: ({ signal }) => api.get<SearchResults>("/search", { q, limit: LIMIT }, signal),
+    queryFn: ({ signal }) => api.get("/search", { query: { q, limit: LIMIT }, signal }),
     enabled: q.length > 0,
     staleTime: 10_000,
     meta: { silent: true },
@@ -63,7 +63,7 @@ export function GlobalSearch({ className }: { className?: string }) {
   const wantSemantic = q.length > 0 && !!data && data.items.length < LIMIT;
   const semantic = useQuery({
     queryKey: ["search", q, LIMIT, "semantic"],
-    queryFn: ({ signal }) => api.get<SearchResults>("/search", { q, limit: LIMIT, mode: "semantic" }, signal),
+    queryFn: ({ signal }) => api.get("/search", { query: { q, limit: LIMIT, mode: "semantic" }, signal }),
     enabled: wantSemantic,
     staleTime: 10_000,
     retry: false,

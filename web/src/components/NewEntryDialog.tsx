@@ -5,28 +5,27 @@ import { Plus } from "lucide-react";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
 import { Input, Label } from "@/components/ui/input";
-import { NativeSelect } from "@/components/ui/select";
+import { ModelTypeSelect, StatusSelect } from "@/components/EnumSelect";
 import { AutofillBox, proposedToCreate } from "./AutofillBox";
 import { TagInput } from "./TagInput";
 import { toast } from "@/components/ui/toast";
 import { api } from "@/lib/api";
-import { MODEL_TYPES, STATUSES, STATUS_LABEL } from "@/lib/constants";
-import type { EntryCreate, EntryOut } from "@/lib/types";
+import type { EntryCreate, EntryStatus, ModelType } from "@/client";
 
 /** Quick "log a model" dialog: the essentials, then the full editor on the entry page. */
 export function NewEntryDialog({ trigger }: { trigger?: React.ReactNode }) {
   const [open, setOpen] = useState(false);
   const [name, setName] = useState("");
   const [developer, setDeveloper] = useState("");
-  const [modelType, setModelType] = useState("LLM");
-  const [status, setStatus] = useState("wishlist");
+  const [modelType, setModelType] = useState<ModelType>("LLM");
+  const [status, setStatus] = useState<EntryStatus>("wishlist");
   const [tags, setTags] = useState<string[]>([]);
   const [extra, setExtra] = useState<Partial<EntryCreate>>({});
   const navigate = useNavigate();
   const qc = useQueryClient();
 
   const create = useMutation({
-    mutationFn: (body: EntryCreate) => api.post<EntryOut>("/entries", body),
+    mutationFn: (body: EntryCreate) => api.post("/entries", { body }),
     onSuccess: (entry) => {
       qc.invalidateQueries();
       toast.success("Entry created", entry.name);
@@ -46,8 +45,8 @@ export function NewEntryDialog({ trigger }: { trigger?: React.ReactNode }) {
       ...extra,
       name: name.trim(),
       developer: developer.trim() || null,
-      model_type: modelType as EntryCreate["model_type"],
-      status: status as EntryCreate["status"],
+      model_type: modelType,
+      status,
       tags,
       date_interacted: new Date().toISOString().slice(0, 10),
     });
@@ -89,21 +88,11 @@ export function NewEntryDialog({ trigger }: { trigger?: React.ReactNode }) {
           <div className="grid grid-cols-2 gap-3">
             <div className="grid gap-1.5">
               <Label htmlFor="new-type">Type</Label>
-              <NativeSelect id="new-type" value={modelType} onChange={(e) => setModelType(e.target.value)}>
-                {MODEL_TYPES.map((t) => (
-                  <option key={t}>{t}</option>
-                ))}
-              </NativeSelect>
+              <ModelTypeSelect id="new-type" value={modelType} onValueChange={(v) => v && setModelType(v)} />
             </div>
             <div className="grid gap-1.5">
               <Label htmlFor="new-status">Status</Label>
-              <NativeSelect id="new-status" value={status} onChange={(e) => setStatus(e.target.value)}>
-                {STATUSES.map((s) => (
-                  <option key={s} value={s}>
-                    {STATUS_LABEL[s]}
-                  </option>
-                ))}
-              </NativeSelect>
+              <StatusSelect id="new-status" value={status} onValueChange={(v) => v && setStatus(v)} />
             </div>
           </div>
           <div className="grid gap-1.5">

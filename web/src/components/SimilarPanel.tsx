@@ -2,13 +2,12 @@ import { Link } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { api } from "@/lib/api";
-import type { SimilarEntries } from "@/client";
 
 /** "Similar models" by meaning. Loads on its own; hides itself when semantic search is off or fails. */
 export function SimilarPanel({ entryId }: { entryId: number }) {
   const { data, isError } = useQuery({
     queryKey: ["similar", entryId],
-    queryFn: ({ signal }) => api.get<SimilarEntries>(`/entries/${entryId}/similar`, { limit: 5 }, signal),
+    queryFn: ({ signal }) => api.get("/entries/{entry_id}/similar", { path: { entry_id: entryId }, query: { limit: 5 }, signal }),
     meta: { silent: true },
     retry: false,
     staleTime: 60_000,

@@ -15,7 +15,7 @@ export interface TagInputProps {
   className?: string;
 }
 
-const defaultSuggest = (q: string) => api.get<TagOut[]>("/tags", { q, limit: 8 });
+const defaultSuggest = (q: string) => api.get("/tags", { query: { q, limit: 8 } });
 
 /** Tags as removable chips; type and press Enter or comma to add; autocomplete from your existing tags. */
 export function TagInput({ value, onChange, label = "Tags", placeholder = "Add a tag…", suggest = defaultSuggest, id, className }: TagInputProps) {

@@ -1,6 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
 import { api } from "./api";
-import type { AuthState } from "@/client";
 
 export const AUTH_KEY = ["auth", "state"] as const;
 
@@ -8,7 +7,7 @@ export const AUTH_KEY = ["auth", "state"] as const;
 export function useAuthState() {
   return useQuery({
     queryKey: AUTH_KEY,
-    queryFn: ({ signal }) => api.get<AuthState>("/auth/state", undefined, signal),
+    queryFn: ({ signal }) => api.get("/auth/state", { signal }),
     staleTime: 60_000,
   });
 }

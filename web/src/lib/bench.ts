@@ -1,5 +1,7 @@
 // Benchmarking (lm-eval): the API shapes the screens use, labels and small pure helpers.
 // The API shapes: the generated client's (src/client, regenerated with `npm run gen:client`).
+import type { QueryOf } from "./api";
+import { enumValues } from "./enums";
 import type { DomainScore, EvaluationOut } from "./types";
 export type {
   BenchmarkRowOut as BenchRow,
@@ -12,12 +14,11 @@ export type {
   RefOut,
 } from "./types";
 
-export const DOMAINS = ["math", "code", "knowledge", "reasoning", "reading", "truthfulness", "translation"] as const;
-export const BOARD_TABS = ["overall", ...DOMAINS] as const;
-export type Domain = (typeof DOMAINS)[number];
+/** A benchmark domain as the API spells it (the generated enum of the capability-changes filter). */
+export type Domain = NonNullable<QueryOf<"/capability-changes", "get">["domain"]>;
 
-export const DOMAIN_LABEL: Record<string, string> = {
-  overall: "Overall",
+/** The domains in display order with their names: a domain the server adds breaks typecheck until it is named. */
+export const DOMAIN_NAME: Record<Domain, string> = {
   math: "Math",
   code: "Code",
   knowledge: "Knowledge",
@@ -26,6 +27,10 @@ export const DOMAIN_LABEL: Record<string, string> = {
   truthfulness: "Truthfulness",
   translation: "Translation",
 };
+export const DOMAINS = enumValues(DOMAIN_NAME);
+export const BOARD_TABS = ["overall", ...DOMAINS] as const;
+
+export const DOMAIN_LABEL: Readonly<Record<string, string>> = { overall: "Overall", ...DOMAIN_NAME };
 
 export function domainLabel(d: string): string {
   return DOMAIN_LABEL[d] ?? d.charAt(0).toUpperCase() + d.slice(1);

@@ -1,7 +1,7 @@
 // TanStack Query hooks for benchmarking: a model's scores, one evaluation (polled while it runs), leaderboards.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api } from "./api";
-import type { EvaluationOut, EvaluationPage, Leaderboard, ModelScores } from "./bench";
+import { api, type QueryOf } from "./api";
+import type { EvaluationOut } from "./bench";
 import { isEvaluating } from "./bench";
 
 export const benchKeys = {
@@ -17,7 +17,7 @@ export const EVAL_POLL_MS = 1500;
 export function useModelScores(modelId: number) {
   return useQuery({
     queryKey: benchKeys.scores(modelId),
-    queryFn: () => api.get<ModelScores>(`/models/${modelId}/scores`),
+    queryFn: () => api.get("/models/{model_id}/scores", { path: { model_id: modelId } }),
     enabled: modelId > 0,
     meta: { silent: true },
   });
@@ -27,7 +27,7 @@ export function useModelScores(modelId: number) {
 export function useModelEvaluations(modelId: number) {
   return useQuery({
     queryKey: benchKeys.evaluations(modelId),
-    queryFn: async (): Promise<EvaluationOut[]> => (await api.get<EvaluationPage>("/evaluations", { model_id: modelId })).items,
+    queryFn: async (): Promise<EvaluationOut[]> => (await api.get("/evaluations", { query: { model_id: modelId } })).items,
     enabled: modelId > 0,
     meta: { silent: true },
   });
@@ -37,7 +37,7 @@ export function useModelEvaluations(modelId: number) {
 export function useEvaluation(id: number | null) {
   return useQuery({
     queryKey: benchKeys.evaluation(id ?? 0),
-    queryFn: () => api.get<EvaluationOut>(`/evaluations/${id}`),
+    queryFn: () => api.get("/evaluations/{evaluation_id}", { path: { evaluation_id: id ?? 0 } }),
     enabled: !!id && id > 0,
     staleTime: 0,
     refetchInterval: (q) => (isEvaluating(q.state.data?.status) ? EVAL_POLL_MS : false),
@@ -50,7 +50,7 @@ export function useStartEvaluation(modelId: number) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: { mode?: "quick" | "full"; domains?: string[] } = {}) =>
-      api.post<EvaluationOut>("/evaluations", { model: String(modelId), mode: body.mode ?? "quick", ...(body.domains ? { domains: body.domains } : {}) }),
+      api.post("/evaluations", { body: { model: String(modelId), mode: body.mode ?? "quick", ...(body.domains ? { domains: body.domains } : {}) } }),
     onSuccess: (e) => {
       qc.setQueryData(benchKeys.evaluation(e.id), e);
       qc.invalidateQueries({ queryKey: benchKeys.evaluations(modelId) });
@@ -59,18 +59,13 @@ export function useStartEvaluation(modelId: number) {
   });
 }
 
-export interface BoardQuery {
-  domain: string;
-  base_model_id?: number;
-  min_params?: number;
-  max_params?: number;
-  method?: string;
-}
+/** The query of GET /leaderboards (the generated one), always with a domain ("overall" or one domain). */
+export type BoardQuery = NonNullable<QueryOf<"/leaderboards", "get">> & { domain: string };
 
 export function useLeaderboard(query: BoardQuery) {
   return useQuery({
     queryKey: benchKeys.board(query as unknown as Record<string, unknown>),
-    queryFn: () => api.get<Leaderboard>("/leaderboards", { ...query }),
+    queryFn: () => api.get("/leaderboards", { query: { ...query } }),
     placeholderData: keepPreviousData,
   });
 }

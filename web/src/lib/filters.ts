@@ -1,16 +1,21 @@
 import { useCallback, useMemo } from "react";
 import { useSearchParams } from "react-router";
-import type { Query } from "./api";
+import type { EntryStatus, ModelType, SortField } from "@/client";
+import type { QueryOf } from "./api";
+import { ENTRY_STATUS_LABEL, MODEL_TYPE_LABEL, parseEnum, SORT_LABEL } from "./enums";
+
+/** The query of GET /entries, as the generated client types it. */
+export type EntriesQuery = NonNullable<QueryOf<"/entries", "get">>;
 
 export interface EntryFilters {
   q: string;
-  status: string[];
-  model_type: string[];
+  status: EntryStatus[];
+  model_type: ModelType[];
   tag: string[];
   tag_mode: "any" | "all";
   date_from: string;
   date_to: string;
-  sort: string;
+  sort: SortField;
   order: "asc" | "desc";
   page: number;
   view: "table" | "cards";
@@ -31,17 +36,22 @@ export const DEFAULT_FILTERS: EntryFilters = {
   view: "table",
 };
 
+/** The values of a repeated URL parameter that belong to the enum (others are dropped: the server would refuse them). */
+function enumsOf<T extends string>(labels: Record<T, string>, raw: string[]): T[] {
+  return raw.flatMap((v) => parseEnum(labels, v) ?? []);
+}
+
 export function parseFilters(params: URLSearchParams): EntryFilters {
   const page = Number.parseInt(params.get("page") ?? "1", 10);
   return {
     q: params.get("q") ?? "",
-    status: params.getAll("status"),
-    model_type: params.getAll("model_type"),
+    status: enumsOf(ENTRY_STATUS_LABEL, params.getAll("status")),
+    model_type: enumsOf(MODEL_TYPE_LABEL, params.getAll("model_type")),
     tag: params.getAll("tag"),
     tag_mode: params.get("tag_mode") === "all" ? "all" : "any",
     date_from: params.get("date_from") ?? "",
     date_to: params.get("date_to") ?? "",
-    sort: params.get("sort") ?? DEFAULT_FILTERS.sort,
+    sort: parseEnum(SORT_LABEL, params.get("sort")) ?? DEFAULT_FILTERS.sort,
     order: params.get("order") === "asc" ? "asc" : "desc",
     page: Number.isFinite(page) && page > 0 ? page : 1,
     view: params.get("view") === "cards" ? "cards" : "table",
@@ -66,7 +76,7 @@ export function filtersToParams(f: EntryFilters): URLSearchParams {
 }
 
 /** What narrows the entries (no sort, no page): the part of the API query the facet counts depend on. */
-function filterPart(f: EntryFilters): Query {
+function filterPart(f: EntryFilters): EntriesQuery {
   return {
     q: f.q || undefined,
     status: f.status,
@@ -79,13 +89,13 @@ function filterPart(f: EntryFilters): Query {
 }
 
 /** The API query for one page of entries (GET /entries), without facet counts. */
-export function filtersToQuery(f: EntryFilters): Query {
+export function filtersToQuery(f: EntryFilters): EntriesQuery {
   return { ...filterPart(f), sort: f.sort, order: f.order, limit: PAGE_SIZE, offset: (f.page - 1) * PAGE_SIZE };
 }
 
 /** The API query for the facet counts of a set of filters: asked once per filter change, never for paging or
  * sorting (the counts are the costly part of a list request at 100k entries: docs/performance.md). */
-export function facetsQuery(f: EntryFilters): Query {
+export function facetsQuery(f: EntryFilters): EntriesQuery {
   return { ...filterPart(f), limit: 1, facets: true };
 }
 

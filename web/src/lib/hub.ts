@@ -1,6 +1,7 @@
 // Fine-tuning hub: the API shapes the screens use, and small pure helpers (labels, 422 field errors, ids).
-import { ApiError } from "./api";
+import { ApiError, type QueryOf } from "./api";
 import type { ConfigFieldOut, CurvePoint, DatasetOut } from "./types";
+import { DATASET_FORMAT_LABEL, parseEnum } from "./enums";
 
 // ---- API shapes: the generated client's, plus the free-form parts (dataset stats) spelled out ----------------
 
@@ -41,25 +42,11 @@ export interface DatasetStats {
 
 // ---- labels ---------------------------------------------------------------------------------------------------
 
-export const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
-export const OUTCOMES = ["success", "partial", "failure"] as const;
+/** A failure category as the API spells it (the generated enum of the museum filter, less "uncategorized"). */
+export type FailureCategory = Exclude<NonNullable<QueryOf<"/museum", "get">["category"]>, "uncategorized">;
 
-export const RUN_STATUS_LABEL: Record<string, string> = {
-  queued: "Queued",
-  running: "Running",
-  succeeded: "Succeeded",
-  failed: "Failed",
-  cancelled: "Cancelled",
-};
-
-export const OUTCOME_LABEL: Record<string, string> = {
-  success: "Success",
-  partial: "Partial",
-  failure: "Failure",
-};
-
-/** Failure categories in plain words: what happened and what to try. */
-export const FAILURE_LABEL: Record<string, { title: string; hint: string }> = {
+/** Failure categories in plain words: what happened and what to try (in the order the museum's chips show them). */
+export const FAILURE_LABEL: Record<FailureCategory, { title: string; hint: string }> = {
   diverged: { title: "Training diverged", hint: "The loss became NaN or exploded. Try a lower learning rate or a smaller batch." },
   no_learning: { title: "The model did not learn", hint: "The loss barely moved. Try a higher learning rate, more steps or cleaner data." },
   overfitting: { title: "Overfitting", hint: "The eval loss rose while the train loss fell. Try fewer epochs, more data or early stopping." },
@@ -73,27 +60,16 @@ export const FAILURE_LABEL: Record<string, { title: string; hint: string }> = {
 
 export function failureLabel(category: string | null | undefined): { title: string; hint: string } | null {
   if (!category) return null;
-  return FAILURE_LABEL[category] ?? { title: category.replace(/_/g, " "), hint: "" };
+  const known = parseEnum(FAILURE_LABEL, category);
+  return known ? FAILURE_LABEL[known] : { title: category.replace(/_/g, " "), hint: "" };
 }
 
 export function isActive(status: string | null | undefined): boolean {
   return status === "queued" || status === "running";
 }
 
-export const DATASET_FORMATS = [
-  { value: "auto", label: "Detect automatically" },
-  { value: "text", label: "Plain text ({\"text\": ...})" },
-  { value: "alpaca", label: "Alpaca (instruction / input / output)" },
-  { value: "sharegpt", label: "ShareGPT (conversations)" },
-  { value: "messages", label: "OpenAI messages" },
-] as const;
-
-export const FORMAT_LABEL: Record<string, string> = {
-  text: "Text",
-  alpaca: "Alpaca",
-  sharegpt: "ShareGPT",
-  messages: "Messages",
-};
+/** A stored dataset's format in short words (a format outside the list shows as it is). */
+export const FORMAT_LABEL: Readonly<Record<string, string>> = DATASET_FORMAT_LABEL;
 
 /** "max_steps" → "Max steps". */
 export function humanize(name: string): string {

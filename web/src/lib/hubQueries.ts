@@ -1,7 +1,8 @@
 // TanStack Query hooks for the hub screens (one query key per resource so pages share caches).
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api } from "./api";
-import type { BaseModelOut, DatasetPage, DatasetOut, DatasetPreview, JobOut, JobPage, RunOut, RunPage, TrainingOptions } from "./types";
+import type { DatasetOut, JobOut } from "./types";
+import type { RunStatus } from "@/client";
 import { isActive } from "./hub";
 
 export const hubKeys = {
@@ -21,29 +22,29 @@ export const hubKeys = {
 export const RUN_POLL_MS = 1000;
 
 export function useTrainingOptions() {
-  return useQuery({ queryKey: hubKeys.options, queryFn: () => api.get<TrainingOptions>("/training/options"), staleTime: 5 * 60_000 });
+  return useQuery({ queryKey: hubKeys.options, queryFn: () => api.get("/training/options"), staleTime: 5 * 60_000 });
 }
 
 export function useBaseModels() {
-  return useQuery({ queryKey: hubKeys.baseModels, queryFn: () => api.get<BaseModelOut[]>("/base-models"), staleTime: 60_000 });
+  return useQuery({ queryKey: hubKeys.baseModels, queryFn: () => api.get("/base-models"), staleTime: 60_000 });
 }
 
 /** Your datasets (and public ones), newest first: the first 200, which is what a chooser can show. */
 export function useDatasets() {
   return useQuery({
     queryKey: hubKeys.datasets,
-    queryFn: async (): Promise<DatasetOut[]> => (await api.get<DatasetPage>("/datasets", { limit: 200 })).items,
+    queryFn: async (): Promise<DatasetOut[]> => (await api.get("/datasets", { query: { limit: 200 } })).items,
   });
 }
 
 export function useDataset(id: number) {
-  return useQuery({ queryKey: hubKeys.dataset(id), queryFn: () => api.get<DatasetOut>(`/datasets/${id}`), enabled: id > 0 });
+  return useQuery({ queryKey: hubKeys.dataset(id), queryFn: () => api.get("/datasets/{dataset_id}", { path: { dataset_id: id } }), enabled: id > 0 });
 }
 
 export function useDatasetPreview(id: number, offset: number, limit: number) {
   return useQuery({
     queryKey: hubKeys.preview(id, offset, limit),
-    queryFn: () => api.get<DatasetPreview>(`/datasets/${id}/preview`, { offset, limit }),
+    queryFn: () => api.get("/datasets/{dataset_id}/preview", { path: { dataset_id: id }, query: { offset, limit } }),
     enabled: id > 0,
     placeholderData: keepPreviousData,
   });
@@ -53,7 +54,7 @@ export function useDatasetPreview(id: number, offset: number, limit: number) {
 export function useRun(id: number) {
   return useQuery({
     queryKey: hubKeys.run(id),
-    queryFn: () => api.get<RunOut>(`/runs/${id}`),
+    queryFn: () => api.get("/runs/{run_id}", { path: { run_id: id } }),
     enabled: id > 0,
     staleTime: 0,
     // live while training; slower while the trained model's evaluation is still queued or running
@@ -70,10 +71,10 @@ export function evaluationPending(state: string | null | undefined): boolean {
   return state === "queued" || state === "paused" || state === "running";
 }
 
-export function useRuns(query: { status?: string; limit: number; offset: number }) {
+export function useRuns(query: { status?: RunStatus; limit: number; offset: number }) {
   return useQuery({
     queryKey: hubKeys.runs(query),
-    queryFn: () => api.get<RunPage>("/runs", query),
+    queryFn: () => api.get("/runs", { query }),
     placeholderData: keepPreviousData,
     // A list with live runs in it refreshes itself too (slower than a run page).
     refetchInterval: (q) => (q.state.data?.items.some((r) => isActive(r.status)) ? 3000 : false),
@@ -84,7 +85,7 @@ export function useRuns(query: { status?: string; limit: number; offset: number 
 export function useJob(id: number) {
   return useQuery({
     queryKey: hubKeys.job(id),
-    queryFn: () => api.get<JobOut>(`/jobs/${id}`),
+    queryFn: () => api.get("/jobs/{job_id}", { path: { job_id: id } }),
     enabled: id > 0,
     staleTime: 0,
     refetchInterval: (q) => (isActive(q.state.data?.status) ? RUN_POLL_MS : false),
@@ -96,7 +97,7 @@ export function useActiveImports(enabled: boolean) {
   return useQuery({
     queryKey: hubKeys.imports,
     queryFn: async (): Promise<JobOut[]> =>
-      (await api.get<JobPage>("/jobs", { kind: "import_model", limit: 20 })).items.filter((j) => isActive(j.status)),
+      (await api.get("/jobs", { query: { kind: "import_model", limit: 20 } })).items.filter((j) => isActive(j.status)),
     enabled,
     refetchInterval: (q) => ((q.state.data?.length ?? 0) > 0 ? 3000 : false),
   });

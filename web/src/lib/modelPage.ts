@@ -7,7 +7,7 @@ import type { CurvePoint } from "./types";
 
 // ---- API shapes: the generated client's (src/client, `npm run gen:client`) ------------------------------------
 
-import type { CapabilityChangeOut, DatasetCard, ForkTemplateOut, LineageEdge, LineageNode, ModelInfo, Permissions, RunInfo } from "@/client";
+import type { CapabilityChangeOut, ChatMessage, DatasetCard, ForkTemplateOut, LineageEdge, LineageNode, ModelInfo, Permissions, RunInfo } from "@/client";
 import type { components } from "@/client";
 
 export type {
@@ -142,10 +142,7 @@ export interface DemoSettings {
 export const DEMO_DEFAULTS: DemoSettings = { max_new_tokens: 64, temperature: 0.7, top_p: 0.95, seed: null };
 export const DEMO_LIMITS = { max_new_tokens: 256, temperature: 2, prompt_chars: 4000 } as const;
 
-export interface ChatMessage {
-  role: "system" | "user" | "assistant";
-  content: string;
-}
+export type { ChatMessage };
 
 /** Settings clamped to the server's limits (bad numbers fall back to the defaults). */
 export function clampSettings(s: Partial<DemoSettings>): DemoSettings {

@@ -1,7 +1,8 @@
 // TanStack Query hooks for the model page and the lineage graph.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, request } from "./api";
-import type { CapabilityChangePage, FeedbackBlock, ForkTemplate, LineageOut, ModelPageOut } from "./modelPage";
+import { api } from "./api";
+import type { FeedbackBlock, ModelPageOut } from "./modelPage";
+import type { FeedbackIn, ModelPatch } from "@/client";
 
 export const modelPageKeys = {
   page: (owner: string, slug: string) => ["hub-model-page", owner, slug] as const,
@@ -14,7 +15,7 @@ export const modelPageKeys = {
 export function useModelPage(owner: string, slug: string) {
   return useQuery({
     queryKey: modelPageKeys.page(owner, slug),
-    queryFn: () => api.get<ModelPageOut>(`/hub/models/${encodeURIComponent(owner)}/${encodeURIComponent(slug)}`),
+    queryFn: () => api.get("/hub/models/{owner}/{slug}", { path: { owner, slug } }),
     enabled: !!owner && !!slug,
     meta: { silent: true },
   });
@@ -24,7 +25,7 @@ export function useModelPage(owner: string, slug: string) {
 export function useModelPageById(id: number | null | undefined, enabled = true) {
   return useQuery({
     queryKey: modelPageKeys.byId(id ?? 0),
-    queryFn: () => api.get<ModelPageOut>(`/hub/models/by-id/${id}`),
+    queryFn: () => api.get("/hub/models/by-id/{model_id}", { path: { model_id: id ?? 0 } }),
     enabled: enabled && !!id && id > 0,
     meta: { silent: true },
     retry: false,
@@ -34,7 +35,7 @@ export function useModelPageById(id: number | null | undefined, enabled = true) 
 export function useCapabilityChanges(modelId: number) {
   return useQuery({
     queryKey: modelPageKeys.changes(modelId),
-    queryFn: () => api.get<CapabilityChangePage>("/capability-changes", { model_id: modelId, limit: 100 }),
+    queryFn: () => api.get("/capability-changes", { query: { model_id: modelId, limit: 100 } }),
     enabled: modelId > 0,
     meta: { silent: true },
   });
@@ -43,7 +44,7 @@ export function useCapabilityChanges(modelId: number) {
 export function useLineage(modelId: number | null) {
   return useQuery({
     queryKey: modelPageKeys.lineage(modelId),
-    queryFn: () => api.get<LineageOut>("/lineage", modelId ? { model_id: modelId } : undefined),
+    queryFn: () => api.get("/lineage", { query: modelId ? { model_id: modelId } : undefined }),
     meta: { silent: true },
   });
 }
@@ -51,7 +52,7 @@ export function useLineage(modelId: number | null) {
 export function useForkTemplate(modelId: number) {
   return useQuery({
     queryKey: modelPageKeys.forkTemplate(modelId),
-    queryFn: () => api.get<ForkTemplate>(`/models/${modelId}/fork-template`),
+    queryFn: () => api.get("/models/{model_id}/fork-template", { path: { model_id: modelId } }),
     enabled: modelId > 0,
     meta: { silent: true },
     retry: false,
@@ -69,7 +70,7 @@ function storePage(qc: ReturnType<typeof useQueryClient>, page: ModelPageOut) {
 export function useUpdateModel(modelId: number) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (body: { visibility?: "public" | "private"; description?: string | null }) => api.patch<ModelPageOut>(`/hub/models/${modelId}`, body),
+    mutationFn: (body: ModelPatch) => api.patch("/hub/models/{model_id}", { path: { model_id: modelId }, body }),
     onSuccess: (page) => {
       storePage(qc, page);
       qc.invalidateQueries({ queryKey: ["lineage"] });
@@ -87,11 +88,11 @@ export function useFeedback(modelId: number, pageKey: readonly unknown[]) {
     qc.invalidateQueries({ queryKey: modelPageKeys.byId(modelId) });
   };
   const put = useMutation({
-    mutationFn: (body: { value: 1 | -1; comment?: string | null }) => request<FeedbackBlock>("PUT", `/hub/models/${modelId}/feedback`, { body }),
+    mutationFn: (body: FeedbackIn) => api.put("/hub/models/{model_id}/feedback", { path: { model_id: modelId }, body }),
     onSuccess: (block) => apply(block),
   });
   const remove = useMutation({
-    mutationFn: () => api.del(`/hub/models/${modelId}/feedback`),
+    mutationFn: () => api.delete("/hub/models/{model_id}/feedback", { path: { model_id: modelId } }),
     onSuccess: () => apply(null),
   });
   return { put, remove };

@@ -1,7 +1,7 @@
 // Server-sent events over fetch: the demo's POST /models/{id}/generate answers with `text/event-stream`, which
 // EventSource cannot do (GET only, no body, no CSRF header). SseParser implements the WHATWG event-stream parsing
 // rules on chunks as they arrive; streamGenerate() drives one generation.
-import { API_BASE, ApiError, readCsrfToken } from "./api";
+import { ApiError, apiUrl, readCsrfToken } from "./api";
 
 export interface SseEvent {
   event: string;
@@ -122,7 +122,7 @@ export async function streamGenerate(
   if (csrf) headers["X-CSRF-Token"] = csrf;
   let resp: Response;
   try {
-    resp = await fetchImpl(`${API_BASE}/models/${modelId}/generate`, {
+    resp = await fetchImpl(apiUrl("/models/{model_id}/generate", { model_id: modelId }), {
       method: "POST",
       headers,
       body: JSON.stringify(body),

@@ -1,8 +1,12 @@
 // The research layer's screens (failure museum, capability changes, research export, advisor): API shapes, labels
 // and small pure helpers (chart data, config summaries, the advisor's request body).
 import type { ConfigField } from "./hub";
-import { failureLabel } from "./hub";
+import { FAILURE_LABEL, failureLabel } from "./hub";
 import { baseValues, changedValues, parseDraft, type Draft } from "./hubConfig";
+import { apiUrl, type QueryOf } from "./api";
+import type { TrainingOutcome } from "@/client";
+import { DOMAIN_NAME } from "./bench";
+import { enumValues, OUTCOME_LABEL, parseEnum } from "./enums";
 
 // ---- API shapes: the generated client's (src/client, `npm run gen:client`) ----------------------------------------
 
@@ -49,19 +53,8 @@ export interface MuseumCurvePoint {
 
 // ---- labels -----------------------------------------------------------------------------------------------------
 
-/** Museum categories in the order the chips show them. */
-export const MUSEUM_CATEGORIES = [
-  "diverged",
-  "no_learning",
-  "overfitting",
-  "forgetting",
-  "out_of_memory",
-  "crashed",
-  "invalid_data",
-  "cancelled",
-  "worker_lost",
-  "uncategorized",
-] as const;
+/** Museum categories in the order the chips show them: every failure category, then the runs without one. */
+export const MUSEUM_CATEGORIES: readonly NonNullable<MuseumQuery["category"]>[] = [...enumValues(FAILURE_LABEL), "uncategorized"];
 
 export const EXPORT_FORMATS = [
   { value: "parquet", label: "Parquet", hint: "columnar, typed: pandas, polars, DuckDB" },
@@ -70,7 +63,7 @@ export const EXPORT_FORMATS = [
 ] as const;
 
 export function exportUrl(format: string): string {
-  return `/api/v1/research/export?format=${encodeURIComponent(format)}`;
+  return apiUrl("/research/export", undefined, { format });
 }
 
 /** The config settings a museum card or an advisor row shows, in this order, with short labels. */
@@ -108,9 +101,12 @@ export function configSummary(config: Record<string, unknown> | null | undefined
 
 // ---- museum -----------------------------------------------------------------------------------------------------
 
+type MuseumQuery = NonNullable<QueryOf<"/museum", "get">>;
+type ChangeQuery = NonNullable<QueryOf<"/capability-changes", "get">>;
+
 export interface MuseumFilters {
-  category?: string;
-  outcome?: string;
+  category?: NonNullable<MuseumQuery["category"]>;
+  outcome?: TrainingOutcome;
   base_model_id?: number;
   q?: string;
 }
@@ -118,8 +114,9 @@ export interface MuseumFilters {
 export function museumFilters(params: URLSearchParams): MuseumFilters {
   const f: MuseumFilters = {};
   const category = params.get("category");
-  if (category) f.category = category;
-  const outcome = params.get("outcome");
+  const known = MUSEUM_CATEGORIES.find((k) => k === category);
+  if (known) f.category = known;
+  const outcome = parseEnum(OUTCOME_LABEL, params.get("outcome"));
   if (outcome) f.outcome = outcome;
   const base = Number(params.get("base"));
   if (base > 0) f.base_model_id = base;
@@ -160,8 +157,8 @@ export function drawableCurve(curve: readonly Record<string, unknown>[] | null |
 
 export interface ChangeFilters {
   flagged?: boolean;
-  direction?: string;
-  domain?: string;
+  direction?: NonNullable<ChangeQuery["direction"]>;
+  domain?: NonNullable<ChangeQuery["domain"]>;
 }
 
 export function changeFilters(params: URLSearchParams): ChangeFilters {
@@ -171,7 +168,8 @@ export function changeFilters(params: URLSearchParams): ChangeFilters {
   const direction = params.get("direction");
   if (direction === "up" || direction === "down") f.direction = direction;
   const domain = params.get("domain");
-  if (domain) f.domain = domain;
+  const known = parseEnum(DOMAIN_NAME, domain);
+  if (known) f.domain = known;
   return f;
 }
 

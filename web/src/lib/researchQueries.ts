@@ -2,18 +2,13 @@
 // advisor (debounced).
 import { useEffect, useState } from "react";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, request } from "./api";
+import { api } from "./api";
 import type {
-  AdvisorOut,
   AdvisorRequest,
-  CapabilityAggregates,
-  CapabilityChangePage,
   ChangeFilters,
   MuseumFilters,
-  MuseumPage,
-  ResearchRows,
-  RunFeedbackOut,
 } from "./research";
+import type { RunFeedbackIn } from "@/client";
 
 export const researchKeys = {
   museum: (query: Record<string, unknown>) => ["museum", query] as const,
@@ -28,7 +23,7 @@ export function useMuseum(filters: MuseumFilters, page: { limit: number; offset:
   const query = { ...filters, ...page };
   return useQuery({
     queryKey: researchKeys.museum(query),
-    queryFn: () => api.get<MuseumPage>("/museum", { ...query }),
+    queryFn: () => api.get("/museum", { query: { ...query } }),
     placeholderData: keepPreviousData,
   });
 }
@@ -37,7 +32,7 @@ export function useMuseum(filters: MuseumFilters, page: { limit: number; offset:
 export function useRunFeedback(runId: number) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (body: { value: -1 | 1; comment?: string | null }) => request<RunFeedbackOut>("PUT", `/runs/${runId}/feedback`, { body }),
+    mutationFn: (body: RunFeedbackIn) => api.put("/runs/{run_id}/feedback", { path: { run_id: runId }, body }),
     onSuccess: () => {
       qc.invalidateQueries({ queryKey: ["museum"] });
       qc.invalidateQueries({ queryKey: ["runs", runId] });
@@ -49,7 +44,7 @@ export function useRunFeedback(runId: number) {
 export function useClearRunFeedback(runId: number) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: () => api.del(`/runs/${runId}/feedback`),
+    mutationFn: () => api.delete("/runs/{run_id}/feedback", { path: { run_id: runId } }),
     onSuccess: () => {
       qc.invalidateQueries({ queryKey: ["museum"] });
       qc.invalidateQueries({ queryKey: ["runs", runId] });
@@ -61,23 +56,23 @@ export function useCapabilityChanges(filters: ChangeFilters, page: { limit: numb
   const query = { ...filters, ...page };
   return useQuery({
     queryKey: researchKeys.changes(query),
-    queryFn: () => api.get<CapabilityChangePage>("/capability-changes", { ...query }),
+    queryFn: () => api.get("/capability-changes", { query: { ...query } }),
     placeholderData: keepPreviousData,
   });
 }
 
 export function useCapabilityAggregates() {
-  return useQuery({ queryKey: researchKeys.aggregates, queryFn: () => api.get<CapabilityAggregates>("/capability-changes/aggregates") });
+  return useQuery({ queryKey: researchKeys.aggregates, queryFn: () => api.get("/capability-changes/aggregates") });
 }
 
 export function useResearchRows(limit: number) {
-  return useQuery({ queryKey: researchKeys.rows(limit), queryFn: () => api.get<ResearchRows>("/research/rows", { limit }) });
+  return useQuery({ queryKey: researchKeys.rows(limit), queryFn: () => api.get("/research/rows", { query: { limit } }) });
 }
 
 export function useResearchCard() {
   return useQuery({
     queryKey: researchKeys.card,
-    queryFn: () => request<string>("GET", "/research/card", { headers: { Accept: "text/markdown, text/plain, */*" } }),
+    queryFn: () => api.get("/research/card", { headers: { Accept: "text/markdown, text/plain, */*" } }),
     staleTime: 60_000,
   });
 }
@@ -100,7 +95,7 @@ export function useAdvisor(body: AdvisorRequest | null) {
   const key = useDebounced(body ? JSON.stringify(body) : "", ADVISOR_DEBOUNCE_MS);
   return useQuery({
     queryKey: researchKeys.advisor(key),
-    queryFn: ({ signal }) => request<AdvisorOut>("POST", "/advisor", { body: JSON.parse(key), signal }),
+    queryFn: ({ signal }) => api.post("/advisor", { body: JSON.parse(key) as AdvisorRequest, signal }),
     enabled: key !== "",
     placeholderData: keepPreviousData,
     staleTime: 30_000,

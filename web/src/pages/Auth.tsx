@@ -6,7 +6,7 @@ import { Card, CardContent, CardDescription, CardHeader } from "@/components/ui/
 import { Input, Label } from "@/components/ui/input";
 import { api, errorMessage } from "@/lib/api";
 import { safeNext, useAuthState } from "@/lib/auth";
-import type { LoginRequest, SessionStarted, SignupRequest } from "@/client";
+import type { LoginRequest, SignupRequest } from "@/client";
 
 function AuthCard({ title, description, children }: { title: string; description: string; children: React.ReactNode }) {
   return (
@@ -38,7 +38,7 @@ export function LoginPage() {
   const [params] = useSearchParams();
   const done = useSignedIn();
   const login = useMutation({
-    mutationFn: (body: LoginRequest) => api.post<SessionStarted>("/auth/login", body),
+    mutationFn: (body: LoginRequest) => api.post("/auth/login", { body }),
     meta: { silent: true },
     onSuccess: done,
   });
@@ -88,7 +88,7 @@ export function SignupPage() {
   const { data: state } = useAuthState();
   const done = useSignedIn();
   const signup = useMutation({
-    mutationFn: (body: SignupRequest) => api.post<SessionStarted>("/auth/signup", body),
+    mutationFn: (body: SignupRequest) => api.post("/auth/signup", { body }),
     meta: { silent: true },
     onSuccess: done,
   });

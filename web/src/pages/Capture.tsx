@@ -7,15 +7,15 @@ import { proposedToCreate } from "@/components/AutofillBox";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent } from "@/components/ui/card";
 import { Input, Label } from "@/components/ui/input";
-import { NativeSelect } from "@/components/ui/select";
+import { ModelTypeSelect, StatusSelect } from "@/components/EnumSelect";
 import { Textarea } from "@/components/ui/textarea";
 import { toast } from "@/components/ui/toast";
 import { api, ApiError, errorMessage } from "@/lib/api";
 import { useAuthState } from "@/lib/auth";
 import { captureDraft, parseRepoUrl } from "@/lib/capture";
-import { MODEL_TYPES, STATUSES, STATUS_LABEL } from "@/lib/constants";
+import { ENTRY_STATUS_LABEL, MODEL_TYPE_LABEL, parseEnum } from "@/lib/enums";
 import { formatParams } from "@/lib/format";
-import type { AutofillPreview, EntryCreate, EntryOut } from "@/client";
+import type { AutofillPreview, EntryCreate } from "@/client";
 
 /** Opened by the bookmarklet: /capture?url=...&title=... → a pre-filled new entry, saved with the user's session. */
 export default function CapturePage() {
@@ -38,12 +38,12 @@ export default function CapturePage() {
   }, [auth]);
 
   const autofill = useMutation({
-    mutationFn: () => api.post<AutofillPreview>("/autofill", { url_or_id: url }),
+    mutationFn: () => api.post("/autofill", { body: { url_or_id: url } }),
     meta: { silent: true },
     onSuccess: setProposal,
   });
   const save = useMutation({
-    mutationFn: (body: EntryCreate) => api.post<EntryOut>("/entries", body),
+    mutationFn: (body: EntryCreate) => api.post("/entries", { body }),
     meta: { silent: true },
     onSuccess: (entry) => {
       qc.invalidateQueries();
@@ -148,21 +148,11 @@ export default function CapturePage() {
               </div>
               <div className="grid gap-1.5">
                 <Label htmlFor="cap-type">Type</Label>
-                <NativeSelect id="cap-type" value={form.model_type} onChange={(e) => set("model_type", e.target.value)}>
-                  {MODEL_TYPES.map((t) => (
-                    <option key={t}>{t}</option>
-                  ))}
-                </NativeSelect>
+                <ModelTypeSelect id="cap-type" value={parseEnum(MODEL_TYPE_LABEL, form.model_type) ?? ""} onValueChange={(v) => v && set("model_type", v)} />
               </div>
               <div className="grid gap-1.5">
                 <Label htmlFor="cap-status">Status</Label>
-                <NativeSelect id="cap-status" value={form.status} onChange={(e) => set("status", e.target.value)}>
-                  {STATUSES.map((s) => (
-                    <option key={s} value={s}>
-                      {STATUS_LABEL[s]}
-                    </option>
-                  ))}
-                </NativeSelect>
+                <StatusSelect id="cap-status" value={parseEnum(ENTRY_STATUS_LABEL, form.status) ?? ""} onValueChange={(v) => v && set("status", v)} />
               </div>
             </div>
             <div className="grid gap-3 sm:grid-cols-2">

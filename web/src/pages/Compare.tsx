@@ -10,7 +10,7 @@ import { Checkbox } from "@/components/ui/checkbox";
 import { Input } from "@/components/ui/input";
 import { Skeleton } from "@/components/ui/skeleton";
 import { api } from "@/lib/api";
-import type { CompareResult, EntryOut, EntryPage } from "@/lib/types";
+import type { EntryOut } from "@/lib/types";
 
 const MAX = 4;
 
@@ -23,7 +23,7 @@ function Picker({ chosen, onAdd }: { chosen: number[]; onAdd: (e: EntryOut) => v
   }, [text]);
   const { data } = useQuery({
     queryKey: ["entries", "picker", q],
-    queryFn: ({ signal }) => api.get<EntryPage>("/entries", { q: q || undefined, limit: 8, sort: q ? "name" : "updated", order: q ? "asc" : "desc" }, signal),
+    queryFn: ({ signal }) => api.get("/entries", { query: { q: q || undefined, limit: 8, sort: q ? "name" : "updated", order: q ? "asc" : "desc" }, signal }),
   });
   const options = (data?.items ?? []).filter((e) => !chosen.includes(e.id));
   return (
@@ -70,12 +70,12 @@ export default function Compare() {
   };
   const { data, isLoading } = useQuery({
     queryKey: ["compare", ids],
-    queryFn: ({ signal }) => api.get<CompareResult>("/compare", { ids }, signal),
+    queryFn: ({ signal }) => api.get("/compare", { query: { ids }, signal }),
     enabled: ids.length >= 2,
   });
   const { data: chosenEntries } = useQuery({
     queryKey: ["entries", "ids", ids],
-    queryFn: ({ signal }) => api.get<EntryPage>("/entries", { ids, limit: MAX }, signal),
+    queryFn: ({ signal }) => api.get("/entries", { query: { ids, limit: MAX }, signal }),
     enabled: ids.length > 0,
   });
   const names = new Map((chosenEntries?.items ?? []).map((e) => [e.id, e.name]));

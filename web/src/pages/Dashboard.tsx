@@ -11,7 +11,6 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Skeleton } from "@/components/ui/skeleton";
 import { api } from "@/lib/api";
-import type { Dashboard as DashboardData } from "@/lib/types";
 
 const charts = () => import("./DashboardCharts");
 const StatusChart = lazy(() => charts().then((m) => ({ default: m.StatusChart })));
@@ -46,7 +45,7 @@ function ChartCard({ title, description, children, className }: { title: string;
 }
 
 export default function Dashboard() {
-  const { data, isLoading } = useQuery({ queryKey: ["dashboard"], queryFn: () => api.get<DashboardData>("/dashboard") });
+  const { data, isLoading } = useQuery({ queryKey: ["dashboard"], queryFn: () => api.get("/dashboard") });
 
   if (isLoading || !data) {
     return (

@@ -15,14 +15,16 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input, Label } from "@/components/ui/input";
 import { NativeSelect } from "@/components/ui/select";
+import { ModelTypeSelect, StatusSelect } from "@/components/EnumSelect";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Textarea } from "@/components/ui/textarea";
 import { toast } from "@/components/ui/toast";
 import { api, ApiError } from "@/lib/api";
-import { EVENT_LABEL, MODEL_TYPES, STATUSES, STATUS_LABEL } from "@/lib/constants";
+import { EVENT_LABEL, STATUS_LABEL } from "@/lib/constants";
+import { ENTRY_STATUS_LABEL, MODEL_TYPE_LABEL, parseEnum } from "@/lib/enums";
 import { formatDateTime, formatParams } from "@/lib/format";
 import { parseParams } from "@/lib/params";
-import type { EntryOut, EntryUpdate, EventOut, JournalOut } from "@/lib/types";
+import type { EntryOut, EntryUpdate, EventOut } from "@/lib/types";
 import type { AutofillPreview } from "@/client";
 
 interface Draft {
@@ -98,7 +100,7 @@ function Field({ label, htmlFor, children, hint }: { label: string; htmlFor?: st
 function Journal({ entryId }: { entryId: number }) {
   const qc = useQueryClient();
   const key = ["journal", entryId];
-  const { data, isLoading } = useQuery({ queryKey: key, queryFn: () => api.get<JournalOut[]>(`/entries/${entryId}/journal`) });
+  const { data, isLoading } = useQuery({ queryKey: key, queryFn: () => api.get("/entries/{entry_id}/journal", { path: { entry_id: entryId } }) });
   const [body, setBody] = useState("");
   const [editing, setEditing] = useState<number | null>(null);
   const [editBody, setEditBody] = useState("");
@@ -108,7 +110,7 @@ function Journal({ entryId }: { entryId: number }) {
     qc.invalidateQueries({ queryKey: ["history", entryId] });
   };
   const add = useMutation({
-    mutationFn: () => api.post<JournalOut>(`/entries/${entryId}/journal`, { body }),
+    mutationFn: () => api.post("/entries/{entry_id}/journal", { path: { entry_id: entryId }, body: { body } }),
     onSuccess: () => {
       setBody("");
       refresh();
@@ -116,7 +118,7 @@ function Journal({ entryId }: { entryId: number }) {
     },
   });
   const edit = useMutation({
-    mutationFn: (id: number) => api.patch<JournalOut>(`/entries/${entryId}/journal/${id}`, { body: editBody }),
+    mutationFn: (id: number) => api.patch("/entries/{entry_id}/journal/{note_id}", { path: { entry_id: entryId, note_id: id }, body: { body: editBody } }),
     onSuccess: () => {
       setEditing(null);
       refresh();
@@ -124,7 +126,7 @@ function Journal({ entryId }: { entryId: number }) {
     },
   });
   const del = useMutation({
-    mutationFn: (id: number) => api.del(`/entries/${entryId}/journal/${id}`),
+    mutationFn: (id: number) => api.delete("/entries/{entry_id}/journal/{note_id}", { path: { entry_id: entryId, note_id: id } }),
     onSuccess: () => {
       setDeleting(null);
       refresh();
@@ -222,7 +224,7 @@ function describeEvent(ev: EventOut): string {
 }
 
 function HistoryCard({ entryId }: { entryId: number }) {
-  const { data, isLoading } = useQuery({ queryKey: ["history", entryId], queryFn: () => api.get<EventOut[]>(`/entries/${entryId}/history`) });
+  const { data, isLoading } = useQuery({ queryKey: ["history", entryId], queryFn: () => api.get("/entries/{entry_id}/history", { path: { entry_id: entryId } }) });
   return (
     <Card>
       <CardHeader>
@@ -258,7 +260,7 @@ export default function EntryPage() {
   const navigate = useNavigate();
   const { data: entry, isLoading, error } = useQuery({
     queryKey: ["entry", entryId],
-    queryFn: () => api.get<EntryOut>(`/entries/${entryId}`),
+    queryFn: () => api.get("/entries/{entry_id}", { path: { entry_id: entryId } }),
     enabled: Number.isInteger(entryId) && entryId > 0,
     meta: { silent: true },
   });
@@ -273,7 +275,7 @@ export default function EntryPage() {
   const paramsBad = draft ? Number.isNaN(parseParams(draft.parameters)) : false;
 
   const save = useMutation({
-    mutationFn: (body: EntryUpdate) => api.patch<EntryOut>(`/entries/${entryId}`, body),
+    mutationFn: (body: EntryUpdate) => api.patch("/entries/{entry_id}", { path: { entry_id: entryId }, body }),
     onSuccess: (e) => {
       qc.setQueryData(["entry", entryId], e);
       qc.invalidateQueries({ queryKey: ["entries"] });
@@ -283,11 +285,11 @@ export default function EntryPage() {
     },
   });
   const refresh = useMutation({
-    mutationFn: () => api.post<AutofillPreview>(`/entries/${entryId}/refresh-metadata`),
+    mutationFn: () => api.post("/entries/{entry_id}/refresh-metadata", { path: { entry_id: entryId } }),
     onSuccess: setPreview,
   });
   const applyRefresh = useMutation({
-    mutationFn: (body: EntryUpdate) => api.patch<EntryOut>(`/entries/${entryId}`, body),
+    mutationFn: (body: EntryUpdate) => api.patch("/entries/{entry_id}", { path: { entry_id: entryId }, body }),
     onSuccess: (e) => {
       setPreview(null);
       qc.setQueryData(["entry", entryId], e);
@@ -297,7 +299,7 @@ export default function EntryPage() {
     },
   });
   const remove = useMutation({
-    mutationFn: () => api.del(`/entries/${entryId}`),
+    mutationFn: () => api.delete("/entries/{entry_id}", { path: { entry_id: entryId } }),
     onSuccess: () => {
       qc.invalidateQueries();
       toast.success("Entry deleted");
@@ -381,13 +383,7 @@ export default function EntryPage() {
             </CardHeader>
             <CardContent className="grid gap-4 sm:grid-cols-3">
               <Field label="Status" htmlFor="f-status">
-                <NativeSelect id="f-status" value={draft.status} onChange={(e) => set("status", e.target.value)}>
-                  {STATUSES.map((s) => (
-                    <option key={s} value={s}>
-                      {STATUS_LABEL[s]}
-                    </option>
-                  ))}
-                </NativeSelect>
+                <StatusSelect id="f-status" value={parseEnum(ENTRY_STATUS_LABEL, draft.status) ?? ""} onValueChange={(v) => v && set("status", v)} />
               </Field>
               <Field label="Date interacted" htmlFor="f-date">
                 <Input id="f-date" type="date" value={draft.date_interacted} onChange={(e) => set("date_interacted", e.target.value)} />
@@ -430,11 +426,7 @@ export default function EntryPage() {
                 <Input id="f-developer" value={draft.developer} onChange={(e) => set("developer", e.target.value)} />
               </Field>
               <Field label="Type" htmlFor="f-type">
-                <NativeSelect id="f-type" value={draft.model_type} onChange={(e) => set("model_type", e.target.value)}>
-                  {MODEL_TYPES.map((t) => (
-                    <option key={t}>{t}</option>
-                  ))}
-                </NativeSelect>
+                <ModelTypeSelect id="f-type" value={parseEnum(MODEL_TYPE_LABEL, draft.model_type) ?? ""} onValueChange={(v) => v && set("model_type", v)} />
               </Field>
               <Field label="Parameters" htmlFor="f-params" hint={paramsBad ? "Use a number, or 7B / 1.3M / 500K" : "e.g. 7B, 1.3M or 7000000000"}>
                 <Input id="f-params" value={draft.parameters} aria-invalid={paramsBad} onChange={(e) => set("parameters", e.target.value)} />

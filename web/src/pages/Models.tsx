@@ -12,17 +12,16 @@ import { TagInput } from "@/components/TagInput";
 import { Button } from "@/components/ui/button";
 import { Badge } from "@/components/ui/badge";
 import { Checkbox } from "@/components/ui/checkbox";
-import { NativeSelect } from "@/components/ui/select";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { Tabs, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { Dialog, DialogContent, DialogFooter, DialogHeader, DialogTitle, DialogDescription } from "@/components/ui/dialog";
 import { toast } from "@/components/ui/toast";
 import { api } from "@/lib/api";
-import { STATUSES, STATUS_LABEL } from "@/lib/constants";
+import { StatusSelect } from "@/components/EnumSelect";
 import { activeFilterCount, facetsQuery, filtersToQuery, PAGE_SIZE, useEntryFilters } from "@/lib/filters";
 import { formatDate, formatParams } from "@/lib/format";
-import type { BulkRequest, BulkResult, EntryPage } from "@/lib/types";
+import type { BulkRequest } from "@/lib/types";
 
 function BulkBar({ ids, onDone }: { ids: number[]; onDone: () => void }) {
   const qc = useQueryClient();
@@ -30,7 +29,7 @@ function BulkBar({ ids, onDone }: { ids: number[]; onDone: () => void }) {
   const [tagDialog, setTagDialog] = useState<null | "add_tags" | "remove_tags">(null);
   const [tags, setTags] = useState<string[]>([]);
   const bulk = useMutation({
-    mutationFn: (body: BulkRequest) => api.post<BulkResult>("/entries/bulk", body),
+    mutationFn: (body: BulkRequest) => api.post("/entries/bulk", { body }),
     onSuccess: (res) => {
       qc.invalidateQueries();
       const what = { set_status: "updated", add_tags: "tagged", remove_tags: "untagged", delete: "deleted" }[res.action];
@@ -48,19 +47,13 @@ function BulkBar({ ids, onDone }: { ids: number[]; onDone: () => void }) {
       className="sticky top-16 z-20 flex flex-wrap items-center gap-2 rounded-lg border border-primary/30 bg-primary/5 px-3 py-2 text-sm shadow-sm backdrop-blur"
     >
       <span className="font-medium">{ids.length} selected</span>
-      <NativeSelect
+      <StatusSelect
         aria-label="Set status of selected"
+        empty="Set status…"
         value=""
-        onChange={(e) => e.target.value && bulk.mutate({ ids, action: "set_status", status: e.target.value as BulkRequest["status"] })}
+        onValueChange={(status) => status && bulk.mutate({ ids, action: "set_status", status })}
         className="h-8"
-      >
-        <option value="">Set status…</option>
-        {STATUSES.map((s) => (
-          <option key={s} value={s}>
-            {STATUS_LABEL[s]}
-          </option>
-        ))}
-      </NativeSelect>
+      />
       <Button size="sm" variant="outline" onClick={() => setTagDialog("add_tags")}>
         <Tag aria-hidden /> Add tags
       </Button>
@@ -109,14 +102,14 @@ export default function Models() {
   const query = useMemo(() => filtersToQuery(filters), [filters]);
   const { data, isLoading, isFetching } = useQuery({
     queryKey: ["entries", query],
-    queryFn: ({ signal }) => api.get<EntryPage>("/entries", query, signal),
+    queryFn: ({ signal }) => api.get("/entries", { query, signal }),
     placeholderData: keepPreviousData,
   });
   // Facet counts depend on the filters only: a page turn or a new sort reuses them.
   const facetQuery = useMemo(() => facetsQuery(filters), [filters]);
   const facets = useQuery({
     queryKey: ["entries", "facets", facetQuery],
-    queryFn: ({ signal }) => api.get<EntryPage>("/entries", facetQuery, signal),
+    queryFn: ({ signal }) => api.get("/entries", { query: facetQuery, signal }),
     placeholderData: keepPreviousData,
     select: (page) => page.facets,
   });

@@ -8,7 +8,6 @@ import { Card } from "@/components/ui/card";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Tabs, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { api, errorMessage } from "@/lib/api";
-import type { SearchResults } from "@/lib/types";
 
 const MODES = [
   { value: "keyword", label: "Keyword" },
@@ -24,7 +23,7 @@ export default function SearchPage() {
   const mode: Mode = MODES.some((m) => m.value === raw) ? (raw as Mode) : "keyword";
   const { data, isLoading, isError, error } = useQuery({
     queryKey: ["search", q, 50, mode],
-    queryFn: ({ signal }) => api.get<SearchResults>("/search", { q, limit: 50, mode }, signal),
+    queryFn: ({ signal }) => api.get("/search", { query: { q, limit: 50, mode }, signal }),
     enabled: q.length > 0,
     meta: { silent: true },
     retry: false,

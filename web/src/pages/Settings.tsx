@@ -20,7 +20,7 @@ function PasswordCard() {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
   const change = useMutation({
-    mutationFn: (body: PasswordChange) => api.post<void>("/auth/password", body),
+    mutationFn: (body: PasswordChange) => api.post("/auth/password", { body }),
     meta: { silent: true },
     onSuccess: () => {
       setCurrent("");
@@ -98,9 +98,9 @@ function TokensCard() {
   const [days, setDays] = useState("90");
   const [created, setCreated] = useState<TokenCreated | null>(null);
   const [revoking, setRevoking] = useState<TokenOut | null>(null);
-  const tokens = useQuery({ queryKey: ["auth", "tokens"], queryFn: ({ signal }) => api.get<TokenOut[]>("/auth/tokens", undefined, signal) });
+  const tokens = useQuery({ queryKey: ["auth", "tokens"], queryFn: ({ signal }) => api.get("/auth/tokens", { signal }) });
   const create = useMutation({
-    mutationFn: (body: TokenCreate) => api.post<TokenCreated>("/auth/tokens", body),
+    mutationFn: (body: TokenCreate) => api.post("/auth/tokens", { body }),
     onSuccess: (t) => {
       setCreated(t);
       setName("");
@@ -108,7 +108,7 @@ function TokensCard() {
     },
   });
   const revoke = useMutation({
-    mutationFn: (id: number) => api.del(`/auth/tokens/${id}`),
+    mutationFn: (id: number) => api.delete("/auth/tokens/{token_id}", { path: { token_id: id } }),
     onSuccess: () => {
       setRevoking(null);
       toast.success("Token revoked");

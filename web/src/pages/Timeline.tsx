@@ -6,14 +6,13 @@ import { EmptyState, PageHeader } from "@/components/AppShell";
 import { EventLine } from "@/components/EventLine";
 import { Button } from "@/components/ui/button";
 import { Card } from "@/components/ui/card";
-import { NativeSelect } from "@/components/ui/select";
+import { EventKindSelect, ModelTypeSelect, StatusSelect } from "@/components/EnumSelect";
 import { Skeleton } from "@/components/ui/skeleton";
 import { api } from "@/lib/api";
-import { EVENT_LABEL, MODEL_TYPES, STATUSES, STATUS_LABEL } from "@/lib/constants";
+import { ENTRY_STATUS_LABEL, EVENT_KIND_LABEL, MODEL_TYPE_LABEL, parseEnum } from "@/lib/enums";
 import { formatMonth } from "@/lib/format";
-import type { TimelineMonth, TimelinePage } from "@/lib/types";
+import type { TimelineMonth } from "@/lib/types";
 
-const KINDS = ["added", "status_changed", "note_added", "note_edited", "rated", "updated", "deleted"];
 
 export default function Timeline() {
   const [params, setParams] = useSearchParams();
@@ -28,10 +27,16 @@ export default function Timeline() {
       return p;
     });
 
-  const query = { kind, status, model_type: modelType, limit: 50 };
+  const one = <T,>(v: T | undefined): T[] | undefined => (v === undefined ? undefined : [v]);
+  const query = {
+    kind: one(parseEnum(EVENT_KIND_LABEL, kind)),
+    status: one(parseEnum(ENTRY_STATUS_LABEL, status)),
+    model_type: one(parseEnum(MODEL_TYPE_LABEL, modelType)),
+    limit: 50,
+  };
   const { data, isLoading, fetchNextPage, hasNextPage, isFetchingNextPage } = useInfiniteQuery({
     queryKey: ["timeline", query],
-    queryFn: ({ pageParam, signal }) => api.get<TimelinePage>("/timeline", { ...query, before: pageParam ?? undefined }, signal),
+    queryFn: ({ pageParam, signal }) => api.get("/timeline", { query: { ...query, before: pageParam ?? undefined }, signal }),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
@@ -53,28 +58,9 @@ export default function Timeline() {
     <div>
       <PageHeader title="Timeline" description="Everything you did with your models, month by month." />
       <div className="mb-6 flex flex-wrap gap-2" role="group" aria-label="Timeline filters">
-        <NativeSelect aria-label="Event kind" value={kind} onChange={(e) => setParam("kind", e.target.value)}>
-          <option value="">All events</option>
-          {KINDS.map((k) => (
-            <option key={k} value={k}>
-              {EVENT_LABEL[k]}
-            </option>
-          ))}
-        </NativeSelect>
-        <NativeSelect aria-label="Status" value={status} onChange={(e) => setParam("status", e.target.value)}>
-          <option value="">Any status</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {STATUS_LABEL[s]}
-            </option>
-          ))}
-        </NativeSelect>
-        <NativeSelect aria-label="Model type" value={modelType} onChange={(e) => setParam("model_type", e.target.value)}>
-          <option value="">All types</option>
-          {MODEL_TYPES.map((t) => (
-            <option key={t}>{t}</option>
-          ))}
-        </NativeSelect>
+        <EventKindSelect aria-label="Event kind" empty="All events" value={query.kind?.[0] ?? ""} onValueChange={(v) => setParam("kind", v)} />
+        <StatusSelect aria-label="Status" empty="Any status" value={query.status?.[0] ?? ""} onValueChange={(v) => setParam("status", v)} />
+        <ModelTypeSelect aria-label="Model type" empty="All types" value={query.model_type?.[0] ?? ""} onValueChange={(v) => setParam("model_type", v)} />
       </div>
       {isLoading && <Skeleton className="h-64" />}
       {!isLoading && months.length === 0 && (

@@ -4,12 +4,12 @@ import { Download, FileUp, Upload } from "lucide-react";
 import { PageHeader } from "@/components/AppShell";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
-import { NativeSelect } from "@/components/ui/select";
+import { ImportFormatSelect } from "@/components/EnumSelect";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { toast } from "@/components/ui/toast";
-import { api, ApiError } from "@/lib/api";
+import { api, ApiError, apiUrl } from "@/lib/api";
 import { formatValue } from "@/lib/format";
-import type { ImportReport } from "@/lib/types";
+import type { ImportFormat, ImportReport } from "@/client";
 
 const PREVIEW_COLUMNS = ["name", "developer", "model_type", "status", "rating", "tags", "date_interacted"];
 
@@ -95,7 +95,7 @@ export default function Transfer() {
   const qc = useQueryClient();
   const input = useRef<HTMLInputElement>(null);
   const [file, setFile] = useState<File | null>(null);
-  const [format, setFormat] = useState("auto");
+  const [format, setFormat] = useState<ImportFormat>("auto");
   const [report, setReport] = useState<ImportReport | null>(null);
 
   const run = useMutation({
@@ -103,7 +103,7 @@ export default function Transfer() {
       const form = new FormData();
       form.append("file", file as File);
       try {
-        return await api.upload<ImportReport>("/import", form, { format, dry_run: dryRun });
+        return await api.post("/import", { form, query: { format, dry_run: dryRun } });
       } catch (err) {
         if (err instanceof ApiError && isReport(err.details)) return err.details;
         throw err;
@@ -142,11 +142,7 @@ export default function Transfer() {
                   setReport(null);
                 }}
               />
-              <NativeSelect aria-label="File format" value={format} onChange={(e) => setFormat(e.target.value)}>
-                <option value="auto">Detect format</option>
-                <option value="csv">CSV</option>
-                <option value="json">JSON</option>
-              </NativeSelect>
+              <ImportFormatSelect aria-label="File format" value={format} onValueChange={(v) => setFormat(v || "auto")} />
             </div>
             <div className="flex flex-wrap gap-2">
               <Button variant="outline" disabled={!file || run.isPending} onClick={() => run.mutate(true)}>
@@ -176,12 +172,12 @@ export default function Transfer() {
           </CardHeader>
           <CardContent className="flex flex-wrap gap-2">
             <Button variant="outline" asChild>
-              <a href="/api/v1/export?format=csv" download>
+              <a href={apiUrl("/export", undefined, { format: "csv" })} download>
                 <Download aria-hidden /> CSV
               </a>
             </Button>
             <Button variant="outline" asChild>
-              <a href="/api/v1/export?format=json" download>
+              <a href={apiUrl("/export", undefined, { format: "json" })} download>
                 <Download aria-hidden /> JSON
               </a>
             </Button>

@@ -57,4 +57,11 @@ describe("FilterBar URL sync", () => {
     expect(facetsQuery(other)).toEqual(facets);
     expect(filtersToQuery(other)).not.toEqual(q);
   });
+
+  it("drops URL values outside the API's enums instead of sending them", () => {
+    const f = parseFilters(new URLSearchParams("status=using&status=retired&model_type=LLM&model_type=Robot&sort=popularity"));
+    expect(f.status).toEqual(["using"]);
+    expect(f.model_type).toEqual(["LLM"]);
+    expect(f.sort).toBe("updated");
+  });
 });

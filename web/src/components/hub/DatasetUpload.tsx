@@ -3,12 +3,13 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { FileUp, Upload, X } from "lucide-react";
 import { Button } from "@/components/ui/button";
 import { Input, Label } from "@/components/ui/input";
-import { NativeSelect } from "@/components/ui/select";
+import { DatasetFormatSelect } from "@/components/EnumSelect";
 import { toast } from "@/components/ui/toast";
 import { ApiError, errorMessage, uploadWithProgress } from "@/lib/api";
 import { formatBytes } from "@/lib/format";
 import type { DatasetOut } from "@/lib/types";
-import { DATASET_FORMATS, rowErrors } from "@/lib/hub";
+import { rowErrors } from "@/lib/hub";
+import type { FormatChoice } from "@/client";
 import { hubKeys } from "@/lib/hubQueries";
 import { cn } from "@/lib/utils";
 
@@ -28,7 +29,7 @@ export function DatasetUpload({ onUploaded, baseModel, compact }: { onUploaded?:
   const input = useRef<HTMLInputElement>(null);
   const [file, setFile] = useState<File | null>(null);
   const [name, setName] = useState("");
-  const [format, setFormat] = useState("auto");
+  const [format, setFormat] = useState<FormatChoice>("auto");
   const [progress, setProgress] = useState(0);
   const [dragging, setDragging] = useState(false);
 
@@ -41,7 +42,7 @@ export function DatasetUpload({ onUploaded, baseModel, compact }: { onUploaded?:
       if (baseModel) form.append("base_model", baseModel);
       setProgress(0);
       let status = 0;
-      const d = await uploadWithProgress<DatasetOut>("/datasets", form, { onProgress: setProgress, onStatus: (s) => (status = s) });
+      const d = await uploadWithProgress("/datasets", form, { onProgress: setProgress, onStatus: (s) => (status = s) });
       return { dataset: d, existing: status === 200 };
     },
     meta: { silent: true },
@@ -138,13 +139,7 @@ export function DatasetUpload({ onUploaded, baseModel, compact }: { onUploaded?:
             </div>
             <div className="grid gap-1.5">
               <Label htmlFor="dataset-format">Format</Label>
-              <NativeSelect id="dataset-format" value={format} onChange={(e) => setFormat(e.target.value)}>
-                {DATASET_FORMATS.map((f) => (
-                  <option key={f.value} value={f.value}>
-                    {f.label}
-                  </option>
-                ))}
-              </NativeSelect>
+              <DatasetFormatSelect id="dataset-format" value={format} onValueChange={(v) => setFormat(v || "auto")} />
             </div>
           </div>
           {upload.isPending && (

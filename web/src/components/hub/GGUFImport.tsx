@@ -93,7 +93,7 @@ function FollowJob({ accepted }: { accepted: GGUFImportAccepted }) {
     if (status === "succeeded") toast.success("Model imported", `${accepted.name} is ready to fine-tune.`);
   }, [status]);
   const cancel = useMutation({
-    mutationFn: () => api.post<JobOut>(`/jobs/${accepted.job_id}/cancel`),
+    mutationFn: () => api.post("/jobs/{job_id}/cancel", { path: { job_id: accepted.job_id } }),
     onSuccess: (j) => qc.setQueryData(hubKeys.job(accepted.job_id), j),
   });
   if (!job.data) return <p className="text-xs text-muted-foreground">Queued as job {accepted.job_id}…</p>;
@@ -120,7 +120,7 @@ export function GGUFImport({ existing, onQueued }: { existing?: BaseModelOut[]; 
       form.append("file", file as File);
       setProgress(0);
       abort.current = new AbortController();
-      return uploadWithProgress<GGUFImportAccepted>("/base-models/gguf", form, { onProgress: setProgress, signal: abort.current.signal });
+      return uploadWithProgress("/base-models/gguf", form, { onProgress: setProgress, signal: abort.current.signal });
     },
     meta: { silent: true },
     onSuccess: (a) => {

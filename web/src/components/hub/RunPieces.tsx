@@ -9,7 +9,8 @@ import { api } from "@/lib/api";
 import { formatBytes, formatCount, formatDuration, formatFloat, formatValue } from "@/lib/format";
 import type { ConfigField } from "@/lib/hub";
 import type { CurvePoint, RunOut } from "@/lib/types";
-import { failureLabel, humanize, isActive, lastWith, OUTCOME_LABEL, RUN_STATUS_LABEL } from "@/lib/hub";
+import { failureLabel, humanize, isActive, lastWith } from "@/lib/hub";
+import { enumLabel, OUTCOME_LABEL, RUN_STATUS_LABEL } from "@/lib/enums";
 import { hubKeys } from "@/lib/hubQueries";
 import { cn } from "@/lib/utils";
 import { QueuePanel } from "./RunQueue";
@@ -24,7 +25,7 @@ const STATUS_VARIANT: Record<string, BadgeVariant> = {
 };
 
 export function RunStatusBadge({ status, cancelling }: { status: string; cancelling?: boolean }) {
-  const label = cancelling && isActive(status) ? "Cancelling…" : (RUN_STATUS_LABEL[status] ?? status);
+  const label = cancelling && isActive(status) ? "Cancelling…" : enumLabel(RUN_STATUS_LABEL, status);
   return (
     <Badge variant={STATUS_VARIANT[status] ?? "archived"} data-testid="run-status" data-status={status}>
       {status === "running" && <span className="size-1.5 animate-pulse rounded-full bg-current" aria-hidden />}
@@ -39,7 +40,7 @@ export function OutcomeBadge({ outcome }: { outcome: string | null | undefined }
   if (!outcome) return <span className="text-muted-foreground">—</span>;
   return (
     <Badge variant={OUTCOME_VARIANT[outcome] ?? "archived"} data-outcome={outcome}>
-      {OUTCOME_LABEL[outcome] ?? outcome}
+      {enumLabel(OUTCOME_LABEL, outcome)}
     </Badge>
   );
 }
@@ -257,7 +258,7 @@ export function RunLog({ runId, active }: { runId: number; active: boolean }) {
   const pre = useRef<HTMLPreElement>(null);
   const log = useQuery({
     queryKey: hubKeys.log(runId),
-    queryFn: () => api.get<{ text: string }>(`/runs/${runId}/log`),
+    queryFn: () => api.get("/runs/{run_id}/log", { path: { run_id: runId } }),
     enabled: open,
     staleTime: 0,
     refetchInterval: open && active ? 2000 : false,

@@ -13,7 +13,8 @@ import { NativeSelect } from "@/components/ui/select";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { errorMessage } from "@/lib/api";
-import { DELTA_UNIT, DELTA_UNIT_LONG, DOMAINS, domainColor, domainLabel, formatDelta, formatScore, metricLabel } from "@/lib/bench";
+import { DomainSelect } from "@/components/EnumSelect";
+import { DELTA_UNIT, DELTA_UNIT_LONG, domainColor, domainLabel, formatDelta, formatScore, metricLabel } from "@/lib/bench";
 import { formatDateTime } from "@/lib/format";
 import type { BaseAggregate, CapabilityChange, DomainAggregate, ResearchModelRef } from "@/lib/research";
 import { aggregateChart, changeFilters, changeP, modelHref, noChangeText, testLabel } from "@/lib/research";
@@ -219,14 +220,7 @@ export default function Changes() {
             <option value="up">Gains only</option>
             <option value="down">Losses only</option>
           </NativeSelect>
-          <NativeSelect aria-label="Domain" value={filters.domain ?? ""} onChange={(e) => set("domain", e.target.value)}>
-            <option value="">Every domain</option>
-            {DOMAINS.map((d) => (
-              <option key={d} value={d}>
-                {domainLabel(d)}
-              </option>
-            ))}
-          </NativeSelect>
+          <DomainSelect aria-label="Domain" empty="Every domain" value={filters.domain ?? ""} onValueChange={(v) => set("domain", v)} />
           <label className="flex items-center gap-2 text-sm">
             <input type="checkbox" checked={!filters.flagged} onChange={(e) => set("all", e.target.checked ? "1" : "")} className="size-4 accent-primary" data-testid="show-all" />
             Include changes that are not significant

@@ -101,7 +101,7 @@ export default function DatasetPage() {
   const navigate = useNavigate();
   const [confirm, setConfirm] = useState(false);
   const del = useMutation({
-    mutationFn: () => api.del(`/datasets/${id}`),
+    mutationFn: () => api.delete("/datasets/{dataset_id}", { path: { dataset_id: id } }),
     onSuccess: () => {
       qc.removeQueries({ queryKey: hubKeys.dataset(id) });
       qc.invalidateQueries({ queryKey: hubKeys.datasets });

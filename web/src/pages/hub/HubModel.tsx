@@ -13,13 +13,13 @@ import { Skeleton } from "@/components/ui/skeleton";
 import { toast } from "@/components/ui/toast";
 import { api, ApiError } from "@/lib/api";
 import { formatDateTime, formatParams } from "@/lib/format";
-import type { EntryOut, ModelOut } from "@/lib/types";
+import type { EntryOut } from "@/lib/types";
 import { useModelPageById } from "@/lib/modelPageQueries";
 
 const KIND_LABEL: Record<string, string> = { finetuned: "Fine-tuned", base: "Base model", external: "Catalog model" };
 
 function useModel(id: number | null | undefined) {
-  return useQuery({ queryKey: ["catalog-model", id], queryFn: () => api.get<ModelOut>(`/models/${id}`), enabled: !!id });
+  return useQuery({ queryKey: ["catalog-model", id], queryFn: () => api.get("/models/{model_id}", { path: { model_id: id ?? 0 } }), enabled: !!id });
 }
 
 function ModelRef({ label, id }: { label: string; id: number }) {
@@ -48,7 +48,7 @@ export default function HubModel() {
   const log = useMutation({
     mutationFn: async () => {
       try {
-        return await api.post<EntryOut>("/entries", { model_id: id, status: "tried" });
+        return await api.post("/entries", { body: { model_id: id, status: "tried" } });
       } catch (err) {
         const existing = err instanceof ApiError && err.status === 409 ? (err.details as { existing_id?: number } | null)?.existing_id : undefined;
         if (existing) return { id: existing } as EntryOut;

@@ -15,14 +15,13 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Skeleton } from "@/components/ui/skeleton";
 import { Textarea } from "@/components/ui/textarea";
 import { toast } from "@/components/ui/toast";
-import { api, API_BASE, ApiError, errorMessage } from "@/lib/api";
+import { api, ApiError, apiUrl, errorMessage } from "@/lib/api";
 import { formatDateTime, formatParams } from "@/lib/format";
 import { failureLabel } from "@/lib/hub";
 import { useTrainingOptions } from "@/lib/hubQueries";
 import type { HubModelRef, ModelPageOut } from "@/lib/modelPage";
 import { modelHref, runCurve } from "@/lib/modelPage";
 import { modelPageKeys, useLineage, useModelPage, useUpdateModel } from "@/lib/modelPageQueries";
-import type { ModelOut } from "@/lib/types";
 
 const LossChart = lazy(() => import("@/components/hub/HubCharts").then((m) => ({ default: m.LossChart })));
 const LineageGraph = lazy(() => import("@/components/hub/LineageGraph"));
@@ -152,7 +151,7 @@ export default function ModelPage() {
   const baseId = page.data?.model.base?.id;
   const base = useQuery({
     queryKey: ["catalog-model", baseId],
-    queryFn: () => api.get<ModelOut>(`/models/${baseId}`),
+    queryFn: () => api.get("/models/{model_id}", { path: { model_id: baseId ?? 0 } }),
     enabled: !!baseId,
     meta: { silent: true },
   });
@@ -198,7 +197,7 @@ export default function ModelPage() {
           <PublishToggle page={p} />
           {p.permissions.can_download && (
             <Button variant="outline" asChild>
-              <a href={`${API_BASE}/hub/models/${m.id}/download`} download data-testid="download">
+              <a href={apiUrl("/hub/models/{model_id}/download", { model_id: m.id })} download data-testid="download">
                 <Download aria-hidden /> Download
               </a>
             </Button>

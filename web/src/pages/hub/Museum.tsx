@@ -16,7 +16,8 @@ import { Textarea } from "@/components/ui/textarea";
 import { errorMessage } from "@/lib/api";
 import { useAuthState } from "@/lib/auth";
 import { formatDateTime } from "@/lib/format";
-import { failureLabel, OUTCOME_LABEL, OUTCOMES } from "@/lib/hub";
+import { failureLabel } from "@/lib/hub";
+import { OutcomeSelect } from "@/components/EnumSelect";
 import { useBaseModels } from "@/lib/hubQueries";
 import type { MuseumItem } from "@/lib/research";
 import { categoryChips, categoryTitle, configSummary, drawableCurve, modelHref, museumFilters } from "@/lib/research";
@@ -300,14 +301,7 @@ export default function Museum() {
         ))}
       </div>
       <div className="mb-4 flex flex-wrap items-center gap-2" role="group" aria-label="Filters">
-        <NativeSelect aria-label="Outcome" value={filters.outcome ?? ""} onChange={(e) => set("outcome", e.target.value)}>
-          <option value="">Any outcome</option>
-          {OUTCOMES.map((o) => (
-            <option key={o} value={o}>
-              {OUTCOME_LABEL[o]}
-            </option>
-          ))}
-        </NativeSelect>
+        <OutcomeSelect aria-label="Outcome" empty="Any outcome" value={filters.outcome ?? ""} onValueChange={(v) => set("outcome", v)} />
         <NativeSelect aria-label="Base model" value={filters.base_model_id ? String(filters.base_model_id) : ""} onChange={(e) => set("base", e.target.value)} className="max-w-56">
           <option value="">Any base model</option>
           {(bases.data ?? []).map((b) => (

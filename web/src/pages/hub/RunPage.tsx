@@ -35,7 +35,7 @@ export function CancelRunButton({ run }: { run: RunOut }) {
   const [open, setOpen] = useState(false);
   const qc = useQueryClient();
   const cancel = useMutation({
-    mutationFn: () => api.post<RunOut>(`/runs/${run.id}/cancel`),
+    mutationFn: () => api.post("/runs/{run_id}/cancel", { path: { run_id: run.id } }),
     onSuccess: (r) => {
       qc.setQueryData(hubKeys.run(run.id), r);
       qc.invalidateQueries({ queryKey: ["runs", "list"] });

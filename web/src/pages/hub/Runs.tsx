@@ -5,12 +5,13 @@ import { EmptyState, PageHeader } from "@/components/AppShell";
 import { OutcomeBadge, RunStatusBadge } from "@/components/hub/RunPieces";
 import { Button } from "@/components/ui/button";
 import { Pager } from "@/components/ui/pager";
-import { NativeSelect } from "@/components/ui/select";
 import { Skeleton } from "@/components/ui/skeleton";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { formatDateTime, formatFloat } from "@/lib/format";
-import { failureLabel, OUTCOME_LABEL, OUTCOMES, RUN_STATUS_LABEL, RUN_STATUSES } from "@/lib/hub";
+import { failureLabel } from "@/lib/hub";
+import { OutcomeSelect, RunStatusSelect } from "@/components/EnumSelect";
 import { useRuns } from "@/lib/hubQueries";
+import { OUTCOME_LABEL, parseEnum, RUN_STATUS_LABEL } from "@/lib/enums";
 
 const PAGE = 25;
 
@@ -21,7 +22,7 @@ export default function Runs() {
   const offset = Math.max(0, Number(params.get("offset")) || 0);
   // GET /runs filters by status; the outcome filter is applied here over the newest 200 runs (paged here too).
   const byOutcome = !!outcome;
-  const runs = useRuns({ status: status || undefined, limit: byOutcome ? 200 : PAGE, offset: byOutcome ? 0 : offset });
+  const runs = useRuns({ status: parseEnum(RUN_STATUS_LABEL, status), limit: byOutcome ? 200 : PAGE, offset: byOutcome ? 0 : offset });
   const set = (k: string, v: string) => {
     const next = new URLSearchParams(params);
     if (v) next.set(k, v);
@@ -48,22 +49,8 @@ export default function Runs() {
         }
       />
       <div className="mb-4 flex flex-wrap items-center gap-2" role="group" aria-label="Filters">
-        <NativeSelect aria-label="Status" value={status} onChange={(e) => set("status", e.target.value)}>
-          <option value="">Any status</option>
-          {RUN_STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {RUN_STATUS_LABEL[s]}
-            </option>
-          ))}
-        </NativeSelect>
-        <NativeSelect aria-label="Outcome" value={outcome} onChange={(e) => set("outcome", e.target.value)}>
-          <option value="">Any outcome</option>
-          {OUTCOMES.map((o) => (
-            <option key={o} value={o}>
-              {OUTCOME_LABEL[o]}
-            </option>
-          ))}
-        </NativeSelect>
+        <RunStatusSelect aria-label="Status" empty="Any status" value={parseEnum(RUN_STATUS_LABEL, status) ?? ""} onValueChange={(v) => set("status", v)} />
+        <OutcomeSelect aria-label="Outcome" empty="Any outcome" value={parseEnum(OUTCOME_LABEL, outcome) ?? ""} onValueChange={(v) => set("outcome", v)} />
         {filtered && (
           <Button variant="ghost" size="sm" onClick={() => setParams(new URLSearchParams())}>
             Clear filters

@@ -15,7 +15,7 @@ import { Skeleton } from "@/components/ui/skeleton";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { api, errorMessage } from "@/lib/api";
 import { formatCount } from "@/lib/format";
-import type { EstimateOut, RunOut } from "@/lib/types";
+import type { RunOut } from "@/lib/types";
 import { FORMAT_LABEL, newIdempotencyKey } from "@/lib/hub";
 import { useBaseModels, useDatasets, useTrainingOptions } from "@/lib/hubQueries";
 import { cn } from "@/lib/utils";
@@ -258,7 +258,7 @@ function ReviewStep(props: {
   const [name, setName] = useState(`${props.datasetName} on ${props.baseName}`);
   const estimate = useQuery({
     queryKey: ["estimate", base, datasetId, preset],
-    queryFn: () => api.post<EstimateOut>("/training/estimate", { base_model: base, dataset_id: datasetId, preset }),
+    queryFn: () => api.post("/training/estimate", { body: { base_model: base, dataset_id: datasetId, preset } }),
     meta: { silent: true },
     staleTime: 60_000,
   });
@@ -266,12 +266,10 @@ function ReviewStep(props: {
   const idempotencyKey = useMemo(() => newIdempotencyKey(), [base, datasetId, preset, name]);
   const launch = useMutation({
     mutationFn: () =>
-      api.post<RunOut>(
-        "/runs",
-        { name: name.trim() || undefined, base_model: base, dataset_id: datasetId, mode: "guided", preset },
-        undefined,
-        { "Idempotency-Key": idempotencyKey },
-      ),
+      api.post("/runs", {
+        body: { name: name.trim() || undefined, base_model: base, dataset_id: datasetId, mode: "guided", preset },
+        headers: { "Idempotency-Key": idempotencyKey },
+      }),
     onSuccess: props.onLaunched,
   });
   const rows: [string, React.ReactNode, number][] = [

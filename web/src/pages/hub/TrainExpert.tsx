@@ -15,7 +15,7 @@ import { NativeSelect } from "@/components/ui/select";
 import { Skeleton } from "@/components/ui/skeleton";
 import { api, errorMessage } from "@/lib/api";
 import { formatCount } from "@/lib/format";
-import type { EstimateOut, RunOut } from "@/lib/types";
+import type { EstimateOut, EstimateRequest } from "@/client";
 import { fieldErrors, newIdempotencyKey } from "@/lib/hub";
 import { baseValues, changedValues, draftFromValues, parseDraft, type Draft } from "@/lib/hubConfig";
 import { advisorOverrides } from "@/lib/research";
@@ -86,7 +86,7 @@ export default function TrainExpert() {
 
   const known = useMemo(() => [...fields.map((f) => f.name), ...TARGET_FIELDS], [fields]);
 
-  const payload = () => {
+  const payload = (): EstimateRequest | null => {
     const { values, errors } = parseDraft(fields, draft ?? baseDraft);
     if (Object.keys(errors).length) {
       setClientBlocked(true);
@@ -101,7 +101,7 @@ export default function TrainExpert() {
   };
 
   const estimateMut = useMutation({
-    mutationFn: (body: object) => api.post<EstimateOut>("/training/estimate", body),
+    mutationFn: (body: EstimateRequest) => api.post("/training/estimate", { body }),
     meta: { silent: true },
     onSuccess: (e) => {
       setEstimate(e);
@@ -115,8 +115,11 @@ export default function TrainExpert() {
   const sent = JSON.stringify({ base, datasetId, presetKey, name, draft });
   const idempotencyKey = useMemo(() => newIdempotencyKey(), [sent]);
   const launch = useMutation({
-    mutationFn: (body: object) =>
-      api.post<RunOut>("/runs", { ...body, mode: "expert", name: name.trim() || undefined, ...(forkId && fork.data ? { parent_model_id: fork.data.parent_model_id } : {}) }, undefined, { "Idempotency-Key": idempotencyKey }),
+    mutationFn: (body: EstimateRequest) =>
+      api.post("/runs", {
+        body: { ...body, mode: "expert", name: name.trim() || undefined, ...(forkId && fork.data ? { parent_model_id: fork.data.parent_model_id } : {}) },
+        headers: { "Idempotency-Key": idempotencyKey },
+      }),
     meta: { silent: true },
     onSuccess: (run) => {
       qc.invalidateQueries({ queryKey: ["runs"] });
