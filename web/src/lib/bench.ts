@@ -1,6 +1,6 @@
 // Benchmarking (lm-eval): the API shapes the screens use, labels and small pure helpers.
 // The API shapes: the generated client's (src/client, regenerated with `npm run gen:client`).
-import type { QueryOf } from "./api";
+import type { Domain as ApiDomain } from "@/client";
 import { enumValues } from "./enums";
 import type { DomainScore, EvaluationOut } from "./types";
 export type {
@@ -14,8 +14,8 @@ export type {
   RefOut,
 } from "./types";
 
-/** A benchmark domain as the API spells it (the generated enum of the capability-changes filter). */
-export type Domain = NonNullable<QueryOf<"/capability-changes", "get">["domain"]>;
+/** A benchmark domain: the server's one `Domain` enum (modelmate/enums.py), from the generated schema. */
+export type Domain = ApiDomain;
 
 /** The domains in display order with their names: a domain the server adds breaks typecheck until it is named. */
 export const DOMAIN_NAME: Record<Domain, string> = {

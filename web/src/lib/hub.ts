@@ -1,5 +1,6 @@
 // Fine-tuning hub: the API shapes the screens use, and small pure helpers (labels, 422 field errors, ids).
-import { ApiError, type QueryOf } from "./api";
+import type { FailureCategory as ApiFailureCategory } from "@/client";
+import { ApiError } from "./api";
 import type { ConfigFieldOut, CurvePoint, DatasetOut } from "./types";
 import { DATASET_FORMAT_LABEL, parseEnum } from "./enums";
 
@@ -42,8 +43,8 @@ export interface DatasetStats {
 
 // ---- labels ---------------------------------------------------------------------------------------------------
 
-/** A failure category as the API spells it (the generated enum of the museum filter, less "uncategorized"). */
-export type FailureCategory = Exclude<NonNullable<QueryOf<"/museum", "get">["category"]>, "uncategorized">;
+/** A failure category: the server's one `FailureCategory` enum (modelmate/enums.py), from the generated schema. */
+export type FailureCategory = ApiFailureCategory;
 
 /** Failure categories in plain words: what happened and what to try (in the order the museum's chips show them). */
 export const FAILURE_LABEL: Record<FailureCategory, { title: string; hint: string }> = {
