@@ -15,13 +15,13 @@ from modelmate.accounts.middleware import install as install_accounts
 from modelmate.api.accesslog import AccessLogMiddleware, redact_uvicorn_access_log
 from modelmate.api.hosts import HostGuardMiddleware, HostPolicy, describe
 from modelmate.api.middleware import BodySizeLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware
-from modelmate.api.router import api_router
 from modelmate.config import Settings
 from modelmate.datasets.schemas import UPLOAD_FORM_OVERHEAD
 from modelmate.db import migrate
 from modelmate.db.engine import Database
 from modelmate.errors import error_response, install_error_handlers
 from modelmate.hub.hf_compat import router as hf_router
+from modelmate.routes import api_router
 from modelmate.storage.private import secure_data_dir, use_private_umask
 from modelmate.web import mount_web
 
@@ -61,10 +61,10 @@ def prepare_database(settings: Settings, db: Database) -> int | None:
 def prepare_finetuning(settings: Settings, db: Database) -> None:
     """Base models in the catalog (before the demo, so its log links to them) and runs reconciled with their
     jobs (a run left 'running' by a server that died gets its job's status)."""
-    from modelmate.finetune import base_models, import_service, service
+    from modelmate.finetune import base_catalog, import_service, service
 
     if settings.base_models_enabled:
-        base_models.seed_base_models(db, settings)
+        base_catalog.seed_base_models(db, settings)
     service.reconcile_runs(db)
     import_service.sweep_uploads(db, settings)  # GGUF uploads a crash left behind
     from modelmate.benchmarking.service import reconcile_evaluations
@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         worker = start_worker(settings, db)  # background jobs (training, embeddings, metadata refresh), if enabled
         install, hub_demo_stop = None, None
         if settings.tiny_on_start and settings.base_models_enabled:
-            from modelmate.finetune.base_models import start_background_tiny_build
+            from modelmate.finetune.base_catalog import start_background_tiny_build
 
             start_background_tiny_build(settings, db)  # the toy base model, built once (seconds)
         if settings.builtin_models_on_start and settings.base_models_enabled:
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
             install = start_background_install(settings, db)  # SmolLM2 from its bundled GGUF, once (~30 s)
         if settings.hub_demo_enabled and settings.base_models_enabled and app.state.local_user_id is not None:
-            from modelmate.demo import hub as hub_demo
+            from modelmate.demo import hub_runs as hub_demo
 
             _, hub_demo_stop = hub_demo.start(db, settings, app.state.local_user_id, after=install)
         app.state.worker = worker

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelmate.app import create_app
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import import_service
 from modelmate.jobs import registry
 from modelmate.jobs import service as jobs_service

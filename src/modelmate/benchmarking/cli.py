@@ -41,7 +41,7 @@ def eval_command(
     settings = Settings()
     db = _database(settings)
     try:
-        from modelmate.finetune.base_models import seed_base_models
+        from modelmate.finetune.base_catalog import seed_base_models
 
         seed_base_models(db, settings)
         if model.strip().lower() == "tiny":

@@ -115,7 +115,7 @@ def stored_weights(settings: Settings, session: Session, model: Model) -> tuple[
     """``(base model key, adapter key)`` in the artifact store, for an evaluation on a Ray node (None where the
     weights are not in the store: the node then uses the path or Hugging Face id of :func:`weights_of`)."""
     from modelmate.finetune import adapters
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases
 
     adapter_key = None
     base = model
@@ -130,7 +130,7 @@ def stored_weights(settings: Settings, session: Session, model: Model) -> tuple[
 def weights_of(settings: Settings, session: Session, model: Model) -> tuple[str, str | None]:
     """What the evaluation loads: ``(model dir or Hugging Face id, adapter dir or None)``; ValueError when the model
     has no weights this server can load."""
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases
 
     info = model.hub_info or {}
     if info.get("adapter") and info.get("artifact_uri"):

@@ -16,7 +16,7 @@ from modelmate.datasets.schemas import (
     FormatChoice,
     UploadFields,
 )
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, Unauthorized
 from modelmate.models.enums import Visibility
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -43,8 +43,6 @@ def _prepared_upload(
                           visibility=visibility, base_model=base_model)
     with db.session() as session:
         if get_optional_user(request, session) is None:  # no parsing for anonymous callers
-            from modelmate.accounts.service import Unauthorized
-
             raise Unauthorized("sign in to continue (or send an API token: Authorization: Bearer mm_...)")
         prepared = service.prepare_upload(session, settings, file.file, filename=file.filename, fields=fields)
     return prepared, fields

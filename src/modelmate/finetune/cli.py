@@ -182,7 +182,7 @@ def _dataset_id(db, settings: Settings, user_id: int, ref: str, base: str) -> in
 
 
 def _ensure_tiny(db, settings: Settings) -> None:
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases
 
     if bases.tiny_built(bases.tiny_dir(settings)):
         with db.session() as session:
@@ -214,7 +214,7 @@ def train(
     overrides = parse_sets(sets or [])
     db = _database(settings)
     try:
-        from modelmate.finetune.base_models import seed_base_models
+        from modelmate.finetune.base_catalog import seed_base_models
 
         seed_base_models(db, settings)
         if base.strip().lower() == "tiny":
@@ -410,7 +410,7 @@ def build_tiny_command(
     """Build the TOY base model 'tiny' on this machine (tokenizer trained locally, nothing downloaded)."""
     from rich.progress import Progress
 
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases
 
     settings = Settings()
     db = _database(settings)
@@ -449,7 +449,7 @@ def models_add_local(
     license: str = typer.Option("unknown", "--license", max=100, help="The model's license"),
 ) -> None:
     """Register a model directory on this machine as a base model (safetensors only, no remote code)."""
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases
 
     settings = Settings()
     db = _database(settings)
@@ -518,9 +518,9 @@ def models_pull(
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
     from modelmate.db.engine import immediate_transaction
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases
     from modelmate.finetune import hf_pull
-    from modelmate.training.base_models import find_spec
+    from modelmate.training.model_specs import find_spec
 
     settings = Settings()
     known = find_spec(hf_id)
@@ -562,7 +562,7 @@ def models_pull(
 @models_app.command("list")
 def models_list() -> None:
     """The base models you can fine-tune and whether each is ready."""
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases
 
     settings = Settings()
     db = _database(settings)

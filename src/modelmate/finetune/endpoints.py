@@ -11,10 +11,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from modelmate.accounts.service import Unauthorized
 from modelmate.api.deps import CurrentUser, DatabaseDep, IdPath, SessionDep, SettingsDep, get_optional_user
 from modelmate.api.uploads import receive_file
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, Unauthorized
 from modelmate.finetune import forks, import_service, service
 from modelmate.finetune.schemas import (
     BaseModelOut,

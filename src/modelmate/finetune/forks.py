@@ -27,14 +27,14 @@ from sqlalchemy.orm import Session
 from modelmate.config import Settings
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
 from modelmate.finetune import adapters
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import ForkParentRef, ForkTemplateOut
 from modelmate.models import Model, TrainingRun, User
 from modelmate.models.enums import ModelKind
 from modelmate.storage.artifacts import StoreUnavailable
 from modelmate.storage.private import tighten_tree
-from modelmate.training.base_models import BaseModelSpec
+from modelmate.training.model_specs import BaseModelSpec
 
 LOCKED_FIELDS = ("r", "alpha", "target_modules", "use_dora", "use_rslora")
 ADAPTER_FILES = adapters.ADAPTER_FILES

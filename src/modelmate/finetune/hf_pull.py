@@ -46,7 +46,7 @@ from typing import Any
 from modelmate.config import Settings
 from modelmate.finetune.hf_progress import Progress, ProgressTracker, describe, fraction, human_bytes
 from modelmate.jsonutil import write_json_atomic
-from modelmate.training.base_models import SUPPORTED_ARCHITECTURES
+from modelmate.training.model_specs import SUPPORTED_ARCHITECTURES
 
 # What a base model needs, and nothing that can run code when loaded.
 SAFE_PATTERNS = [

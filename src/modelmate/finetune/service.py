@@ -21,7 +21,7 @@ from modelmate.db.engine import Database
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
 from modelmate.evaluation import suites
 from modelmate.finetune import adapters, forks
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import (
     BaseModelOut,
@@ -48,7 +48,7 @@ from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun, User
 from modelmate.models.enums import JobKind, JobStatus, ModelKind, RunStatus
 from modelmate.storage.artifacts import StoreUnavailable, artifact_store
 from modelmate.training import config as training_config
-from modelmate.training.base_models import BaseModelSpec
+from modelmate.training.model_specs import BaseModelSpec
 
 FINAL_RUN = (RunStatus.SUCCEEDED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value)
 TRAIN_MAX_ATTEMPTS = 3  # a worker lost mid-run is retried (resuming from its checkpoint); training failures are not

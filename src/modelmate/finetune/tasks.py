@@ -24,7 +24,7 @@ from typing import Any
 from modelmate.datasets.service import dataset_key
 from modelmate.db.base import utcnow
 from modelmate.finetune import adapters, executors, forks, hf_pull, service
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.runner import (
     ENTRY_MODULE,

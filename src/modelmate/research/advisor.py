@@ -79,7 +79,7 @@ def _condition(category: str, runs: list[tuple[TrainingRun, dict[str, Any]]]) ->
 
 
 def _resolve(session: Session, user: User, body: AdvisorRequest) -> tuple[Model, dict[str, Any], list[str]]:
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases
     from modelmate.finetune.service import resolve_config
 
     model = bases.resolve_model_ref(session, user, body.base_model)

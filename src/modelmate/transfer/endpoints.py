@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from modelmate.accounts.service import Unauthorized
 from modelmate.api.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep, get_optional_user
-from modelmate.errors import ErrorResponse
+from modelmate.errors import ErrorResponse, Unauthorized
 from modelmate.transfer import service
 from modelmate.transfer.schemas import ExportFormat, ImportFormat, ImportReport
 

@@ -1,7 +1,7 @@
 """Base models in the catalog: the supported models seeded at start, and the toy ``tiny`` built on this machine.
 
 Base models are ordinary catalog rows of kind ``base`` (public, no owner) whose ``hub_info`` holds the facts from
-:mod:`modelmate.training.base_models` (key, architecture, default LoRA targets, chat template, toy flag) plus
+:mod:`modelmate.training.model_specs` (key, architecture, default LoRA targets, chat template, toy flag) plus
 ``local_path`` for a model on disk. Seeding is idempotent: rows are found by ``hub_info.key``; a public catalog
 row that already names the same Hugging Face repository (a user logged it first) is adopted as the base row
 instead of being duplicated.
@@ -50,9 +50,9 @@ from modelmate.storage.artifacts import (
     manifest_digest,
 )
 from modelmate.storage.cache import local_cache
-from modelmate.training import base_models as specs
-from modelmate.training.base_models import TINY_KEY, BaseModelSpec
+from modelmate.training import model_specs as specs
 from modelmate.training.gguf import read_marker
+from modelmate.training.model_specs import TINY_KEY, BaseModelSpec
 
 log = logging.getLogger("modelmate.finetune")
 
@@ -473,7 +473,7 @@ def start_background_tiny_build(settings: Settings, db: Database) -> threading.T
                     return  # another process is building it
                 if not tiny_built(path):
                     log.info("building the toy base model in %s", path)
-                    proc = subprocess.run([sys.executable, "-m", "modelmate.finetune.base_models", str(path)],
+                    proc = subprocess.run([sys.executable, "-m", "modelmate.finetune.base_catalog", str(path)],
                                           capture_output=True, text=True, timeout=1800)
                     if proc.returncode != 0:
                         log.warning("building the toy model failed: %s", proc.stderr[-2000:])
