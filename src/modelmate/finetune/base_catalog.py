@@ -53,6 +53,8 @@ from modelmate.storage.cache import local_cache
 from modelmate.training import model_specs as specs
 from modelmate.training.gguf import read_marker
 from modelmate.training.model_specs import TINY_KEY, BaseModelSpec
+from modelmate.training.tiny import UnsafeModelError, check_model_dir
+from modelmate.training.tiny import build_tiny as _build
 
 log = logging.getLogger("modelmate.finetune")
 
@@ -342,8 +344,6 @@ class LocalModelError(ValueError):
 def register_local(session: Session, path: Path, *, name: str, license: str = "unknown") -> Model:
     """Register a model directory on this machine as a base model (``local-<name>``): safetensors weights only,
     no pickle files, no remote code, a supported architecture. Re-registering the same name refreshes it."""
-    from modelmate.training.tiny import UnsafeModelError, check_model_dir
-
     path = path.expanduser().resolve()
     if not (path / "config.json").is_file():
         raise LocalModelError(f"{path} is not a model directory (no config.json)")
@@ -437,8 +437,6 @@ def build_tiny(settings: Settings, db: Database, *, pretrain_steps: int = 0, for
                on_progress: Callable[[dict], None] | None = None, **dims: int) -> tuple[Model | None, bool]:
     """Build the toy into ``data_dir/base_models/tiny`` (unless built and not ``force``) and register it.
     Returns ``(model row, built now)``."""
-    from modelmate.training.tiny import build_tiny as _build
-
     path = tiny_dir(settings)
     built = False
     if force or not tiny_built(path):
@@ -514,7 +512,6 @@ def resolve_model_ref(session: Session, user: User, ref: str) -> Model:
 
 
 def _main(argv: list[str]) -> int:  # pragma: no cover - run as a child process by start_background_tiny_build
-    from modelmate.training.tiny import build_tiny as _build
 
     _build(Path(argv[0]))
     return 0

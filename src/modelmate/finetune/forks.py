@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelmate.config import Settings
+from modelmate.datasets.service import get_visible
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
 from modelmate.finetune import adapters
 from modelmate.finetune import base_catalog as bases
@@ -141,8 +142,6 @@ def copy_parent_adapter(source: Path | None, run_dir: Path) -> Path:
 
 def fork_template(session: Session, settings: Settings, user: User, model_id: int) -> ForkTemplateOut:
     """What the builder needs to fork ``model_id``: its base, data, preset, full config and the locked fields."""
-    from modelmate.datasets.service import get_visible
-
     parent = repo.model_by_id(session, model_id)
     if parent is None or not bases.visible(parent, user):
         raise NotFoundError(f"model {model_id} not found")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from modelmate.catalog.repository import normalise_key, slug_taken
 from modelmate.catalog.slugs import dedupe, slugify
 from modelmate.config import Settings
+from modelmate.datasets.service import get_visible
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
@@ -94,8 +95,6 @@ def resolve_config(preset: str | None, overrides: dict[str, Any] | None,
 
 def _dataset(session: Session, user: User, dataset_id: int) -> Dataset:
     """A live dataset you own or that is public; anything else (deleted, someone's private one) is 404."""
-    from modelmate.datasets.service import get_visible
-
     return get_visible(session, user, dataset_id)
 
 

@@ -27,6 +27,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
+from modelmate.accounts import security
+from modelmate.accounts import service as accounts
 from modelmate.api.deps import SessionDep
 from modelmate.errors import AppError
 from modelmate.hub import download
@@ -52,9 +54,6 @@ class _HubError(Exception):
 
 
 def _viewer(request: Request, session: Session, authorization: str | None) -> User | None:
-    from modelmate.accounts import security
-    from modelmate.accounts import service as accounts
-
     if authorization:
         kind, _, value = authorization.strip().partition(" ")
         token = value.strip()

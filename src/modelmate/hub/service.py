@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from modelmate.catalog import service as catalog_service
 from modelmate.config import Settings
+from modelmate.datasets.service import dataset_path
 from modelmate.errors import NotFoundError, ValidationFailed
+from modelmate.finetune import adapters
 from modelmate.hub import repository as repo
 from modelmate.hub.schemas import (
     DatasetCard,
@@ -91,8 +93,6 @@ def model_refs(session: Session, models: list[Model]) -> list[ModelRef]:
 
 def has_adapter(settings: Settings, model: Model) -> bool:
     """A fine-tuned model whose adapter is completely in the artifact store (read from its manifest, no download)."""
-    from modelmate.finetune import adapters
-
     if model.kind != "finetuned" or not (model.hub_info or {}).get("adapter"):
         return False
     return adapters.missing_reason(settings, model) is None
@@ -111,8 +111,6 @@ def _cut(value: Any) -> Any:
 
 
 def _samples(settings: Settings, dataset: Dataset) -> list[dict[str, Any]]:
-    from modelmate.datasets.service import dataset_path
-
     try:
         with dataset_path(settings, dataset).open("rb") as fh:
             rows = [json.loads(line) for line in islice(fh, SAMPLE_ROWS)]
