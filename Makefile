@@ -78,8 +78,9 @@ test: dev ## ruff + the whole suite on SQLite and a throwaway PostgreSQL (+ web-
 	@$(MAKE) web-test
 	scripts/test.sh
 
-lint: dev ## ruff check src tests, mypy (src/modelmate)
+lint: dev ## ruff check src tests, lint-imports (the layer contracts in pyproject.toml), mypy (src/modelmate)
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 bench: install ## Run every benchmarks/*.py script (files with a __main__ block; helpers like harness.py are skipped)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` and CI run it:
 #   1. start a throwaway PostgreSQL on a free loopback port with its own data dir (never the dev server on 55432),
-#   2. ruff check src tests, then mypy over src/modelmate (configured in pyproject.toml),
+#   2. ruff check src tests, lint-imports (the layer contracts), then mypy over src/modelmate (configured in pyproject.toml),
 #   3. pytest over everything with MODELMATE_TEST_POSTGRES_URL set (every DB/API test runs on SQLite and PostgreSQL),
 #   4. stop PostgreSQL and delete its data dir, also on failure or Ctrl-C.
 # Env: MM_PG_PORT (default: a free port), PYTEST_ARGS (extra pytest arguments, e.g. "-x -k entries").
@@ -39,6 +39,8 @@ export MODELMATE_TEST_POSTGRES_URL
 echo "== ruff check src tests"
 "$BIN/ruff" check src tests
 
+echo "== lint-imports (layer contracts, pyproject.toml)"
+"$BIN/lint-imports"
 echo "== mypy src"
 "$BIN/mypy"
 

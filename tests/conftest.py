@@ -245,8 +245,8 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) ->
 @pytest.fixture
 def smollm2_installed(settings: Settings, database: Database, smollm2_dir: Path) -> Path:
     """SmolLM2 where a server's first start installs its built-in model (this test's data dir), registered."""
-    from modelmate.finetune import base_models as bases
-    from modelmate.training.base_models import SMOLLM2_KEY
+    from modelmate.finetune import base_catalog as bases
+    from modelmate.training.model_specs import SMOLLM2_KEY
 
     dest = bases.managed_dir(settings, SMOLLM2_KEY)
     if not dest.exists():
@@ -258,7 +258,7 @@ def smollm2_installed(settings: Settings, database: Database, smollm2_dir: Path)
 
 def install_tiny(settings: Settings, database: Database, tiny_source: Path) -> None:
     """Copy the toy into ``settings``' data dir and seed the base models (``tiny`` is then available)."""
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases
 
     dest = bases.tiny_dir(settings)
     if not dest.exists():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 
-from modelmate.training.base_models import CHATML_CHAT_TEMPLATE
+from modelmate.training.model_specs import CHATML_CHAT_TEMPLATE
 
 BOS, EOS, PAD, IM_START, IM_END = "<|startoftext|>", "<|endoftext|>", "<|pad|>", "<|im_start|>", "<|im_end|>"
 

@@ -25,7 +25,7 @@ SESSION_TYPES = frozenset({"Session", "SessionDep"})
 
 # (module, function) -> why this work is not the request's own unit of work.
 DATABASE_DEP_ALLOWED = {
-    ("api/router.py", "health"): "a connection ping; no session at all",
+    ("routes.py", "health"): "a connection ping; no session at all",
     ("accounts/endpoints.py", "_password_checked"):
         "runs before the request's session opens: the rate limiter's counters must survive the login's rollback, "
         "and no write lock is held while the password hash is checked",

@@ -12,17 +12,28 @@ from fastapi.responses import JSONResponse
 from modelmate import __version__
 from modelmate.accounts import setup as account_setup
 from modelmate.accounts.middleware import install as install_accounts
+from modelmate.accounts.service import ensure_local_user
 from modelmate.api.accesslog import AccessLogMiddleware, redact_uvicorn_access_log
 from modelmate.api.hosts import HostGuardMiddleware, HostPolicy, describe
 from modelmate.api.middleware import BodySizeLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware
-from modelmate.api.router import api_router
+from modelmate.benchmarking.service import reconcile_evaluations
 from modelmate.config import Settings
 from modelmate.datasets.schemas import UPLOAD_FORM_OVERHEAD
 from modelmate.db import migrate
 from modelmate.db.engine import Database
+from modelmate.demo import hub_runs as hub_demo
+from modelmate.demo.seed import seed_if_empty
 from modelmate.errors import error_response, install_error_handlers
+from modelmate.finetune import base_catalog, import_service
+from modelmate.finetune import service as finetune_service
+from modelmate.finetune.base_catalog import start_background_tiny_build
+from modelmate.finetune.model_imports import start_background_install
 from modelmate.hub.hf_compat import router as hf_router
+from modelmate.jobs.worker import Worker
+from modelmate.routes import api_router
+from modelmate.semantic import embedder
 from modelmate.storage.private import secure_data_dir, use_private_umask
+from modelmate.transfer.batches import recover
 from modelmate.web import mount_web
 
 log = logging.getLogger("modelmate")
@@ -34,21 +45,16 @@ benchmark and publish open LLMs. Errors always have the shape `{"error": {"code"
 def prepare_database(settings: Settings, db: Database) -> int | None:
     """Migrate to head, make sure the local user exists while in single-user mode, seed the demo log if asked.
     Returns the local user id (None once real accounts exist)."""
-    from modelmate.accounts.service import ensure_local_user
-
     secure_data_dir(settings.data_dir)  # an upgraded install's group/other-readable files become private (0700/0600)
     migrate.upgrade(db)
     db.analyze()  # SQLite's planner statistics
     with db.session() as session:
         user = ensure_local_user(session)
         user_id = user.id if user is not None else None
-    from modelmate.transfer.batches import recover
 
     recover(db)  # an import a crash interrupted: discarded before its decision, finished after it
     prepare_finetuning(settings, db)
     if settings.seed_demo and user_id is not None:
-        from modelmate.demo.seed import seed_if_empty
-
         seed_if_empty(db, user_id)
     return user_id
 
@@ -56,25 +62,19 @@ def prepare_database(settings: Settings, db: Database) -> int | None:
 def prepare_finetuning(settings: Settings, db: Database) -> None:
     """Base models in the catalog (before the demo, so its log links to them) and runs reconciled with their
     jobs (a run left 'running' by a server that died gets its job's status)."""
-    from modelmate.finetune import base_models, import_service, service
-
     if settings.base_models_enabled:
-        base_models.seed_base_models(db, settings)
-    service.reconcile_runs(db)
+        base_catalog.seed_base_models(db, settings)
+    finetune_service.reconcile_runs(db)
     import_service.sweep_uploads(db, settings)  # GGUF uploads a crash left behind
-    from modelmate.benchmarking.service import reconcile_evaluations
 
     reconcile_evaluations(db)
 
 
 def start_worker(settings: Settings, db: Database):
     """The in-process job worker (``MODELMATE_RUN_WORKER``; off by default when environment is ``test``)."""
-    from modelmate.semantic import embedder
-
     embedder.configure(settings.embedder)
     if not settings.worker_enabled:
         return None
-    from modelmate.jobs.worker import Worker
 
     worker = Worker(db, settings, lease_s=settings.job_lease_s, poll_s=settings.job_poll_s)
     worker.start()
@@ -96,16 +96,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         worker = start_worker(settings, db)  # background jobs (training, embeddings, metadata refresh), if enabled
         install, hub_demo_stop = None, None
         if settings.tiny_on_start and settings.base_models_enabled:
-            from modelmate.finetune.base_models import start_background_tiny_build
-
             start_background_tiny_build(settings, db)  # the toy base model, built once (seconds)
         if settings.builtin_models_on_start and settings.base_models_enabled:
-            from modelmate.finetune.model_imports import start_background_install
-
             install = start_background_install(settings, db)  # SmolLM2 from its bundled GGUF, once (~30 s)
         if settings.hub_demo_enabled and settings.base_models_enabled and app.state.local_user_id is not None:
-            from modelmate.demo import hub as hub_demo
-
             _, hub_demo_stop = hub_demo.start(db, settings, app.state.local_user_id, after=install)
         app.state.worker = worker
         yield

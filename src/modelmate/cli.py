@@ -36,7 +36,7 @@ def _private_files() -> None:
 
 
 def _database(settings: Settings):
-    from modelmate.db.engine import Database
+    from modelmate.db.engine import Database  # lazy: start-up (CLI command)
 
     return Database.from_settings(settings)
 
@@ -52,7 +52,7 @@ def serve(
 
     import uvicorn
 
-    from modelmate.api.accesslog import serve_log_config
+    from modelmate.api.accesslog import serve_log_config  # lazy: start-up (CLI command)
 
     settings = Settings()
     bind_host = host or settings.host
@@ -75,7 +75,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
     """Apply the migrations shipped with ModelMate."""
-    from modelmate.db import migrate
+    from modelmate.db import migrate  # lazy: start-up (CLI command)
 
     settings = Settings()
     db = _database(settings)
@@ -87,7 +87,7 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision")) -
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's migration revision."""
-    from modelmate.db import migrate
+    from modelmate.db import migrate  # lazy: start-up (CLI command)
 
     db = _database(Settings())
     rev = migrate.current_revision(db)
@@ -103,12 +103,12 @@ def demo(
     """Fill your log with the demo: ~40 real models and ten months of an engineer's diary about them."""
     from rich.table import Table
 
-    from modelmate.accounts.service import cli_user
-    from modelmate.db import migrate
-    from modelmate.db.engine import immediate_transaction
-    from modelmate.demo import repository as demo_repo
-    from modelmate.demo.seed import seed_log
-    from modelmate.enums import EntryStatus
+    from modelmate.accounts.service import cli_user  # lazy: start-up (CLI command)
+    from modelmate.db import migrate  # lazy: start-up (CLI command)
+    from modelmate.db.engine import immediate_transaction  # lazy: start-up (CLI command)
+    from modelmate.demo import repository as demo_repo  # lazy: start-up (CLI command)
+    from modelmate.demo.seed import seed_log  # lazy: start-up (CLI command)
+    from modelmate.enums import EntryStatus  # lazy: start-up (CLI command)
 
     db = _database(Settings())
     try:
@@ -164,10 +164,10 @@ def export_log(
     import sys
     from pathlib import Path
 
-    from modelmate.accounts.service import cli_user
-    from modelmate.db import migrate
-    from modelmate.transfer import service as transfer
-    from modelmate.transfer.schemas import ExportFormat
+    from modelmate.accounts.service import cli_user  # lazy: start-up (CLI command)
+    from modelmate.db import migrate  # lazy: start-up (CLI command)
+    from modelmate.transfer import service as transfer  # lazy: start-up (CLI command)
+    from modelmate.transfer.schemas import ExportFormat  # lazy: start-up (CLI command)
 
     try:
         fmt = ExportFormat(format.lower())
@@ -209,12 +209,12 @@ def import_log(
     from rich.progress import Progress
     from rich.table import Table
 
-    from modelmate.accounts.service import cli_user
-    from modelmate.db import migrate
-    from modelmate.db.engine import immediate_transaction
-    from modelmate.errors import AppError
-    from modelmate.transfer import service as transfer
-    from modelmate.transfer.schemas import ImportFormat, ImportReport
+    from modelmate.accounts.service import cli_user  # lazy: start-up (CLI command)
+    from modelmate.db import migrate  # lazy: start-up (CLI command)
+    from modelmate.db.engine import immediate_transaction  # lazy: start-up (CLI command)
+    from modelmate.errors import AppError  # lazy: start-up (CLI command)
+    from modelmate.transfer import service as transfer  # lazy: start-up (CLI command)
+    from modelmate.transfer.schemas import ImportFormat, ImportReport  # lazy: start-up (CLI command)
 
     try:
         fmt = ImportFormat(format.lower())

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse, urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from modelmate.api.hosts import parse_host_pattern
+from modelmate.hostnames import parse_host_pattern
 from modelmate.storage.private import private_dir
 
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]", "*"})

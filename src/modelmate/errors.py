@@ -52,6 +52,12 @@ class ForbiddenError(AppError):
     code = "forbidden"
 
 
+class Unauthorized(AppError):
+    """Not signed in (or a bad credential): 401."""
+    status_code = 401
+    code = "unauthorized"
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"

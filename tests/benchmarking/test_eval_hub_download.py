@@ -11,7 +11,7 @@ import pytest
 
 from fake_hf_hub import FakeHub
 from modelmate.benchmarking.tasks import evaluation_dir
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import hf_pull
 from modelmate.jobs.worker import Worker
 

@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.models import DocumentOutcome, Job, Model
 
 DOMAINS = ["reading", "truthfulness"]

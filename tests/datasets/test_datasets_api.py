@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from ml_fixtures import make_tokenizer
 from modelmate.datasets.schemas import UPLOAD_FORM_OVERHEAD
 from modelmate.models import Dataset, Model
-from modelmate.training.base_models import CHATML_CHAT_TEMPLATE
 from modelmate.training.data import encode_record, read_canonical, split_indices
+from modelmate.training.model_specs import CHATML_CHAT_TEMPLATE
 from modelmate.training.stats import dataset_stats
 
 ALPACA = [{"instruction": f"Say {i}", "input": "", "output": f"The number {i}."} for i in range(30)]

@@ -10,7 +10,7 @@ from hubdata import text_rows
 from typer.testing import CliRunner
 
 from modelmate.cli import app as cli
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune.cli import parse_sets
 from modelmate.models import Job, TrainingRun
 

@@ -10,7 +10,7 @@ import shutil
 import torch
 from hubdata import chat_rows
 
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.jobs.worker import Worker
 
 PARENT_CONFIG = {"max_steps": 12, "batch_size": 4, "max_seq_length": 64, "learning_rate": 5e-3,

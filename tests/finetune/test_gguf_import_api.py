@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from modelmate.app import create_app
 from modelmate.enums import JobKind
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import import_service
 from modelmate.jobs import registry
 from modelmate.jobs import service as jobs_service

@@ -14,7 +14,7 @@ import pytest
 from hubdata import chat_rows
 
 from fake_hf_hub import FakeHub
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import hf_pull
 from modelmate.jobs.worker import Worker
 from modelmate.models import Job, Model, TrainingRun

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from fake_hf_hub import FakeHub, sha256_of
 from modelmate.cli import app as cli
 from modelmate.config import Settings
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import hf_pull
 from modelmate.models import Model
 

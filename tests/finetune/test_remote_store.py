@@ -18,7 +18,7 @@ from hubdata import chat_rows
 
 from modelmate.app import create_app
 from modelmate.config import Settings
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.jobs.worker import Worker
 from modelmate.storage.artifacts import artifact_store
 

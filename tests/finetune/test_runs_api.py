@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from modelmate.db.base import utcnow
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune import service
 from modelmate.jobs import repository as jobs_repo

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hubdata import chat_rows, text_rows
 
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.jobs.worker import Worker
 from modelmate.models import Job
 

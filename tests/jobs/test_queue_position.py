@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from modelmate.demo import hub as demo_hub
+from modelmate.demo import hub_runs as demo_hub
 from modelmate.finetune import service as finetune
 from modelmate.finetune.schemas import RunCreate
 from modelmate.jobs import queue
@@ -25,7 +25,7 @@ def launch(client, dataset_id: int, name: str) -> dict:
 
 
 def launch_demo(database, settings, owner_id: int, dataset_id: int, name: str) -> tuple[int, int]:
-    """A run queued the way the hub demo queues its runs (``demo.hub._launch``): (run id, job id)."""
+    """A run queued the way the hub demo queues its runs (``demo.hub_runs._launch``): (run id, job id)."""
     with database.session() as s:
         user = s.get(User, owner_id)
         payload = RunCreate(name=name, base_model="tiny", dataset_id=dataset_id, mode="expert", preset="quick",

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from modelmate.db.base import utcnow
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune.runner import group_alive
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.worker import Worker

@@ -18,8 +18,8 @@ from sqlalchemy import Float, delete, func, literal_column, select
 from modelmate.db.engine import Database
 from modelmate.models import Entry, EntryTag, Model, SearchDocument, Tag, User
 from modelmate.search import repository as search_repo
-from modelmate.search.fulltext import pg_tsquery, pg_tsquery_compact, pg_tsv
 from modelmate.tracker import repository as repo
+from modelmate.tracker.repository import pg_tsquery, pg_tsquery_compact, pg_tsv
 from modelmate.tracker.schemas import EntryFilter
 
 STATUSES = ["wishlist", "tried", "studied", "using", "archived"]

@@ -14,9 +14,10 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from modelmate.accounts.middleware import AuthMiddleware
-from modelmate.api.hosts import HostPolicy, parse_host_pattern, split_host
+from modelmate.api.hosts import HostPolicy
 from modelmate.app import create_app
 from modelmate.config import Settings
+from modelmate.hostnames import parse_host_pattern, split_host
 from modelmate.models import Entry, User
 
 API = "/api/v1"

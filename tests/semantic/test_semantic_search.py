@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from modelmate.jobs.worker import Worker
 from modelmate.models import EntryEmbedding, Job
+from modelmate.search import service as search_service
 from modelmate.semantic import service
 
 CATALOG = [
@@ -148,6 +149,6 @@ def test_semantic_can_be_turned_off(tmp_path, database):
 
 
 def test_rrf_fusion():
-    fused = service.rrf([[1, 2, 3], [3, 4]])
+    fused = search_service.rrf([[1, 2, 3], [3, 4]])
     assert [i for i, _ in fused] == [3, 1, 2, 4]
     assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)

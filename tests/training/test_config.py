@@ -7,13 +7,6 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from modelmate.training.base_models import (
-    BASE_MODELS,
-    CHATML_CHAT_TEMPLATE,
-    count_parameters,
-    find_spec,
-    tiny_spec,
-)
 from modelmate.training.config import (
     PRESETS,
     TrainingConfig,
@@ -22,6 +15,13 @@ from modelmate.training.config import (
     lora_parameters,
     plan_steps,
     resolve_config,
+)
+from modelmate.training.model_specs import (
+    BASE_MODELS,
+    CHATML_CHAT_TEMPLATE,
+    count_parameters,
+    find_spec,
+    tiny_spec,
 )
 
 # --- base models ----------------------------------------------------------------------------------------------

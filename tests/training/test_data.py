@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ml_fixtures import make_tokenizer
-from modelmate.training import base_models
+from modelmate.training import model_specs
 from modelmate.training.data import (
     IGNORE_INDEX,
     MAX_ERRORS,
@@ -289,9 +289,9 @@ def test_encode_messages_trains_only_assistant_turns():
 
 
 @pytest.mark.parametrize("template,expected", [
-    (base_models.LLAMA3_CHAT_TEMPLATE, "The model reads the answer.<|eot_id|>It learns today.<|eot_id|>"),
-    (base_models.MISTRAL_CHAT_TEMPLATE, " The model reads the answer.<|endoftext|> It learns today.<|endoftext|>"),
-    (base_models.QWEN25_CHAT_TEMPLATE, "The model reads the answer.<|im_end|>\nIt learns today.<|im_end|>\n"),
+    (model_specs.LLAMA3_CHAT_TEMPLATE, "The model reads the answer.<|eot_id|>It learns today.<|eot_id|>"),
+    (model_specs.MISTRAL_CHAT_TEMPLATE, " The model reads the answer.<|endoftext|> It learns today.<|endoftext|>"),
+    (model_specs.QWEN25_CHAT_TEMPLATE, "The model reads the answer.<|im_end|>\nIt learns today.<|im_end|>\n"),
 ])
 def test_label_masking_with_the_real_models_templates(template, expected):
     tok = make_tokenizer(template)

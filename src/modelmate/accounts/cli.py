@@ -25,8 +25,8 @@ def credentials_path() -> Path:
 
 
 def _database(settings: Settings):
-    from modelmate.db import migrate
-    from modelmate.db.engine import Database
+    from modelmate.db import migrate  # lazy: start-up (CLI command)
+    from modelmate.db.engine import Database  # lazy: start-up (CLI command)
 
     db = Database.from_settings(settings)
     migrate.upgrade(db)
@@ -48,9 +48,9 @@ def users_create(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
 ) -> None:
     """Create an account. The first account takes over everything logged in single-user mode."""
-    from modelmate.accounts import service
-    from modelmate.accounts.schemas import normalise_email, normalise_username
-    from modelmate.errors import AppError
+    from modelmate.accounts import service  # lazy: start-up (CLI command)
+    from modelmate.accounts.schemas import normalise_email, normalise_username  # lazy: start-up (CLI command)
+    from modelmate.errors import AppError  # lazy: start-up (CLI command)
 
     try:
         username, email = normalise_username(username), normalise_email(email)
@@ -72,7 +72,7 @@ def users_create(
     finally:
         db.dispose()
     if first:
-        from modelmate.accounts import setup
+        from modelmate.accounts import setup  # lazy: start-up (CLI command)
 
         setup.discard(settings)  # the browser's one-time setup token is no longer needed
     console.print(summary)
@@ -84,7 +84,7 @@ def users_create(
 @users_app.command("list")
 def users_list() -> None:
     """List accounts."""
-    from modelmate.accounts import repository
+    from modelmate.accounts import repository  # lazy: start-up (CLI command)
 
     db = _database(Settings())
     try:
@@ -105,8 +105,8 @@ def users_set_password(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
 ) -> None:
     """Set an account's password (recovery) and sign out all its sessions."""
-    from modelmate.accounts import repository, security
-    from modelmate.db.base import utcnow
+    from modelmate.accounts import repository, security  # lazy: start-up (CLI command)
+    from modelmate.db.base import utcnow  # lazy: start-up (CLI command)
 
     password = _read_password(password_stdin, "New password")
     db = _database(Settings())

@@ -31,9 +31,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelmate.accounts import security
 from modelmate.accounts.ratelimit import AuthRateLimiter, DatabaseBackend, RateLimited
-from modelmate.accounts.service import SESSION_LIFETIME, Principal, resolve_api_token, resolve_session_cookie
-from modelmate.api.hosts import Origin, origin_of_url
+from modelmate.accounts.service import (
+    SESSION_LIFETIME,
+    Principal,
+    request_user,
+    resolve_api_token,
+    resolve_session_cookie,
+)
 from modelmate.errors import error_response
+from modelmate.hostnames import Origin, origin_of_url
 
 SESSION_COOKIE = "mm_session"
 CSRF_COOKIE = "mm_csrf"
@@ -182,9 +188,11 @@ def set_session_cookies(response: Response, session_id: str, csrf_token: str, *,
 
 
 def install(app: FastAPI) -> None:
-    """Add the authentication middleware, the login rate limiter and the 429 error handler. The limiter's counters
-    live in the app's database, shared with every other server process using it (wall-clock times)."""
+    """Add the authentication middleware, the request-user rule, the login rate limiter and the 429 error handler.
+    The limiter's counters live in the app's database, shared with every other server process using it
+    (wall-clock times)."""
     app.state.auth_limiter = AuthRateLimiter(DatabaseBackend(app.state.db), clock=time.time)
+    app.state.resolve_user = request_user  # who a request acts as, for modelmate.api.deps (below the domains)
     app.add_middleware(AuthMiddleware)
 
     @app.exception_handler(RateLimited)

@@ -21,18 +21,13 @@ from modelmate.accounts.ratelimit import AuthRateLimiter
 from modelmate.accounts.schemas import TokenCreate, UserAdminUpdate
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database, immediate_transaction
-from modelmate.errors import AppError, ConflictError, ForbiddenError, NotFoundError, ValidationFailed
+from modelmate.errors import ConflictError, ForbiddenError, NotFoundError, Unauthorized, ValidationFailed
 from modelmate.models import ApiToken, User, UserSession
 
 LOCAL_USERNAME = "local"
 SESSION_LIFETIME = timedelta(days=14)
 TOUCH_INTERVAL = timedelta(minutes=1)  # sliding expiry / last_used_at written at most once a minute
 INVALID_LOGIN = "invalid username or password"
-
-
-class Unauthorized(AppError):
-    status_code = 401
-    code = "unauthorized"
 
 
 # --- single-user mode ---------------------------------------------------------------------------------------
@@ -65,6 +60,18 @@ def cli_user(session: Session, username: str | None = None) -> User:
 
 def auth_mode(session: Session) -> str:
     return "accounts" if repo.has_accounts(session) else "single_user"
+
+
+def request_user(session: Session, principal: Principal | None) -> User | None:
+    """The user a request acts as (installed as ``app.state.resolve_user`` for :mod:`modelmate.api.deps`): the
+    active account a session or API token resolved to; with no credential, the local user in single-user mode
+    (recreated if its row was removed) and nobody once real accounts exist."""
+    if principal is not None:
+        user = session.get(User, principal.user_id)
+        return user if user is not None and user.is_active and not user.is_local else None
+    if auth_mode(session) == "accounts":
+        return None
+    return ensure_local_user(session)
 
 
 # --- accounts -----------------------------------------------------------------------------------------------

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from modelmate.config import Settings
 from modelmate.db.engine import Database, immediate_transaction
+from modelmate.errors import ForbiddenError, Unauthorized
 from modelmate.models import User
 
 MAX_ID = 2**63 - 1  # BIGINT; larger ids cannot exist, and the drivers overflow on them (500)
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIGN_IN = "sign in to continue (or send an API token: Authorization: Bearer mm_...)"
 
 
 def get_settings(request: Request) -> Settings:
@@ -79,30 +81,24 @@ def get_principal(request: Request):
     return getattr(request.state, "principal", None)
 
 
+# Who a request acts as is the accounts domain's rule; it sits above this module, so the app factory hands the
+# rule in (``accounts.middleware.install`` sets ``app.state.resolve_user`` to ``accounts.service.request_user``).
+UserResolver = Callable[[Session, Any], User | None]
+
+
 def get_optional_user(request: Request, session: Annotated[Session, SESSION]) -> User | None:
     """The signed-in user; in single-user mode (no real account yet) the local user; otherwise None."""
-    from modelmate.accounts import service as accounts
-
-    principal = get_principal(request)
-    if principal is not None:
-        user = session.get(User, principal.user_id)
-        if user is not None and user.is_active and not user.is_local:
-            return user
-        return None
-    if accounts.auth_mode(session) == "accounts":
-        return None
-    user = accounts.ensure_local_user(session)  # recreated if the row was removed under us
-    if user is not None:
-        request.app.state.local_user_id = user.id
+    resolve: UserResolver = request.app.state.resolve_user
+    user = resolve(session, get_principal(request))
+    if user is not None and user.is_local:
+        request.app.state.local_user_id = user.id  # recreated if the row was removed under us
     return user
 
 
 def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
     """The user a request acts as. Anonymous requests once accounts exist → 401."""
     if user is None:
-        from modelmate.accounts.service import Unauthorized
-
-        raise Unauthorized("sign in to continue (or send an API token: Authorization: Bearer mm_...)")
+        raise Unauthorized(SIGN_IN)
     return user
 
 
@@ -110,8 +106,6 @@ def require_session_auth(request: Request, user: Annotated[User, Depends(get_cur
     """Sensitive account actions (new API tokens, password change) need a browser session, not a token."""
     principal = get_principal(request)
     if principal is not None and principal.kind != "session":
-        from modelmate.errors import ForbiddenError
-
         raise ForbiddenError("API tokens cannot do this; sign in with your password", code="session_required")
     return user
 

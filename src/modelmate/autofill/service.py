@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelmate.autofill import github, hf, upstream
+from modelmate.autofill import repository as repo
 from modelmate.autofill.schemas import AutofillPreview, FieldDiff
 from modelmate.autofill.urls import Target, parse
 from modelmate.catalog.schemas import MODEL_FIELDS
@@ -137,8 +138,6 @@ def refresh_all(db, settings: Settings, owner_id: int,
                 progress: Callable[[float, str], None]) -> dict[str, Any]:
     """Preview every entry of ``owner_id`` that names a repository; the job result lists the proposed changes.
     Stops early (keeping what it has) when upstream rate-limits us."""
-    from modelmate.autofill import repository as repo
-
     with db.session() as session:
         ids = repo.entries_with_repositories(session, owner_id)
     results: list[dict[str, Any]] = []

@@ -31,10 +31,10 @@ def eval_command(
     user: str = USER_OPTION,
 ) -> None:
     """Evaluate a model on the benchmark suites (lm-evaluation-harness)."""
-    from modelmate.benchmarking import service
-    from modelmate.benchmarking.schemas import EvaluationCreate
-    from modelmate.errors import AppError
-    from modelmate.models import User
+    from modelmate.benchmarking import service  # lazy: start-up (CLI command)
+    from modelmate.benchmarking.schemas import EvaluationCreate  # lazy: start-up (CLI command)
+    from modelmate.errors import AppError  # lazy: start-up (CLI command)
+    from modelmate.models import User  # lazy: start-up (CLI command)
 
     if mode not in ("quick", "full"):
         err_console.print("[red]error:[/] --mode must be quick or full")
@@ -42,7 +42,7 @@ def eval_command(
     settings = Settings()
     db = _database(settings)
     try:
-        from modelmate.finetune.base_models import seed_base_models
+        from modelmate.finetune.base_catalog import seed_base_models  # lazy: start-up (CLI command)
 
         seed_base_models(db, settings)
         if model.strip().lower() == "tiny":
@@ -73,8 +73,8 @@ def eval_command(
 
 
 def _snapshot(db, user_id: int, evaluation_id: int):
-    from modelmate.benchmarking import service
-    from modelmate.models import User
+    from modelmate.benchmarking import service  # lazy: start-up (CLI command)
+    from modelmate.models import User  # lazy: start-up (CLI command)
 
     with db.session() as session:
         return service.get_evaluation(session, session.get(User, user_id), evaluation_id)
@@ -83,7 +83,7 @@ def _snapshot(db, user_id: int, evaluation_id: int):
 def _follow(db, settings: Settings, user_id: int, evaluation_id: int, job_id: int | None):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from modelmate.jobs.worker import LocalFallback
+    from modelmate.jobs.worker import LocalFallback  # lazy: start-up (CLI command)
 
     local = LocalFallback(db, settings, kind="evaluate", job_id=job_id, wait_s=CLAIM_WAIT_S)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),

@@ -25,7 +25,10 @@ from modelmate.config import Settings
 from modelmate.db.base import utcnow
 from modelmate.enums import FINISHED_EVALUATION_STATUSES, FINISHED_JOB_STATUSES, EvaluationStatus, JobKind
 from modelmate.errors import NotFoundError, ValidationFailed
-from modelmate.evaluation import suites
+from modelmate.evaluation import mirror, suites
+from modelmate.finetune import adapters
+from modelmate.finetune import base_catalog as bases
+from modelmate.finetune import repository as ft_repo
 from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs import service as jobs
 from modelmate.models import BenchmarkResult, Evaluation, Job, Model, User
@@ -45,8 +48,6 @@ def harness_version() -> str:
 
 
 def _specs_digest(specs: list[suites.TaskSpec]) -> str:
-    from modelmate.evaluation import mirror
-
     digest = hashlib.sha256()
     for spec in specs:
         digest.update(json.dumps([spec.name, spec.n_shot, [m.name + "," + m.filter for m in spec.metrics]]).encode())
@@ -95,8 +96,6 @@ def visible(model: Model, user: User) -> bool:
 
 def resolve_model(session: Session, user: User, ref: str) -> Model:
     """A catalog model by id, base-model key or Hugging Face id; 404 when unknown to ``user``."""
-    from modelmate.finetune import repository as ft_repo
-
     ref = ref.strip()
     model: Model | None = None
     if ref.isdigit() and len(ref) <= 18:
@@ -114,9 +113,6 @@ def resolve_model(session: Session, user: User, ref: str) -> Model:
 def stored_weights(settings: Settings, session: Session, model: Model) -> tuple[str | None, str | None]:
     """``(base model key, adapter key)`` in the artifact store, for an evaluation on a Ray node (None where the
     weights are not in the store: the node then uses the path or Hugging Face id of :func:`weights_of`)."""
-    from modelmate.finetune import adapters
-    from modelmate.finetune import base_models as bases
-
     adapter_key = None
     base = model
     if (model.hub_info or {}).get("adapter") and model.base_model_id:
@@ -130,15 +126,12 @@ def stored_weights(settings: Settings, session: Session, model: Model) -> tuple[
 def weights_of(settings: Settings, session: Session, model: Model) -> tuple[str, str | None]:
     """What the evaluation loads: ``(model dir or Hugging Face id, adapter dir or None)``; ValueError when the model
     has no weights this server can load."""
-    from modelmate.finetune import base_models as bases
-
     info = model.hub_info or {}
     if info.get("adapter") and info.get("artifact_uri"):
         base = repo.get_model(session, model.base_model_id) if model.base_model_id else None
         if base is None:
             raise ValueError("the fine-tuned model's base model is no longer in the catalog")
         source, _ = weights_of(settings, session, base)
-        from modelmate.finetune import adapters
 
         try:
             adapter = adapters.adapter_dir(settings, model)

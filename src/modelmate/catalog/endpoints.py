@@ -1,4 +1,5 @@
-"""Catalog models: /api/v1/models."""
+"""Catalog models: /api/v1/models (PATCH /models/{id} lives in tracker/endpoints.py: an edit refreshes the search
+documents of every entry that shows the model, which is the tracker's work)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from modelmate.api.deps import CurrentUser, IdPath, SessionDep
-from modelmate.catalog import repository as repo
 from modelmate.catalog import service
-from modelmate.catalog.schemas import ModelCreate, ModelOut, ModelPage, ModelUpdate, model_out
+from modelmate.catalog.schemas import ModelCreate, ModelOut, ModelPage, model_out
 from modelmate.enums import ModelKind, ModelType
 from modelmate.errors import ErrorResponse, OpenApiResponses
-from modelmate.tracker.service import update_catalog_model
 
 router = APIRouter(prefix="/models", tags=["catalog"])
 ERRORS: OpenApiResponses = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 403: {"model": ErrorResponse}}
@@ -30,9 +29,9 @@ def list_models(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ModelPage:
-    items, total = repo.list_models(session, viewer_id=user.id, q=q, model_type=[t.value for t in model_type],
-                                    kind=[k.value for k in kind], developer=developer, sort=sort, order=order,
-                                    limit=limit, offset=offset)
+    items, total = service.list_models(session, viewer_id=user.id, q=q, model_type=[t.value for t in model_type],
+                                       kind=[k.value for k in kind], developer=developer, sort=sort, order=order,
+                                       limit=limit, offset=offset)
     return ModelPage(items=[model_out(m, user) for m in items], total=total, limit=limit, offset=offset)
 
 
@@ -44,11 +43,6 @@ def create_model(payload: ModelCreate, session: SessionDep, user: CurrentUser) -
 @router.get("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Get a catalog model")
 def get_model(model_id: IdPath, session: SessionDep, user: CurrentUser) -> ModelOut:
     return model_out(service.get_visible(session, user, model_id), user)
-
-
-@router.patch("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Update a catalog model")
-def update_model(model_id: IdPath, payload: ModelUpdate, session: SessionDep, user: CurrentUser) -> ModelOut:
-    return model_out(update_catalog_model(session, user, model_id, payload), user)
 
 
 @router.delete("/{model_id}", status_code=204, responses=ERRORS, summary="Delete an unused catalog model")

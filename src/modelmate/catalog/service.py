@@ -167,6 +167,13 @@ def apply_model_changes(session: Session, user: User, model: Model, changes: dic
     return changed
 
 
+def list_models(session: Session, *, viewer_id: int, q: str | None, model_type: list[str], kind: list[str],
+                developer: str | None, sort: str, order: str, limit: int, offset: int) -> tuple[list[Model], int]:
+    """One page of the catalog rows this viewer can see (public rows and their own private ones)."""
+    return repo.list_models(session, viewer_id=viewer_id, q=q, model_type=model_type, kind=kind, developer=developer,
+                            sort=sort, order=order, limit=limit, offset=offset)
+
+
 def delete_model(session: Session, user: User, model_id: int) -> None:
     model = get_visible(session, user, model_id)
     if not can_edit(user, model):

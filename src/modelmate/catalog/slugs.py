@@ -1,6 +1,6 @@
 """URL names ("slugs") of fine-tuned models: ``/m/<owner>/<slug>`` and the hub repo id ``<owner>/<slug>``.
 
-Pure functions (the migration that backfilled old rows uses :func:`slugify` too, so keep it stable).
+Pure functions. Migration 0003 backfilled old rows with a frozen copy of these two (migrations import no app code).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _database(settings: Settings):
-    from modelmate.db import migrate
-    from modelmate.db.engine import Database
+    from modelmate.db import migrate  # lazy: start-up (CLI command)
+    from modelmate.db.engine import Database  # lazy: start-up (CLI command)
 
     db = Database.from_settings(settings)
     migrate.upgrade(db)
@@ -50,12 +50,12 @@ def upload(
     user: str = typer.Option(None, "--user", help="Account to upload as (default: the local user or first admin)"),
 ) -> None:
     """Validate a dataset file and store it; prints the new dataset's id."""
-    from modelmate.accounts.service import cli_user
-    from modelmate.datasets import service
-    from modelmate.datasets.schemas import FormatChoice, UploadFields
-    from modelmate.db.engine import immediate_transaction
-    from modelmate.enums import Visibility
-    from modelmate.errors import AppError
+    from modelmate.accounts.service import cli_user  # lazy: start-up (CLI command)
+    from modelmate.datasets import service  # lazy: start-up (CLI command)
+    from modelmate.datasets.schemas import FormatChoice, UploadFields  # lazy: start-up (CLI command)
+    from modelmate.db.engine import immediate_transaction  # lazy: start-up (CLI command)
+    from modelmate.enums import Visibility  # lazy: start-up (CLI command)
+    from modelmate.errors import AppError  # lazy: start-up (CLI command)
 
     try:
         choice = FormatChoice(format.lower())
@@ -99,9 +99,9 @@ def list_(
     limit: int = typer.Option(50, "--limit", min=1, max=1000),
 ) -> None:
     """Your datasets and public ones, newest first."""
-    from modelmate.accounts.service import cli_user
-    from modelmate.datasets import service
-    from modelmate.errors import AppError
+    from modelmate.accounts.service import cli_user  # lazy: start-up (CLI command)
+    from modelmate.datasets import service  # lazy: start-up (CLI command)
+    from modelmate.errors import AppError  # lazy: start-up (CLI command)
 
     settings = Settings()
     db = _database(settings)

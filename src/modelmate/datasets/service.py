@@ -39,7 +39,6 @@ from modelmate.models import Dataset, Model, User
 from modelmate.storage import ContentStore, TooLarge
 from modelmate.storage.artifacts import artifact_store
 from modelmate.storage.cache import local_cache
-from modelmate.training.base_models import TINY_KEY
 from modelmate.training.data import (
     DataErrors,
     canonical_bytes,
@@ -48,6 +47,7 @@ from modelmate.training.data import (
     read_canonical,
     split_indices,
 )
+from modelmate.training.model_specs import TINY_KEY
 from modelmate.training.stats import dataset_stats
 
 log = logging.getLogger(__name__)

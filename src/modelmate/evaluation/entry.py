@@ -29,7 +29,9 @@ import traceback
 from pathlib import Path
 from typing import Any, Literal
 
+from modelmate.jsonutil import write_json_atomic
 from modelmate.training.entry import _sanitize, event_channel
+from modelmate.training.environment import configure_threads
 
 SPEC_KEYS = {"model", "adapter", "domains", "tasks", "mode", "data_dir", "cache_dir", "code_execution_enabled",
              "quick_size", "threads", "device", "result_path",
@@ -79,7 +81,6 @@ def failure_event(exc: BaseException, mode: str) -> dict[str, Any]:
 def _write_result(path: str | None, event: dict[str, Any]) -> bool:
     if not path:
         return False
-    from modelmate.jsonutil import write_json_atomic
 
     try:
         write_json_atomic(Path(path), json.loads(json.dumps(event, default=str)))
@@ -120,8 +121,6 @@ def load_checkpoint(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def checkpointer(spec: dict[str, Any], done: dict[str, dict[str, Any]]):
     """``on_task_done`` for the runner: adds the record and rewrites the checkpoint (atomically)."""
-    from modelmate.jsonutil import write_json_atomic
-
     path = spec.get("checkpoint_path")
     key = fingerprint(spec)
 
@@ -145,10 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         spec = validate(json.loads(Path(args[0]).read_text(encoding="utf-8")))
         mode = "full" if spec.get("mode") == "full" else "quick"  # validate() allows only these two
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        from modelmate.training.environment import configure_threads
 
         configure_threads(spec.get("threads"))
-        from modelmate.evaluation.runner import load_model, run_benchmarks
+        from modelmate.evaluation.runner import load_model, run_benchmarks  # lazy: start-up (lm-eval runner)
 
         emit({"type": "log", "message": f"loading {spec['model']}" + (" + adapter" if spec.get("adapter") else "")
                                         + f"; pid {os.getpid()}"})

@@ -114,7 +114,7 @@ def load_model(model_dir: Path, adapter_dir: Path | None = None, *, device: str 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .fastlm import FastLM
+    from .fastlm import FastLM  # lazy: start-up (lm-eval, torch)
 
     check_safetensors_dir(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)

@@ -31,8 +31,8 @@ CLAIM_WAIT_S = 3.0  # --wait: how long a queued run may wait for another worker 
 
 
 def _database(settings: Settings):
-    from modelmate.db import migrate
-    from modelmate.db.engine import Database
+    from modelmate.db import migrate  # lazy: start-up (CLI command)
+    from modelmate.db.engine import Database  # lazy: start-up (CLI command)
 
     db = Database.from_settings(settings)
     migrate.upgrade(db)
@@ -40,8 +40,8 @@ def _database(settings: Settings):
 
 
 def _user_id(db, username: str | None) -> int:
-    from modelmate.accounts.service import cli_user
-    from modelmate.errors import AppError
+    from modelmate.accounts.service import cli_user  # lazy: start-up (CLI command)
+    from modelmate.errors import AppError  # lazy: start-up (CLI command)
 
     try:
         with db.session() as session:
@@ -76,10 +76,10 @@ def worker(
                                                                        "local cluster"),
 ) -> None:
     """Run background jobs (fine-tuning, embeddings, metadata refresh) in this process until stopped."""
-    from modelmate.finetune.service import reconcile_runs
-    from modelmate.jobs import registry
-    from modelmate.jobs.worker import Worker
-    from modelmate.semantic import embedder
+    from modelmate.finetune.service import reconcile_runs  # lazy: start-up (CLI command)
+    from modelmate.jobs import registry  # lazy: start-up (CLI command)
+    from modelmate.jobs.worker import Worker  # lazy: start-up (CLI command)
+    from modelmate.semantic import embedder  # lazy: start-up (CLI command)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _executor_settings(Settings(), executor, ray_address)
@@ -137,7 +137,7 @@ def _executor_settings(settings: Settings, executor: str | None, ray_address: st
 def parse_sets(items: list[str]) -> dict[str, Any]:
     """``key=value`` pairs; values are JSON when they parse (numbers, true/false, null, lists), else text;
     list fields also take comma-separated text."""
-    from modelmate.training.config import config_fields
+    from modelmate.training.config import config_fields  # lazy: start-up (CLI command)
 
     types = {f["name"]: f["type"] for f in config_fields()}
     out: dict[str, Any] = {}
@@ -157,10 +157,10 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 
 
 def _dataset_id(db, settings: Settings, user_id: int, ref: str, base: str) -> int:
-    from modelmate.datasets import service as datasets
-    from modelmate.datasets.schemas import UploadFields
-    from modelmate.errors import AppError
-    from modelmate.models import User
+    from modelmate.datasets import service as datasets  # lazy: start-up (CLI command)
+    from modelmate.datasets.schemas import UploadFields  # lazy: start-up (CLI command)
+    from modelmate.errors import AppError  # lazy: start-up (CLI command)
+    from modelmate.models import User  # lazy: start-up (CLI command)
 
     path = Path(ref)
     if path.is_file():
@@ -183,7 +183,7 @@ def _dataset_id(db, settings: Settings, user_id: int, ref: str, base: str) -> in
 
 
 def _ensure_tiny(db, settings: Settings) -> None:
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases  # lazy: start-up (CLI command)
 
     if bases.tiny_built(bases.tiny_dir(settings)):
         with db.session() as session:
@@ -206,16 +206,16 @@ def train(
     user: str = USER_OPTION,
 ) -> None:
     """Fine-tune a base model on a dataset with LoRA."""
-    from modelmate.errors import AppError
-    from modelmate.finetune import service
-    from modelmate.finetune.schemas import RunCreate
-    from modelmate.models import User
+    from modelmate.errors import AppError  # lazy: start-up (CLI command)
+    from modelmate.finetune import service  # lazy: start-up (CLI command)
+    from modelmate.finetune.schemas import RunCreate  # lazy: start-up (CLI command)
+    from modelmate.models import User  # lazy: start-up (CLI command)
 
     settings = Settings()
     overrides = parse_sets(sets or [])
     db = _database(settings)
     try:
-        from modelmate.finetune.base_models import seed_base_models
+        from modelmate.finetune.base_catalog import seed_base_models  # lazy: start-up (CLI command)
 
         seed_base_models(db, settings)
         if base.strip().lower() == "tiny":
@@ -251,8 +251,8 @@ def _follow(db, settings: Settings, user_id: int, run_id: int, job_id: int):
     """Rich progress until the run ends; runs the job in this process when no worker claims it in time."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from modelmate.finetune import service
-    from modelmate.jobs.worker import LocalFallback
+    from modelmate.finetune import service  # lazy: start-up (CLI command)
+    from modelmate.jobs.worker import LocalFallback  # lazy: start-up (CLI command)
 
     local = LocalFallback(db, settings, kind="train", job_id=job_id, wait_s=CLAIM_WAIT_S)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -322,8 +322,8 @@ def runs_list(
     user: str = USER_OPTION,
 ) -> None:
     """List your runs, newest first."""
-    from modelmate.finetune import service
-    from modelmate.models import User
+    from modelmate.finetune import service  # lazy: start-up (CLI command)
+    from modelmate.models import User  # lazy: start-up (CLI command)
 
     try:
         wanted = RunStatus(status) if status else None
@@ -346,9 +346,9 @@ def runs_list(
 
 
 def _one_run(run_id: int, user: str | None, action: str):
-    from modelmate.errors import AppError
-    from modelmate.finetune import service
-    from modelmate.models import User
+    from modelmate.errors import AppError  # lazy: start-up (CLI command)
+    from modelmate.finetune import service  # lazy: start-up (CLI command)
+    from modelmate.models import User  # lazy: start-up (CLI command)
 
     settings = Settings()
     db = _database(settings)
@@ -412,7 +412,7 @@ def build_tiny_command(
     """Build the TOY base model 'tiny' on this machine (tokenizer trained locally, nothing downloaded)."""
     from rich.progress import Progress
 
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases  # lazy: start-up (CLI command)
 
     settings = Settings()
     db = _database(settings)
@@ -451,7 +451,7 @@ def models_add_local(
     license: str = typer.Option("unknown", "--license", max=100, help="The model's license"),
 ) -> None:
     """Register a model directory on this machine as a base model (safetensors only, no remote code)."""
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases  # lazy: start-up (CLI command)
 
     settings = Settings()
     db = _database(settings)
@@ -479,7 +479,7 @@ def models_add_gguf(
     and chat template; the file's sha256 and quantization are recorded."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from modelmate.finetune import model_imports
+    from modelmate.finetune import model_imports  # lazy: start-up (CLI command)
 
     settings = Settings()
     db = _database(settings)
@@ -519,10 +519,10 @@ def models_pull(
     download) and register it for fine-tuning."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-    from modelmate.db.engine import immediate_transaction
-    from modelmate.finetune import base_models as bases
-    from modelmate.finetune import hf_pull
-    from modelmate.training.base_models import find_spec
+    from modelmate.db.engine import immediate_transaction  # lazy: start-up (CLI command)
+    from modelmate.finetune import base_catalog as bases  # lazy: start-up (CLI command)
+    from modelmate.finetune import hf_pull  # lazy: start-up (CLI command)
+    from modelmate.training.model_specs import find_spec  # lazy: start-up (CLI command)
 
     settings = Settings()
     known = find_spec(hf_id)
@@ -564,7 +564,7 @@ def models_pull(
 @models_app.command("list")
 def models_list() -> None:
     """The base models you can fine-tune and whether each is ready."""
-    from modelmate.finetune import base_models as bases
+    from modelmate.finetune import base_catalog as bases  # lazy: start-up (CLI command)
 
     settings = Settings()
     db = _database(settings)

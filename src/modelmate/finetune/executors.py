@@ -45,7 +45,7 @@ def start(settings: Settings, *, entry_module: str, spec_path: Path, cwd: Path, 
     """A started child: local, or (``MODELMATE_EXECUTOR=ray`` and a ``remote`` spec) a Ray task."""
     child: ChildProcess | RayProcess
     if uses_ray(settings) and remote is not None:
-        from modelmate.finetune.ray_process import RayProcess
+        from modelmate.finetune.ray_process import RayProcess  # lazy: start-up (ray)
 
         node_env = {k: v for k, v in env.items() if k != "MODELMATE_PARENT_PID"}  # the node's parent is Ray's worker
         threads = settings.train_threads

@@ -25,16 +25,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelmate.config import Settings
+from modelmate.datasets.service import get_visible
 from modelmate.enums import ModelKind
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
 from modelmate.finetune import adapters
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import ForkParentRef, ForkTemplateOut
 from modelmate.models import Model, TrainingRun, User
 from modelmate.storage.artifacts import StoreUnavailable
 from modelmate.storage.private import tighten_tree
-from modelmate.training.base_models import BaseModelSpec
+from modelmate.training.model_specs import BaseModelSpec
 
 LOCKED_FIELDS = ("r", "alpha", "target_modules", "use_dora", "use_rslora")
 ADAPTER_FILES = adapters.ADAPTER_FILES
@@ -141,8 +142,6 @@ def copy_parent_adapter(source: Path | None, run_dir: Path) -> Path:
 
 def fork_template(session: Session, settings: Settings, user: User, model_id: int) -> ForkTemplateOut:
     """What the builder needs to fork ``model_id``: its base, data, preset, full config and the locked fields."""
-    from modelmate.datasets.service import get_visible
-
     parent = repo.model_by_id(session, model_id)
     if parent is None or not bases.visible(parent, user):
         raise NotFoundError(f"model {model_id} not found")

@@ -46,7 +46,8 @@ from typing import Any
 from modelmate.config import Settings
 from modelmate.finetune.hf_progress import Progress, ProgressTracker, describe, fraction, human_bytes
 from modelmate.jsonutil import write_json_atomic
-from modelmate.training.base_models import SUPPORTED_ARCHITECTURES
+from modelmate.training.model_specs import SUPPORTED_ARCHITECTURES
+from modelmate.training.tiny import UnsafeModelError, check_model_dir
 
 # What a base model needs, and nothing that can run code when loaded.
 SAFE_PATTERNS = [
@@ -184,8 +185,6 @@ def check_config(repo_id: str, config: Any, *, check_architecture: bool = True) 
 
 def verify_snapshot(repo_id: str, path: Path, *, check_architecture: bool = True) -> None:
     """The loader's safety check (no pickle, safetensors present, no remote code) plus :func:`check_config`."""
-    from modelmate.training.tiny import UnsafeModelError, check_model_dir
-
     try:
         check_model_dir(path)
     except UnsafeModelError as exc:

@@ -34,13 +34,13 @@ from modelmate.datasets.service import clean_text
 from modelmate.db.engine import Database
 from modelmate.enums import JobKind, ModelKind
 from modelmate.errors import ConflictError, ForbiddenError, ValidationFailed
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import GGUFImportAccepted, GGUFImportFields
 from modelmate.jobs import service as jobs
 from modelmate.models import User
 from modelmate.training import gguf
-from modelmate.training.base_models import local_key
+from modelmate.training.model_specs import local_key
 
 UPLOAD_FOLDER = "imports"
 UPLOAD_PREFIX = "gguf-"
@@ -48,7 +48,7 @@ UPLOAD_SUFFIX = ".gguf"
 _UPLOAD_NAME = re.compile(r"^gguf-[A-Za-z0-9_]{1,64}\.gguf$")
 TEXT_FIELDS = {"name": 200, "license": 100}  # the form's text fields and their maximum lengths
 ORPHAN_AGE_S = 3600.0
-LOCAL_DEVELOPER = "local"  # the developer training.base_models.local_spec gives imported models
+LOCAL_DEVELOPER = "local"  # the developer training.model_specs.local_spec gives imported models
 
 
 @dataclass

@@ -28,12 +28,12 @@ from pathlib import Path
 
 from modelmate.config import Settings
 from modelmate.db.engine import Database, immediate_transaction
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.models import Model
-from modelmate.training import base_models as specs
 from modelmate.training import gguf
-from modelmate.training.base_models import SMOLLM2_KEY
+from modelmate.training import model_specs as specs
+from modelmate.training.model_specs import SMOLLM2_KEY
 
 log = logging.getLogger("modelmate.finetune")
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from modelmate.catalog.repository import normalise_key, slug_taken
 from modelmate.catalog.slugs import dedupe, slugify
 from modelmate.config import Settings
+from modelmate.datasets.service import get_visible
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database
 from modelmate.enums import (
@@ -30,7 +31,7 @@ from modelmate.enums import (
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
 from modelmate.evaluation import suites
 from modelmate.finetune import adapters, forks
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import (
     BaseModelOut,
@@ -56,7 +57,7 @@ from modelmate.jobs import repository as jobs_repo
 from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun, User
 from modelmate.storage.artifacts import StoreUnavailable, artifact_store
 from modelmate.training import config as training_config
-from modelmate.training.base_models import BaseModelSpec
+from modelmate.training.model_specs import BaseModelSpec
 
 FINAL_RUN = FINISHED_RUN_STATUSES
 TRAIN_MAX_ATTEMPTS = 3  # a worker lost mid-run is retried (resuming from its checkpoint); training failures are not
@@ -102,8 +103,6 @@ def resolve_config(preset: str | None, overrides: dict[str, Any] | None,
 
 def _dataset(session: Session, user: User, dataset_id: int) -> Dataset:
     """A live dataset you own or that is public; anything else (deleted, someone's private one) is 404."""
-    from modelmate.datasets.service import get_visible
-
     return get_visible(session, user, dataset_id)
 
 

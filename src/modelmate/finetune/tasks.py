@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from modelmate.datasets.service import dataset_key
+from modelmate.datasets.service import dataset_key, dataset_path
 from modelmate.db.base import utcnow
 from modelmate.enums import JobKind, RunStatus
 from modelmate.finetune import adapters, executors, forks, hf_pull, service
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.runner import (
     ENTRY_MODULE,
@@ -40,7 +40,7 @@ from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError
 from modelmate.jsonutil import write_json_atomic
 from modelmate.models import Dataset, TrainingRun
-from modelmate.storage import staging
+from modelmate.storage import StoreError, staging
 from modelmate.storage.artifacts import ArtifactMissing, StoreUnavailable, artifact_store
 from modelmate.storage.cache import local_cache
 from modelmate.storage.private import FILE_MODE, private_dir
@@ -93,9 +93,6 @@ class Plan:
 def dataset_file(settings, dataset: Dataset | None, content_hash: str | None) -> Path | None:
     """The immutable, content-addressed file of a dataset (also after the dataset was deleted), on this machine
     (fetched into its cache from a remote store). Raises StoreUnavailable when the store cannot be reached."""
-    from modelmate.datasets.service import dataset_path
-    from modelmate.storage import StoreError
-
     if dataset is not None:
         with contextlib.suppress(StoreError, ArtifactMissing):
             return dataset_path(settings, dataset)

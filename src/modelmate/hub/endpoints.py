@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from modelmate.api.deps import MAX_ID, CurrentUser, IdPath, OptionalUser, SessionDep, SettingsDep
 from modelmate.errors import ErrorResponse, OpenApiResponses
-from modelmate.hub import download, lineage, service
+from modelmate.hub import download, lineage, playground, service
 from modelmate.hub.schemas import FeedbackBlock, FeedbackIn, LineageOut, ModelPageOut, ModelPatch
 
 router = APIRouter(tags=["hub"])
@@ -28,7 +28,8 @@ SlugPath = Annotated[str, Path(min_length=1, max_length=200)]
             summary="A model's hub page by id (public models: anyone; private: their owner)")
 def page_by_id(model_id: IdPath, session: SessionDep, settings: SettingsDep, user: OptionalUser) -> ModelPageOut:
     model = service.get_visible(session, user, model_id)
-    return service.page(session, settings, user, model)
+    return service.page(session, settings, user, model,
+                        can_demo=playground.can_run(settings, session, model))
 
 
 @router.get("/hub/models/{model_id}/download", response_class=StreamingResponse,
@@ -48,7 +49,8 @@ def download_model(model_id: IdPath, session: SessionDep, settings: SettingsDep,
 def page_by_slug(owner: OwnerPath, slug: SlugPath, session: SessionDep, settings: SettingsDep,
                  user: OptionalUser) -> ModelPageOut:
     model = service.get_by_repo(session, user, owner, slug)
-    return service.page(session, settings, user, model)
+    return service.page(session, settings, user, model,
+                        can_demo=playground.can_run(settings, session, model))
 
 
 @router.patch("/hub/models/{model_id}", response_model=ModelPageOut, responses={**NOT_FOUND, **SIGN_IN, **INVALID},
@@ -56,7 +58,8 @@ def page_by_slug(owner: OwnerPath, slug: SlugPath, session: SessionDep, settings
 def update_model(model_id: IdPath, payload: ModelPatch, session: SessionDep, settings: SettingsDep,
                  user: CurrentUser) -> ModelPageOut:
     model = service.update(session, user, model_id, payload)
-    return service.page(session, settings, user, model)
+    return service.page(session, settings, user, model,
+                        can_demo=playground.can_run(settings, session, model))
 
 
 @router.put("/hub/models/{model_id}/feedback", response_model=FeedbackBlock,

@@ -27,6 +27,8 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
+from modelmate.accounts import security
+from modelmate.accounts import service as accounts
 from modelmate.accounts.service import Principal
 from modelmate.api.deps import DatabaseDep, SessionDep
 from modelmate.errors import AppError
@@ -55,9 +57,6 @@ class _HubError(Exception):
 def _token(db: DatabaseDep, authorization: Annotated[str | None, Header()] = None) -> Principal | _HubError | None:
     """A ModelMate API token's principal, resolved (like the API's middleware does) before the request's session
     opens; None without one; the 401 to answer for a ModelMate token that is invalid, expired or revoked."""
-    from modelmate.accounts import security
-    from modelmate.accounts import service as accounts
-
     if authorization:
         kind, _, value = authorization.strip().partition(" ")
         token = value.strip()
@@ -71,8 +70,6 @@ Token = Annotated[Principal | _HubError | None, Depends(_token)]  # declare it b
 
 
 def _viewer(session: Session, token: Principal | _HubError | None) -> User | None:
-    from modelmate.accounts import service as accounts
-
     if isinstance(token, _HubError):
         raise token
     if token is not None:

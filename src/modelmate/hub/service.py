@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from modelmate.catalog import service as catalog_service
 from modelmate.config import Settings
-from modelmate.errors import AppError, NotFoundError, ValidationFailed
+from modelmate.datasets.service import dataset_path
+from modelmate.errors import NotFoundError, ValidationFailed
+from modelmate.finetune import adapters
 from modelmate.hub import repository as repo
 from modelmate.hub.schemas import (
     DatasetCard,
@@ -91,8 +93,6 @@ def model_refs(session: Session, models: list[Model]) -> list[ModelRef]:
 
 def has_adapter(settings: Settings, model: Model) -> bool:
     """A fine-tuned model whose adapter is completely in the artifact store (read from its manifest, no download)."""
-    from modelmate.finetune import adapters
-
     if model.kind != "finetuned" or not (model.hub_info or {}).get("adapter"):
         return False
     return adapters.missing_reason(settings, model) is None
@@ -111,8 +111,6 @@ def _cut(value: Any) -> Any:
 
 
 def _samples(settings: Settings, dataset: Dataset) -> list[dict[str, Any]]:
-    from modelmate.datasets.service import dataset_path
-
     try:
         with dataset_path(settings, dataset).open("rb") as fh:
             rows = [json.loads(line) for line in islice(fh, SAMPLE_ROWS)]
@@ -153,18 +151,8 @@ def feedback_block(session: Session, model: Model, viewer: User | None) -> Feedb
                          recent=recent)
 
 
-def _can_demo(settings: Settings, session: Session, model: Model) -> bool:
-    """Whether the demo can load this model here (the same answer ``POST /models/{id}/generate`` gives)."""
-    from modelmate.hub.demo import target_for
-
-    try:
-        target_for(settings, session, model)
-    except AppError:
-        return False
-    return True
-
-
-def page(session: Session, settings: Settings, viewer: User | None, model: Model) -> ModelPageOut:
+def page(session: Session, settings: Settings, viewer: User | None, model: Model, *, can_demo: bool) -> ModelPageOut:
+    """A model page; ``can_demo``: whether the playground can run it here (:func:`modelmate.hub.playground.can_run`)."""
     related = repo.models_by_id(session, {i for i in (model.base_model_id, model.parent_model_id) if i})
     names = repo.usernames(session, {m.owner_id for m in [model, *related.values()] if m.owner_id is not None})
 
@@ -184,7 +172,7 @@ def page(session: Session, settings: Settings, viewer: User | None, model: Model
     permissions = Permissions(
         can_edit=viewer is not None and model.owner_id == viewer.id, can_feedback=viewer is not None,
         can_download=stored, can_fork=viewer is not None and stored,
-        can_demo=_can_demo(settings, session, model))
+        can_demo=can_demo)
     return ModelPageOut(model=info, run=_run_info(run), dataset=_dataset_card(settings, dataset, viewer),
                         feedback=feedback_block(session, model, viewer), permissions=permissions)
 

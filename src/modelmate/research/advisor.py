@@ -16,8 +16,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelmate.datasets.service import get_visible
 from modelmate.enums import FailureCategory
 from modelmate.errors import ValidationFailed
+from modelmate.finetune import base_catalog as bases
+from modelmate.finetune.service import resolve_config
 from modelmate.models import Dataset, Model, TrainingRun, User
 from modelmate.research import repository as repo
 from modelmate.research.refs import RefBuilder, visible
@@ -83,9 +86,6 @@ def _condition(category: str, runs: list[tuple[TrainingRun, dict[str, Any]]]) ->
 
 
 def _resolve(session: Session, user: User, body: AdvisorRequest) -> tuple[Model, dict[str, Any], list[str]]:
-    from modelmate.finetune import base_models as bases
-    from modelmate.finetune.service import resolve_config
-
     model = bases.resolve_model_ref(session, user, body.base_model)
     if model.kind == "finetuned" and model.base_model_id:
         model = repo.get_model(session, model.base_model_id) or model
@@ -106,8 +106,6 @@ def advise(session: Session, user: User, body: AdvisorRequest) -> AdvisorOut:
     base, config, warnings = _resolve(session, user, body)
     dataset: Dataset | None = None
     if body.dataset_id is not None:
-        from modelmate.datasets.service import get_visible
-
         dataset = get_visible(session, user, body.dataset_id)
     runs, _ = repo.visible_runs(session, user, limit=CANDIDATES, base_model_id=base.id, finished_only=True)
     datasets = repo.datasets_by_id(session, {r.dataset_id or 0 for r in runs})

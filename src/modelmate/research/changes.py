@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from modelmate.db.engine import Database
 from modelmate.errors import NotFoundError
-from modelmate.models import Model, User
+from modelmate.models import Evaluation, Model, User
 from modelmate.research import capability
 from modelmate.research import repository as repo
 from modelmate.research.refs import RefBuilder, visible
@@ -155,8 +155,6 @@ def after_evaluation(db: Database, evaluation_id: int) -> None:
     evaluation was stored in between), so SQLite's write lock is not held while the statistics run."""
     try:
         with db.session() as session:
-            from modelmate.models import Evaluation
-
             evaluation = session.get(Evaluation, evaluation_id)
             if evaluation is None or evaluation.status not in ("final", "partial"):
                 return

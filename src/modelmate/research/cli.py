@@ -27,11 +27,11 @@ def export_command(
                                                   "local user, else the first admin, who sees every run)"),
 ) -> None:
     """Write the research dataset and its card (every column with its type and description)."""
-    from modelmate.config import Settings
-    from modelmate.finetune.cli import _database, _user_id
-    from modelmate.models import User
-    from modelmate.research import export
-    from modelmate.storage.private import write_private
+    from modelmate.config import Settings  # lazy: start-up (CLI command)
+    from modelmate.finetune.cli import _database, _user_id  # lazy: start-up (CLI command)
+    from modelmate.models import User  # lazy: start-up (CLI command)
+    from modelmate.research import export  # lazy: start-up (CLI command)
+    from modelmate.storage.private import write_private  # lazy: start-up (CLI command)
 
     if (output is None) == (not to_store):
         err_console.print("[red]error:[/] give either --output FILE or --to-store")
@@ -69,7 +69,7 @@ def export_command(
 def _to_store(settings, data: bytes, card: str, fmt: str, total: int) -> None:
     import time
 
-    from modelmate.storage.artifacts import StoreUnavailable, artifact_store
+    from modelmate.storage.artifacts import StoreUnavailable, artifact_store  # lazy: start-up (CLI command)
 
     key = f"exports/research-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.{fmt}"
     try:

@@ -24,9 +24,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelmate.evaluation.suites import DOMAINS
+from modelmate.finetune.service import dataset_tokens
 from modelmate.models import Dataset, Model, TrainingRun, User
 from modelmate.research import repository as repo
 from modelmate.training import config as training_config
+from modelmate.transfer.csvio import guard
 
 FORMATS = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv; charset=utf-8",
            "jsonl": "application/x-ndjson"}
@@ -145,8 +147,6 @@ def _dataset_facts(dataset: Dataset | None, base: Model | None) -> dict[str, Any
         tokens = {}
     total = tokens.get("total")
     if base is not None:
-        from modelmate.finetune.service import dataset_tokens
-
         total = dataset_tokens(dataset, base)
     return {"dataset_id": dataset.id, "dataset_hash": dataset.content_hash, "dataset_format": dataset.format,
             "dataset_domain": dataset.domain, "dataset_rows": dataset.rows, "dataset_train_rows": dataset.train_rows,
@@ -228,8 +228,6 @@ def to_jsonl(data: list[dict[str, Any]]) -> bytes:
 
 
 def to_csv(data: list[dict[str, Any]]) -> bytes:
-    from modelmate.transfer.csvio import guard
-
     out = io.StringIO()
     names = [c.name for c in columns()]
     writer = csv.writer(out, lineterminator="\n")

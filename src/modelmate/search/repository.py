@@ -2,7 +2,7 @@
 
 Ranking: FTS5 ``bm25()`` with per-column weights (name highest) on SQLite; ``ts_rank_cd()`` over the weighted
 ``search_documents.tsv`` (name A, developer/tags B, description C, notes D) on PostgreSQL. Highlights use the
-private-use markers of :mod:`modelmate.search.fulltext`; only the rows of one page are highlighted.
+private-use markers of :mod:`modelmate.tracker.fulltext`; only the rows of one page are highlighted.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import TextClause
 
 from modelmate.models import Entry, SearchDocument
-from modelmate.search.fulltext import (
+from modelmate.tracker.fulltext import (
     ELLIPSIS,
     MARK_END,
     MARK_START,
@@ -40,10 +40,8 @@ from modelmate.search.fulltext import (
     has_match,
     pg_align,
     pg_restore,
-    pg_tsquery_compact,
-    pg_tsv,
 )
-from modelmate.tracker.repository import filtered
+from modelmate.tracker.repository import filtered, pg_tsquery_compact, pg_tsv
 from modelmate.tracker.schemas import EntryFilter
 
 FIELDS = ("name", "developer", "description", "tags", "notes")

@@ -15,9 +15,9 @@ console = Console()
 @search_app.command("reindex")
 def reindex(force: bool = typer.Option(False, "--force", help="Re-embed every entry, even unchanged ones")) -> None:
     """Compute the semantic-search embeddings of every entry (all users) that is missing or out of date."""
-    from modelmate.db import migrate
-    from modelmate.db.engine import Database
-    from modelmate.semantic import embedder, service
+    from modelmate.db import migrate  # lazy: start-up (CLI command)
+    from modelmate.db.engine import Database  # lazy: start-up (CLI command)
+    from modelmate.semantic import embedder, service  # lazy: start-up (CLI command)
 
     settings = Settings()
     if not settings.semantic_enabled:

@@ -1,8 +1,7 @@
-"""Semantic rules: embed entries (skipping unchanged text), semantic and hybrid ranking, similar entries.
+"""Semantic rules: embed entries (skipping unchanged text), semantic ranking, similar entries.
 
 Semantic ranking is the cosine similarity of the query's embedding to the user's entry vectors (only ever the
-user's own). Hybrid ranking fuses the keyword (full-text) and semantic rankings with reciprocal-rank fusion:
-``score = Σ 1 / (RRF_K + rank)`` over the rankings an entry appears in.
+user's own). The hybrid mode, which fuses it with the keyword ranking, is :mod:`modelmate.search.service`'s.
 """
 
 from __future__ import annotations
@@ -16,8 +15,7 @@ from sqlalchemy.orm import Session
 from modelmate.config import Settings
 from modelmate.db.engine import Database, immediate_transaction
 from modelmate.errors import AppError
-from modelmate.models import Entry, User
-from modelmate.search import repository as keyword_repo
+from modelmate.models import User
 from modelmate.semantic import embedder
 from modelmate.semantic import index as vector_index
 from modelmate.semantic import repository as repo
@@ -26,7 +24,6 @@ from modelmate.tracker import repository as tracker_repo
 from modelmate.tracker.schemas import EntryFilter
 from modelmate.tracker.service import get_entry, to_out
 
-RRF_K = 60
 FUSION_DEPTH = 200  # how deep each ranking goes into the fusion
 MIN_SIMILARITY = 0.2  # below this a vector is unrelated to the query (MiniLM cosine)
 EMBED_BATCH = 64
@@ -112,8 +109,7 @@ def embed_all(db: Database, *, owner_id: int | None = None, force: bool = False,
 def _allowed_mask(session: Session, owner_id: int, f: EntryFilter | None, ids: np.ndarray) -> np.ndarray | None:
     if f is None or not f.model_dump(exclude_defaults=True):
         return None
-    stmt = tracker_repo.filtered(session, owner_id, f).with_only_columns(Entry.id).order_by(None)
-    allowed = np.fromiter(session.scalars(stmt), dtype=np.int64)
+    allowed = np.fromiter(tracker_repo.filtered_ids(session, owner_id, f), dtype=np.int64)
     return np.isin(ids, allowed)
 
 
@@ -128,34 +124,11 @@ def semantic_ranking(session: Session, owner_id: int, q: str, f: EntryFilter | N
                               min_score=min_score)
 
 
-def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> Ranked:
-    """Reciprocal-rank fusion of rankings of ids (best first). Ties keep the first ranking's order."""
-    scores: dict[int, float] = {}
-    first_seen: dict[int, tuple[int, int]] = {}
-    for r_i, ranking in enumerate(rankings):
-        for rank, entry_id in enumerate(ranking, start=1):
-            scores[entry_id] = scores.get(entry_id, 0.0) + 1.0 / (k + rank)
-            first_seen.setdefault(entry_id, (r_i, rank))
-    return sorted(scores.items(), key=lambda kv: (-kv[1], first_seen[kv[0]]))
-
-
 def semantic_engine(session: Session, owner_id: int, q: str, f: EntryFilter, limit: int,
                     offset: int) -> tuple[Ranked, int, dict[int, dict[str, str]]]:
     """Search-mode engine ``semantic`` (see :mod:`modelmate.search.service`)."""
     ranked = semantic_ranking(session, owner_id, q, f, depth=offset + limit + FUSION_DEPTH)
     return ranked[offset:offset + limit], len(ranked), {}
-
-
-def hybrid_engine(session: Session, owner_id: int, q: str, f: EntryFilter, limit: int,
-                  offset: int) -> tuple[Ranked, int, dict[int, dict[str, str]]]:
-    """Search-mode engine ``hybrid``: RRF of the keyword and semantic rankings; keyword highlights kept."""
-    depth = max(FUSION_DEPTH, offset + limit)
-    keyword, _ = keyword_repo.keyword_page(session, owner_id, q, f, limit=depth, offset=0)
-    semantic = semantic_ranking(session, owner_id, q, f, depth=depth)
-    fused = rrf([[i for i, _ in keyword], [i for i, _ in semantic]])
-    page = fused[offset:offset + limit]
-    highlights = keyword_repo.keyword_highlights(session, owner_id, q, [i for i, _ in page])
-    return page, len(fused), highlights
 
 
 def similar(session: Session, user: User, entry_id: int, limit: int) -> Ranked:

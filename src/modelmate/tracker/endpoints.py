@@ -1,4 +1,5 @@
-"""Tracker entries: /api/v1/entries (+ journal, history, bulk) and /api/v1/tags."""
+"""Tracker entries: /api/v1/entries (+ journal, history, bulk), /api/v1/tags, and PATCH /api/v1/models/{id}
+(a catalog edit that also refreshes the search documents of every entry showing the model)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from modelmate.api.deps import MAX_ID, CurrentUser, IdPath, SessionDep
-from modelmate.catalog.schemas import MAX_PARAMETERS
+from modelmate.catalog.schemas import MAX_PARAMETERS, ModelOut, ModelUpdate, model_out
 from modelmate.enums import EntryStatus, ModelType
 from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.tracker import service
@@ -128,3 +129,12 @@ def list_tags(session: SessionDep, user: CurrentUser,
               q: Annotated[str | None, Query(max_length=64, description="Tag prefix")] = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[TagOut]:
     return [TagOut(name=n, count=c) for n, c in service.list_tags(session, user, q, limit)]
+
+
+# Mounted beside the catalog's /models routes (same tag); here because the tracker owns the search documents.
+models_router = APIRouter(prefix="/models", tags=["catalog"])
+
+
+@models_router.patch("/{model_id}", response_model=ModelOut, responses=ERRORS, summary="Update a catalog model")
+def update_model(model_id: IdPath, payload: ModelUpdate, session: SessionDep, user: CurrentUser) -> ModelOut:
+    return model_out(service.update_catalog_model(session, user, model_id, payload), user)

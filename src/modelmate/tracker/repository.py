@@ -6,9 +6,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Select,
+    Text,
     bindparam,
+    cast,
     delete,
     false,
     func,
@@ -19,13 +22,14 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import QueryableAttribute, Session, selectinload
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from modelmate.catalog.repository import normalise_key
 from modelmate.db.like import LIKE_ESCAPE, starts_with
 from modelmate.models import Entry, EntryEvent, EntryTag, JournalNote, SearchDocument, Tag
-from modelmate.search.fulltext import fts5_query, matching_entry_ids
+from modelmate.tracker.fulltext import fts5_query, query_words
 from modelmate.tracker.schemas import EntryFilter, SortField, SortOrder, TagMode
 
 FACET_LIMIT = 50
@@ -162,6 +166,11 @@ _SORT_COLUMNS = {
 }
 # Never NULL: no NULLS LAST clause, so an index can deliver the order in both directions.
 _NOT_NULL_SORTS = {SortField.NAME, SortField.UPDATED, SortField.CREATED}
+
+
+def filtered_ids(session: Session, owner_id: int, f: EntryFilter) -> list[int]:
+    """The ids of the owner's entries that pass the filters (unordered)."""
+    return list(session.scalars(filtered(session, owner_id, f).with_only_columns(Entry.id).order_by(None)))
 
 
 def count_entries(session: Session, owner_id: int, f: EntryFilter) -> int:
@@ -366,3 +375,99 @@ def journal_bodies(session: Session, entry_id: int) -> list[str]:
 
 def entries_for_model(session: Session, model_id: int) -> list[Entry]:
     return list(session.scalars(select(Entry).where(Entry.model_id == model_id)))
+
+
+# --- full-text match expressions (the words come from modelmate.tracker.fulltext) --------------------------------
+
+def matching_entry_ids(dialect: str, owner_id: int, q: str) -> Select | None:
+    """A SELECT of entry ids owned by ``owner_id`` whose document matches ``q`` (None: nothing searchable)."""
+    if dialect == "sqlite":
+        expr = fts5_query(q)
+        if expr is None:
+            return None
+        return (
+            select(SearchDocument.entry_id)
+            .where(SearchDocument.owner_id == owner_id)
+            .where(SearchDocument.entry_id.in_(
+                select(literal_column("rowid")).select_from(text("search_fts"))
+                .where(text("search_fts MATCH :fts_q").bindparams(bindparam("fts_q", expr)))
+            ))
+        )
+    query = pg_tsquery(q)
+    if query is None:
+        return None
+    return (
+        select(SearchDocument.entry_id)
+        .where(SearchDocument.owner_id == owner_id)
+        .where(pg_tsv().op("@@", return_type=Boolean)(query))
+    )
+
+
+def pg_tsv() -> ColumnElement:
+    """The generated ``search_documents.tsv`` column (PostgreSQL only; not mapped in the ORM)."""
+    return literal_column("search_documents.tsv", TSVECTOR)
+
+
+def pg_tsquery(q: str) -> ColumnElement | None:
+    """A PostgreSQL ``tsquery`` expression for user text (None: nothing searchable).
+
+    Every word must match (``&&``); a word matches through any of: its word tokens as a phrase with a
+    prefix on the last one, in the ``simple`` and ``english`` configurations, or PostgreSQL's own parse of
+    the raw word (``phraseto_tsquery``), also with a prefix on its last lexeme. The last form is what finds
+    ``llama-3.1`` (parsed as ``llama`` + ``-3.1``) and ``gpt-4o`` the way they were indexed. User text is only
+    ever a bound value: ``phraseto_tsquery`` has no syntax, and the token phrases are made of ``\\w`` tokens.
+    """
+    words = query_words(q)
+    if not words:
+        return None
+    combined: ColumnElement | None = None
+    for i, (word, tokens) in enumerate(words):
+        simple, english, parsed_prefix = pg_word_forms(i, word, tokens)
+        alternatives = (simple.op("||", return_type=TSQUERY)(english)
+                        .op("||", return_type=TSQUERY)(parsed_prefix))
+        term = alternatives.self_group()
+        combined = term if combined is None else combined.op("&&", return_type=TSQUERY)(term)
+    return combined
+
+
+def pg_word_forms(i: int, word: str, tokens: list[str]) -> tuple[ColumnElement, ColumnElement, ColumnElement]:
+    """The three ways one word matches (see :func:`pg_tsquery`), as tsquery expressions."""
+    phrase = " <-> ".join(tokens[:-1] + [tokens[-1] + ":*"])
+    tq = bindparam(f"pg_tq{i}", phrase, type_=Text, unique=True)
+    raw = bindparam(f"pg_w{i}", word, type_=Text, unique=True)
+    parsed = func.phraseto_tsquery(literal_column("'simple'"), raw, type_=TSQUERY)
+    parsed_prefix = func.coalesce(
+        cast(func.nullif(cast(parsed, Text), "").concat(":*"), TSQUERY),
+        cast(literal_column("''"), TSQUERY),
+    )
+    return (func.to_tsquery(literal_column("'simple'"), tq, type_=TSQUERY),
+            func.to_tsquery(literal_column("'english'"), tq, type_=TSQUERY), parsed_prefix)
+
+
+def pg_tsquery_compact(session: Session, q: str) -> ColumnElement | None:
+    """The tsquery of :func:`pg_tsquery` with each word's identical forms kept once, as one constant.
+
+    For most words the three forms are the same (``'llama':* | 'llama':* | 'llama':*``), and ``ts_rank_cd()``
+    pays for every operand of every matching document: ranking 51k matches took 161 ms with the repeated
+    operands and 88 ms without, with identical scores (issue 15 §4). The forms are computed by the server in one
+    round trip (PostgreSQL's parsers and stemmers decide them), de-duplicated as text, and sent back as one bound
+    value cast to ``tsquery`` (tsquery text output reads back as the same query). Matches are unchanged: a
+    repeated alternative of an OR adds nothing, and an empty form drops out as ``||``/``&&`` drop it.
+    None: nothing searchable (no words, or only words without lexemes, which match nothing either way).
+    """
+    words = query_words(q)
+    if not words:
+        return None
+    forms = [cast(form, Text) for i, (word, tokens) in enumerate(words) for form in pg_word_forms(i, word, tokens)]
+    texts = session.execute(select(*forms)).one()
+    groups = []
+    for i in range(len(words)):
+        distinct: list[str] = []
+        for t in texts[3 * i:3 * i + 3]:
+            if t and t not in distinct:
+                distinct.append(t)
+        if distinct:
+            groups.append(" | ".join(f"( {t} )" for t in distinct))
+    if not groups:
+        return None
+    return cast(bindparam("pg_tsq", " & ".join(f"( {g} )" for g in groups), type_=Text, unique=True), TSQUERY)

@@ -17,7 +17,7 @@ from modelmate.db.base import utcnow
 from modelmate.enums import EventKind
 from modelmate.errors import ConflictError, NotFoundError
 from modelmate.models import Entry, EntryEvent, JournalNote, Model, User
-from modelmate.semantic import hooks as semantic_hooks
+from modelmate.tracker import embedding
 from modelmate.tracker import repository as repo
 from modelmate.tracker.schemas import (
     BulkAction,
@@ -65,7 +65,7 @@ def refresh_search(session: Session, entry: Entry) -> None:
     session.flush()
     session.refresh(entry, attribute_names=["tags"])
     repo.upsert_search_document(session, entry, repo.journal_bodies(session, entry.id))
-    semantic_hooks.entry_changed(session, entry)  # queue the entry's (coalesced) embedding job
+    embedding.entry_changed(session, entry)  # queue the entry's (coalesced) embedding job
 
 
 def refresh_model_documents(session: Session, model: Model) -> None:

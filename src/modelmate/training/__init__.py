@@ -4,7 +4,7 @@ Nothing in this package imports FastAPI, SQLAlchemy, ``modelmate.models`` or ``m
 Python values and files in and gives plain values and files back, so it runs the same inside the API process,
 the worker and a training child process. It defines its own exceptions (``data.DataError`` ...).
 
-- ``base_models``: the supported base models (real facts from their Hugging Face configs) and the toy ``tiny``.
+- ``model_specs``: the supported base models (real facts from their Hugging Face configs) and the toy ``tiny``.
 - ``config``: ``TrainingConfig`` (every field explained), presets, step planning and the cost estimate.
 - ``data``: reading, validating, detecting and normalising dataset files; canonical storage form; encoding with
   label masking; ``stats``: dataset statistics.

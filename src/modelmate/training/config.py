@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from modelmate.training.base_models import BaseModelSpec
+from modelmate.training.model_specs import BaseModelSpec
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

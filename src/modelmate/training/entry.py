@@ -117,9 +117,9 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 def build_job(spec: dict):
     """Validate the spec and load the dataset split; raises ValueError (or pydantic's ValidationError)."""
-    from modelmate.training.config import TrainingConfig
-    from modelmate.training.data import read_canonical, split_indices
-    from modelmate.training.trainer import TrainJob
+    from modelmate.training.config import TrainingConfig  # lazy: start-up (trainer: a training child only)
+    from modelmate.training.data import read_canonical, split_indices  # lazy: start-up (trainer: a training child only)
+    from modelmate.training.trainer import TrainJob  # lazy: start-up (trainer: a training child only)
 
     if not isinstance(spec, dict):
         raise ValueError("the spec must be a JSON object")
@@ -148,7 +148,7 @@ def build_job(spec: dict):
 
 
 def _spec_failure(exc: BaseException) -> dict:
-    from modelmate.training.trainer import TrainResult
+    from modelmate.training.trainer import TrainResult  # lazy: start-up (trainer: a training child only)
 
     result = TrainResult(outcome="failure", failure_category="invalid_data",
                          message=f"The training specification is invalid: {exc}",
@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from transformers.utils import logging as hf_logging
 
-    from modelmate.training.environment import configure_threads
-    from modelmate.training.trainer import train
+    from modelmate.training.environment import configure_threads  # lazy: start-up (trainer: a training child only)
+    from modelmate.training.trainer import train  # lazy: start-up (trainer: a training child only)
 
     hf_logging.disable_progress_bar()
     configure_threads(spec.get("threads"))
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                                     f"records; pid {os.getpid()}"})
     resume = bool(spec.get("resume", True))
     if job.config.workers > 1:
-        from modelmate.training.distributed import run_distributed
+        from modelmate.training.distributed import run_distributed  # lazy: start-up (trainer: a training child only)
 
         result = run_distributed(job, workers=job.config.workers, on_event=emit, should_stop=stop.is_set,
                                  resume=resume, threads=spec.get("threads"), ray_address=spec.get("ray_address"))

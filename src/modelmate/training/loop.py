@@ -29,7 +29,10 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from modelmate.training import checkpoints, collective
+from modelmate.training.artifacts import save_adapter
 from modelmate.training.config import plan_steps
+from modelmate.training.data import DataError, encode_record
+from modelmate.training.environment import describe_environment, pick_device
 from modelmate.training.packing import (
     add_label_index,
     balanced_bins,
@@ -40,6 +43,7 @@ from modelmate.training.packing import (
     pack_examples,
 )
 from modelmate.training.results import TrainingFailure, TrainJob, TrainResult
+from modelmate.training.tiny import load_base_model
 
 
 class Run:
@@ -97,8 +101,6 @@ class Run:
         return wanted
 
     def _encode(self, records: list[dict], tokenizer, which: str) -> tuple[list, int]:
-        from modelmate.training.data import DataError, encode_record
-
         examples = []
         tokens = 0
         for row, record in enumerate(records, start=1):
@@ -118,9 +120,6 @@ class Run:
         import torch
         from peft import LoraConfig, get_peft_model
         from transformers import get_scheduler
-
-        from modelmate.training.environment import describe_environment, pick_device
-        from modelmate.training.tiny import load_base_model
 
         cfg, job = self.config, self.job
         self.rank, self.world_size = collective.process_group()
@@ -500,8 +499,6 @@ class Run:
         return "success", None, f"Trained {self.step} steps on {self.tokens:,} tokens; {losses}."
 
     def save_outputs(self) -> list[str]:
-        from modelmate.training.artifacts import save_adapter
-
         if self.rank != 0:  # rank 0 saves the adapter every rank holds
             return []
         outcome, category, message = self._summary()

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from modelmate.storage.private import private_dir, tighten_tree
-from modelmate.training.base_models import CHATML_CHAT_TEMPLATE
+from modelmate.training.model_specs import CHATML_CHAT_TEMPLATE
 
 TOY_MARKER = "modelmate_toy.json"
 BOS_TOKEN = "<|startoftext|>"

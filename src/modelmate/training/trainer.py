@@ -27,9 +27,11 @@ import time
 import traceback
 from collections.abc import Callable
 
+from modelmate.training.data import DataError, DataErrors
 from modelmate.training.environment import PeakMemory, describe_environment
 from modelmate.training.loop import Run
 from modelmate.training.results import EventSink, TrainingFailure, TrainJob, TrainResult
+from modelmate.training.tiny import UnsafeModelError
 
 __all__ = ["EventSink", "TrainJob", "TrainResult", "TrainingFailure", "train"]
 
@@ -50,9 +52,6 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 def _classify(exc: Exception, step: int) -> tuple[str, str]:
-    from modelmate.training.data import DataError, DataErrors
-    from modelmate.training.tiny import UnsafeModelError
-
     where = f"at step {step}" if step else "before the first step"
     if isinstance(exc, TrainingFailure):
         return exc.category, exc.message

@@ -30,7 +30,7 @@ from modelmate.db.base import utcnow
 from modelmate.enums import EventKind
 from modelmate.errors import AppError
 from modelmate.models import Entry, EntryEvent, EntryTag, JournalNote, Model, SearchDocument, User
-from modelmate.semantic import hooks as semantic_hooks
+from modelmate.tracker import embedding
 from modelmate.tracker import repository as tracker_repo
 from modelmate.tracker import service as tracker
 from modelmate.tracker.schemas import EntryUpdate
@@ -66,7 +66,7 @@ def apply_rows(session: Session, user: User, rows: list[ValidRow],
             progress(min(start + CHUNK, len(rows)), len(rows))
     if out.created:
         # Bulk-inserted entries bypass tracker.refresh_search: queue one sweep of this user's missing embeddings.
-        semantic_hooks.entries_bulk_added(session, user.id)
+        embedding.entries_bulk_added(session, user.id)
     return out
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database, immediate_transaction
 from modelmate.models import User
-from modelmate.semantic import hooks as semantic_hooks
+from modelmate.tracker import embedding
 from modelmate.transfer import apply
 from modelmate.transfer import repository as repo
 from modelmate.transfer.apply import Outcome, ValidRow
@@ -121,7 +121,7 @@ def _apply(db: Database, batch_id: int, user_id: int, rows: list[tuple[int, Vali
         repo.delete_batch(session, batch_id)
         if out.created:
             # Bulk-inserted entries bypass tracker.refresh_search: one sweep embeds the user's missing entries.
-            semantic_hooks.entries_bulk_added(session, user_id)
+            embedding.entries_bulk_added(session, user_id)
     return out
 
 

@@ -1,14 +1,16 @@
-"""Alembic environment. The connection is handed in by :mod:`modelmate.db.migrate`."""
+"""Alembic environment. The connection is handed in by :mod:`modelmate.db.migrate`.
+
+Applying migrations needs no ORM metadata, so this imports none: ``modelmate.db`` sits below ``modelmate.models``
+(the ORM imports ``db.base``; see the layers contract in pyproject.toml). Whoever compares or autogenerates hands
+the metadata in with ``config.attributes["target_metadata"] = modelmate.models.Base.metadata``.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 
-import modelmate.models  # noqa: F401  (registers every table)
-from modelmate.db.base import Base
-
 config = context.config
-target_metadata = Base.metadata
+target_metadata = config.attributes.get("target_metadata")
 
 
 def run_migrations_online() -> None:

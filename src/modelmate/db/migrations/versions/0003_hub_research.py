@@ -11,15 +11,38 @@ backfilled here (slugify(name), deduplicated per owner with -2, -3…); other ki
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from alembic import op
-
-from modelmate.catalog.slugs import dedupe, slugify
 
 revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None
+
+# A frozen copy of modelmate.catalog.slugs as it was when this revision was written: a migration imports no
+# application code, so a later change to how new slugs are made never changes what this backfill did.
+_MAX_SLUG = 96
+_OUTSIDE = re.compile(r"[^a-z0-9._-]+")
+
+
+def _slugify(name: str | None) -> str:
+    text = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode("ascii").lower()
+    slug = _OUTSIDE.sub("-", text).strip("-.")
+    slug = slug[:_MAX_SLUG].strip("-.")
+    return slug or "model"
+
+
+def _dedupe(base: str, taken: Callable[[str], bool]) -> str:
+    candidate, n = base, 1
+    while taken(candidate):
+        n += 1
+        suffix = f"-{n}"
+        candidate = base[:_MAX_SLUG - len(suffix)].rstrip("-.") + suffix
+    return candidate
 
 
 def upgrade() -> None:
@@ -35,7 +58,7 @@ def upgrade() -> None:
     used: dict[object, set[str]] = {}
     for model_id, name, owner_id in rows:
         taken = used.setdefault(owner_id, set())
-        slug = dedupe(slugify(name), taken.__contains__)
+        slug = _dedupe(_slugify(name), taken.__contains__)
         taken.add(slug)
         conn.execute(models.update().where(models.c.id == model_id).values(slug=slug))
     op.create_index('uq_models_owner_slug', 'models', ['owner_id', 'slug'], unique=True)

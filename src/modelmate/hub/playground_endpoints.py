@@ -15,8 +15,8 @@ from fastapi.responses import StreamingResponse
 
 from modelmate.api.deps import IdPath, OptionalUser, SessionDep, SettingsDep
 from modelmate.errors import ErrorResponse
-from modelmate.hub import demo as demo_service
-from modelmate.hub.demo import GenerateIn
+from modelmate.hub import playground
+from modelmate.hub.playground import GenerateIn
 
 router = APIRouter(tags=["hub"])
 
@@ -41,8 +41,8 @@ def _sse(event: dict) -> str:
              summary="Try the model: generate text from a prompt or a chat, streamed as server-sent events")
 def generate(model_id: IdPath, payload: GenerateIn, session: SessionDep, settings: SettingsDep,
              user: OptionalUser) -> StreamingResponse:
-    target = demo_service.prepare(session, settings, user, model_id)
-    state = demo_service.demo()
+    target = playground.prepare(session, settings, user, model_id)
+    state = playground.demo()
     token = state.acquire()
 
     def stream() -> Iterator[str]:

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from modelmate.app import create_app
-from modelmate.demo import hub as hub_demo
 from modelmate.demo import hub_data
+from modelmate.demo import hub_runs as hub_demo
 from modelmate.jobs.worker import Worker
 from modelmate.models import Dataset, Job, Model, TrainingRun, User
 

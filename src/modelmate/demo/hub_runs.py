@@ -38,14 +38,14 @@ from modelmate.db.engine import Database, immediate_transaction
 from modelmate.demo import hub_data
 from modelmate.demo import repository as repo
 from modelmate.demo.hub_data import EMAILS, DemoDataset
-from modelmate.finetune import base_models
+from modelmate.finetune import base_catalog
 from modelmate.finetune import service as finetune
 from modelmate.finetune.schemas import RunCreate
 from modelmate.hub import service as hub
 from modelmate.hub.schemas import ModelPatch
 from modelmate.jobs.queue import BACKGROUND_PRIORITY
 from modelmate.models import User
-from modelmate.training.base_models import SMOLLM2_KEY, TINY_KEY
+from modelmate.training.model_specs import SMOLLM2_KEY, TINY_KEY
 
 log = logging.getLogger("modelmate.demo")
 
@@ -185,7 +185,7 @@ def start(db: Database, settings: Settings, user_id: int, *, after: threading.Th
         try:
             if after is not None:
                 after.join()
-            if not base_models.installed(settings, base):
+            if not base_catalog.installed(settings, base):
                 log.info("hub demo: the base model %s is not installed on this server; nothing to train", base)
                 return
             try:

@@ -1,7 +1,7 @@
 """Base models in the catalog: the supported models seeded at start, and the toy ``tiny`` built on this machine.
 
 Base models are ordinary catalog rows of kind ``base`` (public, no owner) whose ``hub_info`` holds the facts from
-:mod:`modelmate.training.base_models` (key, architecture, default LoRA targets, chat template, toy flag) plus
+:mod:`modelmate.training.model_specs` (key, architecture, default LoRA targets, chat template, toy flag) plus
 ``local_path`` for a model on disk. Seeding is idempotent: rows are found by ``hub_info.key``; a public catalog
 row that already names the same Hugging Face repository (a user logged it first) is adopted as the base row
 instead of being duplicated.
@@ -50,10 +50,11 @@ from modelmate.storage.artifacts import (
     manifest_digest,
 )
 from modelmate.storage.cache import local_cache
-from modelmate.training import base_models as specs
-from modelmate.training.base_models import TINY_KEY, BaseModelSpec
+from modelmate.training import model_specs as specs
 from modelmate.training.gguf import read_marker
-from modelmate.training.tiny import TinyDims
+from modelmate.training.model_specs import TINY_KEY, BaseModelSpec
+from modelmate.training.tiny import TinyDims, UnsafeModelError, check_model_dir
+from modelmate.training.tiny import build_tiny as _build
 
 log = logging.getLogger("modelmate.finetune")
 
@@ -343,8 +344,6 @@ class LocalModelError(ValueError):
 def register_local(session: Session, path: Path, *, name: str, license: str = "unknown") -> Model:
     """Register a model directory on this machine as a base model (``local-<name>``): safetensors weights only,
     no pickle files, no remote code, a supported architecture. Re-registering the same name refreshes it."""
-    from modelmate.training.tiny import UnsafeModelError, check_model_dir
-
     path = path.expanduser().resolve()
     if not (path / "config.json").is_file():
         raise LocalModelError(f"{path} is not a model directory (no config.json)")
@@ -439,8 +438,6 @@ def build_tiny(settings: Settings, db: Database, *, pretrain_steps: int = 0, for
                **dims: Unpack[TinyDims]) -> tuple[Model | None, bool]:
     """Build the toy into ``data_dir/base_models/tiny`` (unless built and not ``force``) and register it.
     Returns ``(model row, built now)``."""
-    from modelmate.training.tiny import build_tiny as _build
-
     path = tiny_dir(settings)
     built = False
     if force or not tiny_built(path):
@@ -475,7 +472,7 @@ def start_background_tiny_build(settings: Settings, db: Database) -> threading.T
                     return  # another process is building it
                 if not tiny_built(path):
                     log.info("building the toy base model in %s", path)
-                    proc = subprocess.run([sys.executable, "-m", "modelmate.finetune.base_models", str(path)],
+                    proc = subprocess.run([sys.executable, "-m", "modelmate.finetune.base_catalog", str(path)],
                                           capture_output=True, text=True, timeout=1800)
                     if proc.returncode != 0:
                         log.warning("building the toy model failed: %s", proc.stderr[-2000:])
@@ -516,7 +513,6 @@ def resolve_model_ref(session: Session, user: User, ref: str) -> Model:
 
 
 def _main(argv: list[str]) -> int:  # pragma: no cover - run as a child process by start_background_tiny_build
-    from modelmate.training.tiny import build_tiny as _build
 
     _build(Path(argv[0]))
     return 0

@@ -9,8 +9,8 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from modelmate.finetune import base_models as bases
-from modelmate.hub.demo import demo
+from modelmate.finetune import base_catalog as bases
+from modelmate.hub.playground import demo
 from sse import generate, parse_sse
 
 API = "/api/v1"

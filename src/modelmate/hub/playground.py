@@ -1,4 +1,5 @@
-"""The model demo: try a base model or a fine-tune in the browser, tokens streamed as they are generated.
+"""The model playground (the "demo" on a model page): try a base model or a fine-tune in the browser, tokens
+streamed as they are generated.
 
 - ``prepare`` (before any streaming): 404 when the model is not visible to the viewer; 409 ``model_unavailable``
   with a plain sentence when its weights are not on this machine (an external catalog entry, a Hugging Face base
@@ -9,7 +10,7 @@
   adapter's modification time, so a re-trained adapter is reloaded.
 - Every generation has a wall-clock limit (``TIMEOUT_S``); it ends with ``finish_reason: "timeout"``.
 
-Generation itself is ``training.generate`` (pure); the SSE framing is in ``demo_endpoints``.
+Generation itself is ``training.generate`` (pure); the SSE framing is in ``playground_endpoints``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from modelmate.config import Settings
 from modelmate.enums import ModelKind
 from modelmate.errors import AppError, ConflictError
 from modelmate.finetune import adapters
-from modelmate.finetune import base_models as bases
+from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as ft_repo
 from modelmate.hub.service import get_visible
 from modelmate.models import Model, User
@@ -137,6 +138,15 @@ def target_for(settings: Settings, session: Session, model: Model) -> Target:
             raise unavailable(model, f"its base model is not available ({exc.message.rstrip('.')})") from None
         return Target(model.id, model.name, source, adapter, (adapter / "adapter_model.safetensors").stat().st_mtime)
     return Target(model.id, model.name, _base_weights(settings, model), None, 0.0)
+
+
+def can_run(settings: Settings, session: Session, model: Model) -> bool:
+    """Whether the playground can load this model here (the same answer ``POST /models/{id}/generate`` gives)."""
+    try:
+        target_for(settings, session, model)
+    except AppError:
+        return False
+    return True
 
 
 def prepare(session: Session, settings: Settings, viewer: User | None, model_id: int) -> Target:

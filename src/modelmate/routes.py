@@ -1,4 +1,8 @@
-"""The /api/v1 router: every domain's endpoints mounted in one place."""
+"""The /api/v1 router: every domain's endpoints mounted in one place.
+
+A top-level module (above the domains, below ``app``): ``modelmate.api`` is the HTTP plumbing the domains' endpoints
+use, so it must not import them back.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,14 @@ from modelmate.catalog.endpoints import router as catalog_router
 from modelmate.datasets.endpoints import router as datasets_router
 from modelmate.errors import ErrorResponse
 from modelmate.finetune.endpoints import router as finetune_router
-from modelmate.hub.demo_endpoints import router as demo_router
 from modelmate.hub.endpoints import router as hub_router
+from modelmate.hub.playground_endpoints import router as playground_router
 from modelmate.insights.endpoints import router as insights_router
 from modelmate.jobs.endpoints import router as jobs_router
 from modelmate.research.endpoints import router as research_router
 from modelmate.search.endpoints import router as search_router
 from modelmate.semantic.endpoints import router as semantic_router
+from modelmate.tracker.endpoints import models_router as tracker_models_router
 from modelmate.tracker.endpoints import router as tracker_router
 from modelmate.transfer.endpoints import router as transfer_router
 
@@ -34,6 +39,7 @@ api_router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
 api_router.include_router(accounts_router)
 api_router.include_router(accounts_admin_router)
 api_router.include_router(catalog_router)
+api_router.include_router(tracker_models_router)  # PATCH /models/{id}: refreshes the entries' search documents
 api_router.include_router(tracker_router)
 api_router.include_router(transfer_router)
 api_router.include_router(search_router)
@@ -46,7 +52,7 @@ api_router.include_router(finetune_router)
 api_router.include_router(benchmarking_router)
 api_router.include_router(research_router)
 api_router.include_router(hub_router)
-api_router.include_router(demo_router)
+api_router.include_router(playground_router)
 
 
 @api_router.get("/health", tags=["system"], summary="Liveness and database check")
