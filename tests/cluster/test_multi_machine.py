@@ -39,7 +39,7 @@ pytest.importorskip("ray")
 PG_URL = os.environ.get("MODELMATE_TEST_POSTGRES_URL")
 BENCHMARKS = Path(os.environ.get("MODELMATE_BENCHMARK_DATA_DIR") or Path(__file__).parents[3] / "shared" /
                   "benchmarks")
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.pg, pytest.mark.slow, pytest.mark.process, pytest.mark.e2e, pytest.mark.timeout(900)]
 BIN = Path(sys.executable).parent
 CONFIG = {"max_steps": 200, "batch_size": 2, "max_seq_length": 48, "learning_rate": 1e-3, "save_steps": 10,
           "eval_steps": 1000, "logging_steps": 1, "warmup_ratio": 0.0, "seed": 3}

@@ -23,6 +23,8 @@ from modelmate.evaluation.sandbox import (
     run_tests,
 )
 
+pytestmark = pytest.mark.process
+
 FAST = SandboxLimits(wall_s=5.0, cpu_s=2, memory_mb=512, file_mb=4)
 
 

@@ -32,6 +32,8 @@ def _answer(client, model_id: int, question: str) -> str:
     return "".join(data["text"] for kind, data in events if kind == "token")
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_smollm2_fine_tune_trains_publishes_and_still_knows_paris(hub, database, settings, smollm2_installed):
     if not database.is_sqlite:
         pytest.skip("a real model's training is the point here; one backend is enough (the API runs on both elsewhere)")

@@ -27,6 +27,8 @@ from modelmate.jobs import repository as jobs_repo
 from modelmate.jobs.worker import Worker
 from modelmate.models import Job, TrainingRun
 
+pytestmark = pytest.mark.slow
+
 LEASE_S = 3.0
 STEPS = 200
 CONFIG = {"max_steps": STEPS, "batch_size": 4, "max_seq_length": 64, "learning_rate": 1e-3, "eval_split": 0.1,
