@@ -51,11 +51,9 @@ def settings(settings, benchmark_dir):
 
 @pytest.fixture(scope="session")
 def benchmark_dir():
-    from pathlib import Path
+    from bench_data import require_benchmarks
 
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"
-    assert (path / "gsm8k" / "train.jsonl").is_file(), f"the benchmark mirror is missing at {path}"
-    return path
+    return require_benchmarks()
 
 
 def _rows(dataset) -> list[dict]:

@@ -4,16 +4,14 @@ trained by the real worker, the fine-tune published, and its chat demo asked a f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from bench_data import BENCHMARKS
 from modelmate.demo import hub_data
 from modelmate.jobs.worker import Worker
 from sse import generate, parse_sse
 
 API = "/api/v1"
-BENCHMARKS = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"
 
 
 @pytest.fixture(autouse=True)
