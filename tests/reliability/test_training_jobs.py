@@ -166,7 +166,7 @@ def assert_complete(database, run_id: int, attempts: int) -> tuple[TrainingRun, 
     run, job = rows(database, run_id)
     assert run.status == "succeeded" and run.training_outcome == "success", (run.failure_message, job.error)
     assert [p["step"] for p in run.loss_curve_data] == list(range(1, STEPS + 1))  # full curve, each step once
-    assert job.status == "succeeded" and job.attempts == attempts
+    assert job.status == "succeeded" and job.attempts == attempts, job.log[-3000:]  # the log says what each did
     return run, job
 
 
