@@ -25,7 +25,17 @@ from modelmate.db.engine import Database
 from s3_server import S3Server
 
 PG_URL = os.environ.get("MODELMATE_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgres"]
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.pg)]
+
+
+# Test tiers (docs/development.md): a test that uses one of these fixtures starts child processes or servers.
+PROCESS_FIXTURES = frozenset({"hub", "smollm2_installed", "s3_server", "s3_url", "workers"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.process)
 
 
 @pytest.fixture(scope="session")

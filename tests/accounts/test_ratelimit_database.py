@@ -104,6 +104,7 @@ def test_two_processes_share_the_counters(database, other_process_db):
     assert _wait(one, "198.51.100.1", "alice") is None and one.is_trusted("alice", "198.51.100.1")
 
 
+@pytest.mark.process
 def test_two_real_processes_share_one_budget(database, tmp_path):
     """Another server process spends 20 of a client's 30 attempts: this one has 10 left, not 30."""
     child = textwrap.dedent("""

@@ -186,6 +186,7 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
 def test_modelmate_serve_binds_loopback_only_by_default(tmp_path):

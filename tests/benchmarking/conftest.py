@@ -1,6 +1,6 @@
-"""Fixtures for the benchmarking server tests: settings with the benchmark-data mirror (``../shared/benchmarks`` or
-``MODELMATE_BENCHMARK_DATA_DIR``) and two documents per task in quick mode, the toy tiny Llama (root conftest's
-``tiny_source`` and ``hub``), torch on one thread (the machine is shared)."""
+"""Fixtures for the benchmarking server tests: settings with the benchmark data (``bench_data.BENCHMARKS``: the
+mirror, or its subset in tests/fixtures/benchmarks) and two documents per task in quick mode, the toy tiny Llama (root
+conftest's ``tiny_source`` and ``hub``), torch on one thread (the machine is shared)."""
 
 from __future__ import annotations
 

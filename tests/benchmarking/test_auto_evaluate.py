@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from modelmate.benchmarking import service
 from modelmate.jobs.worker import Worker
 from modelmate.models import Evaluation, Job, Model, TrainingRun
@@ -47,6 +49,8 @@ def test_no_automatic_evaluation_when_the_setting_is_off(hub, database, settings
     assert run["evaluation"] is None  # the run page claims no evaluation
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_trained_model_and_its_base_are_evaluated_after_training(hub, benchmark_dir, database, settings):
     on = settings.model_copy(update={"auto_evaluate": True, "auto_evaluate_domains": ["reading"]})
     run = train_once(hub, database, on)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from modelmate.benchmarking import repository as bench_repo
 from modelmate.benchmarking import service as bench_service
 from modelmate.benchmarking.tasks import evaluation_dir
@@ -49,6 +51,7 @@ def scores(database, evaluation_id: int) -> dict:
                 for r in bench_repo.rows_of(s, evaluation_id)}
 
 
+@pytest.mark.slow
 def test_background_evaluation_yields_to_user_work_and_resumes_with_the_same_scores(hub, benchmark_dir, database,
                                                                                      settings):
     # the reference: one uninterrupted evaluation

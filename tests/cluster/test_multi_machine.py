@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench_data import BENCHMARKS
 from modelmate.storage.artifacts import open_store
 from modelmate.storage.staging import stored_steps
 from pg_fresh import fresh_database
@@ -37,9 +38,7 @@ from s3_server import apply_env, free_port, restore_env
 
 pytest.importorskip("ray")
 PG_URL = os.environ.get("MODELMATE_TEST_POSTGRES_URL")
-BENCHMARKS = Path(os.environ.get("MODELMATE_BENCHMARK_DATA_DIR") or Path(__file__).parents[3] / "shared" /
-                  "benchmarks")
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.pg, pytest.mark.slow, pytest.mark.process, pytest.mark.e2e, pytest.mark.timeout(900)]
 BIN = Path(sys.executable).parent
 CONFIG = {"max_steps": 200, "batch_size": 2, "max_seq_length": 48, "learning_rate": 1e-3, "save_steps": 10,
           "eval_steps": 1000, "logging_steps": 1, "warmup_ratio": 0.0, "seed": 3}
@@ -110,8 +109,6 @@ def _up(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def deployment(database_url: str, s3_server, tiny_source: Path, tmp_path_factory: pytest.TempPathFactory):
-    if not (BENCHMARKS / "SOURCES.md").is_file():
-        pytest.skip(f"benchmark data not found at {BENCHMARKS}")
     root = tmp_path_factory.mktemp("machines")
     bucket = f"mm-{uuid.uuid4().hex[:12]}"
     s3_server.create_bucket(bucket)

@@ -72,7 +72,8 @@ def _one_version_row(db: Database) -> None:
             migrate.head_revision()]
 
 
-@pytest.mark.postgres
+@pytest.mark.process
+@pytest.mark.pg
 def test_two_processes_migrating_a_fresh_postgres_database_take_turns(fresh_pg_url: str):
     db = Database(fresh_pg_url)
     try:
@@ -103,7 +104,8 @@ def test_two_processes_migrating_a_fresh_postgres_database_take_turns(fresh_pg_u
         db.dispose()
 
 
-@pytest.mark.postgres
+@pytest.mark.process
+@pytest.mark.pg
 def test_a_failed_postgres_migration_releases_the_lock(fresh_pg_url: str):
     db = Database(fresh_pg_url)
     try:
@@ -115,6 +117,7 @@ def test_a_failed_postgres_migration_releases_the_lock(fresh_pg_url: str):
         db.dispose()
 
 
+@pytest.mark.process
 def test_two_processes_migrating_a_fresh_sqlite_database_take_turns(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     procs = _start_migrators(url)

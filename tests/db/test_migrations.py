@@ -22,7 +22,7 @@ from pg_fresh import fresh_database
 PG_URL = os.environ.get("MODELMATE_TEST_POSTGRES_URL")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.pg)])
 def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """An EMPTY database (no migrations applied): a new SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":

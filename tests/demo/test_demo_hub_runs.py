@@ -51,11 +51,9 @@ def settings(settings, benchmark_dir):
 
 @pytest.fixture(scope="session")
 def benchmark_dir():
-    from pathlib import Path
+    from bench_data import require_benchmarks
 
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"
-    assert (path / "gsm8k" / "train.jsonl").is_file(), f"the benchmark mirror is missing at {path}"
-    return path
+    return require_benchmarks()
 
 
 def _rows(dataset) -> list[dict]:
@@ -98,6 +96,8 @@ def test_a_train_row_that_is_a_test_question_is_never_used(benchmark_dir, tmp_pa
     assert "50 train questions that also appear in the test split were excluded" in worked.description
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_the_demo_family_is_trained_for_real_and_fills_the_museum(hub, database, settings):
     user_id = local_user(database)
     queued = hub_demo.plan(database, settings, user_id, base="tiny")
@@ -176,6 +176,7 @@ def test_no_fork_when_the_user_deleted_its_dataset(hub, database, settings):
     assert hub_demo.FRIENDLIER.name not in runs(database)
 
 
+@pytest.mark.slow
 def test_the_app_starts_the_demo_on_smollm2_only_when_asked(client, database, settings, smollm2_installed):
     """``smollm2_installed``: what the first start's install leaves behind."""
     assert settings.hub_demo_enabled is False and settings.builtin_models_on_start is False  # environment "test"

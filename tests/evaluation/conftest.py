@@ -1,15 +1,13 @@
-"""Fixtures for the benchmarking tests: the real benchmark rows of ``../shared/benchmarks`` (or
-``MODELMATE_BENCHMARK_DATA_DIR``), a shared conversion cache, a random-init toy Llama, torch on one thread."""
+"""Fixtures for the benchmarking tests: the real benchmark rows (``bench_data.BENCHMARKS``: the mirror, or the
+subset in tests/fixtures/benchmarks), a shared conversion cache, a random-init toy Llama, torch on one thread."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BENCHMARKS = Path(os.environ.get("MODELMATE_BENCHMARK_DATA_DIR") or REPO.parent / "shared" / "benchmarks")
+from bench_data import require_benchmarks
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,10 +19,7 @@ def _torch_one_thread() -> None:
 
 @pytest.fixture(scope="session")
 def benchmark_dir() -> Path:
-    if not (BENCHMARKS / "SOURCES.md").is_file():
-        pytest.skip(f"benchmark data not found at {BENCHMARKS} (CI has it at ../shared/benchmarks; "
-                    "or set MODELMATE_BENCHMARK_DATA_DIR)")
-    return BENCHMARKS
+    return require_benchmarks()
 
 
 @pytest.fixture(scope="session")

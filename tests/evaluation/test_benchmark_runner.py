@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from lm_oracle import OracleLM
 
+from bench_data import rows_in
 from modelmate.evaluation import suites
 from modelmate.evaluation.runner import (
     UnsafeModelError,
@@ -168,7 +169,8 @@ def test_full_mode_has_no_limit(benchmark_dir: Path, eval_cache: Path) -> None:
     run = run_benchmarks(OracleLM(), tasks=["mmlu_global_facts"], mode="full", data_dir=benchmark_dir,
                          cache_dir=eval_cache)
     rows = [r for r in run.rows if r.task == "mmlu_global_facts"]
-    assert rows and all(r.limit is None and r.n_samples == 100 and r.value == 1.0 for r in rows)
+    n = rows_in(benchmark_dir / "mmlu/test/global_facts_test.csv")
+    assert rows and all(r.limit is None and r.n_samples == n and r.value == 1.0 for r in rows)
     assert run.samples == {}
 
 

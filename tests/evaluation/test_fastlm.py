@@ -96,6 +96,8 @@ def test_progress_events_count_documents_inside_a_task(tiny_model: Path, benchma
     assert all(e["eta_s"] is None or e["eta_s"] >= 0 for e in progress)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_fastlm_matches_hflm_on_smollm2(smollm2_dir: Path, benchmark_dir: Path, eval_cache: Path) -> None:
     """The real model: few-shot prefixes, multi-token answers, generations that stop on their own."""
     fast = load_model(smollm2_dir)

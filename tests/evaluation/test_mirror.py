@@ -1,4 +1,5 @@
-"""Converting the local benchmark-data mirror (real rows of ../shared/benchmarks) into lm-eval-ready JSONL."""
+"""Converting the local benchmark-data mirror (real rows: ../shared/benchmarks, or its subset in
+tests/fixtures/benchmarks) into lm-eval-ready JSONL."""
 
 from __future__ import annotations
 
@@ -10,18 +11,40 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench_data import FULL_MIRROR
 from modelmate.evaluation import mirror, suites
 from modelmate.evaluation.mirror import MirrorError, prepare, prepare_dataset, read_jsonl
 
-EXPECTED_ROWS = {  # SOURCES.md
-    "gsm8k": {"default": {"test": 1319, "train": 7473}},
-    "humaneval": {"default": {"test": 164}},
-    "mbpp": {"default": {"prompt": 10, "test": 500, "validation": 90, "train": 374}},
-    "arc": {"ARC-Easy": {"test": 2376, "validation": 570}, "ARC-Challenge": {"test": 1172, "validation": 299}},
-    "piqa": {"default": {"validation": 1838}},
-    "boolq": {"default": {"validation": 3270}},
-    "truthfulqa": {"default": {"validation": 817}},
+# What the converter must read from the data: the full mirror's counts (its SOURCES.md), or the test subset's
+# (tests/fixtures/benchmarks/SOURCES.md: 40 rows per test file, 10 per MMLU subject, MBPP task ids 1-40, 511-520,
+# 601-610)
+FULL = {
+    "rows": {
+        "gsm8k": {"default": {"test": 1319, "train": 7473}},
+        "humaneval": {"default": {"test": 164}},
+        "mbpp": {"default": {"prompt": 10, "test": 500, "validation": 90, "train": 374}},
+        "arc": {"ARC-Easy": {"test": 2376, "validation": 570}, "ARC-Challenge": {"test": 1172, "validation": 299}},
+        "piqa": {"default": {"validation": 1838}},
+        "boolq": {"default": {"validation": 3270}},
+        "truthfulqa": {"default": {"validation": 817}},
+    },
+    "mmlu_nutrition": 306, "mmlu_machine_learning": 112, "mmlu_test": 3055, "ntrex": 1997, "boolq_true": 2033,
+    "mbpp_test_ids": list(range(11, 511)),
 }
+SUBSET = {
+    "rows": {
+        "gsm8k": {"default": {"test": 60, "train": 700}},
+        "humaneval": {"default": {"test": 20}},
+        "mbpp": {"default": {"prompt": 10, "test": 30, "validation": 10, "train": 10}},
+        "arc": {"ARC-Easy": {"test": 40, "validation": 10}, "ARC-Challenge": {"test": 40, "validation": 10}},
+        "piqa": {"default": {"validation": 40}},
+        "boolq": {"default": {"validation": 40}},
+        "truthfulqa": {"default": {"validation": 40}},
+    },
+    "mmlu_nutrition": 10, "mmlu_machine_learning": 10, "mmlu_test": 100, "ntrex": 40, "boolq_true": 31,
+    "mbpp_test_ids": list(range(11, 41)),
+}
+EXPECTED = FULL if FULL_MIRROR else SUBSET
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +53,14 @@ def prepared(benchmark_dir: Path, eval_cache: Path) -> dict[str, mirror.Prepared
 
 
 def test_row_counts_match_the_sources(prepared: dict[str, mirror.PreparedDataset]) -> None:
-    for key, expected in EXPECTED_ROWS.items():
+    for key, expected in EXPECTED["rows"].items():
         assert prepared[key].rows == expected, key
     mmlu = prepared["mmlu"].rows
     assert set(mmlu) == set(suites.MMLU_SUBJECTS)
-    assert mmlu["nutrition"] == {"test": 306, "dev": 5} and mmlu["machine_learning"] == {"test": 112, "dev": 5}
-    assert sum(r["test"] for r in mmlu.values()) == 3055
-    assert prepared["ntrex"].rows == {code: {"test": 1997} for code in suites.NTREX_LANGUAGES}
+    assert mmlu["nutrition"] == {"test": EXPECTED["mmlu_nutrition"], "dev": 5}
+    assert mmlu["machine_learning"] == {"test": EXPECTED["mmlu_machine_learning"], "dev": 5}
+    assert sum(r["test"] for r in mmlu.values()) == EXPECTED["mmlu_test"]
+    assert prepared["ntrex"].rows == {code: {"test": EXPECTED["ntrex"]} for code in suites.NTREX_LANGUAGES}
 
 
 def test_rows_have_the_hugging_face_fields(prepared, benchmark_dir: Path) -> None:
@@ -54,9 +78,9 @@ def test_rows_have_the_hugging_face_fields(prepared, benchmark_dir: Path) -> Non
     boolq = read_jsonl(prepared["boolq"].files["default"]["validation"])
     raw_boolq = [json.loads(line) for line in (benchmark_dir / "boolq/val.jsonl").read_text().splitlines()]
     assert [row["label"] for row in boolq] == [int(r["label"] == "true") for r in raw_boolq]
-    assert sum(row["label"] for row in boolq) == 2033
+    assert sum(row["label"] for row in boolq) == EXPECTED["boolq_true"]
     mbpp = read_jsonl(prepared["mbpp"].files["default"]["test"])
-    assert [row["task_id"] for row in mbpp] == list(range(11, 511))
+    assert [row["task_id"] for row in mbpp] == EXPECTED["mbpp_test_ids"]
     assert set(first["gsm8k"]) == {"question", "answer"} and "####" in first["gsm8k"]["answer"]
     assert set(first["humaneval"]) == {"task_id", "prompt", "canonical_solution", "test", "entry_point"}
 
@@ -130,6 +154,6 @@ def test_overlays_point_lm_eval_at_the_converted_files(benchmark_dir: Path, eval
     ntrex = yaml.safe_load((source.include_path / "ntrex_eng_zho.yaml").read_text())
     assert ntrex["custom_dataset"] is None and "zho-CN" in ntrex["dataset_kwargs"]["data_files"]["test"]
     assert (source.include_path / "_mmlu.yaml").is_file()
-    assert source.rows["mmlu_nutrition"] == {"test": 306, "dev": 5}
+    assert source.rows["mmlu_nutrition"] == {"test": EXPECTED["mmlu_nutrition"], "dev": 5}
     assert prepare(suites.select(tasks=["arc_easy", "ntrex", "mmlu"]), benchmark_dir, eval_cache) == source
     assert prepare(suites.select(tasks=["arc_easy"]), None, eval_cache).include_path == suites.TASKS_DIR

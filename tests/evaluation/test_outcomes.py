@@ -9,6 +9,7 @@ import pytest
 import sacrebleu
 from lm_oracle import OracleLM, WrongLM
 
+from bench_data import rows_in
 from modelmate.evaluation.outcomes import MAX_TEXT, doc_outcomes
 from modelmate.evaluation.runner import run_benchmarks
 
@@ -46,7 +47,8 @@ def test_every_scored_document_is_kept_and_matches_the_score(lm_class, benchmark
 def test_full_mode_keeps_every_document(benchmark_dir: Path, eval_cache: Path) -> None:
     run = run_benchmarks(OracleLM(), tasks=["mmlu_global_facts"], mode="full", data_dir=benchmark_dir,
                          cache_dir=eval_cache)
-    assert [d["doc_id"] for d in run.outcomes["mmlu_global_facts"]] == list(range(100))
+    n = rows_in(benchmark_dir / "mmlu/test/global_facts_test.csv")
+    assert [d["doc_id"] for d in run.outcomes["mmlu_global_facts"]] == list(range(n))
 
 
 def test_doc_outcomes_caps_texts_and_skips_what_is_not_a_metric() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench_data import FULL_MIRROR
 from modelmate.evaluation.sandbox import (
     CodeExecutionDisabled,
     SandboxLimits,
@@ -22,6 +23,8 @@ from modelmate.evaluation.sandbox import (
     run_python,
     run_tests,
 )
+
+pytestmark = pytest.mark.process
 
 FAST = SandboxLimits(wall_s=5.0, cpu_s=2, memory_mb=512, file_mb=4)
 
@@ -222,7 +225,7 @@ def test_every_humaneval_canonical_solution_passes_in_the_sandbox(benchmark_dir:
 
     with gzip.open(benchmark_dir / "humaneval/HumanEval.jsonl.gz", "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]
-    assert len(rows) == 164
+    assert len(rows) == (164 if FULL_MIRROR else 20)
     for row in rows:
         result = run_tests(row["prompt"] + row["canonical_solution"], f"{row['test']}\ncheck({row['entry_point']})")
         assert result.passed, (row["task_id"], result.stderr)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from lm_oracle import OracleLM, WrongLM
 
+from bench_data import rows_in
 from modelmate.evaluation import suites
 from modelmate.evaluation.mirror import prepare_dataset, read_jsonl
 from modelmate.evaluation.runner import BenchmarkRun, quick_indices, run_benchmarks
@@ -68,12 +69,12 @@ def test_rows_describe_the_measurement(oracle_run) -> None:
     assert gsm8k_keys == {"exact_match,strict-match", "exact_match,flexible-extract"}
 
 
-def test_the_raw_lm_eval_json_is_kept_as_is(oracle_run) -> None:
+def test_the_raw_lm_eval_json_is_kept_as_is(oracle_run, benchmark_dir: Path) -> None:
     run, _lm = oracle_run
     assert set(run.raw) == {s.name for s in suites.SUITES}
     raw = run.raw["gsm8k"]
     assert raw["results"]["gsm8k"]["exact_match,strict-match"] == 1.0
-    assert raw["n-samples"]["gsm8k"] == {"original": 1319, "effective": DOCS}
+    assert raw["n-samples"]["gsm8k"] == {"original": rows_in(benchmark_dir / "gsm8k/test.jsonl"), "effective": DOCS}
     assert raw["configs"]["gsm8k"]["num_fewshot"] == 5
     assert run.raw["mmlu"]["groups"]["mmlu"]["acc,none"] == 1.0
     assert "lm_eval_version" in raw and "pretty_env_info" in raw and "config" in raw
@@ -93,4 +94,4 @@ def test_only_the_seeded_sample_is_evaluated(oracle_run, benchmark_dir: Path, ev
                                          "validation"), ("mmlu_nutrition", "mmlu", "nutrition", "test")):
         rows = read_jsonl(prepare_dataset(benchmark_dir, dataset, eval_cache).files[config][split])
         assert [rows[i] for i in run.samples[task]] == seen[task], task
-    assert run.samples["gsm8k"] == quick_indices("gsm8k", 1319, DOCS)
+    assert run.samples["gsm8k"] == quick_indices("gsm8k", rows_in(benchmark_dir / "gsm8k/test.jsonl"), DOCS)

@@ -73,6 +73,8 @@ def _error(resp) -> str:
     return resp.json()["error"]["message"]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_admin_imports_a_real_gguf_and_it_becomes_a_ready_base_model(client, settings, database, smollm2_gguf,
                                                                      monkeypatch):
     if not database.is_sqlite:

@@ -29,7 +29,7 @@ psutil = pytest.importorskip("psutil")
 
 from modelmate.finetune.ray_process import LOST_CODE, RayProcess, connect  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda"]
 ENTRY = "modelmate.training.entry"

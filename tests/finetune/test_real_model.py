@@ -4,16 +4,14 @@ trained by the real worker, the fine-tune published, and its chat demo asked a f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from bench_data import BENCHMARKS
 from modelmate.demo import hub_data
 from modelmate.jobs.worker import Worker
 from sse import generate, parse_sse
 
 API = "/api/v1"
-BENCHMARKS = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +30,8 @@ def _answer(client, model_id: int, question: str) -> str:
     return "".join(data["text"] for kind, data in events if kind == "token")
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_smollm2_fine_tune_trains_publishes_and_still_knows_paris(hub, database, settings, smollm2_installed):
     if not database.is_sqlite:
         pytest.skip("a real model's training is the point here; one backend is enough (the API runs on both elsewhere)")

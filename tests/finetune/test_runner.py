@@ -58,6 +58,7 @@ def wait_events(child: ChildProcess, n: int, timeout: float = 20) -> list[dict]:
     return events
 
 
+@pytest.mark.process
 def test_events_are_read_and_the_whole_group_is_reaped(tmp_path):
     child = make_child(tmp_path, "quick")
     child.start()
@@ -75,6 +76,7 @@ def test_events_are_read_and_the_whole_group_is_reaped(tmp_path):
     assert "stderr line" in log and "[stdout] not an event" in log
 
 
+@pytest.mark.process
 def test_sigterm_gives_a_graceful_result_and_sigkill_stops_a_stubborn_one(tmp_path):
     polite = make_child(tmp_path, "polite")
     polite.start()
@@ -100,6 +102,7 @@ def test_sigterm_gives_a_graceful_result_and_sigkill_stops_a_stubborn_one(tmp_pa
     assert not group_alive(stubborn.pgid)
 
 
+@pytest.mark.process
 def test_a_leftover_child_of_an_earlier_attempt_is_killed_only_if_it_is_ours(tmp_path):
     (tmp_path / "spec.json").write_text("{}")
     # a process whose command line looks like this run's trainer

@@ -33,13 +33,15 @@ def _hammer_and_verify(server: ServerProcess, database_url: str) -> None:
     assert not problems, problems[:20]
 
 
+@pytest.mark.process
 def test_50_concurrent_api_writers_sqlite(tmp_path: Path):
     data = tmp_path / "data"
     with ServerProcess(data) as server:
         _hammer_and_verify(server, f"sqlite:///{data / 'modelmate.db'}")
 
 
-@pytest.mark.postgres
+@pytest.mark.process
+@pytest.mark.pg
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL not configured (set MODELMATE_TEST_POSTGRES_URL)")
 def test_50_concurrent_api_writers_postgres(tmp_path: Path):
     assert PG_URL

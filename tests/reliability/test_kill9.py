@@ -6,7 +6,10 @@ import sqlite3
 from pathlib import Path
 
 import httpx
+import pytest
 from harness import ServerProcess, run_writers, verify_ledgers
+
+pytestmark = pytest.mark.process
 
 
 def test_kill9_during_writes_keeps_acknowledged_work(tmp_path: Path):

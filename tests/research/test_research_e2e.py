@@ -9,6 +9,7 @@ import io
 import json
 
 import pyarrow.parquet as pq
+import pytest
 
 from modelmate.jobs.worker import Worker
 from modelmate.models import CapabilityChange, DocumentOutcome, Evaluation
@@ -18,6 +19,8 @@ CONFIG = {"max_steps": 2, "batch_size": 4, "max_seq_length": 64, "eval_split": 0
           "warmup_ratio": 0.0}
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_real_run_and_evaluations_feed_changes_museum_and_export(hub, benchmark_dir, database, settings):
     rows = [{"text": f"Example {i}: alpha beta gamma delta epsilon zeta"} for i in range(20)]
     body = "".join(json.dumps(r) + "\n" for r in rows)

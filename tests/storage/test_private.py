@@ -96,6 +96,7 @@ def test_fresh_data_dir_stays_private_through_start_upload_and_exports(tmp_path,
         assert _mode(data / "exports" / name) == 0o600
 
 
+@pytest.mark.process
 def test_the_app_cli_and_child_processes_use_a_private_umask(tmp_path):
     create_app(_settings(tmp_path / "data")).state.db.dispose()
     assert os.umask(0o022) == 0o077

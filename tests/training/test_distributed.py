@@ -38,6 +38,8 @@ from modelmate.training.distributed import run_distributed
 from modelmate.training.entry import build_job
 from modelmate.training.trainer import train
 
+pytestmark = pytest.mark.process
+
 LOSS_RTOL = 1e-4
 ADAPTER_ATOL = 1e-6
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda"]

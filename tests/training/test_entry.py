@@ -15,6 +15,8 @@ import pytest
 from modelmate.training import checkpoints
 from modelmate.training.data import canonical_bytes
 
+pytestmark = pytest.mark.process
+
 WORDS = [
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda"
 ]

@@ -78,6 +78,7 @@ def test_limits(loaded):
     assert ids == loaded.tokenizer("alpha beta " * 400)["input_ids"][-192:]
 
 
+@pytest.mark.slow
 def test_loading_is_safe_and_offline(tmp_path, tiny_dir):
     with pytest.raises(g.GenerationError, match="not on this machine"):
         g.load("nobody-here/no-such-model-xyz")

@@ -82,6 +82,7 @@ def _count(database: Database, model, *where) -> int:
         return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
+@pytest.mark.slow
 def test_large_import_never_blocks_another_users_writes(account_client, live_server, database):
     alice, bob = account_client("alice"), account_client("bob")
     a_token, b_token = _token(alice), _token(bob)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from modelmate.config import Settings
 from modelmate.db.engine import Database
 from modelmate.jobs import repository as repo
+from modelmate.jobs.clock import SYSTEM, Clock
 
 # Modules whose import registers the built-in handlers (imported lazily: they depend on us, not we on them).
 BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks", "modelmate.finetune.tasks",
@@ -66,6 +67,7 @@ class JobContext:
     priority: int = 0
     # The kinds the running worker claims (None: all): a background job yields only to work this worker would run.
     worker_kinds: list[str] | None = None
+    clock: Clock = SYSTEM  # the worker's: renewing the lease reads the time from it
 
     def check(self) -> None:
         if self.lost.is_set():
@@ -76,7 +78,7 @@ class JobContext:
         self.check()
         with self.db.session() as session:
             ok = repo.heartbeat(session, self.job_id, self.fencing_token, lease_s=self.lease_s,
-                                progress=fraction, message=message)
+                                progress=fraction, message=message, now=self.clock.now())
             cancelled = ok and repo.cancel_requested(session, self.job_id)
         if not ok:
             self.lost.set()

@@ -100,9 +100,10 @@ def insert(session: Session, *, kind: str, payload: dict[str, Any], owner_id: in
     return job, True
 
 
-def has_runnable(session: Session, kinds: list[str] | None, job_ids: list[int] | None = None) -> bool:
+def has_runnable(session: Session, kinds: list[str] | None, job_ids: list[int] | None = None, *,
+                 now: datetime | None = None) -> bool:
     """A cheap read before taking the write lock to claim (idle workers poll without locking)."""
-    stmt = select(Job.id).where(Job.status == JobStatus.QUEUED.value, Job.run_after <= utcnow()).limit(1)
+    stmt = select(Job.id).where(Job.status == JobStatus.QUEUED.value, Job.run_after <= (now or utcnow())).limit(1)
     if kinds is not None:
         stmt = stmt.where(Job.kind.in_(kinds))
     if job_ids is not None:
@@ -110,17 +111,17 @@ def has_runnable(session: Session, kinds: list[str] | None, job_ids: list[int] |
     return session.scalar(stmt) is not None
 
 
-def has_expired_leases(session: Session) -> bool:
+def has_expired_leases(session: Session, *, now: datetime | None = None) -> bool:
     return session.scalar(select(Job.id).where(Job.status == JobStatus.RUNNING.value,
-                                               Job.lease_expires_at < utcnow()).limit(1)) is not None
+                                               Job.lease_expires_at < (now or utcnow())).limit(1)) is not None
 
 
 def claim(session: Session, worker_id: str, *, kinds: list[str] | None, lease_s: float,
-          job_ids: list[int] | None = None) -> Claim | None:
+          job_ids: list[int] | None = None, now: datetime | None = None) -> Claim | None:
     """Take the next runnable job: status running, a lease for ``worker_id``, attempts + 1, a new fencing token.
     ``job_ids`` limits the choice to those jobs (a CLI waiting for its own job)."""
     immediate_transaction(session)
-    now = utcnow()
+    now = now or utcnow()
     stmt = (select(Job).where(Job.status == JobStatus.QUEUED.value, Job.run_after <= now)
             .order_by(Job.priority.desc(), Job.id).limit(1))
     if kinds is not None:
@@ -152,9 +153,9 @@ def _fenced(job_id: int, token: int):
 
 
 def heartbeat(session: Session, job_id: int, token: int, *, lease_s: float,
-              progress: float | None = None, message: str | None = None) -> bool:
+              progress: float | None = None, message: str | None = None, now: datetime | None = None) -> bool:
     """Extend the lease (and record progress). False: the lease was lost (token changed or job finished)."""
-    now = utcnow()
+    now = now or utcnow()
     values: dict[str, Any] = {"heartbeat_at": now, "lease_expires_at": now + timedelta(seconds=lease_s)}
     if progress is not None:
         values["progress"] = max(0.0, min(1.0, float(progress)))
@@ -174,9 +175,10 @@ def complete(session: Session, job_id: int, token: int, result: dict[str, Any] |
         lease_expires_at=None))) == 1
 
 
-def fail(session: Session, job_id: int, token: int, error: dict[str, Any], *, retry_in_s: float | None) -> bool:
+def fail(session: Session, job_id: int, token: int, error: dict[str, Any], *, retry_in_s: float | None,
+         now: datetime | None = None) -> bool:
     """Fail one attempt: re-queue after ``retry_in_s`` while attempts remain, else mark the job failed."""
-    now = utcnow()
+    now = now or utcnow()
     job = session.get(Job, job_id)
     if job is None or job.fencing_token != token or job.status != JobStatus.RUNNING.value:
         return False

@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import traceback
 import uuid
 from typing import Any
@@ -23,6 +22,7 @@ from modelmate.config import Settings
 from modelmate.db.engine import Database
 from modelmate.jobs import outbox, registry
 from modelmate.jobs import repository as repo
+from modelmate.jobs.clock import SYSTEM, Clock
 from modelmate.jobs.registry import JobCancelled, JobContext, JobYielded, LeaseLost, PermanentJobError
 
 log = logging.getLogger("modelmate.jobs")
@@ -36,7 +36,8 @@ def new_worker_id() -> str:
 
 class Worker:
     def __init__(self, db: Database, settings: Settings, *, worker_id: str | None = None, lease_s: float = 60.0,
-                 poll_s: float = 1.0, kinds: list[str] | None = None, job_ids: list[int] | None = None) -> None:
+                 poll_s: float = 1.0, kinds: list[str] | None = None, job_ids: list[int] | None = None,
+                 clock: Clock = SYSTEM) -> None:
         self.db = db
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
@@ -44,6 +45,7 @@ class Worker:
         self.poll_s = poll_s
         self.kinds = kinds
         self.job_ids = job_ids  # only these jobs (a CLI command running its own job in-process)
+        self.clock = clock  # lease deadlines, heartbeats, retry back-off and idle polling read the time from it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -51,10 +53,10 @@ class Worker:
 
     def reclaim(self) -> int:
         with self.db.session() as session:
-            if not repo.has_expired_leases(session):
+            if not repo.has_expired_leases(session, now=self.clock.now()):
                 return 0
         with self.db.session() as session:
-            n = repo.reclaim_expired(session)
+            n = repo.reclaim_expired(session, now=self.clock.now())
         if n:
             log.warning("reclaimed %d job(s) with expired leases", n)
             for hook in registry.reclaim_hooks():
@@ -82,10 +84,11 @@ class Worker:
         self.dispatch_events()
         kinds = self._kinds()
         with self.db.session() as session:
-            if not repo.has_runnable(session, kinds, self.job_ids):
+            if not repo.has_runnable(session, kinds, self.job_ids, now=self.clock.now()):
                 return False
         with self.db.session() as session:
-            claim = repo.claim(session, self.worker_id, kinds=kinds, lease_s=self.lease_s, job_ids=self.job_ids)
+            claim = repo.claim(session, self.worker_id, kinds=kinds, lease_s=self.lease_s, job_ids=self.job_ids,
+                               now=self.clock.now())
         if claim is None:
             return False
         self._execute(claim)
@@ -105,7 +108,7 @@ class Worker:
         ctx = JobContext(db=self.db, settings=self.settings, job_id=claim.id, kind=claim.kind,
                          owner_id=claim.owner_id, payload=claim.payload, attempt=claim.attempt,
                          fencing_token=claim.fencing_token, lease_s=self.lease_s, shutdown=self._stop,
-                         priority=claim.priority, worker_kinds=self.kinds)
+                         priority=claim.priority, worker_kinds=self.kinds, clock=self.clock)
         beat_stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(ctx, beat_stop), daemon=True,
                                 name=f"job-{claim.id}-heartbeat")
@@ -144,13 +147,14 @@ class Worker:
         retry_in = None if permanent else RETRY_BASE_S * (2 ** (claim.attempt - 1))
         log.warning("job %d (%s) attempt %d failed: %s", claim.id, claim.kind, claim.attempt, exc)
         with self.db.session() as session:
-            repo.fail(session, claim.id, claim.fencing_token, error, retry_in_s=retry_in)
+            repo.fail(session, claim.id, claim.fencing_token, error, retry_in_s=retry_in, now=self.clock.now())
 
     def _heartbeat(self, ctx: JobContext, stop: threading.Event) -> None:
-        while not stop.wait(self.lease_s / 3):
+        while not self.clock.wait(stop, self.lease_s / 3):
             try:
                 with self.db.session() as session:
-                    ok = repo.heartbeat(session, ctx.job_id, ctx.fencing_token, lease_s=self.lease_s)
+                    ok = repo.heartbeat(session, ctx.job_id, ctx.fencing_token, lease_s=self.lease_s,
+                                        now=self.clock.now())
             except Exception:  # noqa: BLE001 - a failed heartbeat is retried on the next beat
                 log.exception("job %d: heartbeat failed", ctx.job_id)
                 continue
@@ -195,7 +199,7 @@ class Worker:
                 log.exception("job worker loop error")
                 ran = False
             if not ran:
-                self._stop.wait(self.poll_s)
+                self.clock.wait(self._stop, self.poll_s)
         log.info("job worker %s stopped", self.worker_id)
 
 
@@ -210,19 +214,20 @@ class LocalFallback:
     ``modelmate worker``) claimed it within ``wait_s``, so one command is enough."""
 
     def __init__(self, db: Database, settings: Settings, *, kind: str, job_id: int | None,
-                 wait_s: float = 3.0) -> None:
+                 wait_s: float = 3.0, clock: Clock = SYSTEM) -> None:
         self.db, self.settings, self.kind, self.job_id, self.wait_s = db, settings, kind, job_id, wait_s
+        self.clock = clock
         self.worker: Worker | None = None
         self._thread: threading.Thread | None = None
-        self._started = time.monotonic()
+        self._started = clock.monotonic()
 
     def poll(self, still_queued: bool) -> bool:
         """Start the local worker once the job has waited too long; True when it was started now."""
         if (self.worker is not None or not still_queued or self.job_id is None
-                or time.monotonic() - self._started <= self.wait_s):
+                or self.clock.monotonic() - self._started <= self.wait_s):
             return False
         self.worker = Worker(self.db, self.settings, lease_s=self.settings.job_lease_s, poll_s=0.2,
-                             kinds=[self.kind], job_ids=[self.job_id])
+                             kinds=[self.kind], job_ids=[self.job_id], clock=self.clock)
         self._thread = threading.Thread(target=self.worker.run_until_idle, name=f"local-{self.kind}", daemon=True)
         self._thread.start()
         return True
