@@ -23,7 +23,7 @@ from modelmate.finetune.runner import ChildProcess, child_env
 from modelmate.storage.staging import artifact_ref
 
 if TYPE_CHECKING:  # Ray is optional: imported where a run uses it
-    from modelmate.finetune.ray_process import RayProcess
+    from modelmate.finetune.ray_process import RayProcess  # lazy: type-only (Ray is optional)
 
 GIB = 1024**3
 
