@@ -14,10 +14,9 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "modelmate"
+from source_rules import SRC, Violation
 
 OPENERS = frozenset({"session", "session_factory"})  # Database.session(), Database.session_factory()
 ENGINE_OPENERS = frozenset({"begin", "connect"})  # db.engine.begin(), db.engine.connect()
@@ -39,16 +38,6 @@ DATABASE_DEP_ALLOWED = {
         "authentication before the request's session opens (the /hf routes are outside the API's middleware); "
         "the token's last-used touch is best effort, in its own transaction",
 }
-
-
-@dataclass(frozen=True)
-class Violation:
-    path: str
-    line: int
-    what: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.what}"
 
 
 def _names(node: ast.expr | None) -> set[str]:

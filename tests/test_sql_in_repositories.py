@@ -19,10 +19,9 @@ The checker knows a receiver is a Session or a Connection by its name (``session
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "modelmate"
+from source_rules import SRC, Violation
 
 # SQLAlchemy names that build a statement or a clause (the core and ORM constructs, loader options, aliases).
 SQL_NAMES = frozenset({
@@ -44,16 +43,6 @@ STATEMENT_METHODS = frozenset({
 SESSION_NAMES = frozenset({"session", "s", "sess", "db_session", "conn", "connection"})
 SESSION_TYPES = frozenset({"Session", "Connection"})
 BINDERS = frozenset({"session", "session_factory", "begin", "connect"})  # db.session(), engine.begin() ...
-
-@dataclass(frozen=True)
-class Violation:
-    path: str
-    line: int
-    what: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.what}"
-
 
 def may_hold_sql(rel: str) -> bool:
     name = rel.rsplit("/", 1)[-1]
