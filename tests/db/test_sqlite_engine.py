@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,31 @@ def test_analyze_gathers_planner_statistics(sqlite_db: Database):
     assert not has_stats()
     sqlite_db.analyze()
     assert has_stats()
+
+
+def test_a_fresh_database_enters_wal_while_another_connection_holds_its_write_lock(tmp_path: Path):
+    """SQLite refuses to switch journal modes at once ("database is locked", no busy handler) while another
+    connection writes; a second process opening a fresh database during the first one's migration saw that."""
+    path = tmp_path / "fresh.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (a)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # what a bare connection gets, busy timeout or not
+        bare = sqlite3.connect(path, isolation_level=None)
+        try:
+            bare.execute("PRAGMA busy_timeout = 30000")
+            bare.execute("PRAGMA journal_mode = WAL")
+        finally:
+            bare.close()
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    finally:
+        release.join()
+        other.close()
+        db.dispose()

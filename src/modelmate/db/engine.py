@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,26 @@ from modelmate.storage.private import secure_data_dir, secure_sqlite_files
 _WRITE_LOCK_HELD = "modelmate_write_lock_held"
 
 
+def _enter_wal(cur: sqlite3.Cursor, wait_s: float) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting out another connection's write lock.
+
+    Switching a database that is not in WAL mode yet (a fresh file) needs an exclusive lock, and SQLite answers
+    "database is locked" at once, without calling the busy handler, while another connection holds a write lock:
+    two processes opening one fresh database together (two servers migrating it at start-up) hit that. So retry
+    with growing sleeps for up to the busy timeout, as the busy handler would."""
+    deadline = time.monotonic() + wait_s
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
@@ -31,7 +52,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(cur, busy_timeout_ms / 1000)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA cache_size = -65536")
