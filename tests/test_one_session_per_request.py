@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from source_rules import SRC, Violation
+from source_rules import SRC, Violation, names_in, parse_annotation
 
 OPENERS = frozenset({"session", "session_factory"})  # Database.session(), Database.session_factory()
 ENGINE_OPENERS = frozenset({"begin", "connect"})  # db.engine.begin(), db.engine.connect()
@@ -40,33 +40,17 @@ DATABASE_DEP_ALLOWED = {
 }
 
 
-def _names(node: ast.expr | None) -> set[str]:
-    if node is None:
-        return set()
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        try:
-            node = ast.parse(node.value, mode="eval").body
-        except SyntaxError:
-            return set()
-    return {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node)
-            if isinstance(n, ast.Name | ast.Attribute)}
-
-
 def _is_session(annotation: ast.expr | None) -> bool:
     """``Session``, ``Session | None``, ``"Session"``, ``SessionDep``, ``Annotated[Session, ...]``; not a
     ``Callable[[Session], T]`` (a function that will be handed one)."""
-    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-        try:
-            annotation = ast.parse(annotation.value, mode="eval").body
-        except SyntaxError:
-            return False
+    annotation = parse_annotation(annotation)
     if isinstance(annotation, ast.Name):
         return annotation.id in SESSION_TYPES
     if isinstance(annotation, ast.Attribute):
         return annotation.attr in SESSION_TYPES
     if isinstance(annotation, ast.BinOp):
         return _is_session(annotation.left) or _is_session(annotation.right)
-    if isinstance(annotation, ast.Subscript) and _names(annotation.value) & {"Annotated", "Optional"}:
+    if isinstance(annotation, ast.Subscript) and names_in(annotation.value) & {"Annotated", "Optional"}:
         first = annotation.slice.elts[0] if isinstance(annotation.slice, ast.Tuple) else annotation.slice
         return _is_session(first)
     return False
@@ -84,7 +68,7 @@ def _opens_unit_of_work(node: ast.AST) -> str | None:
 
 
 def _defines_routes(tree: ast.Module) -> bool:
-    return any(isinstance(n, ast.Call) and _names(n.func) & {"APIRouter"} for n in ast.walk(tree))
+    return any(isinstance(n, ast.Call) and names_in(n.func) & {"APIRouter"} for n in ast.walk(tree))
 
 
 def check_source(source: str, path: str, *, allowed: dict[tuple[str, str], str] | None = None) -> list[Violation]:
@@ -109,7 +93,7 @@ def check_source(source: str, path: str, *, allowed: dict[tuple[str, str], str] 
                 if opener:
                     found.append(Violation(path, node.lineno, f"{fn.name}() is handed a Session but opens another "
                                                               f"unit of work: {opener}()"))
-        if routes and any("DatabaseDep" in _names(p.annotation) for p in params) and (path, fn.name) not in allowed:
+        if routes and any("DatabaseDep" in names_in(p.annotation) for p in params) and (path, fn.name) not in allowed:
             found.append(Violation(path, fn.lineno, f"{fn.name}() takes the Database in a request; use SessionDep "
                                                     "(or list the reason in DATABASE_DEP_ALLOWED)"))
     return sorted(set(found), key=lambda v: (v.line, v.what))
