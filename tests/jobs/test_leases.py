@@ -12,14 +12,12 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
-import pytest
-
 from manual_clock import ManualClock
 from modelmate.db.base import utcnow
 from modelmate.jobs import registry
 from modelmate.jobs import repository as repo
 from modelmate.jobs.worker import RETRY_BASE_S, Worker
-from modelmate.models import Job, User
+from modelmate.models import Job
 
 LEASE_S = 30.0
 GATES: defaultdict[str, threading.Event] = defaultdict(threading.Event)  # payload["gate"] → "the handler may finish"
@@ -44,16 +42,6 @@ def _flaky(ctx):
     if ctx.attempt < 2:
         raise RuntimeError("transient failure")
     return {"attempt": ctx.attempt}
-
-
-@pytest.fixture
-def owner(database) -> int:
-    with database.session() as s:
-        user = User(username=f"leases-{utcnow().timestamp()}", is_admin=False, is_active=True, is_local=False,
-                    created_at=utcnow(), updated_at=utcnow())
-        s.add(user)
-        s.flush()
-        return user.id
 
 
 def enqueue(database, owner: int, kind: str, clock: ManualClock) -> int:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
-
 from modelmate.db.base import utcnow
 from modelmate.jobs import registry
 from modelmate.jobs import repository as repo
 from modelmate.jobs.worker import Worker
-from modelmate.models import Job, User
+from modelmate.models import Job
 
 RAN: list[tuple[int, int]] = []
 
@@ -33,16 +31,6 @@ def _flaky(ctx):
 @registry.register("t-bad")
 def _bad(ctx):
     raise registry.PermanentJobError("payload is wrong")
-
-
-@pytest.fixture
-def owner(database) -> int:
-    with database.session() as s:
-        user = User(username=f"jobs-{utcnow().timestamp()}", is_admin=False, is_active=True, is_local=False,
-                    created_at=utcnow(), updated_at=utcnow())
-        s.add(user)
-        s.flush()
-        return user.id
 
 
 def enqueue(database, owner, kind="t-echo", **kw) -> int:
