@@ -42,7 +42,7 @@ from modelmate.tracker.fulltext import (
     pg_restore,
 )
 from modelmate.tracker.repository import filtered, pg_tsquery_compact, pg_tsv
-from modelmate.tracker.schemas import EntryFilter
+from modelmate.tracker.schemas import EntryFilter, Ranked
 
 FIELDS = ("name", "developer", "description", "tags", "notes")
 # bm25() column weights, in the FTS5 table's column order (name, developer, description, tags, notes).
@@ -56,7 +56,6 @@ DESCRIPTION_WORDS = 24
 _FTS = table("search_fts", column("rowid", Integer))
 _FTS_REF: ColumnClause[Any] = literal_column("search_fts")
 
-Ranked = list[tuple[int, float]]
 
 
 def _scope(session: Session, owner_id: int, f: EntryFilter | None) -> Select | None:

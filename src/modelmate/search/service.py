@@ -16,7 +16,7 @@ from modelmate.search.schemas import SearchHit, SearchMode, SearchResults, Segme
 from modelmate.semantic import service as semantic_service
 from modelmate.tracker import repository as tracker_repo
 from modelmate.tracker.fulltext import split_highlight
-from modelmate.tracker.schemas import EntryFilter
+from modelmate.tracker.schemas import EntryFilter, Ranked
 from modelmate.tracker.service import to_out
 
 # One function per mode: (session, owner id, query, filters, limit, offset) → (ranked page, total, highlights).
@@ -32,7 +32,6 @@ def _keyword(session: Session, owner_id: int, q: str, f: EntryFilter, limit: int
 
 
 RRF_K = 60
-Ranked = list[tuple[int, float]]
 
 
 def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> Ranked:

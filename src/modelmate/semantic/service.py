@@ -21,14 +21,13 @@ from modelmate.semantic import index as vector_index
 from modelmate.semantic import repository as repo
 from modelmate.semantic.schemas import SimilarEntries, SimilarEntry
 from modelmate.tracker import repository as tracker_repo
-from modelmate.tracker.schemas import EntryFilter
+from modelmate.tracker.schemas import EntryFilter, Ranked
 from modelmate.tracker.service import get_entry, to_out
 
 FUSION_DEPTH = 200  # how deep each ranking goes into the fusion
 MIN_SIMILARITY = 0.2  # below this a vector is unrelated to the query (MiniLM cosine)
 EMBED_BATCH = 64
 
-Ranked = list[tuple[int, float]]
 
 
 class SemanticDisabled(AppError):

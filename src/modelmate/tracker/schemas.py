@@ -101,6 +101,9 @@ class TagMode(StrEnum):
     ALL = "all"
 
 
+Ranked = list[tuple[int, float]]  # (entry id, score), best first: what every search ranking returns
+
+
 class EntryFilter(BaseModel):
     """Filters for the entry list; every field is optional."""
 
