@@ -156,7 +156,3 @@ class EventKind(StrEnum):
     RATED = "rated"
     UPDATED = "updated"
     DELETED = "deleted"
-
-
-def values(enum: type[StrEnum]) -> list[str]:
-    return [e.value for e in enum]

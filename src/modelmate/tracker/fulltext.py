@@ -34,14 +34,6 @@ def fts5_query(q: str) -> str | None:
     return " AND ".join('"' + " ".join(tokens) + '"*' for tokens in terms)
 
 
-def pg_tsquery_parts(q: str) -> list[str]:
-    """One tsquery string per term: tokens joined as a phrase, the last one a prefix."""
-    parts = []
-    for tokens in query_terms(q):
-        parts.append(" <-> ".join(tokens[:-1] + [tokens[-1] + ":*"]))
-    return parts
-
-
 # --- query words (raw word + its tokens) ------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
