@@ -6,11 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from modelmate.api.deps import MAX_ID, CurrentUser, IdPath, OptionalUser, SessionDep, SettingsDep
+from modelmate.config import Settings
 from modelmate.errors import ErrorResponse, OpenApiResponses
 from modelmate.hub import download, lineage, playground, service
 from modelmate.hub.schemas import FeedbackBlock, FeedbackIn, LineageOut, ModelPageOut, ModelPatch
+from modelmate.models import Model, User
 
 router = APIRouter(tags=["hub"])
 
@@ -24,12 +27,16 @@ OwnerPath = Annotated[str, Path(min_length=1, max_length=64)]
 SlugPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
+def _page(session: Session, settings: Settings, user: User | None, model: Model) -> ModelPageOut:
+    """A model's page; whether its demo can run is the playground's call (hub/service does not import it)."""
+    return service.page(session, settings, user, model, can_demo=playground.can_run(settings, session, model))
+
+
 @router.get("/hub/models/by-id/{model_id}", response_model=ModelPageOut, responses=NOT_FOUND,
             summary="A model's hub page by id (public models: anyone; private: their owner)")
 def page_by_id(model_id: IdPath, session: SessionDep, settings: SettingsDep, user: OptionalUser) -> ModelPageOut:
     model = service.get_visible(session, user, model_id)
-    return service.page(session, settings, user, model,
-                        can_demo=playground.can_run(settings, session, model))
+    return _page(session, settings, user, model)
 
 
 @router.get("/hub/models/{model_id}/download", response_class=StreamingResponse,
@@ -49,8 +56,7 @@ def download_model(model_id: IdPath, session: SessionDep, settings: SettingsDep,
 def page_by_slug(owner: OwnerPath, slug: SlugPath, session: SessionDep, settings: SettingsDep,
                  user: OptionalUser) -> ModelPageOut:
     model = service.get_by_repo(session, user, owner, slug)
-    return service.page(session, settings, user, model,
-                        can_demo=playground.can_run(settings, session, model))
+    return _page(session, settings, user, model)
 
 
 @router.patch("/hub/models/{model_id}", response_model=ModelPageOut, responses={**NOT_FOUND, **SIGN_IN, **INVALID},
@@ -58,8 +64,7 @@ def page_by_slug(owner: OwnerPath, slug: SlugPath, session: SessionDep, settings
 def update_model(model_id: IdPath, payload: ModelPatch, session: SessionDep, settings: SettingsDep,
                  user: CurrentUser) -> ModelPageOut:
     model = service.update(session, user, model_id, payload)
-    return service.page(session, settings, user, model,
-                        can_demo=playground.can_run(settings, session, model))
+    return _page(session, settings, user, model)
 
 
 @router.put("/hub/models/{model_id}/feedback", response_model=FeedbackBlock,
