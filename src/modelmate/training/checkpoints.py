@@ -69,28 +69,37 @@ def trainable_state(model) -> dict:
 
 
 def _optimizer_parts(optimizer) -> tuple[dict, dict]:
+    """The optimizer's state as safetensors tensors plus JSON. Tensors may sit in nested dicts (bitsandbytes' 8-bit
+    optimizers keep their quantization state in one): each becomes ``{"__tensor__": True}`` in the JSON and the
+    tensor ``index.key[.inner...]``."""
     import torch
 
     state = optimizer.state_dict()
     tensors: dict[str, Any] = {}
-    meta: dict[str, dict] = {}
-    for index, entries in state["state"].items():
-        row: dict[str, Any] = {}
-        for key, value in entries.items():
-            if torch.is_tensor(value):
-                tensors[f"{index}.{key}"] = value.detach().to("cpu").contiguous()
-                row[key] = {"__tensor__": True}
-            else:
-                row[key] = value
-        meta[str(index)] = row
+
+    def encode(name: str, value: Any) -> Any:
+        if torch.is_tensor(value):
+            tensors[name] = value.detach().to("cpu").contiguous()
+            return {"__tensor__": True}
+        if isinstance(value, dict):
+            return {"__dict__": {str(k): encode(f"{name}.{k}", v) for k, v in value.items()}}
+        return value
+
+    meta = {str(index): {key: encode(f"{index}.{key}", value) for key, value in entries.items()}
+            for index, entries in state["state"].items()}
     return tensors, {"state": meta, "param_groups": state["param_groups"]}
 
 
 def _restore_optimizer(optimizer, tensors: dict, meta: dict) -> None:
-    state: dict[int, dict] = {}
-    for index, row in meta["state"].items():
-        state[int(index)] = {key: tensors[f"{index}.{key}"] if isinstance(value, dict) and value.get("__tensor__")
-                             else value for key, value in row.items()}
+    def decode(name: str, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("__tensor__"):
+            return tensors[name]
+        if isinstance(value, dict) and "__dict__" in value:
+            return {k: decode(f"{name}.{k}", v) for k, v in value["__dict__"].items()}
+        return value
+
+    state: dict[int, dict] = {int(index): {key: decode(f"{index}.{key}", value) for key, value in row.items()}
+                              for index, row in meta["state"].items()}
     groups = []
     for group in meta["param_groups"]:
         group = dict(group)

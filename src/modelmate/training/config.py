@@ -82,6 +82,18 @@ class TrainingConfig(BaseModel):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="Number format for the model's weights: auto uses bf16 on a GPU that supports it, "
                             "otherwise fp32.")
+    quantization: Literal["none", "4bit", "8bit"] = Field(
+        "none", description="Keep the frozen base model in 4 bits (QLoRA) or 8 bits so a bigger model fits in "
+                            "less memory; the adapter still trains at full precision.")
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute intermediate values during the backward pass instead of keeping them: much "
+                           "less memory, about a third more time per step.")
+    attention: Literal["auto", "sdpa", "flash_attention_2", "eager"] = Field(
+        "auto", description="Attention kernel: auto uses PyTorch's fused one (sdpa); flash_attention_2 needs an "
+                            "NVIDIA GPU and flash-attn; eager is the slow reference.")
+    optimizer: Literal["adamw", "adamw_8bit", "paged_adamw_8bit"] = Field(
+        "adamw", description="adamw keeps two 32-bit values per trained weight; the 8-bit ones keep them in 8 bits "
+                             "(paged: moved off the GPU when it runs short).")
     eval_split: float = Field(
         0.1, ge=0, le=0.5, description="Share of the dataset held back to measure progress on examples the "
                                        "model never trains on.")

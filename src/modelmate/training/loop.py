@@ -33,6 +33,7 @@ from modelmate.training.artifacts import save_adapter
 from modelmate.training.config import plan_steps
 from modelmate.training.data import DataError, encode_record
 from modelmate.training.environment import describe_environment, pick_device
+from modelmate.training.optim import make_optimizer
 from modelmate.training.packing import (
     add_label_index,
     balanced_bins,
@@ -130,7 +131,8 @@ class Run:
         if self.world_size > 1:
             self.environment["workers"] = self.world_size
         self.log(f"loading base model {job.base_model}")
-        model, tokenizer = load_base_model(job.base_model, dtype=dtype)
+        model, tokenizer = load_base_model(job.base_model, dtype=dtype, quantization=cfg.quantization,
+                                           attention=cfg.attention, device=self.device)
         if tokenizer.chat_template is None and job.chat_template:
             tokenizer.chat_template = job.chat_template
         self.tokenizer = tokenizer
@@ -152,6 +154,7 @@ class Run:
         self.train_lengths = [len(ids) for ids, _ in self.train_examples]
         self.micro_per_epoch = len(self._epoch_plan(0))
 
+        model = self._memory_savers(model)
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         self.init_adapter_hash: str | None = None
@@ -171,11 +174,12 @@ class Run:
                 raise TrainingFailure("crashed", f"The adapter could not be attached: {exc}. Linear layers in "
                                                  f"this model: {', '.join(names)}.") from exc
         model.config.use_cache = False
-        self.model = model.to(self.device)
+        self.model = model if cfg.quantization != "none" else model.to(self.device)  # quantized: placed at load
         self.model.train()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.trainable_parameters = sum(p.numel() for p in self.params)
-        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        self.optimizer = make_optimizer(cfg.optimizer, self.params, lr=cfg.learning_rate,
+                                        weight_decay=cfg.weight_decay)
         warmup = math.ceil(cfg.warmup_ratio * self.total_steps)
         self.scheduler = get_scheduler(cfg.lr_scheduler, self.optimizer, num_warmup_steps=warmup,
                                        num_training_steps=self.total_steps)
@@ -189,6 +193,23 @@ class Run:
                    "eval_examples": len(self.eval_examples), "train_tokens_per_epoch": train_tokens,
                    "trainable_parameters": self.trainable_parameters, "resumed_from_step": self.resumed_from,
                    "environment": self.environment})
+
+    def _memory_savers(self, model):
+        """The quantized base prepared for training (PEFT's ``prepare_model_for_kbit_training``: frozen weights,
+        fp32 norms and input gradients), and gradient checkpointing when asked for. Non-reentrant checkpointing
+        replays each layer with the RNG state of its first pass, so dropout masks and losses match a run without
+        it."""
+        cfg = self.config
+        kwargs = {"use_reentrant": False}
+        if cfg.quantization != "none":
+            from peft import prepare_model_for_kbit_training
+
+            return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+                                                   gradient_checkpointing_kwargs=kwargs)
+        if cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+            model.enable_input_require_grads()
+        return model
 
     def _load_parent_adapter(self, model):
         """The parent's LoRA adapter, loaded trainable on ``model`` (a fork starts exactly where its parent ended).

@@ -312,8 +312,13 @@ def check_model_dir(path: Path) -> None:
             raise UnsafeModelError(f"refusing to load {path}: its config asks for custom remote code (auto_map)")
 
 
-def load_base_model(path_or_id: str, *, dtype: Any = None):
-    """``(model, tokenizer)`` from a local directory or a Hugging Face id; safetensors only, no remote code."""
+def load_base_model(path_or_id: str, *, dtype: Any = None, quantization: str = "none", attention: str = "auto",
+                    device: str = "cpu"):
+    """``(model, tokenizer)`` from a local directory or a Hugging Face id; safetensors only, no remote code.
+
+    ``quantization`` "4bit" loads the weights as NF4 with double quantization (QLoRA), "8bit" as LLM.int8, both with
+    bitsandbytes and placed on ``device`` (a quantized model cannot be moved afterwards); ``dtype`` is then the
+    compute dtype. ``attention`` other than "auto" picks transformers' attention kernel."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(path_or_id)
@@ -324,6 +329,18 @@ def load_base_model(path_or_id: str, *, dtype: Any = None):
     kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": False}
     if dtype is not None:
         kwargs["dtype"] = dtype
+    if attention != "auto":
+        kwargs["attn_implementation"] = attention
+    if quantization != "none":
+        import torch
+        from transformers import BitsAndBytesConfig
+
+        compute = dtype or torch.float32
+        kwargs["quantization_config"] = (
+            BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=compute, bnb_4bit_quant_storage=torch.uint8)
+            if quantization == "4bit" else BitsAndBytesConfig(load_in_8bit=True))
+        kwargs["device_map"] = {"": device}
     model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     if getattr(model.config, "auto_map", None):
         raise UnsafeModelError(f"refusing {path_or_id}: its config asks for custom remote code (auto_map)")
