@@ -276,6 +276,9 @@ def test_research_rows_card_and_every_format(world, database, client):
     assert first["delta_base.reading"] == pytest.approx(-0.30) and first["delta_parent.math"] is None
     assert first["config.target_modules"] == "q_proj,v_proj" and first["dataset_domain"] == "math"
     assert first["failure_category"] == "forgetting" and first["dataset_rows"] == 100
+    # a run recorded before a setting existed shows the setting's default (how it trained), not an empty cell
+    assert first["config.quantization"] == "none" and first["config.gradient_checkpointing"] is False
+    assert first["config.optimizer"] == "adamw" and first["config.attention"] == "auto"
 
     card = alice.get(f"{API}/research/card")
     assert card.status_code == 200 and card.headers["content-type"].startswith("text/markdown")

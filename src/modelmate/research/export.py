@@ -173,8 +173,8 @@ def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Datas
         "base_model_parameters": base.parameters if base else None, "parent_model_id": run.parent_model_id,
         "output_model_id": run.output_model_id}
     config = run.config or {}
-    for f in training_config.config_fields():
-        row[f"config.{f['name']}"] = _config_value(config.get(f["name"]))
+    for f in training_config.config_fields():  # a setting added after a run was recorded had its default then
+        row[f"config.{f['name']}"] = _config_value(config.get(f["name"], f["default"]))
     row.update(_dataset_facts(datasets.get(run.dataset_id or 0), base))
     row.update({
         "status": run.status, "outcome": run.training_outcome, "failure_category": run.failure_category,

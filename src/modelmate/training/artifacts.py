@@ -21,7 +21,8 @@ BASE_TAGS = ("modelmate", "lora")
 CARD_CONFIG_KEYS = ("method", "r", "alpha", "dropout", "use_dora", "use_rslora", "target_modules", "learning_rate",
                     "lr_scheduler", "warmup_ratio", "epochs", "max_steps", "batch_size",
                     "gradient_accumulation_steps", "max_seq_length", "packing", "precision", "seed", "eval_split",
-                    "early_stopping_patience", "max_grad_norm", "weight_decay")
+                    "early_stopping_patience", "max_grad_norm", "weight_decay", "quantization",
+                    "gradient_checkpointing", "attention", "optimizer")
 
 
 def _yaml_scalar(value: Any) -> str:
