@@ -36,6 +36,8 @@ class BenchmarkRowOut(BaseModel):
     chat_template_hash: str | None = None
     primary: bool = False
     error: str | None = None
+    backend: str | None = Field(None, description="The engine that scored it: hf (transformers) or vllm; "
+                                                  "not part of the settings hash")
 
 
 class EvaluationOut(BaseModel):
@@ -78,6 +80,8 @@ class DomainScore(BaseModel):
     base_score: float | None = None
     delta_vs_base: float | None = Field(None, description="score - base score, when the base was measured with "
                                                           "the same settings")
+    backend: str | None = Field(None, description="The engine that scored it: hf (transformers) or vllm; "
+                                                  "not part of the settings hash")
 
 
 class ModelScores(BaseModel):
@@ -114,6 +118,9 @@ class LeaderboardRow(BaseModel):
                                                       "its domains); null when unknown")
     small_sample: bool = Field(False, description="fewer documents than min_documents (or a quick evaluation of "
                                                   "unknown size): the score is noisy")
+    backend: str | None = Field(None, description="The engine behind the score: hf or vllm (overall: each engine "
+                                                  "of its domains, e.g. 'hf+vllm'); rows of both engines are ranked "
+                                                  "together")
 
 
 class Leaderboard(BaseModel):
