@@ -97,13 +97,13 @@ def test_hf_and_vllm_scores_are_ranked_together_and_each_shows_its_engine(hub, d
 
     body = hub.get("/api/v1/leaderboards", params={"domain": "reading"}).json()
     rows = {r["model"]["id"]: r for r in body["rows"]}
-    assert (rows[on_vllm]["rank"], rows[on_vllm]["comparable"], rows[on_vllm]["backend"]) == (1, True, "vllm")
-    assert (rows[on_hf]["rank"], rows[on_hf]["comparable"], rows[on_hf]["backend"]) == (2, True, "hf")
+    assert (rows[on_vllm]["rank"], rows[on_vllm]["comparable"], rows[on_vllm]["backends"]) == (1, True, ["vllm"])
+    assert (rows[on_hf]["rank"], rows[on_hf]["comparable"], rows[on_hf]["backends"]) == (2, True, ["hf"])
     assert rows[on_vllm]["settings_hash"] == rows[on_hf]["settings_hash"] == body["settings_hash"]
     overall = hub.get("/api/v1/leaderboards", params={"domain": "overall"}).json()
     overall = {r["model"]["id"]: r for r in overall["rows"]}
     assert [overall[m]["rank"] for m in (on_vllm, on_hf)] == [1, 2]
-    assert [overall[m]["backend"] for m in (on_vllm, on_hf)] == ["vllm", "hf"]
+    assert [overall[m]["backends"] for m in (on_vllm, on_hf)] == [["vllm"], ["hf"]]
 
     # recorded with the settings, the rows and the domain score; shown where the settings are shown
     scores = hub.get(f"/api/v1/models/{on_vllm}/scores").json()
@@ -124,3 +124,13 @@ def test_an_unknown_engine_in_a_result_is_not_recorded(hub, database, settings):
         evaluation.status = "running"
         service.store_result(s, evaluation, {"status": "final", "rows": [], "raw": {}, "backend": "<script>"})
         assert evaluation.settings["backend"] == "hf"
+
+
+def test_an_overall_score_names_each_engine_of_its_domains():
+    from modelmate.benchmarking import leaderboard
+
+    domain = {"score": 0.5, "stderr": 0.01, "settings_hash": "h", "measured_at": "2026-01-01T00:00:00"}
+    mixed = leaderboard.overall_entry({"reading": {**domain, "backend": "vllm"}, "math": {**domain, "backend": "hf"}})
+    assert mixed is not None and mixed["backends"] == ["hf", "vllm"]
+    older = leaderboard.overall_entry({"reading": domain, "math": {**domain, "backend": "hf"}})  # before engines
+    assert older is not None and older["backends"] == ["hf"]

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelmate.catalog.schemas import RawText
+from modelmate.enums import EvalBackend
 
 
 class EvaluationCreate(BaseModel):
@@ -36,7 +37,7 @@ class BenchmarkRowOut(BaseModel):
     chat_template_hash: str | None = None
     primary: bool = False
     error: str | None = None
-    backend: str | None = Field(None, description="The engine that scored it: hf (transformers) or vllm; "
+    backend: EvalBackend | None = Field(None, description="The engine that scored it: hf (transformers) or vllm; "
                                                   "not part of the settings hash")
 
 
@@ -80,7 +81,7 @@ class DomainScore(BaseModel):
     base_score: float | None = None
     delta_vs_base: float | None = Field(None, description="score - base score, when the base was measured with "
                                                           "the same settings")
-    backend: str | None = Field(None, description="The engine that scored it: hf (transformers) or vllm; "
+    backend: EvalBackend | None = Field(None, description="The engine that scored it: hf (transformers) or vllm; "
                                                   "not part of the settings hash")
 
 
@@ -118,9 +119,8 @@ class LeaderboardRow(BaseModel):
                                                       "its domains); null when unknown")
     small_sample: bool = Field(False, description="fewer documents than min_documents (or a quick evaluation of "
                                                   "unknown size): the score is noisy")
-    backend: str | None = Field(None, description="The engine behind the score: hf or vllm (overall: each engine "
-                                                  "of its domains, e.g. 'hf+vllm'); rows of both engines are ranked "
-                                                  "together")
+    backends: list[EvalBackend] = Field(default_factory=list, description="The engines behind the score (hf, vllm; "
+                                        "overall: those of its domains); rows of both engines are ranked together")
 
 
 class Leaderboard(BaseModel):

@@ -251,7 +251,7 @@ def row_out(row: BenchmarkResult) -> BenchmarkRowOut:
                            n_samples=row.n_samples, n_shot=row.n_shot, sample_limit=row.sample_limit, mode=row.mode,
                            status=row.status, harness_version=row.harness_version, task_hash=row.task_hash,
                            chat_template_hash=row.chat_template_hash, primary=bool(raw.get("primary")),
-                           error=raw.get("error"), backend=raw.get("backend"))
+                           error=raw.get("error"), backend=engine(raw.get("backend")))
 
 
 def to_out(session: Session, evaluation: Evaluation, *, cached: bool = False, job: Job | None = None,
@@ -322,6 +322,11 @@ def _finite(value: Any) -> float | None:
         else None
 
 
+def engine(value: Any) -> str | None:
+    """A stored engine name (hf or vllm) from a result, or None for anything else."""
+    return value if isinstance(value, str) and value in (EvalBackend.HF, EvalBackend.VLLM) else None
+
+
 def db_rows(evaluation: Evaluation, result_rows: list[dict[str, Any]], run_status: str) -> list[dict[str, Any]]:
     out = []
     for row in result_rows:
@@ -335,7 +340,8 @@ def db_rows(evaluation: Evaluation, result_rows: list[dict[str, Any]], run_statu
             "sample_limit": row.get("limit"), "mode": evaluation.mode, "status": status,
             "harness_version": row.get("harness_version"), "task_hash": row.get("task_hash"),
             "chat_template_hash": row.get("chat_template_hash"),
-            "raw": {k: row.get(k) for k in ("primary", "scale", "higher_is_better", "group", "error", "backend")}})
+            "raw": {**{k: row.get(k) for k in ("primary", "scale", "higher_is_better", "group", "error")},
+                    "backend": engine(row.get("backend"))}})
     return out
 
 
@@ -369,7 +375,7 @@ def domain_summaries(evaluation: Evaluation, rows: list[dict[str, Any]]) -> dict
                        if len(domain_errs) == len(values) else None),
             "tasks": tasks, "evaluation_id": evaluation.id, "mode": evaluation.mode,
             "settings_hash": hashes.get(domain), "measured_at": measured,
-            "backend": (evaluation.settings or {}).get("backend")}
+            "backend": engine((evaluation.settings or {}).get("backend"))}
     return out
 
 
@@ -403,8 +409,8 @@ def store_result(session: Session, evaluation: Evaluation, result: dict[str, Any
     evaluation.status = status
     evaluation.finished_at = utcnow()
     evaluation.raw_results = result.get("raw") if isinstance(result.get("raw"), dict) else {}
-    backend = result.get("backend")
-    if isinstance(backend, str) and backend in {b.value for b in EvalBackend}:  # the engine that scored it
+    backend = engine(result.get("backend"))
+    if backend is not None:  # the engine that scored it
         evaluation.settings = {**(evaluation.settings or {}), "backend": backend}
     if result.get("harness_version"):
         evaluation.harness_version = str(result["harness_version"])[:32]
