@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlparse, urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from modelmate.enums import EvalBackend
 from modelmate.hostnames import parse_host_pattern
 from modelmate.storage.private import private_dir
 
@@ -85,6 +86,10 @@ class Settings(BaseSettings):
                                                                      "(default: all)")
     eval_quick_size: int | None = Field(None, ge=1, le=10_000, description="Documents per task in quick mode "
                                                                           "(default: each suite's own size)")
+    eval_backend: EvalBackend = Field(EvalBackend.AUTO, description="Engine of evaluations: 'hf' (transformers, any "
+                                                                    "device), 'vllm' (lm-eval's vLLM model: needs the "
+                                                                    "vllm package and a CUDA GPU), 'auto' (vllm where "
+                                                                    "both are present, else hf)")
     # --- scaling out: the artifact store, Ray ---
     artifacts_url: str | None = Field(None, description="Where every file ModelMate keeps lives: file:///path or "
                                                         "s3://bucket/prefix (endpoint and credentials from the "

@@ -148,6 +148,15 @@ FINISHED_EVALUATION_STATUSES: tuple[str, ...] = (EvaluationStatus.FINAL.value, E
                                                  EvaluationStatus.FAILED.value)
 
 
+class EvalBackend(StrEnum):
+    """The engine an evaluation runs on (setting ``MODELMATE_EVAL_BACKEND``): ``auto`` picks vLLM where the package
+    is installed and a CUDA GPU is present, else the Hugging Face one; a stored score names ``hf`` or ``vllm``."""
+
+    AUTO = "auto"
+    HF = "hf"
+    VLLM = "vllm"
+
+
 class EventKind(StrEnum):
     ADDED = "added"
     STATUS_CHANGED = "status_changed"

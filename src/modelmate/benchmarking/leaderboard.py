@@ -4,7 +4,8 @@ Leaderboards read the models' ``benchmark_scores`` (final evaluations only). Per
 most common domain settings hash (same tasks, task configs, mode, sample sizes, harness version, code flag) are
 ranked; the others are listed with ``rank: null, comparable: false``. ``overall`` is the mean of a model's domain
 scores; its settings hash covers every domain's, so only models measured on the same domains with the same
-settings are ranked together.
+settings are ranked together. The engine (hf or vllm) is not part of the settings hash: rows of both engines are
+ranked together, each showing its ``backends`` (docs/benchmarking.md, "Engines").
 
 Ties: a ranked row whose 95% confidence interval (score ± 1.96·stderr) overlaps the interval of the row above it
 shares that row's rank and is marked ``tied`` (the UI shows "≈"): the data cannot tell the two apart. Small samples:
@@ -74,7 +75,8 @@ def overall_entry(scores: dict[str, Any]) -> dict[str, Any] | None:
             "stderr": math.sqrt(sum(e * e for e in errs)) / len(errs) if all(isinstance(e, int | float)
                                                                               for e in errs) else None,
             "settings_hash": service.hash_of({d: scores[d].get("settings_hash") for d in domains}),
-            "measured_at": max(str(v.get("measured_at") or "") for v in values) or None}
+            "measured_at": max(str(v.get("measured_at") or "") for v in values) or None,
+            "backends": sorted({str(v["backend"]) for v in values if service.engine(v.get("backend"))})}
 
 
 def entry_for(model: Model, domain: str) -> dict[str, Any] | None:
@@ -108,7 +110,7 @@ def model_scores(session: Session, user: User, model_id: int) -> ModelScores:
         domains.append(DomainScore(domain=domain, score=entry.get("score"), stderr=entry.get("stderr"),
                                    tasks=list(entry.get("tasks") or []), evaluation_id=entry.get("evaluation_id"),
                                    mode=entry.get("mode"), settings_hash=entry.get("settings_hash"),
-                                   measured_at=entry.get("measured_at"),
+                                   measured_at=entry.get("measured_at"), backend=service.engine(entry.get("backend")),
                                    base_score=base_entry.get("score") if d is not None and base_entry is not None
                                    else None, delta_vs_base=d))
     latest = repo.latest_final(session, model.id)
@@ -146,10 +148,18 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
             measured_at=entry.get("measured_at"), thumbs_up=up, thumbs_down=down,
             comparable=entry.get("settings_hash") == common, settings_hash=entry.get("settings_hash"),
             mode=entry.get("mode"), n_documents=documents.get(model.id),
-            small_sample=_small(documents.get(model.id), entry.get("mode"))))
+            small_sample=_small(documents.get(model.id), entry.get("mode")), backends=_engines(entry)))
     rows.sort(key=lambda r: (not r.comparable, -(r.score or 0.0), r.model.id))
     assign_ranks(rows)
     return Leaderboard(domain=domain, settings_hash=common, min_documents=MIN_DOCUMENTS, rows=rows)
+
+
+def _engines(entry: dict[str, Any]) -> list[str]:
+    """The engines behind a leaderboard entry: a domain's one, or (overall) each of its domains'."""
+    if "backends" in entry:
+        return list(entry["backends"])
+    engine = service.engine(entry.get("backend"))
+    return [engine] if engine else []
 
 
 def _small(n_documents: int | None, mode: str | None) -> bool:

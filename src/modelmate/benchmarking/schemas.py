@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelmate.catalog.schemas import RawText
+from modelmate.enums import EvalBackend
 
 
 class EvaluationCreate(BaseModel):
@@ -36,6 +37,8 @@ class BenchmarkRowOut(BaseModel):
     chat_template_hash: str | None = None
     primary: bool = False
     error: str | None = None
+    backend: EvalBackend | None = Field(None, description="The engine that scored it: hf (transformers) or vllm; "
+                                                  "not part of the settings hash")
 
 
 class EvaluationOut(BaseModel):
@@ -78,6 +81,8 @@ class DomainScore(BaseModel):
     base_score: float | None = None
     delta_vs_base: float | None = Field(None, description="score - base score, when the base was measured with "
                                                           "the same settings")
+    backend: EvalBackend | None = Field(None, description="The engine that scored it: hf (transformers) or vllm; "
+                                                  "not part of the settings hash")
 
 
 class ModelScores(BaseModel):
@@ -114,6 +119,8 @@ class LeaderboardRow(BaseModel):
                                                       "its domains); null when unknown")
     small_sample: bool = Field(False, description="fewer documents than min_documents (or a quick evaluation of "
                                                   "unknown size): the score is noisy")
+    backends: list[EvalBackend] = Field(default_factory=list, description="The engines behind the score (hf, vllm; "
+                                        "overall: those of its domains); rows of both engines are ranked together")
 
 
 class Leaderboard(BaseModel):

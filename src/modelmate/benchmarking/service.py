@@ -5,9 +5,14 @@ A model's ``benchmark_scores`` JSON holds one entry per domain ever measured (th
 domain wins; partial and failed evaluations never touch it)::
 
     {"math": {"score": 0.12, "stderr": 0.03, "tasks": ["gsm8k"], "evaluation_id": 7, "mode": "quick",
-              "settings_hash": "<domain settings hash>", "measured_at": "2026-...Z"}}
+              "settings_hash": "<domain settings hash>", "measured_at": "2026-...Z", "backend": "hf"}}
 
 Scores are the mean of the domain's headline metrics, each scaled to 0-1 (BLEU/chrF divided by 100).
+
+The engine (``hf`` or ``vllm``, setting ``MODELMATE_EVAL_BACKEND``) is resolved by the process that runs the
+evaluation and recorded with its settings (``settings["backend"]``), its rows and its domain scores; it is not part of
+any settings hash or task hash: both engines score the same documents with the same prompts, so their scores are
+cached, ranked and compared together (docs/benchmarking.md, "Engines").
 """
 
 from __future__ import annotations
@@ -23,10 +28,10 @@ from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking.schemas import BenchmarkRowOut, EvaluationCreate, EvaluationOut, EvaluationPage
 from modelmate.config import Settings
 from modelmate.db.base import utcnow
-from modelmate.enums import FINISHED_EVALUATION_STATUSES, FINISHED_JOB_STATUSES, EvaluationStatus, JobKind
+from modelmate.enums import FINISHED_EVALUATION_STATUSES, FINISHED_JOB_STATUSES, EvalBackend, EvaluationStatus, JobKind
 from modelmate.errors import NotFoundError, ValidationFailed
-from modelmate.evaluation import mirror, suites
-from modelmate.finetune import adapters
+from modelmate.evaluation import backends, mirror, suites
+from modelmate.finetune import adapters, executors
 from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as ft_repo
 from modelmate.jobs import repository as jobs_repo
@@ -182,9 +187,23 @@ def enqueue(session: Session, settings: Settings, model: Model, *, owner_id: int
     return evaluation, False
 
 
+def check_backend(settings: Settings) -> None:
+    """``MODELMATE_EVAL_BACKEND=vllm`` where this machine's worker cannot run vLLM: a 400 naming the fix, before
+    anything is queued. Only for the local executor (the in-process worker, ``modelmate worker``, the CLI's fallback
+    run on a machine configured like this one); on Ray the node that runs the evaluation decides, and an evaluation it
+    cannot run fails with the same message."""
+    if settings.eval_backend != EvalBackend.VLLM or executors.uses_ray(settings):
+        return
+    try:
+        backends.resolve_backend(settings.eval_backend)
+    except backends.BackendUnavailable as exc:
+        raise ValidationFailed(str(exc), details={"setting": "MODELMATE_EVAL_BACKEND", "fix": "hf"}) from None
+
+
 def create_evaluation(session: Session, settings: Settings, user: User,
                       body: EvaluationCreate) -> tuple[EvaluationOut, bool]:
     """POST /evaluations: ``(evaluation, cached)``."""
+    check_backend(settings)
     model = resolve_model(session, user, body.model)
     evaluation, cached = enqueue(session, settings, model, owner_id=user.id, mode=body.mode, domains=body.domains)
     return to_out(session, evaluation, cached=cached), cached
@@ -232,7 +251,7 @@ def row_out(row: BenchmarkResult) -> BenchmarkRowOut:
                            n_samples=row.n_samples, n_shot=row.n_shot, sample_limit=row.sample_limit, mode=row.mode,
                            status=row.status, harness_version=row.harness_version, task_hash=row.task_hash,
                            chat_template_hash=row.chat_template_hash, primary=bool(raw.get("primary")),
-                           error=raw.get("error"))
+                           error=raw.get("error"), backend=engine(raw.get("backend")))
 
 
 def to_out(session: Session, evaluation: Evaluation, *, cached: bool = False, job: Job | None = None,
@@ -303,6 +322,11 @@ def _finite(value: Any) -> float | None:
         else None
 
 
+def engine(value: Any) -> str | None:
+    """A stored engine name (hf or vllm) from a result, or None for anything else."""
+    return value if isinstance(value, str) and value in (EvalBackend.HF, EvalBackend.VLLM) else None
+
+
 def db_rows(evaluation: Evaluation, result_rows: list[dict[str, Any]], run_status: str) -> list[dict[str, Any]]:
     out = []
     for row in result_rows:
@@ -316,7 +340,8 @@ def db_rows(evaluation: Evaluation, result_rows: list[dict[str, Any]], run_statu
             "sample_limit": row.get("limit"), "mode": evaluation.mode, "status": status,
             "harness_version": row.get("harness_version"), "task_hash": row.get("task_hash"),
             "chat_template_hash": row.get("chat_template_hash"),
-            "raw": {k: row.get(k) for k in ("primary", "scale", "higher_is_better", "group", "error")}})
+            "raw": {**{k: row.get(k) for k in ("primary", "scale", "higher_is_better", "group", "error")},
+                    "backend": engine(row.get("backend"))}})
     return out
 
 
@@ -349,7 +374,8 @@ def domain_summaries(evaluation: Evaluation, rows: list[dict[str, Any]]) -> dict
             "stderr": (math.sqrt(sum(e * e for e in domain_errs)) / len(domain_errs)
                        if len(domain_errs) == len(values) else None),
             "tasks": tasks, "evaluation_id": evaluation.id, "mode": evaluation.mode,
-            "settings_hash": hashes.get(domain), "measured_at": measured}
+            "settings_hash": hashes.get(domain), "measured_at": measured,
+            "backend": engine((evaluation.settings or {}).get("backend"))}
     return out
 
 
@@ -383,6 +409,9 @@ def store_result(session: Session, evaluation: Evaluation, result: dict[str, Any
     evaluation.status = status
     evaluation.finished_at = utcnow()
     evaluation.raw_results = result.get("raw") if isinstance(result.get("raw"), dict) else {}
+    backend = engine(result.get("backend"))
+    if backend is not None:  # the engine that scored it
+        evaluation.settings = {**(evaluation.settings or {}), "backend": backend}
     if result.get("harness_version"):
         evaluation.harness_version = str(result["harness_version"])[:32]
     errors = result.get("errors") or {}

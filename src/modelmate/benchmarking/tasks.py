@@ -114,6 +114,7 @@ class EvaluationTask:
                 "cache_dir": str(settings.data_dir / "benchmark_cache"),
                 "code_execution_enabled": bool(values.get("code_execution_enabled", settings.code_execution_enabled)),
                 "quick_size": values.get("quick_size"), "threads": settings.train_threads, "device": "cpu",
+                "backend": settings.eval_backend.value,  # resolved by the evaluation process, where it runs
                 "result_path": str(directory / "result.json"),
                 "checkpoint_path": str(directory / "checkpoint.json")}
 
@@ -247,6 +248,9 @@ class EvaluationTask:
         index = event.get("index") if isinstance(event.get("index"), int) else None
         if kind == "result":
             self.result = event
+        elif kind == "started" and event.get("backend"):
+            self.ctx.log(f"attempt {self.ctx.attempt}: evaluating {total or 0} task(s) on the {event['backend']} "
+                         f"backend ({event.get('mode')} mode)")
         elif kind == "task_started" and total:
             self.progress = (index or 0) / total
             self.message = f"{event.get('task')} ({(index or 0) + 1} of {total})"

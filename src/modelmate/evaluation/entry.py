@@ -5,7 +5,11 @@ The spec (JSON)::
     {"model": "<dir>", "adapter": "<dir>" | null, "domains": [...] | null, "tasks": [...] | null,
      "mode": "quick" | "full", "data_dir": "<mirror>" | null, "cache_dir": "...", "code_execution_enabled": true,
      "quick_size": null, "threads": 1, "device": "cpu", "result_path": "<file>" | null,
-     "checkpoint_path": "<file>" | null}
+     "checkpoint_path": "<file>" | null, "backend": "auto" | "hf" | "vllm"}
+
+``backend`` (default ``auto``, see :mod:`modelmate.evaluation.backends`) is resolved here, on the machine that runs
+the evaluation, before anything loads: ``vllm`` where vLLM cannot run ends the process with a failed result naming
+``MODELMATE_EVAL_BACKEND=hf`` as the fix (no crash mid-run). A ``log`` event names the engine in use.
 
 Protocol (like :mod:`modelmate.training.entry`, whose helpers it reuses): one JSON object per line on stdout — the
 runner's progress events (``started``, ``task_started``, ``task_finished``, ``task_skipped``, ``task_failed``,
@@ -29,13 +33,15 @@ import traceback
 from pathlib import Path
 from typing import Any, Literal
 
+from modelmate.enums import EvalBackend
+from modelmate.evaluation import backends
 from modelmate.jsonutil import write_json_atomic
 from modelmate.training.entry import _sanitize, event_channel
 from modelmate.training.environment import configure_threads
 
 SPEC_KEYS = {"model", "adapter", "domains", "tasks", "mode", "data_dir", "cache_dir", "code_execution_enabled",
              "quick_size", "threads", "device", "result_path",
-             "checkpoint_path"}
+             "checkpoint_path", "backend"}
 # Spec keys that do not change the scores (a checkpoint stays valid across them)
 NEUTRAL_KEYS = {"threads", "device", "result_path", "checkpoint_path", "cache_dir"}
 
@@ -51,6 +57,8 @@ def validate(spec: Any) -> dict[str, Any]:
             raise ValueError(f"the spec needs {key!r}")
     if spec.get("mode", "quick") not in ("quick", "full"):
         raise ValueError("mode must be 'quick' or 'full'")
+    if spec.get("backend") is not None and spec["backend"] not in {b.value for b in EvalBackend}:
+        raise ValueError(f"backend must be one of {', '.join(b.value for b in EvalBackend)}")
     return spec
 
 
@@ -98,6 +106,8 @@ def stdout_event(event: dict[str, Any], written: bool) -> dict[str, Any]:
 
 
 def fingerprint(spec: dict[str, Any]) -> str:
+    """The checkpoint's key: the spec's score-relevant keys (``backend``: the engine resolved for this run, so that
+    the rows of one evaluation all come from one engine)."""
     import hashlib
 
     relevant = {k: v for k, v in spec.items() if k not in NEUTRAL_KEYS}
@@ -146,12 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
         configure_threads(spec.get("threads"))
+        requested = spec.get("backend") or EvalBackend.AUTO.value
+        backend = backends.resolve_backend(requested)  # before anything loads
         from modelmate.evaluation.runner import load_model, run_benchmarks  # lazy: start-up (lm-eval runner)
 
+        spec = {**spec, "backend": backend.value}  # the checkpoint belongs to the engine in use
+        emit({"type": "log", "message": backends.describe(requested, backend)})
         emit({"type": "log", "message": f"loading {spec['model']}" + (" + adapter" if spec.get("adapter") else "")
-                                        + f"; pid {os.getpid()}"})
+                                        + f" on {backend}; pid {os.getpid()}"})
         adapter = Path(spec["adapter"]) if spec.get("adapter") else None
-        lm = load_model(model_dir(str(spec["model"])), adapter, device=spec.get("device") or "cpu")
+        lm = load_model(model_dir(str(spec["model"])), adapter, backend=backend, device=spec.get("device") or "cpu")
         data_dir = Path(spec["data_dir"]) if spec.get("data_dir") else None
         done = load_checkpoint(spec)
         if done:

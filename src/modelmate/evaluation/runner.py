@@ -20,9 +20,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
-from modelmate.enums import EvaluationStatus, ResultStatus
+from modelmate.enums import EvalBackend, EvaluationStatus, ResultStatus
 
-from . import mirror, sandbox, suites
+from . import backends, mirror, sandbox, suites
 from .outcomes import doc_outcomes
 from .suites import TaskSpec
 
@@ -58,6 +58,7 @@ class BenchmarkRow:
     higher_is_better: bool = True
     group: str | None = None  # the suite entry this row belongs to, for subtasks of a group
     error: str | None = None
+    backend: str = EvalBackend.HF.value  # the engine that scored it (hf | vllm); not part of the task hash
 
     @property
     def key(self) -> str:
@@ -81,6 +82,7 @@ class BenchmarkRun:
     seconds: float = 0.0
     # leaf task -> one entry per scored document (see .outcomes): what paired significance tests compare
     outcomes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    backend: str = EvalBackend.HF.value  # hf | vllm
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "rows": [r.to_dict() for r in self.rows]}
@@ -106,29 +108,46 @@ def check_safetensors_dir(path: Path, *, what: str = "model") -> None:
         raise UnsafeModelError(f"{what} directory {path} has no .safetensors weights")
 
 
-def load_model(model_dir: Path, adapter_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 8,
-               max_length: int | None = None, dtype: str = "float32"):
-    """An lm-eval model over a local model directory (+ a PEFT adapter, merged into the weights): safetensors only,
-    no remote code. It is a :class:`~.fastlm.FastLM` (lm-eval's ``HFLM`` with prefix-cached log-likelihoods and
-    early-exit batched generation; ``batch_size`` applies where it falls back to HFLM's own code)."""
+def load_model(model_dir: Path, adapter_dir: Path | None = None, *, backend: str = EvalBackend.HF,
+               device: str = "cpu", batch_size: int = 8, max_length: int | None = None, dtype: str | None = None,
+               seed: int = DEFAULT_SEED, gpu_memory_utilization: float = backends.DEFAULT_GPU_MEMORY_UTILIZATION):
+    """An lm-eval model over a local model directory (+ a PEFT adapter): safetensors only, no remote code.
+
+    ``backend`` ``hf`` (a resolved one, see :func:`.backends.resolve_backend`): a :class:`~.fastlm.FastLM` (lm-eval's
+    ``HFLM`` with prefix-cached log-likelihoods and early-exit batched generation; ``batch_size`` applies where it
+    falls back to HFLM's own code), the adapter merged into the weights, ``dtype`` default float32. ``vllm``:
+    lm-eval's VLLM (:func:`.backends.load_vllm`; the adapter served as a LoRA, ``max_length`` its max_model_len,
+    ``dtype`` default auto, ``device`` ignored: vLLM uses the visible CUDA GPU)."""
+    check_safetensors_dir(model_dir)
+    if adapter_dir is not None:
+        check_safetensors_dir(adapter_dir, what="adapter")
+    if EvalBackend(backend) == EvalBackend.VLLM:
+        return backends.load_vllm(model_dir, adapter_dir, dtype=dtype or "auto", seed=seed,
+                                  gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_length)
+    if EvalBackend(backend) != EvalBackend.HF:
+        raise ValueError(f"load_model needs a resolved backend (hf or vllm), not {backend!r}")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .fastlm import FastLM  # lazy: start-up (lm-eval, torch)
 
-    check_safetensors_dir(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
     model = AutoModelForCausalLM.from_pretrained(model_dir, use_safetensors=True, trust_remote_code=False,
-                                                 dtype=getattr(torch, dtype))
+                                                 dtype=getattr(torch, dtype or "float32"))
     if adapter_dir is not None:
         from peft import PeftModel
 
-        check_safetensors_dir(adapter_dir, what="adapter")
         # W + BA folded into W: the same function, without the adapter's extra matmuls on every token
         model = PeftModel.from_pretrained(model, adapter_dir, is_trainable=False).merge_and_unload()
     model.eval()
     model.to(device)  # type: ignore[arg-type]  # transformers types the wrapped .to() as taking only a model
     return FastLM(pretrained=model, tokenizer=tokenizer, device=device, batch_size=batch_size, max_length=max_length)
+
+
+def backend_of(lm: Any) -> EvalBackend:
+    """The engine of an lm-eval model: ``vllm`` for lm-eval's VLLM, else ``hf``."""
+    module = type(lm).__module__ or ""
+    return EvalBackend.VLLM if module.startswith("lm_eval.models.vllm") else EvalBackend.HF
 
 
 def chat_template_hash(lm: Any, apply_chat_template: bool) -> str | None:
@@ -218,6 +237,7 @@ def _float(value: Any) -> float | None:
 class _Context:
     harness: str
     chat_hash: str | None
+    backend: str = EvalBackend.HF.value
 
 
 def _skipped_or_failed_rows(spec: TaskSpec, ctx: _Context, status: ResultStatus, reason: str) -> list[BenchmarkRow]:
@@ -228,7 +248,7 @@ def _skipped_or_failed_rows(spec: TaskSpec, ctx: _Context, status: ResultStatus,
                      n_samples=None, n_shot=spec.n_shot, limit=None, harness_version=ctx.harness, task_hash=None,
                      chat_template_hash=ctx.chat_hash, status=status, primary=m.primary,
                      scale=m.scale, higher_is_better=m.higher_is_better,
-                     group=spec.name if name != spec.name else None, error=reason)
+                     group=spec.name if name != spec.name else None, error=reason, backend=ctx.backend)
         for name in names for m in spec.metrics
     ]
 
@@ -263,7 +283,7 @@ def _result_rows(spec: TaskSpec, results: dict[str, Any], ctx: _Context, hashes:
                 limit=limit, harness_version=ctx.harness, task_hash=row_hash, chat_template_hash=ctx.chat_hash,
                 status=status if value is not None else ResultStatus.FAILED, primary=m.primary, scale=m.scale,
                 higher_is_better=m.higher_is_better, group=spec.name if name != spec.name else None,
-                error=None if value is not None else f"lm-eval reported no value for {key}",
+                error=None if value is not None else f"lm-eval reported no value for {key}", backend=ctx.backend,
             ))
     return rows
 
@@ -390,13 +410,14 @@ def run_benchmarks(
     started = time.monotonic()
     emit = on_progress or (lambda _event: None)
     specs = suites.select(domains, tasks)
-    ctx = _Context(harness_version(), chat_template_hash(model, apply_chat_template))
+    ctx = _Context(harness_version(), chat_template_hash(model, apply_chat_template), backend_of(model).value)
     runnable = [s for s in specs if code_execution_enabled or not s.requires_code_execution]
     source = mirror.prepare(runnable, data_dir, Path(cache_dir))
     manager = TaskManager(include_path=str(source.include_path), include_defaults=False)
     data_source = f"mirror:{source.mirror}" if source.mirror else "huggingface"
     emit({"type": "started", "tasks": [s.name for s in specs], "mode": mode, "data_source": data_source,
-          "total": len(specs)})
+          "total": len(specs), "backend": ctx.backend})
+    log.info("evaluating %d suite(s) on the %s backend (%s mode)", len(specs), ctx.backend, mode)
 
     rows: list[BenchmarkRow] = []
     raw: dict[str, dict[str, Any]] = {}
@@ -501,4 +522,41 @@ def run_benchmarks(
     emit({"type": "finished", "status": status, "errors": errors})
     return BenchmarkRun(status=status, mode=mode, rows=rows, raw=raw, samples=all_samples, data_source=data_source,
                         harness_version=ctx.harness, errors=errors, seconds=round(time.monotonic() - started, 3),
-                        outcomes=outcomes)
+                        outcomes=outcomes, backend=ctx.backend)
+
+
+# ------------------------------------------------------------------------------------------ a quick check (GPU)
+
+
+def quick_evaluate(model_dir: Path, adapter_dir: Path | None = None, *, backend: str = EvalBackend.AUTO,
+                   tasks: list[str], limit: int = 20, data_dir: Path | None = None, cache_dir: Path | None = None,
+                   device: str | None = None, max_length: int | None = None) -> dict[str, Any]:
+    """Evaluate a local model (+ adapter) on ``tasks`` (suite names, e.g. ``["arc_easy", "gsm8k"]``), ``limit``
+    seeded documents each, with ``backend`` (auto | hf | vllm, resolved here: an impossible ``vllm`` raises
+    :class:`~.backends.BackendUnavailable` before anything loads). For benchmark scripts (benchmarks/gpu_check.py)::
+
+        {"backend": "vllm", "status": "final", "scores": {task: {"metric,filter": value}}, "errors": {...},
+         "documents": {task: n}, "load_seconds": 12.3, "eval_seconds": 4.5, "seconds": 16.8}
+
+    ``device`` (hf only): default cuda when visible, else cpu. ``cache_dir``: default a folder in the temp dir.
+    """
+    import tempfile
+
+    resolved = backends.resolve_backend(backend)
+    device = device or ("cuda" if backends.cuda_available() else "cpu")
+    started = time.monotonic()
+    lm = load_model(Path(model_dir), Path(adapter_dir) if adapter_dir else None, backend=resolved, device=device,
+                    max_length=max_length)
+    loaded = time.monotonic()
+    run = run_benchmarks(lm, tasks=list(tasks), mode="quick", quick_size=limit, data_dir=data_dir,
+                         cache_dir=Path(cache_dir or Path(tempfile.gettempdir()) / "modelmate-quick-eval"),
+                         bootstrap_iters=0)
+    done = time.monotonic()
+    scores: dict[str, dict[str, float | None]] = {}
+    documents: dict[str, int | None] = {}
+    for row in run.rows:
+        scores.setdefault(row.task, {})[row.key] = row.value
+        documents[row.task] = row.n_samples
+    return {"backend": resolved.value, "status": str(run.status), "scores": scores, "errors": run.errors,
+            "documents": documents, "load_seconds": round(loaded - started, 3),
+            "eval_seconds": round(done - loaded, 3), "seconds": round(done - started, 3)}

@@ -25,6 +25,11 @@ A domain with a single task is the same test as that task: it gets the task's te
 not count twice. ``flagged = p_adjusted < alpha and |delta| >= min_effect``. A comparison with no test (no outcomes
 and no standard error on a side, or a zero combined one) has ``p = None`` and is never flagged.
 
+Engines: a row may name the engine that scored it (``"backend": "hf" | "vllm"``). Both engines score the same
+documents with the same prompts, so rows of different engines are compared like any others, but the comparison says
+so: ``backends = "vllm vs hf"`` (model's vs reference's; a domain aggregate when any of its tasks differ) and its
+sentence ends with "(engines differ: vllm vs hf)" — a small change may then be numerical noise between engines.
+
 Nothing here touches the database.
 """
 
@@ -62,6 +67,7 @@ class Comparison:
     sentence: str = ""
     test: str | None = None  # mcnemar | sign_flip_exact | sign_flip_mc | randomization | stratified_* | z
     n: int | None = None  # paired documents (unpaired z: the smaller sample)
+    backends: str | None = None  # "<model's> vs <reference's>" engine when they differ (hf, vllm), else None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,7 +127,8 @@ def _normalised(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[st
             "task": str(row["task"]), "metric": str(row.get("metric") or ""),
             "domain": str(row.get("domain") or "unknown"), "group": row.get("group"), "value": value / scale,
             "scale": scale, "stderr": stderr / scale if stderr is not None else None,
-            "n_samples": n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None}
+            "n_samples": n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None,
+            "backend": row.get("backend") if isinstance(row.get("backend"), str) else None}
     return out
 
 
@@ -251,6 +258,12 @@ def sentence(comparison: Comparison, reference_kind: str, alpha: float = 0.05) -
     return f"{subject}: no detectable change vs {reference_kind}" + (f" ({n})" if n else "")
 
 
+def mixed_backends(model_row: dict[str, Any], reference_row: dict[str, Any]) -> str | None:
+    """``"vllm vs hf"`` when both rows name their engine and the engines differ, else None."""
+    mine, theirs = model_row.get("backend"), reference_row.get("backend")
+    return f"{mine} vs {theirs}" if mine and theirs and mine != theirs else None
+
+
 # --- the comparison -------------------------------------------------------------------------------------------------
 
 def _comparison(domain: str, task: str | None, metric: str | None, value: float, reference: float,
@@ -297,6 +310,7 @@ def compare(model_rows: Iterable[dict[str, Any]], reference_rows: Iterable[dict[
             c = _comparison(m["domain"], m["task"], m["metric"], m["value"], r["value"], stderr=m["stderr"],
                             reference_stderr=r["stderr"], z_score=z, p_value=p, test="z" if p is not None else None,
                             n=_min_n(m, r))
+        c.backends = mixed_backends(m, r)
         out.append(c)
         if m.get("group") and m["group"] in tasks_with_own_row:
             continue  # a group's own row already stands for its leaves
@@ -322,6 +336,7 @@ def compare(model_rows: Iterable[dict[str, Any]], reference_rows: Iterable[dict[
             aggregate = _comparison(domain, None, None, value, reference, stderr=se_m, reference_stderr=se_r,
                                     z_score=z, p_value=p, test="z" if p is not None else None,
                                     n=sum(ns) if all(isinstance(x, int) for x in ns) else None)
+        aggregate.backends = next((b for m, r, _ in items if (b := mixed_backends(m, r))), None)
         if n == 1:  # the same test as its only task: not a comparison of its own (no extra correction)
             twin = next(c for c in out if c.task == items[0][0]["task"] and c.metric == items[0][0]["metric"])
             single[id(aggregate)] = twin
@@ -339,5 +354,5 @@ def compare(model_rows: Iterable[dict[str, Any]], reference_rows: Iterable[dict[
         c.flagged = c.p_adjusted is not None and c.p_adjusted < alpha and abs(c.delta) >= min_effect
     for c in out:
         c.direction = "up" if c.delta > 0 else "down" if c.delta < 0 else None
-        c.sentence = sentence(c, reference_kind, alpha)
+        c.sentence = sentence(c, reference_kind, alpha) + (f" (engines differ: {c.backends})" if c.backends else "")
     return out

@@ -98,7 +98,7 @@ def score_rows(session: Session, model_id: int, mode: str) -> list[dict[str, Any
         out[(row.task, row.metric)] = {"task": row.task, "domain": row.domain, "metric": row.metric,
                                        "value": row.value, "stderr": row.stderr, "scale": raw.get("scale"),
                                        "group": raw.get("group"), "evaluation_id": row.evaluation_id,
-                                       "n_samples": row.n_samples}
+                                       "n_samples": row.n_samples, "backend": raw.get("backend")}
     return list(out.values())
 
 

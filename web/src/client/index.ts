@@ -45,6 +45,7 @@ export type ErrorBody = components["schemas"]["ErrorBody"];
 export type ErrorResponse = components["schemas"]["ErrorResponse"];
 export type EstimateOut = components["schemas"]["EstimateOut"];
 export type EstimateRequest = components["schemas"]["EstimateRequest"];
+export type EvalBackend = components["schemas"]["EvalBackend"];
 export type EvaluationCreate = components["schemas"]["EvaluationCreate"];
 export type EvaluationOut = components["schemas"]["EvaluationOut"];
 export type EvaluationPage = components["schemas"]["EvaluationPage"];

@@ -1347,6 +1347,8 @@ export type components = {
         };
         /** BenchmarkRowOut */
         BenchmarkRowOut: {
+            /** @description The engine that scored it: hf (transformers) or vllm; not part of the settings hash */
+            backend?: components["schemas"]["EvalBackend"] | null;
             /** Chat Template Hash */
             chat_template_hash?: string | null;
             /** Domain */
@@ -1835,6 +1837,8 @@ export type components = {
         };
         /** DomainScore */
         DomainScore: {
+            /** @description The engine that scored it: hf (transformers) or vllm; not part of the settings hash */
+            backend?: components["schemas"]["EvalBackend"] | null;
             /** Base Score */
             base_score?: number | null;
             /**
@@ -2152,6 +2156,13 @@ export type components = {
             /** Preset */
             preset?: string | null;
         };
+        /**
+         * EvalBackend
+         * @description The engine an evaluation runs on (setting ``MODELMATE_EVAL_BACKEND``): ``auto`` picks vLLM where the package
+         *     is installed and a CUDA GPU is present, else the Hugging Face one; a stored score names ``hf`` or ``vllm``.
+         * @enum {string}
+         */
+        EvalBackend: "auto" | "hf" | "vllm";
         /** EvaluationCreate */
         EvaluationCreate: {
             /**
@@ -2674,6 +2685,11 @@ export type components = {
         };
         /** LeaderboardRow */
         LeaderboardRow: {
+            /**
+             * Backends
+             * @description The engines behind the score (hf, vllm; overall: those of its domains); rows of both engines are ranked together
+             */
+            backends?: components["schemas"]["EvalBackend"][];
             base?: components["schemas"]["RefOut"] | null;
             /** Comparable */
             comparable: boolean;

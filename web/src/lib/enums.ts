@@ -1,7 +1,7 @@
 // One list of options per enum of the API, with the values typed by the generated schema (src/client). Each list is
 // a Record<Enum, label>: when the server adds a value, `npm run typecheck` fails here until the value has a label.
 // The key order is the order the UI lists the options in.
-import type { EntryStatus, EventKind, FormatChoice, ImportFormat, ModelType, RunStatus, SortField, TrainingOutcome } from "@/client";
+import type { EntryStatus, EvalBackend, EventKind, FormatChoice, ImportFormat, ModelType, RunStatus, SortField, TrainingOutcome } from "@/client";
 
 export const ENTRY_STATUS_LABEL: Record<EntryStatus, string> = {
   wishlist: "Wishlist",
@@ -29,6 +29,13 @@ export const EVENT_KIND_LABEL: Record<EventKind, string> = {
   rated: "Rated",
   updated: "Updated",
   deleted: "Deleted",
+};
+
+/** The engine that scored an evaluation (MODELMATE_EVAL_BACKEND); a stored score names hf or vllm. */
+export const EVAL_BACKEND_LABEL: Record<EvalBackend, string> = {
+  auto: "Auto",
+  hf: "HF",
+  vllm: "vLLM",
 };
 
 export const RUN_STATUS_LABEL: Record<RunStatus, string> = {

@@ -122,6 +122,12 @@ describe("task table", () => {
     expect(rows.filter((r) => r.dataset.status !== "final")).toHaveLength(2);
   });
 
+  it("shows the engine that scored each row, or a dash for rows stored before engines were recorded", () => {
+    render(<TaskTable rows={[makeRow({ backend: "vllm" }), makeRow({ task: "older", backend: null })]} />);
+    const engines = screen.getAllByTestId("task-engine").map((c) => c.textContent);
+    expect(engines).toEqual(["vLLM", "—"]); // gsm8k, then older
+  });
+
   it("says 'all' for a task run without a sample limit", () => {
     render(<TaskTable rows={[makeRow({ sample_limit: null })]} />);
     expect(screen.getByTestId("task-row")).toHaveTextContent("all");
@@ -143,6 +149,24 @@ describe("leaderboard table", () => {
     expect(within(odd).getByTestId("not-comparable")).toHaveTextContent("Not comparable");
     expect(within(odd).getByTestId("not-comparable").getAttribute("title")).toMatch(/different settings/);
     expect(within(rows[0]).queryByTestId("not-comparable")).toBeNull();
+  });
+
+  it("ranks rows of both engines together and names each row's engine", () => {
+    renderWithProviders(
+      <LeaderboardTable
+        rows={[
+          makeBoardRow({ backends: ["vllm"] }),
+          makeBoardRow({ rank: 2, model: { id: 8, name: "on-hf" }, backends: ["hf"] }),
+          makeBoardRow({ rank: 3, model: { id: 9, name: "both" }, backends: ["hf", "vllm"] }),
+          makeBoardRow({ rank: 4, model: { id: 10, name: "older" }, backends: [] }),
+        ]}
+      />,
+    );
+    const rows = screen.getAllByTestId("board-row");
+    expect(rows.map((r) => within(r).getByTestId("board-rank").textContent)).toEqual(["1", "2", "3", "4"]);
+    expect(rows.slice(0, 3).map((r) => within(r).getByTestId("board-engine").textContent)).toEqual([" · vLLM", " · HF", " · HF + vLLM"]);
+    expect(within(rows[0]).getByTestId("board-engine").getAttribute("title")).toMatch(/ranked together/);
+    expect(within(rows[3]).queryByTestId("board-engine")).toBeNull();
   });
 
   it("links the model and base, shows score ± stderr, the delta coloured, the size and the votes", () => {
@@ -227,6 +251,17 @@ describe("model benchmarks section", () => {
     await userEvent.setup().click(screen.getByTestId("all-metrics"));
     expect(screen.getAllByTestId("task-row")).toHaveLength(5);
     expect(screen.getByText(/against the base model Tiny base/)).toBeInTheDocument();
+  });
+
+  it("names the engine recorded with the measured evaluation's settings", async () => {
+    const measured = makeEvaluation({ settings: { ...makeEvaluation().settings, backend: "vllm" } });
+    stubFetch((c) => {
+      if (c.url === "/api/v1/models/5/scores") return json({ ...SCORES, evaluation: { ...SCORES.evaluation, ...measured, rows: SCORES.evaluation?.rows } });
+      if (c.url.startsWith("/api/v1/evaluations?")) return json({ items: [measured], total: 1 });
+      return notFound();
+    });
+    renderWithProviders(<ModelBenchmarks modelId={5} modelName="tiny-chat" baseName="Tiny base" />);
+    expect(await screen.findByText(/\(quick, on vLLM\)/)).toBeInTheDocument();
   });
 
   it("evaluates on request, follows the progress every poll and shows the scores once final", async () => {

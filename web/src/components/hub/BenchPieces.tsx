@@ -15,6 +15,7 @@ import {
   ROW_STATUS_LABEL,
   metricLabel,
 } from "@/lib/bench";
+import { EVAL_BACKEND_LABEL, enumLabel } from "@/lib/enums";
 import { formatCount, formatDate, formatParams } from "@/lib/format";
 import { cn } from "@/lib/utils";
 
@@ -78,6 +79,9 @@ export function TaskTable({ rows, allMetrics = true }: { rows: BenchRow[]; allMe
           <TableHead className="hidden text-right md:table-cell">n</TableHead>
           <TableHead className="hidden text-right md:table-cell">Shots</TableHead>
           <TableHead className="hidden text-right lg:table-cell">Sample limit</TableHead>
+          <TableHead className="hidden lg:table-cell" title={ENGINE}>
+            Engine
+          </TableHead>
           <TableHead>Status</TableHead>
         </TableRow>
       </TableHeader>
@@ -114,6 +118,9 @@ export function TaskTable({ rows, allMetrics = true }: { rows: BenchRow[]; allMe
               <TableCell className="hidden text-right tabular-nums md:table-cell">{formatCount(r.n_samples)}</TableCell>
               <TableCell className="hidden text-right tabular-nums md:table-cell">{r.n_shot ?? "—"}</TableCell>
               <TableCell className="hidden text-right tabular-nums lg:table-cell">{r.sample_limit ?? "all"}</TableCell>
+              <TableCell className="hidden lg:table-cell" data-testid="task-engine">
+                {r.backend ? enumLabel(EVAL_BACKEND_LABEL, r.backend) : "—"}
+              </TableCell>
               <TableCell>
                 <RowStatusBadge status={r.status} />
               </TableCell>
@@ -179,6 +186,10 @@ export function EvaluationProgress({ evaluation }: { evaluation: EvaluationOut }
     </div>
   );
 }
+
+/** Why scores of both engines sit on one board (docs/benchmarking.md, "Engines"). */
+export const ENGINE =
+  "The engine that scored it: HF (transformers) or vLLM. Both score the same documents with the same prompts, so their scores are ranked together; they can differ within numerical noise.";
 
 export const NOT_COMPARABLE =
   "Measured with different settings (task versions, shots, sample limit or harness version) from the rest of this board: shown, but not ranked.";
@@ -247,6 +258,12 @@ export function LeaderboardTable({ rows }: { rows: BoardRow[] }) {
               )}
               <span className="block text-xs text-muted-foreground">
                 {r.method}
+                {(r.backends ?? []).length > 0 && (
+                  <span title={ENGINE} data-testid="board-engine">
+                    {" · "}
+                    {(r.backends ?? []).map((b) => enumLabel(EVAL_BACKEND_LABEL, b)).join(" + ")}
+                  </span>
+                )}
                 <span className="md:hidden">{r.base ? ` · on ${r.base.name}` : ""}</span>
               </span>
             </TableCell>

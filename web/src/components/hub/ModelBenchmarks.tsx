@@ -12,9 +12,16 @@ import { ApiError } from "@/lib/api";
 import type { EvaluationOut } from "@/lib/bench";
 import { evaluationError, isEvaluating, radarData } from "@/lib/bench";
 import { benchKeys, useEvaluation, useModelEvaluations, useModelScores, useStartEvaluation } from "@/lib/benchQueries";
+import { EVAL_BACKEND_LABEL, enumLabel } from "@/lib/enums";
 import { formatDateTime } from "@/lib/format";
 
 const DomainRadar = lazy(() => import("@/components/hub/BenchCharts").then((m) => ({ default: m.DomainRadar })));
+
+/** ", on vLLM": the engine recorded with an evaluation's settings (none before engines were recorded). */
+function engineOf(evaluation: EvaluationOut): string {
+  const backend = evaluation.settings?.backend;
+  return typeof backend === "string" && backend ? `, on ${enumLabel(EVAL_BACKEND_LABEL, backend)}` : "";
+}
 
 /** The evaluation to follow: the one just started, else the newest still running. */
 function useFollowedEvaluation(modelId: number) {
@@ -100,7 +107,7 @@ export function ModelBenchmarks({ modelId, modelName, baseName }: { modelId: num
           <CardDescription>
             lm-evaluation-harness scores by domain
             {baseName && domains.some((d) => d.base_score != null) ? `, against the base model ${baseName}` : ""}
-            {measured ? ` · measured ${formatDateTime(measured.finished_at ?? measured.created_at)} (${measured.mode})` : ""}.
+            {measured ? ` · measured ${formatDateTime(measured.finished_at ?? measured.created_at)} (${measured.mode}${engineOf(measured)})` : ""}.
           </CardDescription>
         </div>
         <div className="flex flex-wrap items-center gap-2">
