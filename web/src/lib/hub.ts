@@ -57,6 +57,7 @@ export const FAILURE_LABEL: Record<FailureCategory, { title: string; hint: strin
   invalid_data: { title: "The data could not be used", hint: "Check the dataset: every row needs text the base model's tokenizer can use." },
   cancelled: { title: "Cancelled", hint: "Stopped on request. The weights trained so far were saved when possible." },
   worker_lost: { title: "The worker stopped", hint: "The server or worker went away during training. Launch the run again." },
+  unsupported: { title: "Not supported on this machine", hint: "A chosen option (quantization, attention kernel, optimizer or precision) cannot run on the worker's machine. Launch again with the alternative the message names." },
 };
 
 export function failureLabel(category: string | null | undefined): { title: string; hint: string } | null {
