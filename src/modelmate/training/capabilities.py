@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
+from dataclasses import field as default
 from importlib import metadata, util
 from typing import Any
 
@@ -60,7 +61,7 @@ class Refusal:
     field: str
     code: str
     message: str
-    alternatives: list[Any] = field(default_factory=list)  # values of ``field`` this machine can run
+    alternatives: list[Any] = default(default_factory=list)  # values of ``field`` this machine can run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,7 +154,7 @@ def refusals(config: TrainingConfig, caps: Capabilities) -> list[Refusal]:
                            ["auto", "fp32", "bf16"]))
     if config.precision == "bf16" and caps.device == "cuda" and not caps.bf16:
         out.append(Refusal("precision", "bf16_unsupported",
-                           f"precision bf16 is not supported by {_where(caps)} (it needs an Ampere or newer GPU): "
+                           f"precision bf16 needs an Ampere or newer GPU and {_where(caps)} does not support it: "
                            "choose precision fp16 or fp32.", ["fp16", "fp32", "auto"]))
     if config.quantization != "none" and not caps.bitsandbytes_works:
         label = "4-bit (QLoRA)" if config.quantization == "4bit" else "8-bit"

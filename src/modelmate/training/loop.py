@@ -195,6 +195,14 @@ class Run:
         if cfg.quantization != "none":
             from peft import prepare_model_for_kbit_training
 
+            # bitsandbytes (0.50) repacks a 4-bit layer's weights for fast CPU inference at its first eval-mode
+            # forward on an AVX512-BF16 CPU and keeps them repacked when training resumes; the backward pass then
+            # goes through a kernel without gradients, and after the first evaluation every gradient is zero (the
+            # run silently stops learning). Training keeps the trainable format.
+            for module in model.modules():
+                if getattr(module, "support_avx512bf16_for_cpu", False):
+                    module.support_avx512bf16_for_cpu = False
+
             return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
                                                    gradient_checkpointing_kwargs=kwargs)
         if cfg.gradient_checkpointing:

@@ -88,6 +88,7 @@ const FIELD_LABEL: Record<string, string> = {
   lr_scheduler: "Learning-rate schedule",
   max_seq_length: "Max sequence length",
   max_grad_norm: "Max gradient norm",
+  attention: "Attention kernel",
 };
 
 /** The label of a config field in forms: a readable name (the field's own name is shown next to it). */
