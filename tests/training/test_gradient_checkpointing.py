@@ -50,6 +50,7 @@ def _train(smollm2_dir, tmp_path, checkpointing: bool) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.process
+@pytest.mark.timeout(900)  # two fresh processes load SmolLM2: 330 s on the 2-core machine shared with 4 test runs
 def test_checkpointing_keeps_the_curve_and_lowers_peak_memory_on_smollm2(smollm2_dir, tmp_path):
     plain = _train(smollm2_dir, tmp_path, False)
     saved = _train(smollm2_dir, tmp_path, True)

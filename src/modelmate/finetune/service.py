@@ -7,8 +7,8 @@ dataset or private model is 404. Services never commit.
 
 from __future__ import annotations
 
-import functools
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +98,26 @@ def machine(settings: Settings) -> capabilities.Capabilities:
     return _probed()
 
 
-@functools.cache
+_probe_lock = threading.Lock()
+_probe: list[capabilities.Capabilities] = []  # this machine's, once probed
+
+
+def warm_machine_probe(settings: Settings) -> None:
+    """Probe this machine in the background at start, so the first estimate does not wait for it."""
+    if settings.worker_capabilities is None and not _probe:
+        threading.Thread(target=_probed, name="machine-probe", daemon=True).start()
+
+
 def _probed() -> capabilities.Capabilities:
-    try:
-        return capabilities.probe_in_subprocess()
-    except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
-        # conservative: no bitsandbytes, no flash-attn (the worker checks its own machine again anyway)
-        return capabilities.Capabilities(device=_device(), bitsandbytes_error=f"the machine probe failed: {exc}"[:300])
+    with _probe_lock:
+        if not _probe:
+            try:
+                _probe.append(capabilities.probe_in_subprocess())
+            except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
+                # conservative: no bitsandbytes, no flash-attn (the worker checks its own machine again anyway)
+                _probe.append(capabilities.Capabilities(
+                    device=_device(), bitsandbytes_error=f"the machine probe failed: {exc}"[:300]))
+        return _probe[0]
 
 
 def check_machine(config: training_config.TrainingConfig, settings: Settings) -> None:
