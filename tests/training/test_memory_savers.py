@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors import safe_open
 
 from modelmate.training import checkpoints
 from modelmate.training.config import resolve_config
@@ -70,7 +72,8 @@ def test_a_quantized_base_learns_about_as_much_as_the_full_precision_one(tiny_di
 
 @pytest.mark.parametrize("optimizer, quantization", [("adamw_8bit", "none"), ("paged_adamw_8bit", "4bit")])
 def test_resume_with_an_8bit_optimizer_repeats_the_run_exactly(tiny_dir, tmp_path, optimizer, quantization):
-    settings = {"optimizer": optimizer, "quantization": quantization}
+    # rank 64: each adapter matrix has 4,096 values, where bitsandbytes starts keeping 8-bit state (below, 32-bit)
+    settings = {"optimizer": optimizer, "quantization": quantization, "r": 64, "alpha": 128}
     reference, _ = _run(_job(tiny_dir, tmp_path, "reference", **settings), resume=False)
     assert reference.outcome == "success", reference.message
     job = _job(tiny_dir, tmp_path, "interrupted", **settings)
@@ -81,7 +84,12 @@ def test_resume_with_an_8bit_optimizer_repeats_the_run_exactly(tiny_dir, tmp_pat
 
     with pytest.raises(Killed):
         train(job, on_event=kill_during_step_6, resume=False)
-    assert [c.step for c in checkpoints.list_checkpoints(job.checkpoint_dir)] == [2, 4]
+    saved = checkpoints.list_checkpoints(job.checkpoint_dir)
+    assert [c.step for c in saved] == [2, 4]
+    with safe_open(str(saved[-1].path / "optimizer.safetensors"), "pt") as f:
+        names = list(f.keys())
+        assert any(n.endswith(".state1") and f.get_tensor(n).dtype == torch.uint8 for n in names)  # really 8-bit
+        assert sum(n.endswith("qmap1") for n in names) > 1  # the shared quantization map, one copy per parameter
     resumed, events = _run(job, resume=True)
     assert resumed.outcome == "success" and resumed.resumed_from_step == 4
     assert [e["step"] for e in events if e["type"] == "step"] == [5, 6, 7, 8]
