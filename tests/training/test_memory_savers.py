@@ -101,11 +101,13 @@ def test_resume_with_an_8bit_optimizer_repeats_the_run_exactly(tiny_dir, tmp_pat
 @pytest.mark.slow
 def test_a_short_qlora_run_on_smollm2_learns(smollm2_dir, tmp_path):
     result, _ = _run(_job(smollm2_dir, tmp_path, "smol", quantization="4bit", gradient_checkpointing=True,
-                          optimizer="paged_adamw_8bit", max_steps=12, batch_size=2, max_seq_length=64,
-                          learning_rate=2e-3, eval_steps=12, save_steps=12), resume=False)
-    assert result.outcome == "success", result.message
+                          optimizer="paged_adamw_8bit", max_steps=10, batch_size=2, max_seq_length=64,
+                          learning_rate=2e-3, eval_steps=5, save_steps=5), resume=False)
+    assert result.outcome == "success", result.message  # checkpoints with the real 8-bit state saved mid-run
     losses = [p["loss"] for p in result.curve]
+    assert all(p["grad_norm"] > 0 for p in result.curve)
     assert _mean(losses[-3:]) < _mean(losses[:3]), losses
+    print(f"QLoRA on SmolLM2: loss {losses[0]:.3f} -> {losses[-1]:.3f}, held-out {result.final_eval_loss:.3f}")
 
 
 @pytest.mark.parametrize("change, words", [
