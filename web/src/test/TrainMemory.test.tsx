@@ -20,6 +20,10 @@ const NO_BNB: TrainingOptions = {
     m.key === "save" ? { ...m, available: false, reason: "4-bit (QLoRA) quantization needs bitsandbytes working on the device: bitsandbytes is not installed." } : m,
   ),
 };
+const NO_BNB_UNAVAILABLE: TrainingOptions = {
+  ...NO_BNB,
+  unavailable: [{ field: "quantization", value: "4bit", code: "quantization_unavailable", message: REFUSED_MESSAGE, alternatives: ["none"] }],
+};
 const ESTIMATE = { steps: 30, epochs: 1, train_tokens: 1000, epoch_tokens: 1000, tokens_per_step: 33, trainable_parameters: 100, peak_memory_bytes: 1e9, seconds: 60, device: "cpu", notes: [], config: {} };
 
 type Call = { method: string; url: string; body: Record<string, unknown> | undefined };
@@ -92,6 +96,17 @@ describe("expert mode: the memory settings", () => {
     expect(await screen.findByTestId("error-quantization")).toHaveTextContent("Choose quantization none");
     const sent = calls.find((c) => c.url === "/api/v1/training/estimate")!.body!;
     expect(sent.config).toMatchObject({ quantization: "4bit" });
+  });
+
+  it("flags a choice the machine refuses as soon as it is picked", async () => {
+    mockApi(NO_BNB_UNAVAILABLE);
+    renderWithProviders(<TrainExpert />, { route: "/hub/train/expert?base=tiny&dataset=4&preset=quick" });
+    const quantization = await screen.findByLabelText(/^Quantization/);
+    expect(screen.queryByTestId("error-quantization")).toBeNull();
+    await userEvent.selectOptions(quantization, "4bit");
+    expect(await screen.findByTestId("error-quantization")).toHaveTextContent("Choose quantization none");
+    await userEvent.selectOptions(quantization, "none");
+    await waitFor(() => expect(screen.queryByTestId("error-quantization")).toBeNull());
   });
 });
 
