@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         account_setup.announce(settings, accounts_exist=app.state.local_user_id is None)
         log.info("serving the hosts %s", ", ".join(describe(host_policy)))
         worker = start_worker(settings, db)  # background jobs (training, embeddings, metadata refresh), if enabled
+        finetune_service.warm_machine_probe(settings)  # what the training machine can run, probed once
         install, hub_demo_stop = None, None
         if settings.tiny_on_start and settings.base_models_enabled:
             start_background_tiny_build(settings, db)  # the toy base model, built once (seconds)

@@ -7,7 +7,7 @@ import json
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlparse, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     job_poll_s: float = Field(1.0, gt=0, le=60, description="How often an idle worker looks for new jobs")
     train_threads: int | None = Field(None, ge=1, le=512, description="CPU threads of a training process "
                                                                       "(default: torch's choice)")
+    worker_capabilities: dict[str, Any] | None = Field(
+        None, description="What the training workers' machine can run, as JSON (device, gpu_name, "
+                          "compute_capability, bf16, bitsandbytes, bitsandbytes_works, flash_attn; the shape of GET "
+                          "/training/options' machine), when it differs from the API's; default: probe this machine")
     train_stop_grace_s: float = Field(30.0, ge=0, le=600, description="How long a cancelled run may take to save "
                                                                       "its partial adapter before it is killed")
     seed_base_models: bool | None = Field(None, description="Register the supported base models in the catalog at "

@@ -87,6 +87,7 @@ class FailureCategory(StrEnum):
     INVALID_DATA = "invalid_data"
     CANCELLED = "cancelled"
     WORKER_LOST = "worker_lost"
+    UNSUPPORTED = "unsupported"  # a choice the worker's machine cannot run, refused before the model loads
 
 
 # The failure museum's category filter takes a FailureCategory or one more value, "uncategorized": museum runs

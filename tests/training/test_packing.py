@@ -159,3 +159,28 @@ def test_gradients_match_between_packed_and_padded(model_and_tokenizer):
         grads.append(model.model.layers[0].self_attn.q_proj.weight.grad.clone())
     model.zero_grad(set_to_none=True)
     assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["plain", "checkpointing"])
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])  # flash_attention_2 needs a CUDA GPU: refused here
+def test_packed_equals_padded_for_every_kernel_that_runs_here(tiny_dir, attention, checkpointing):
+    """Each attention kernel keeps packed examples apart (per-example position ids), in training mode with and
+    without gradient checkpointing: the same loss and the same gradients as the padded batch."""
+    model, tokenizer = load_base_model(str(tiny_dir), attention=attention)
+    assert model.config._attn_implementation == attention
+    if checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    model.train()
+    assert model.is_gradient_checkpointing is checkpointing
+    examples = _examples(16, len(tokenizer), seed=13)
+    losses, grads = [], []
+    for batch in (collate_padded(examples, tokenizer.pad_token_id), collate_packed(examples, row_tokens=96)):
+        model.zero_grad(set_to_none=True)
+        total, count = causal_lm_loss_sum(model, batch)
+        loss = total / count
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(model.model.layers[1].self_attn.q_proj.weight.grad.clone())
+    assert losses[1] == pytest.approx(losses[0], abs=1e-5)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-4)

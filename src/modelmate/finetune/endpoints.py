@@ -97,9 +97,10 @@ def import_gguf(upload: Annotated[import_service.PreparedImport, Depends(_receiv
 
 
 @router.get("/training/options", response_model=TrainingOptions,
-            summary="Every training setting with its help text and limits, and the presets")
-def training_options(user: CurrentUser) -> TrainingOptions:
-    return service.training_options()
+            summary="Every training setting with its help text and limits, the presets, and what the machine "
+                    "can run")
+def training_options(settings: SettingsDep, user: CurrentUser) -> TrainingOptions:
+    return service.training_options(settings)
 
 
 @router.post("/training/estimate", response_model=EstimateOut, responses={**NOT_FOUND, **INVALID},

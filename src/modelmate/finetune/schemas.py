@@ -57,9 +57,48 @@ class PresetOut(BaseModel):
     values: dict[str, Any]
 
 
+class MachineOut(BaseModel):
+    """What the training workers' machine can run (probed on the API's machine unless configured)."""
+
+    device: str = Field(description="cuda | cpu")
+    gpu_name: str | None = None
+    compute_capability: list[int] | None = Field(None, description="The GPU's [major, minor] (8.0+: Ampere)")
+    bf16: bool
+    bitsandbytes: str | None = Field(None, description="The installed bitsandbytes version")
+    bitsandbytes_works: bool = Field(description="bitsandbytes' 4-bit, int8 and 8-bit optimizer kernels ran on the "
+                                                 "device")
+    bitsandbytes_error: str | None = None
+    flash_attn: str | None = Field(None, description="The installed flash-attn version")
+
+
+class RefusalOut(BaseModel):
+    field: str
+    code: str
+    message: str
+    alternatives: list[Any] = Field(default_factory=list, description="Values of the field this machine can run")
+
+
+class UnavailableChoice(RefusalOut):
+    value: Any = Field(description="The choice of the field this machine refuses")
+
+
+class MemoryModeOut(BaseModel):
+    key: str
+    title: str
+    summary: str
+    values: dict[str, Any] = Field(description="Settings laid over the preset's")
+    available: bool = Field(description="Whether this machine can run it")
+    reason: str | None = Field(None, description="Why not, when it cannot")
+
+
 class TrainingOptions(BaseModel):
     fields: list[ConfigFieldOut]
     presets: list[PresetOut]
+    machine: MachineOut
+    unavailable: list[UnavailableChoice] = Field(
+        default_factory=list, description="Every choice of a setting that this machine refuses, with the reason")
+    memory_modes: list[MemoryModeOut] = Field(
+        default_factory=list, description="Guided mode's memory choices (standard, save memory)")
 
 
 class EstimateRequest(BaseModel):

@@ -7,6 +7,8 @@ dataset or private model is 404. Services never commit.
 
 from __future__ import annotations
 
+import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ from modelmate.finetune.schemas import (
     DatasetRef,
     EstimateOut,
     EstimateRequest,
+    MachineOut,
+    MemoryModeOut,
     ModelRef,
     PresetOut,
     RunCreate,
@@ -51,11 +55,13 @@ from modelmate.finetune.schemas import (
     RunPage,
     RunSummary,
     TrainingOptions,
+    UnavailableChoice,
 )
 from modelmate.jobs import queue as job_queue
 from modelmate.jobs import repository as jobs_repo
 from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun, User
 from modelmate.storage.artifacts import StoreUnavailable, artifact_store
+from modelmate.training import capabilities
 from modelmate.training import config as training_config
 from modelmate.training.model_specs import BaseModelSpec
 
@@ -66,9 +72,61 @@ LOG_TAIL_BYTES = 64 * 1024
 
 # --- options and validation -------------------------------------------------------------------------------------
 
-def training_options() -> TrainingOptions:
+def training_options(settings: Settings) -> TrainingOptions:
+    caps = machine(settings)
+    unavailable = []
+    for f in training_config.config_fields():
+        for value in (f["choices"] or []) + ([True] if f["type"] == "bool" and not f["default"] else []):
+            config = training_config.TrainingConfig.model_validate({f["name"]: value})
+            unavailable += [UnavailableChoice(**r.as_dict(), value=value) for r in capabilities.refusals(config, caps)
+                            if r.field == f["name"]]
+    modes = []
+    for mode in training_config.MEMORY_MODES.values():
+        refused = capabilities.refusals(training_config.TrainingConfig.model_validate(mode.values), caps)
+        modes.append(MemoryModeOut(**mode.as_dict(), available=not refused,
+                                   reason=capabilities.describe(refused) or None))
     return TrainingOptions(fields=[ConfigFieldOut(**f) for f in training_config.config_fields()],
-                           presets=[PresetOut(**p.as_dict()) for p in training_config.PRESETS.values()])
+                           presets=[PresetOut(**p.as_dict()) for p in training_config.PRESETS.values()],
+                           machine=MachineOut(**caps.as_dict()), unavailable=unavailable, memory_modes=modes)
+
+
+def machine(settings: Settings) -> capabilities.Capabilities:
+    """What the training workers' machine can run: ``worker_capabilities`` when configured, else this machine's
+    (probed once per process in a child, so the server never imports torch or opens a CUDA context)."""
+    if settings.worker_capabilities is not None:
+        return capabilities.Capabilities.from_dict(settings.worker_capabilities)
+    return _probed()
+
+
+_probe_lock = threading.Lock()
+_probe: list[capabilities.Capabilities] = []  # this machine's, once probed
+
+
+def warm_machine_probe(settings: Settings) -> None:
+    """Probe this machine in the background at start, so the first estimate does not wait for it."""
+    if settings.worker_capabilities is None and not _probe:
+        threading.Thread(target=_probed, name="machine-probe", daemon=True).start()
+
+
+def _probed() -> capabilities.Capabilities:
+    with _probe_lock:
+        if not _probe:
+            try:
+                _probe.append(capabilities.probe_in_subprocess())
+            except (OSError, ValueError, IndexError, subprocess.SubprocessError) as exc:
+                # conservative: no bitsandbytes, no flash-attn (the worker checks its own machine again anyway)
+                _probe.append(capabilities.Capabilities(
+                    device=_device(), bitsandbytes_error=f"the machine probe failed: {exc}"[:300]))
+        return _probe[0]
+
+
+def check_machine(config: training_config.TrainingConfig, settings: Settings) -> None:
+    """422 ``unsupported_config`` naming each choice the workers' machine cannot run and its alternative."""
+    refused = capabilities.refusals(config, machine(settings))
+    if refused:
+        raise ValidationFailed(capabilities.describe(refused), code=capabilities.UNSUPPORTED_CODE,
+                               details={"errors": [{"field": r.field, "message": r.message} for r in refused],
+                                        "refusals": [r.as_dict() for r in refused]})
 
 
 def list_base_models(session: Session, settings: Settings, user: User) -> list[BaseModelOut]:
@@ -179,7 +237,7 @@ def _device() -> str:
 
 
 def _estimate(config: training_config.TrainingConfig, spec: BaseModelSpec, dataset: Dataset,
-              model: Model) -> training_config.Estimate:
+              model: Model, device: str) -> training_config.Estimate:
     """What the run will do, with the trainer's rules: each example cut to ``max_seq_length``, one pass over the
     training split per epoch, the run's ``train_tokens`` = that pass's tokens × the passes its steps make."""
     train_rows, _ = split_rows(int(dataset.rows or 0), config.eval_split)
@@ -190,7 +248,7 @@ def _estimate(config: training_config.TrainingConfig, spec: BaseModelSpec, datas
     cut = training_config.cut_tokens(tokens, rows, config.max_seq_length, longest=longest, histogram=histogram)
     train_tokens = int(cut * train_rows / rows) if rows else cut
     return training_config.estimate(config, spec, train_rows=train_rows, train_tokens=train_tokens,
-                                    device=_device())
+                                    device=device)
 
 
 def estimate(session: Session, settings: Settings, user: User, payload: EstimateRequest) -> EstimateOut:
@@ -199,7 +257,8 @@ def estimate(session: Session, settings: Settings, user: User, payload: Estimate
     spec = _spec(model)
     overrides = forks.fork_overrides(session, settings, parent, spec, payload.config) if parent else payload.config
     config = resolve_config(payload.preset, overrides, spec)
-    result = _estimate(config, spec, dataset, model)
+    check_machine(config, settings)
+    result = _estimate(config, spec, dataset, model, machine(settings).device)
     return EstimateOut(**result.as_dict(), config=config.model_dump(mode="json"))
 
 
@@ -223,12 +282,13 @@ def create_run(session: Session, settings: Settings, user: User, payload: RunCre
         forks.check_parent_adapter(settings, parent)
         overrides = forks.fork_overrides(session, settings, parent, spec, payload.config)
     config = resolve_config(payload.preset, overrides, spec)
+    check_machine(config, settings)
     available, reason = bases.availability(settings, model)
     if not available:
         raise ValidationFailed(f"'{model.name}' cannot be trained on right now: {reason}", code="base_unavailable")
     if not dataset.rows:
         raise ValidationFailed(f"dataset '{dataset.name}' has no rows", code="empty_dataset")
-    planned = _estimate(config, spec, dataset, model)
+    planned = _estimate(config, spec, dataset, model, machine(settings).device)
     job, created = jobs_repo.insert(session, kind=JobKind.TRAIN.value, payload={}, owner_id=user.id,
                                     idempotency_key=idempotency_key, max_attempts=TRAIN_MAX_ATTEMPTS,
                                     priority=priority)

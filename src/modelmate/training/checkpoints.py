@@ -76,10 +76,16 @@ def _optimizer_parts(optimizer) -> tuple[dict, dict]:
 
     state = optimizer.state_dict()
     tensors: dict[str, Any] = {}
+    storages: set[int] = set()
 
     def encode(name: str, value: Any) -> Any:
         if torch.is_tensor(value):
-            tensors[name] = value.detach().to("cpu").contiguous()
+            tensor = value.detach().to("cpu").contiguous()
+            storage = tensor.untyped_storage().data_ptr()
+            if storage in storages:  # bitsandbytes shares one quantization map between parameters: safetensors
+                tensor = tensor.clone()  # refuses tensors that share memory, so each gets its own copy
+            storages.add(tensor.untyped_storage().data_ptr())
+            tensors[name] = tensor
             return {"__tensor__": True}
         if isinstance(value, dict):
             return {"__dict__": {str(k): encode(f"{name}.{k}", v) for k, v in value.items()}}

@@ -183,6 +183,32 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+@dataclass(frozen=True)
+class MemoryMode:
+    """A plain-language memory choice of guided mode: config values laid over the preset's."""
+
+    key: str
+    title: str
+    summary: str
+    values: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "summary": self.summary, "values": dict(self.values)}
+
+
+MEMORY_MODES: dict[str, MemoryMode] = {
+    "standard": MemoryMode(
+        key="standard", title="Standard",
+        summary="The base model at full precision and the usual optimizer: the fastest steps when it fits.",
+        values={"quantization": "none", "gradient_checkpointing": False, "optimizer": "adamw"}),
+    "save": MemoryMode(
+        key="save", title="Save memory (QLoRA)",
+        summary="The frozen base model kept in 4 bits, intermediate values recomputed instead of stored, and an "
+                "8-bit optimizer: a 7-8B model fits a 24 GB GPU, each step about a third slower.",
+        values={"quantization": "4bit", "gradient_checkpointing": True, "optimizer": "paged_adamw_8bit"}),
+}
+
+
 def resolve_config(preset: str | None = None, overrides: dict[str, Any] | None = None, *,
                    spec: BaseModelSpec | None = None) -> TrainingConfig:
     """Defaults, then the preset's values, then ``overrides``.

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from modelmate.training import checkpoints, collective
 from modelmate.training.artifacts import save_adapter
+from modelmate.training.capabilities import describe, effective_precision, machine_capabilities, refusals
 from modelmate.training.config import plan_steps
 from modelmate.training.data import DataError, encode_record
 from modelmate.training.environment import describe_environment, pick_device
@@ -87,20 +88,6 @@ class Run:
 
     # ------------------------------------------------------------------------------------------------ setup
 
-    def _precision(self, device: str) -> str:
-        import torch
-
-        wanted = self.config.precision
-        if wanted == "auto":
-            return "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-        if wanted == "fp16" and device != "cuda":
-            self.log("fp16 needs a GPU; training in fp32 instead")
-            return "fp32"
-        if wanted == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
-            self.log("this GPU does not support bf16; training in fp32 instead")
-            return "fp32"
-        return wanted
-
     def _encode(self, records: list[dict], tokenizer, which: str) -> tuple[list, int]:
         examples = []
         tokens = 0
@@ -125,7 +112,11 @@ class Run:
         cfg, job = self.config, self.job
         self.rank, self.world_size = collective.process_group()
         self.device = job.device or pick_device()
-        self.precision = self._precision(self.device)
+        caps = machine_capabilities(self.device)
+        refused = refusals(cfg, caps)
+        if refused:  # before loading anything: a choice this machine cannot run fails the run now, not midway
+            raise TrainingFailure("unsupported", describe(refused))
+        self.precision = effective_precision(cfg.precision, caps)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.precision]
         self.environment = {**describe_environment(self.device), "precision": self.precision}
         if self.world_size > 1:
@@ -203,6 +194,14 @@ class Run:
         kwargs = {"use_reentrant": False}
         if cfg.quantization != "none":
             from peft import prepare_model_for_kbit_training
+
+            # bitsandbytes (0.50) repacks a 4-bit layer's weights for fast CPU inference at its first eval-mode
+            # forward on an AVX512-BF16 CPU and keeps them repacked when training resumes; the backward pass then
+            # goes through a kernel without gradients, and after the first evaluation every gradient is zero (the
+            # run silently stops learning). Training keeps the trainable format.
+            for module in model.modules():
+                if getattr(module, "support_avx512bf16_for_cpu", False):
+                    module.support_avx512bf16_for_cpu = False
 
             return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
                                                    gradient_checkpointing_kwargs=kwargs)

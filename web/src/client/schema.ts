@@ -1187,7 +1187,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Every training setting with its help text and limits, and the presets */
+        /** Every training setting with its help text and limits, the presets, and what the machine can run */
         get: operations["training_options_api_v1_training_options_get"];
         put?: never;
         post?: never;
@@ -2316,7 +2316,7 @@ export type components = {
          * FailureCategory
          * @enum {string}
          */
-        FailureCategory: "diverged" | "no_learning" | "overfitting" | "forgetting" | "out_of_memory" | "crashed" | "invalid_data" | "cancelled" | "worker_lost";
+        FailureCategory: "diverged" | "no_learning" | "overfitting" | "forgetting" | "out_of_memory" | "crashed" | "invalid_data" | "cancelled" | "worker_lost" | "unsupported";
         /** FeedbackBlock */
         FeedbackBlock: {
             /** Down */
@@ -2819,6 +2819,69 @@ export type components = {
              * @description Username or email
              */
             username: string;
+        };
+        /**
+         * MachineOut
+         * @description What the training workers' machine can run (probed on the API's machine unless configured).
+         */
+        MachineOut: {
+            /** Bf16 */
+            bf16: boolean;
+            /**
+             * Bitsandbytes
+             * @description The installed bitsandbytes version
+             */
+            bitsandbytes?: string | null;
+            /** Bitsandbytes Error */
+            bitsandbytes_error?: string | null;
+            /**
+             * Bitsandbytes Works
+             * @description bitsandbytes' 4-bit, int8 and 8-bit optimizer kernels ran on the device
+             */
+            bitsandbytes_works: boolean;
+            /**
+             * Compute Capability
+             * @description The GPU's [major, minor] (8.0+: Ampere)
+             */
+            compute_capability?: number[] | null;
+            /**
+             * Device
+             * @description cuda | cpu
+             */
+            device: string;
+            /**
+             * Flash Attn
+             * @description The installed flash-attn version
+             */
+            flash_attn?: string | null;
+            /** Gpu Name */
+            gpu_name?: string | null;
+        };
+        /** MemoryModeOut */
+        MemoryModeOut: {
+            /**
+             * Available
+             * @description Whether this machine can run it
+             */
+            available: boolean;
+            /** Key */
+            key: string;
+            /**
+             * Reason
+             * @description Why not, when it cannot
+             */
+            reason?: string | null;
+            /** Summary */
+            summary: string;
+            /** Title */
+            title: string;
+            /**
+             * Values
+             * @description Settings laid over the preset's
+             */
+            values: {
+                [key: string]: unknown;
+            };
         };
         /** ModelCreate */
         ModelCreate: {
@@ -4045,8 +4108,19 @@ export type components = {
         TrainingOptions: {
             /** Fields */
             fields: components["schemas"]["ConfigFieldOut"][];
+            machine: components["schemas"]["MachineOut"];
+            /**
+             * Memory Modes
+             * @description Guided mode's memory choices (standard, save memory)
+             */
+            memory_modes?: components["schemas"]["MemoryModeOut"][];
             /** Presets */
             presets: components["schemas"]["PresetOut"][];
+            /**
+             * Unavailable
+             * @description Every choice of a setting that this machine refuses, with the reason
+             */
+            unavailable?: components["schemas"]["UnavailableChoice"][];
         };
         /**
          * TrainingOutcome
@@ -4094,6 +4168,25 @@ export type components = {
             updated_at: string | null;
             /** Version */
             version: string | null;
+        };
+        /** UnavailableChoice */
+        UnavailableChoice: {
+            /**
+             * Alternatives
+             * @description Values of the field this machine can run
+             */
+            alternatives?: unknown[];
+            /** Code */
+            code: string;
+            /** Field */
+            field: string;
+            /** Message */
+            message: string;
+            /**
+             * Value
+             * @description The choice of the field this machine refuses
+             */
+            value: unknown;
         };
         /** UpstreamExtra */
         UpstreamExtra: {

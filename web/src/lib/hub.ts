@@ -57,6 +57,7 @@ export const FAILURE_LABEL: Record<FailureCategory, { title: string; hint: strin
   invalid_data: { title: "The data could not be used", hint: "Check the dataset: every row needs text the base model's tokenizer can use." },
   cancelled: { title: "Cancelled", hint: "Stopped on request. The weights trained so far were saved when possible." },
   worker_lost: { title: "The worker stopped", hint: "The server or worker went away during training. Launch the run again." },
+  unsupported: { title: "Not supported on this machine", hint: "A chosen option (quantization, attention kernel, optimizer or precision) cannot run on the worker's machine. Launch again with the alternative the message names." },
 };
 
 export function failureLabel(category: string | null | undefined): { title: string; hint: string } | null {
@@ -87,6 +88,7 @@ const FIELD_LABEL: Record<string, string> = {
   lr_scheduler: "Learning-rate schedule",
   max_seq_length: "Max sequence length",
   max_grad_norm: "Max gradient norm",
+  attention: "Attention kernel",
 };
 
 /** The label of a config field in forms: a readable name (the field's own name is shown next to it). */

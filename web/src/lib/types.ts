@@ -38,6 +38,7 @@ export type {
   GGUFImportAccepted,
   JobOut,
   JobPage,
+  MemoryModeOut,
   ModelOut,
   PresetOut,
   QueueInfo,

@@ -47,8 +47,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 8,
       "help": "Adapter rank: how much the adapter can learn; higher learns more but is bigger and slower.",
       "group": "basic",
-      "minimum": 1,
-      "maximum": 256,
+      "minimum": 1.0,
+      "maximum": 256.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": false
@@ -59,8 +59,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 16,
       "help": "Adapter strength: how strongly the adapter's changes are applied (usually twice the rank).",
       "group": "basic",
-      "minimum": 0,
-      "maximum": 1024,
+      "minimum": 0.0,
+      "maximum": 1024.0,
       "exclusive_minimum": true,
       "choices": null,
       "nullable": false
@@ -71,7 +71,7 @@ export const OPTIONS: TrainingOptions = {
       "default": 0.05,
       "help": "Share of adapter inputs randomly dropped during training, to reduce overfitting.",
       "group": "advanced",
-      "minimum": 0,
+      "minimum": 0.0,
       "maximum": 0.5,
       "exclusive_minimum": false,
       "choices": null,
@@ -95,7 +95,7 @@ export const OPTIONS: TrainingOptions = {
       "default": 0.0002,
       "help": "How big each learning step is; too high makes training unstable, too low makes it slow.",
       "group": "basic",
-      "minimum": 0,
+      "minimum": 0.0,
       "maximum": 0.01,
       "exclusive_minimum": true,
       "choices": null,
@@ -124,7 +124,7 @@ export const OPTIONS: TrainingOptions = {
       "default": 0.03,
       "help": "Share of the run at the start during which the learning rate ramps up from zero.",
       "group": "advanced",
-      "minimum": 0,
+      "minimum": 0.0,
       "maximum": 0.5,
       "exclusive_minimum": false,
       "choices": null,
@@ -136,8 +136,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 1,
       "help": "How many times training goes through the whole dataset.",
       "group": "basic",
-      "minimum": 0,
-      "maximum": 50,
+      "minimum": 0.0,
+      "maximum": 50.0,
       "exclusive_minimum": true,
       "choices": null,
       "nullable": false
@@ -148,8 +148,8 @@ export const OPTIONS: TrainingOptions = {
       "default": null,
       "help": "Stop after exactly this many learning steps; when set it replaces the number of epochs.",
       "group": "basic",
-      "minimum": 1,
-      "maximum": 100000,
+      "minimum": 1.0,
+      "maximum": 100000.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": true
@@ -160,8 +160,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 8,
       "help": "Examples per step (with packing: a budget of batch size times maximum length tokens).",
       "group": "basic",
-      "minimum": 1,
-      "maximum": 128,
+      "minimum": 1.0,
+      "maximum": 128.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": false
@@ -172,8 +172,20 @@ export const OPTIONS: TrainingOptions = {
       "default": 1,
       "help": "Add up this many batches before each learning step, to act like a bigger batch using less memory.",
       "group": "advanced",
-      "minimum": 1,
-      "maximum": 64,
+      "minimum": 1.0,
+      "maximum": 64.0,
+      "exclusive_minimum": false,
+      "choices": null,
+      "nullable": false
+    },
+    {
+      "name": "workers",
+      "type": "int",
+      "default": 1,
+      "help": "Training processes (Ray Train workers) that split each batch; needs a Ray cluster when above 1.",
+      "group": "advanced",
+      "minimum": 1.0,
+      "maximum": 64.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": false
@@ -184,8 +196,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 512,
       "help": "Longest example in tokens; longer examples are cut, and memory grows with this.",
       "group": "basic",
-      "minimum": 16,
-      "maximum": 8192,
+      "minimum": 16.0,
+      "maximum": 8192.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": false
@@ -208,8 +220,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 42,
       "help": "Random seed; the same seed, data and settings give the same run.",
       "group": "advanced",
-      "minimum": 0,
-      "maximum": 2147483647,
+      "minimum": 0.0,
+      "maximum": 2147483647.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": false
@@ -232,12 +244,73 @@ export const OPTIONS: TrainingOptions = {
       "nullable": false
     },
     {
+      "name": "quantization",
+      "type": "choice",
+      "default": "none",
+      "help": "Keep the frozen base model in 4 bits (QLoRA) or 8 bits so a bigger model fits in less memory; the adapter still trains at full precision.",
+      "group": "advanced",
+      "minimum": null,
+      "maximum": null,
+      "exclusive_minimum": false,
+      "choices": [
+        "none",
+        "4bit",
+        "8bit"
+      ],
+      "nullable": false
+    },
+    {
+      "name": "gradient_checkpointing",
+      "type": "bool",
+      "default": false,
+      "help": "Recompute intermediate values during the backward pass instead of keeping them: much less memory, about a third more time per step.",
+      "group": "advanced",
+      "minimum": null,
+      "maximum": null,
+      "exclusive_minimum": false,
+      "choices": null,
+      "nullable": false
+    },
+    {
+      "name": "attention",
+      "type": "choice",
+      "default": "auto",
+      "help": "Attention kernel: auto uses PyTorch's fused one (sdpa); flash_attention_2 needs an NVIDIA GPU and flash-attn; eager is the slow reference.",
+      "group": "advanced",
+      "minimum": null,
+      "maximum": null,
+      "exclusive_minimum": false,
+      "choices": [
+        "auto",
+        "sdpa",
+        "flash_attention_2",
+        "eager"
+      ],
+      "nullable": false
+    },
+    {
+      "name": "optimizer",
+      "type": "choice",
+      "default": "adamw",
+      "help": "adamw keeps two 32-bit values per trained weight; the 8-bit ones keep them in 8 bits (paged: moved off the GPU when it runs short).",
+      "group": "advanced",
+      "minimum": null,
+      "maximum": null,
+      "exclusive_minimum": false,
+      "choices": [
+        "adamw",
+        "adamw_8bit",
+        "paged_adamw_8bit"
+      ],
+      "nullable": false
+    },
+    {
       "name": "eval_split",
       "type": "float",
       "default": 0.1,
       "help": "Share of the dataset held back to measure progress on examples the model never trains on.",
       "group": "basic",
-      "minimum": 0,
+      "minimum": 0.0,
       "maximum": 0.5,
       "exclusive_minimum": false,
       "choices": null,
@@ -249,8 +322,8 @@ export const OPTIONS: TrainingOptions = {
       "default": null,
       "help": "Measure the held-back loss every this many steps; empty means about ten times per run.",
       "group": "advanced",
-      "minimum": 1,
-      "maximum": 100000,
+      "minimum": 1.0,
+      "maximum": 100000.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": true
@@ -261,8 +334,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 0,
       "help": "Stop when the held-back loss has not improved for this many measurements; 0 turns early stopping off.",
       "group": "basic",
-      "minimum": 0,
-      "maximum": 100,
+      "minimum": 0.0,
+      "maximum": 100.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": false
@@ -273,8 +346,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 0.0,
       "help": "Smallest drop in held-back loss that counts as an improvement for early stopping.",
       "group": "advanced",
-      "minimum": 0,
-      "maximum": 1,
+      "minimum": 0.0,
+      "maximum": 1.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": false
@@ -285,8 +358,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 1,
       "help": "Record the training loss every this many steps.",
       "group": "advanced",
-      "minimum": 1,
-      "maximum": 10000,
+      "minimum": 1.0,
+      "maximum": 10000.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": false
@@ -297,8 +370,8 @@ export const OPTIONS: TrainingOptions = {
       "default": null,
       "help": "Save a checkpoint every this many steps, so a stopped run can resume; empty means about five times per run.",
       "group": "advanced",
-      "minimum": 1,
-      "maximum": 100000,
+      "minimum": 1.0,
+      "maximum": 100000.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": true
@@ -309,8 +382,8 @@ export const OPTIONS: TrainingOptions = {
       "default": 1.0,
       "help": "Cap on the size of each update, which protects against sudden loss spikes.",
       "group": "advanced",
-      "minimum": 0,
-      "maximum": 100,
+      "minimum": 0.0,
+      "maximum": 100.0,
       "exclusive_minimum": true,
       "choices": null,
       "nullable": false
@@ -321,11 +394,71 @@ export const OPTIONS: TrainingOptions = {
       "default": 0.0,
       "help": "Gently pulls adapter weights towards zero each step, a mild protection against overfitting.",
       "group": "advanced",
-      "minimum": 0,
-      "maximum": 1,
+      "minimum": 0.0,
+      "maximum": 1.0,
       "exclusive_minimum": false,
       "choices": null,
       "nullable": false
+    }
+  ],
+  "machine": {
+    "device": "cpu",
+    "gpu_name": null,
+    "compute_capability": null,
+    "bf16": true,
+    "bitsandbytes": "0.50.2",
+    "bitsandbytes_works": true,
+    "bitsandbytes_error": null,
+    "flash_attn": null
+  },
+  "unavailable": [
+    {
+      "field": "precision",
+      "code": "fp16_needs_gpu",
+      "message": "precision fp16 needs a CUDA GPU (mixed precision with a gradient scaler) and this worker's CPU has none: choose precision auto or fp32 (or bf16, slower on a CPU).",
+      "alternatives": [
+        "auto",
+        "fp32",
+        "bf16"
+      ],
+      "value": "fp16"
+    },
+    {
+      "field": "attention",
+      "code": "flash_attention_needs_gpu",
+      "message": "flash_attention_2 needs an NVIDIA GPU and this worker's CPU has none: choose attention sdpa (PyTorch's fused kernel, what auto uses).",
+      "alternatives": [
+        "sdpa",
+        "auto",
+        "eager"
+      ],
+      "value": "flash_attention_2"
+    }
+  ],
+  "memory_modes": [
+    {
+      "key": "standard",
+      "title": "Standard",
+      "summary": "The base model at full precision and the usual optimizer: the fastest steps when it fits.",
+      "values": {
+        "quantization": "none",
+        "gradient_checkpointing": false,
+        "optimizer": "adamw"
+      },
+      "available": true,
+      "reason": null
+    },
+    {
+      "key": "save",
+      "title": "Save memory (QLoRA)",
+      "summary": "The frozen base model kept in 4 bits, intermediate values recomputed instead of stored, and an 8-bit optimizer: a 7-8B model fits a 24 GB GPU, each step about a third slower.",
+      "values": {
+        "quantization": "4bit",
+        "gradient_checkpointing": true,
+        "optimizer": "paged_adamw_8bit"
+      },
+      "available": true,
+      "reason": null
     }
   ],
   "presets": [

@@ -9,7 +9,12 @@ import { cn } from "@/lib/utils";
 
 const GROUPS: { key: string; title: string; description: string }[] = [
   { key: "basic", title: "Basics", description: "The settings that matter most for a first run." },
-  { key: "advanced", title: "Advanced", description: "Fine control over the optimiser, evaluation, checkpoints and precision." },
+  {
+    key: "advanced",
+    title: "Advanced",
+    description:
+      "Fine control over the optimiser, memory (quantization, gradient checkpointing, attention kernel), evaluation, checkpoints and precision. Choices the training machine cannot run are refused with the alternative to pick.",
+  },
 ];
 
 function defaultText(f: ConfigField): string {

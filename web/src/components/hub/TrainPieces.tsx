@@ -2,7 +2,7 @@
 import { Check, Lock, Sparkles, TriangleAlert } from "lucide-react";
 import { Badge } from "@/components/ui/badge";
 import { formatBytes, formatCount, formatDate, formatDuration, formatParams } from "@/lib/format";
-import type { BaseModelOut, DatasetOut, EstimateOut, PresetOut } from "@/lib/types";
+import type { BaseModelOut, DatasetOut, EstimateOut, MemoryModeOut, PresetOut } from "@/lib/types";
 import { datasetTokens, FORMAT_LABEL } from "@/lib/hub";
 import { cn } from "@/lib/utils";
 
@@ -111,6 +111,33 @@ export function PresetCard({ preset: p, selected, onSelect }: { preset: PresetOu
       <p className="text-sm font-medium text-foreground/90">{p.summary}</p>
       <p className="text-sm text-muted-foreground">{p.explanation}</p>
     </ChoiceCard>
+  );
+}
+
+/**
+ * Guided mode's memory choice (GET /training/options memory_modes): "Standard", or "Save memory" (4-bit base, gradient
+ * checkpointing, 8-bit optimizer: QLoRA), whose settings are laid over the preset's. Only the modes the server's
+ * machine can run are offered; when saving memory is not possible the reason is said instead of a dead choice.
+ */
+export function MemoryChoice({ modes, selected, onSelect }: { modes: MemoryModeOut[]; selected: string; onSelect: (key: string) => void }) {
+  const offered = modes.filter((m) => m.available);
+  const refused = modes.filter((m) => !m.available);
+  if (offered.length < 2) {
+    return refused.length ? (
+      <p className="text-sm text-muted-foreground" data-testid="memory-unavailable">
+        Saving memory (4-bit QLoRA) is not available on this server: {refused.map((m) => m.reason).join(" ")}
+      </p>
+    ) : null;
+  }
+  return (
+    <div role="radiogroup" aria-label="Memory" className="grid gap-3 md:grid-cols-2" data-testid="memory-choice">
+      {offered.map((m) => (
+        <ChoiceCard key={m.key} selected={selected === m.key} onSelect={() => onSelect(m.key)} testId={`memory-${m.key}`} label={m.title}>
+          <span className="pr-6 font-semibold tracking-tight">{m.title}</span>
+          <p className="text-sm text-muted-foreground">{m.summary}</p>
+        </ChoiceCard>
+      ))}
+    </div>
   );
 }
 

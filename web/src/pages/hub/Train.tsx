@@ -7,7 +7,7 @@ import { ArrowLeft, ArrowRight, Rocket, SlidersHorizontal } from "lucide-react";
 import { PageHeader } from "@/components/AppShell";
 import { AdvisorPanel } from "@/components/hub/AdvisorPanel";
 import { DatasetUpload } from "@/components/hub/DatasetUpload";
-import { BaseModelCard, DatasetChoice, EstimateView, PresetCard } from "@/components/hub/TrainPieces";
+import { BaseModelCard, DatasetChoice, EstimateView, MemoryChoice, PresetCard } from "@/components/hub/TrainPieces";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input, Label } from "@/components/ui/input";
@@ -59,6 +59,7 @@ export default function Train() {
   const base = params.get("base") ?? "";
   const datasetId = Number(params.get("dataset")) || 0;
   const presetKey = params.get("preset") ?? "";
+  const memoryKey = params.get("memory") ?? "standard";
 
   const models = useBaseModels();
   const datasets = useDatasets();
@@ -77,6 +78,8 @@ export default function Train() {
   const dataset = datasets.data?.find((d) => d.id === datasetId);
   const presets = options.data?.presets ?? [];
   const preset = presets.find((p) => p.key === presetKey);
+  // The memory choice overlays its settings on the preset; one the machine cannot run is never sent.
+  const memory = options.data?.memory_modes?.find((m) => m.key === memoryKey && m.available);
 
   // Pre-select the first preset (Quick try) once the options arrive.
   useEffect(() => {
@@ -100,6 +103,7 @@ export default function Train() {
     ...(dataset ? { dataset: String(dataset.id) } : {}),
     ...(preset ? { preset: preset.key } : {}),
   }).toString()}`;
+
 
   // A fork (?fork=<model id>) starts from its parent's full config: that is expert mode's job.
   const forkId = params.get("fork");
@@ -154,6 +158,17 @@ export default function Train() {
               <PresetCard key={p.key} preset={p} selected={preset?.key === p.key} onSelect={() => set({ preset: p.key }, false)} />
             ))}
           </div>
+          {options.data && (
+            <div className="mt-6">
+              <h3 className="mb-1 font-semibold">Memory</h3>
+              <p className="mb-3 text-sm text-muted-foreground">Use less memory to fit a bigger model on your GPU, at the cost of slower steps.</p>
+              <MemoryChoice
+                modes={options.data.memory_modes ?? []}
+                selected={memory?.key ?? "standard"}
+                onSelect={(key) => set({ memory: key === "standard" ? null : key }, false)}
+              />
+            </div>
+          )}
         </section>
       )}
       {step === 4 && baseModel && dataset && preset && (
@@ -167,6 +182,7 @@ export default function Train() {
           datasetFormat={dataset.format}
           preset={preset.key}
           presetTitle={preset.title}
+          memory={memory && memory.key !== "standard" ? { title: memory.title, values: memory.values } : undefined}
           onEdit={go}
           onLaunched={(run) => {
             qc.invalidateQueries({ queryKey: ["runs"] });
@@ -251,23 +267,26 @@ function ReviewStep(props: {
   datasetFormat: string;
   preset: string;
   presetTitle: string;
+  /** Settings laid over the preset's (guided mode's memory choice), with its title for the summary. */
+  memory?: { title: string; values: Record<string, unknown> };
   onEdit: (step: number) => void;
   onLaunched: (run: RunOut) => void;
 }) {
   const { base, datasetId, preset } = props;
+  const config = props.memory?.values;
   const [name, setName] = useState(`${props.datasetName} on ${props.baseName}`);
   const estimate = useQuery({
-    queryKey: ["estimate", base, datasetId, preset],
-    queryFn: () => api.post("/training/estimate", { body: { base_model: base, dataset_id: datasetId, preset } }),
+    queryKey: ["estimate", base, datasetId, preset, config],
+    queryFn: () => api.post("/training/estimate", { body: { base_model: base, dataset_id: datasetId, preset, ...(config ? { config } : {}) } }),
     meta: { silent: true },
     staleTime: 60_000,
   });
   // One key per distinct launch: a retry after a lost response returns the same run instead of a second one.
-  const idempotencyKey = useMemo(() => newIdempotencyKey(), [base, datasetId, preset, name]);
+  const idempotencyKey = useMemo(() => newIdempotencyKey(), [base, datasetId, preset, name, config]);
   const launch = useMutation({
     mutationFn: () =>
       api.post("/runs", {
-        body: { name: name.trim() || undefined, base_model: base, dataset_id: datasetId, mode: "guided", preset },
+        body: { name: name.trim() || undefined, base_model: base, dataset_id: datasetId, mode: "guided", preset, ...(config ? { config } : {}) },
         headers: { "Idempotency-Key": idempotencyKey },
       }),
     onSuccess: props.onLaunched,
@@ -276,6 +295,7 @@ function ReviewStep(props: {
     ["Base model", <>{props.baseName}{props.toy ? " (toy)" : ""}</>, 1],
     ["Dataset", `${props.datasetName} · ${formatCount(props.datasetRows)} rows · ${FORMAT_LABEL[props.datasetFormat] ?? props.datasetFormat}`, 2],
     ["Goal", props.presetTitle, 3],
+    ["Memory", props.memory?.title ?? "Standard", 3],
   ];
   return (
     <section aria-labelledby="step-title" className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_minmax(0,1fr)]">

@@ -141,6 +141,16 @@ export default function TrainExpert() {
 
   const ready = !!base && datasetId > 0 && !!draft;
   const stillInvalid = clientBlocked && !!draft && Object.keys(parseDraft(fields, draft).errors).length > 0;
+  // A choice the training machine refuses (GET /training/options `unavailable`) is flagged as soon as it is picked,
+  // with the server's message naming the alternative; the server's own 422 says the same on estimate or launch.
+  const refusedHere = useMemo(() => {
+    const out: Record<string, string> = {};
+    for (const u of options.data?.unavailable ?? []) {
+      const value = draft?.[u.field];
+      if (value !== undefined && String(value) === String(u.value)) out[u.field] = u.message;
+    }
+    return out;
+  }, [options.data, draft]);
   const general = serverErrors[""] ?? (launch.isError && !Object.keys(serverErrors).length ? errorMessage(launch.error) : null);
 
   return (
@@ -273,7 +283,7 @@ export default function TrainExpert() {
         {options.isLoading || !draft ? (
           <Skeleton className="h-96 w-full" />
         ) : (
-          <ConfigForm fields={fields} draft={draft} base={forkDraft ?? baseDraft} locked={locked} onChange={change} serverErrors={serverErrors} disabled={launch.isPending} />
+          <ConfigForm fields={fields} draft={draft} base={forkDraft ?? baseDraft} locked={locked} onChange={change} serverErrors={{ ...refusedHere, ...serverErrors }} disabled={launch.isPending} />
         )}
       </div>
       <AdvisorPanel base={base} preset={presetKey} datasetId={datasetId} config={draft ? advisorOverrides(fields, draft, preset?.values) : null} />
