@@ -3,6 +3,7 @@ dataset that ``datasets.load_dataset`` itself loads (offline), its card, shardin
 
 from __future__ import annotations
 
+import json
 import math
 
 import pyarrow.parquet as pq
@@ -201,6 +202,9 @@ def test_refusals(cli, tmp_path, world):
     assert (tmp_path / "full" / "x").read_text() == "keep"
     r = cli("research", "export", "--format", "hf-dataset", "--out", str(tmp_path / "d"), "--license", "Bad License")
     assert r.exit_code == 2 and "--license" in r.output
+    r = cli("research", "export", "--format", "hf-dataset", "--out", str(tmp_path / "d"), "--card", "c.md")
+    assert r.exit_code == 2 and "README.md" in r.output
+    assert not (tmp_path / "d").exists()
 
 
 def test_an_empty_table_is_a_schema_only_file(cli, tmp_path, database):
@@ -229,3 +233,30 @@ def test_hf_dataset_to_the_artifact_store(cli, tmp_path, world, s3_url, monkeypa
     store.get_dir(f"exports/{prefixes.pop()}", dest)
     assert sorted(load(dest, "runs")["run_id"]) == sorted(world["run"].values())
     assert len(load(dest, "curves")) == 19
+
+
+def test_the_pseudonym_key_setting(cli, tmp_path, world, database, monkeypatch):
+    from modelmate.research.export import pseudonym
+
+    monkeypatch.setenv("MODELMATE_RESEARCH_EXPORT_KEY", "a shared key for every machine")
+    assert cli("research", "export", "-o", str(tmp_path / "p.jsonl"), "--public").exit_code == 0
+    with database.session() as s:
+        alice = s.query(User).filter(User.username == "alice").one().id
+    rows = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [r["owner_key"] for r in rows] == [pseudonym(b"a shared key for every machine", "owner", alice)]
+    assert rows[0]["name"] == pseudonym(b"a shared key for every machine", "run", world["run"]["public"])
+    assert not (tmp_path / "data" / "research-export.key").exists()  # the setting wins: no key file
+    assert "Public export: only runs" in (tmp_path / "p.jsonl.card.md").read_text()
+
+
+def test_runs_are_read_in_batches_and_let_go(world, database):
+    from modelmate.research import repository as repo
+
+    with database.session() as s:
+        admin = s.query(User).filter(User.username == "overseer").one()
+        seen, batches = [], []
+        for runs in repo.export_run_batches(s, admin, public=False, batch=3):
+            batches.append([r.id for r in runs])
+            seen.append(runs)
+        assert [len(b) for b in batches] == [3, 1] and sum(batches, []) == sorted(world["run"].values())
+        assert all(run not in s for run in seen[0])  # detached once the next batch was read

@@ -63,6 +63,9 @@ def export_command(
     if output is not None and fmt != HF_DATASET and output.is_dir():
         err_console.print(f"[red]error:[/] {output} is a folder; give a file (or --format {HF_DATASET})")
         raise typer.Exit(2)
+    if fmt == HF_DATASET and card is not None:
+        err_console.print(f"[red]error:[/] --card is for the single-file formats; {HF_DATASET} writes DIR/README.md")
+        raise typer.Exit(2)
     settings = Settings()
     key = _pseudonym_key(settings) if public else None
     if fmt == HF_DATASET:
