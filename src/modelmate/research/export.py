@@ -299,7 +299,8 @@ def arrow_schema(cols: list[Column], title: str = "modelmate research dataset"):
 
 
 def arrow_table(data: list[dict[str, Any]], cols: list[Column] | None = None,
-                title: str = "modelmate research dataset"):
+                title: str = "modelmate research dataset", *, clean: bool = True):
+    """``clean=False``: the rows' values already have their column's type (or None), as the curve rows do."""
     import pyarrow as pa
 
     cols = cols if cols is not None else columns()
@@ -307,7 +308,9 @@ def arrow_table(data: list[dict[str, Any]], cols: list[Column] | None = None,
     arrays = []
     for c in cols:
         values = [r.get(c.name) for r in data]
-        if c.type == "int":
+        if not clean:
+            pass
+        elif c.type == "int":
             values = [int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None for v in values]
         elif c.type == "float":
             values = [_num(v) for v in values]

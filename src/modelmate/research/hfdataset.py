@@ -56,6 +56,7 @@ class _Shards:
     _writer: Any = None
     _sink: Any = None
     _in_shard: int = 0
+    clean: bool = True  # False: rows come typed already (curves), skip the per-value checks
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         self._buffer += rows
@@ -79,7 +80,7 @@ class _Shards:
             self._open()
         take = min(n, self.max_rows - self._in_shard)
         chunk, self._buffer = self._buffer[:take], self._buffer[take:]
-        self._writer.write_table(export.arrow_table(chunk, self.cols, f"modelmate {self.name}"))
+        self._writer.write_table(export.arrow_table(chunk, self.cols, f"modelmate {self.name}", clean=self.clean))
         self._in_shard += len(chunk)
         self._sink.flush()
         if self._in_shard >= self.max_rows or os.fstat(self._sink.fileno()).st_size >= self.max_bytes:
@@ -142,7 +143,8 @@ def _write_into(session: Session, viewer: User, root: Path, *, public: bool, key
     shards = {}
     for name in TABLES:
         private_dir(root / name)
-        shards[name] = _Shards(root / name, name, cols[name], max(1, shard_rows[name]), shard_bytes)
+        shards[name] = _Shards(root / name, name, cols[name], max(1, shard_rows[name]), shard_bytes,
+                               clean=name != "curves")
     base_ids: set[int] = set()
     for runs in repo.export_run_batches(session, viewer, public=public, batch=batch):
         shards["runs"].add(export.batch_rows(session, runs, public=public, key=key))

@@ -73,15 +73,20 @@ def _int(value: Any) -> int | None:
 
 
 def curve_points(run: TrainingRun) -> list[dict[str, Any]]:
-    """Every point of the run's curve (points without a step are malformed and skipped)."""
+    """Every point of the run's curve, each value already of its column's type (points without a step are malformed
+    and skipped)."""
     out = []
+    num, whole, run_id = _num, _int, run.id
     for point in run.loss_curve_data or []:
-        if not isinstance(point, dict) or _int(point.get("step")) is None:
+        if not isinstance(point, dict):
             continue
-        out.append({"run_id": run.id, "step": _int(point.get("step")), "epoch": _num(point.get("epoch")),
-                    "loss": _num(point.get("loss")), "eval_loss": _num(point.get("eval_loss")),
-                    "lr": _num(point.get("lr")), "grad_norm": _num(point.get("grad_norm")),
-                    "tokens": _int(point.get("tokens")), "seconds": _num(point.get("seconds"))})
+        step = whole(point.get("step"))
+        if step is None:
+            continue
+        out.append({"run_id": run_id, "step": step, "epoch": num(point.get("epoch")), "loss": num(point.get("loss")),
+                    "eval_loss": num(point.get("eval_loss")), "lr": num(point.get("lr")),
+                    "grad_norm": num(point.get("grad_norm")), "tokens": whole(point.get("tokens")),
+                    "seconds": num(point.get("seconds"))})
     return out
 
 
