@@ -146,6 +146,7 @@ def _write_into(session: Session, viewer: User, root: Path, *, public: bool, key
         shards[name] = _Shards(root / name, name, cols[name], max(1, shard_rows[name]), shard_bytes,
                                clean=name != "curves")
     base_ids: set[int] = set()
+    scored_ids: set[int] = set()  # models whose rows are written already (a base that is also a run's output)
     for runs in repo.export_run_batches(session, viewer, public=public, batch=batch):
         shards["runs"].add(export.batch_rows(session, runs, public=public, key=key))
         shards["curves"].add([p for run in runs for p in tables.curve_points(run)])
@@ -154,7 +155,8 @@ def _write_into(session: Session, viewer: User, root: Path, *, public: bool, key
         shards["scores"].add([tables.score_row(row, run_of[row.model_id], *extra)
                               for row, *extra in repo.export_score_rows(session, scored)])
         base_ids |= {r.base_model_id for r in runs}
-    bases = repo.exportable_model_ids(session, viewer, base_ids, public=public)
+        scored_ids |= scored
+    bases = repo.exportable_model_ids(session, viewer, base_ids - scored_ids, public=public)
     shards["scores"].add([tables.score_row(row, None, *extra)
                           for row, *extra in repo.export_score_rows(session, bases)])
     files = {name: shards[name].close() for name in TABLES}
