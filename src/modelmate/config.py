@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     artifacts_url: str | None = Field(None, description="Where every file ModelMate keeps lives: file:///path or "
                                                         "s3://bucket/prefix (endpoint and credentials from the "
                                                         "standard AWS settings; default: file://<data_dir>/artifacts)")
+    research_export_key: SecretStr | None = Field(None, description="Key of the pseudonyms in public research "
+                                                                   "exports (owner and run ids); default: a random "
+                                                                   "key kept in <data_dir>/research-export.key. Set "
+                                                                   "it when several machines export")
     cache_max_gb: float = Field(20.0, gt=0, le=100_000, description="Size cap of this machine's local copy of "
                                                                   "artifacts read from a remote store (GB)")
     executor: Literal["local", "ray"] = Field("local", description="Where train and evaluate jobs run: 'local' "

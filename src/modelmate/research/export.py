@@ -5,7 +5,11 @@ Columns are fixed and documented (:func:`columns`): run facts, every training se
 category, losses and throughput, the owner's feedback, and for every benchmark domain the output model's score
 (``score.<domain>``) and its difference with the parent (``delta_parent.<domain>``) and the base
 (``delta_base.<domain>``). Usernames are not exported (``owner_id`` only). Rows follow the museum's visibility
-rule: your runs and runs whose model is public (admins: every run).
+rule: your runs and runs whose model is public (admins: every run). Public mode (``public=True``, opt-in) keeps only
+runs where everything is public and replaces personal text with stable pseudonyms (:func:`publish`).
+
+:mod:`modelmate.research.tables` adds the curves and per-task scores tables; :mod:`modelmate.research.hfdataset`
+writes all three as a Hugging Face dataset.
 
 Formats: Parquet (pyarrow, typed schema), CSV (cells a spreadsheet would run as a formula are prefixed with ``'``)
 and JSONL. :func:`card` writes the dataset card: YAML front matter listing every column, then markdown.
@@ -14,6 +18,8 @@ and JSONL. :func:`card` writes the dataset card: YAML front matter listing every
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 import math
@@ -45,8 +51,13 @@ _CONFIG_TYPES = {"int": "int", "float": "float", "bool": "bool", "choice": "stri
 
 RUN_COLUMNS = [
     Column("run_id", "int", "ModelMate training run id."),
-    Column("name", "string", "The run's name as its owner typed it (user text, stored raw)."),
-    Column("owner_id", "int", "Numeric id of the run's owner (usernames are not exported)."),
+    Column("name", "string", "The run's name as its owner typed it (user text, stored raw); in a public export "
+                          "a stable pseudonym (run-<hash>) instead."),
+    Column("owner_id", "int", "Numeric id of the run's owner (usernames are not exported); empty in a public "
+                              "export."),
+    Column("owner_key", "string", "Public exports only: a stable pseudonymous id of the run's owner (a keyed hash "
+                                  "of the owner id; the same owner gets the same key in every export of this "
+                                  "deployment). Empty otherwise."),
     Column("created_at", "timestamp", "When the run was launched (UTC)."),
     Column("finished_at", "timestamp", "When the run ended (UTC); empty while it runs."),
     Column("mode", "string", "Builder mode: guided or expert."),
@@ -80,7 +91,8 @@ OUTCOME_COLUMNS = [
                                          "forgetting, out_of_memory, crashed, invalid_data, cancelled, worker_lost; "
                                          "empty for a healthy run."),
     Column("error_type", "string", "Type of the error that stopped the run, if any."),
-    Column("failure_message", "string", "Plain-language explanation of the failure."),
+    Column("failure_message", "string", "Plain-language explanation of the failure (empty in a public export: it "
+                                        "can quote an error's text)."),
     Column("steps", "int", "Optimizer steps done (last step of the loss curve)."),
     Column("total_steps", "int", "Steps the run planned."),
     Column("final_loss", "float", "Training loss at the end."),
@@ -93,7 +105,8 @@ OUTCOME_COLUMNS = [
     Column("peak_memory_bytes", "int", "Peak memory of the training process (bytes)."),
     Column("device", "string", "Hardware the run trained on (cpu, cuda, ...)."),
     Column("feedback_value", "int", "The owner's thumbs: 1 up, -1 down, empty none."),
-    Column("feedback_comment", "string", "The owner's comment with the thumbs (user text)."),
+    Column("feedback_comment", "string", "The owner's comment with the thumbs (user text; empty in a public "
+                                         "export)."),
 ]
 
 
@@ -167,7 +180,7 @@ def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Datas
     curve = run.loss_curve_data or []
     evals = [e for p in curve if isinstance(p, dict) and (e := _num(p.get("eval_loss"))) is not None]
     row: dict[str, Any] = {
-        "run_id": run.id, "name": run.name, "owner_id": run.owner_id, "created_at": run.created_at,
+        "run_id": run.id, "name": run.name, "owner_id": run.owner_id, "owner_key": None, "created_at": run.created_at,
         "finished_at": run.finished_at, "mode": run.mode, "preset": run.preset, "base_model_id": run.base_model_id,
         "base_model": base.name if base else None, "base_model_hf_id": base.hf_repo_id if base else None,
         "base_model_parameters": base.parameters if base else None, "parent_model_id": run.parent_model_id,
@@ -204,12 +217,46 @@ def _device(environment: dict[str, Any] | None) -> str | None:
     return None
 
 
-def rows(session: Session, viewer: User, *, limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
-    runs, total = repo.visible_runs(session, viewer, limit=limit)
+def pseudonym(key: bytes, kind: str, value: Any) -> str:
+    """A stable pseudonymous id: ``<kind>-`` and 16 hex digits of HMAC-SHA256(key, "<kind>:<value>"). Without the
+    key nobody can tell which owner (or run name) it stands for, even knowing every owner id."""
+    return f"{kind}-{hmac.new(key, f'{kind}:{value}'.encode(), hashlib.sha256).hexdigest()[:16]}"
+
+
+def publish(row: dict[str, Any], run: TrainingRun, key: bytes) -> dict[str, Any]:
+    """Public mode: no owner id, no user text (run name → pseudonym, comment and failure message dropped)."""
+    row.update({"name": pseudonym(key, "run", run.id), "owner_id": None,
+                "owner_key": pseudonym(key, "owner", run.owner_id), "feedback_comment": None,
+                "failure_message": None})
+    return row
+
+
+def batch_rows(session: Session, runs: list[TrainingRun], *, public: bool = False,
+               key: bytes | None = None) -> list[dict[str, Any]]:
+    """The rows of a batch of runs (their models and datasets read in one query each)."""
+    if public and not key:
+        raise ValueError("a public export needs its pseudonym key")
     models = repo.models_by_id(session, {r.base_model_id for r in runs} | {r.parent_model_id or 0 for r in runs}
                                | {r.output_model_id or 0 for r in runs})
     datasets = repo.datasets_by_id(session, {r.dataset_id or 0 for r in runs})
-    return [row_of(r, models, datasets) for r in runs], total
+    out = [row_of(r, models, datasets) for r in runs]
+    if public and key:
+        out = [publish(row, run, key) for row, run in zip(out, runs, strict=True)]
+    repo.forget(session, [*models.values(), *datasets.values()])
+    return out
+
+
+def rows(session: Session, viewer: User, *, limit: int | None = None, public: bool = False,
+         key: bytes | None = None) -> tuple[list[dict[str, Any]], int]:
+    total = repo.count_export_runs(session, viewer, public=public)
+    out: list[dict[str, Any]] = []
+    if limit == 0:
+        return out, total
+    for runs in repo.export_run_batches(session, viewer, public=public, batch=min(limit or 500, 500)):
+        out += batch_rows(session, runs, public=public, key=key)
+        if limit is not None and len(out) >= limit:
+            return out[:limit], total
+    return out, total
 
 
 # --- serialisation ------------------------------------------------------------------------------------------------
@@ -242,17 +289,28 @@ def to_csv(data: list[dict[str, Any]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def arrow_table(data: list[dict[str, Any]]):
+def arrow_schema(cols: list[Column], title: str = "modelmate research dataset"):
     import pyarrow as pa
 
     kinds = {"int": pa.int64(), "float": pa.float64(), "string": pa.string(), "bool": pa.bool_(),
              "timestamp": pa.timestamp("us", tz="UTC")}
-    cols = columns()
-    fields = [pa.field(c.name, kinds[c.type], metadata={"description": c.description}) for c in cols]
+    return pa.schema([pa.field(c.name, kinds[c.type], metadata={"description": c.description}) for c in cols],
+                     metadata={"card": title})
+
+
+def arrow_table(data: list[dict[str, Any]], cols: list[Column] | None = None,
+                title: str = "modelmate research dataset", *, clean: bool = True):
+    """``clean=False``: the rows' values already have their column's type (or None), as the curve rows do."""
+    import pyarrow as pa
+
+    cols = cols if cols is not None else columns()
+    schema = arrow_schema(cols, title)
     arrays = []
     for c in cols:
         values = [r.get(c.name) for r in data]
-        if c.type == "int":
+        if not clean:
+            pass
+        elif c.type == "int":
             values = [int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None for v in values]
         elif c.type == "float":
             values = [_num(v) for v in values]
@@ -260,8 +318,8 @@ def arrow_table(data: list[dict[str, Any]]):
             values = [None if v is None else str(v) for v in values]
         elif c.type == "bool":
             values = [bool(v) if v is not None else None for v in values]
-        arrays.append(pa.array(values, type=kinds[c.type]))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata={"card": "modelmate research dataset"}))
+        arrays.append(pa.array(values, type=schema.field(c.name).type))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def to_parquet(data: list[dict[str, Any]]) -> bytes:
@@ -284,7 +342,7 @@ def serialise(data: list[dict[str, Any]], fmt: str) -> bytes:
 
 # --- the card -----------------------------------------------------------------------------------------------------
 
-def card(total: int | None = None) -> str:
+def card(total: int | None = None, *, public: bool = False) -> str:
     """Markdown dataset card with YAML front matter describing every column."""
     cols = columns()
     q = json.dumps  # a JSON string is a valid YAML scalar
@@ -299,7 +357,10 @@ def card(total: int | None = None) -> str:
               "One row per fine-tuning run recorded by ModelMate — **failures included**: configuration → data → "
               "outcome → benchmark scores. Nothing is pruned: failed, partial and poor runs are what makes the data "
               "useful.", "",
-              "- Rows: your runs and every run whose fine-tuned model is public (an admin's export: every run).",
+              ("- Public export: only runs whose output, base and parent models and dataset are all public; "
+               "`owner_id` is empty and `owner_key` a stable pseudonym of the owner, run names are pseudonyms "
+               "(`run-<hash>`), `feedback_comment` and `failure_message` are left out." if public else
+               "- Rows: your runs and every run whose fine-tuned model is public (an admin's export: every run)."),
               "- Usernames are never exported; `owner_id` is a numeric id.",
               "- `config.*`: every training setting, flattened (lists comma-separated).",
               "- `score.<domain>`: the output model's latest final score (0-1; BLEU/chrF divided by 100); "

@@ -253,3 +253,71 @@ def add_model_feedback(session: Session, **values: Any) -> ModelFeedback:
 
 def delete_row(session: Session, row: Any) -> None:
     session.delete(row)
+
+
+# --- the research export (streamed in batches of runs) ---------------------------------------------------------------
+
+def export_runs_query(viewer: User, *, public: bool):
+    """The runs an export holds. Default: the museum rule (:func:`visible_runs_query`). Public mode: only runs whose
+    output model, base model, parent model (when forked) and dataset (when recorded) are all public — a run that
+    produced no model, or touched anything private, is left out whoever exports."""
+    if not public:
+        return visible_runs_query(viewer)
+    output, base, parent = aliased(Model), aliased(Model), aliased(Model)
+    return (select(TrainingRun).join(output, output.id == TrainingRun.output_model_id)
+            .join(base, base.id == TrainingRun.base_model_id)
+            .outerjoin(parent, parent.id == TrainingRun.parent_model_id)
+            .outerjoin(Dataset, Dataset.id == TrainingRun.dataset_id)
+            .where(output.visibility == "public", base.visibility == "public",
+                   or_(TrainingRun.parent_model_id.is_(None), parent.visibility == "public"),
+                   or_(TrainingRun.dataset_id.is_(None), Dataset.visibility == "public")))
+
+
+def count_export_runs(session: Session, viewer: User, *, public: bool) -> int:
+    query = export_runs_query(viewer, public=public)
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+def export_run_batches(session: Session, viewer: User, *, public: bool, batch: int = 500):
+    """Yield the export's runs in id order, ``batch`` at a time (keyset pages: nothing loads all runs at once). The
+    runs of a batch are detached from the session once the next batch is asked for."""
+    query = export_runs_query(viewer, public=public)
+    last = 0
+    while True:
+        runs = list(session.scalars(query.where(TrainingRun.id > last).order_by(TrainingRun.id).limit(batch)))
+        if not runs:
+            return
+        yield runs
+        last = runs[-1].id
+        forget(session, runs)
+
+
+def forget(session: Session, objects) -> None:
+    """Detach rows an export is done with, so that a long export's memory stays flat."""
+    for obj in objects:
+        if obj in session:
+            session.expunge(obj)
+
+
+def exportable_model_ids(session: Session, viewer: User, ids: set[int], *, public: bool) -> set[int]:
+    """Which of ``ids`` the export may show: public models (public mode), else the ones the viewer may see."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return set()
+    condition = Model.visibility == "public" if public else _visible_model(Model, viewer)
+    return set(session.scalars(select(Model.id).where(Model.id.in_(ids), condition)))
+
+
+def export_score_rows(session: Session, model_ids: set[int] | list[int]):
+    """Every stored per-task row of these models (all statuses), with its evaluation's settings hash, settings and
+    finish time: ``(BenchmarkResult, settings_hash, settings, finished_at)`` in (model, row id) order."""
+    ids = sorted({i for i in model_ids if i})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        stmt = (select(BenchmarkResult, Evaluation.settings_hash, Evaluation.settings, Evaluation.finished_at)
+                .outerjoin(Evaluation, Evaluation.id == BenchmarkResult.evaluation_id)
+                .where(BenchmarkResult.model_id.in_(chunk))
+                .order_by(BenchmarkResult.model_id, BenchmarkResult.id))
+        for row, settings_hash, settings, finished_at in session.execute(stmt):
+            yield row, settings_hash, settings, finished_at
+            session.expunge(row)
