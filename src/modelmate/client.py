@@ -17,7 +17,7 @@ an exception inside the ``with`` block is recorded as a failure (with its type, 
 ``partial`` (cancelled). Errors from the server raise :class:`ModelMateError` with the server's message.
 
 Client side only: this module imports nothing from ModelMate's server packages (an import-linter contract checks
-it), just httpx.
+it), just httpx and the shared vocabulary of :mod:`modelmate.enums` (stdlib only).
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ import traceback as tb
 import warnings
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
-Outcome = Literal["success", "failure", "partial"]
+from modelmate.enums import FailureCategory, TrainingOutcome
+
+Outcome = TrainingOutcome | str  # "success" | "failure" | "partial"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 CURVE_FIELDS = ("loss", "eval_loss", "lr", "grad_norm", "tokens", "seconds", "epoch")
@@ -182,19 +184,20 @@ class Run:
         return list(ADAPTER_FILES)
 
     def finish(self, outcome: Outcome = "success", *, adapter_dir: str | Path | None = None,
-               failure_category: str | None = None, message: str | None = None,
+               failure_category: FailureCategory | str | None = None, message: str | None = None,
                error: BaseException | None = None, train_seconds: float | None = None,
                train_tokens: int | None = None, peak_memory_bytes: int | None = None) -> dict[str, Any]:
         """Send the remaining points, upload the adapter (when given), record the outcome; returns the run."""
         self.flush()
-        if adapter_dir is not None and outcome != "failure":
+        if adapter_dir is not None and outcome != TrainingOutcome.FAILURE:
             self.upload_adapter(adapter_dir)
-        body: dict[str, Any] = {"outcome": outcome}
+        body: dict[str, Any] = {"outcome": TrainingOutcome(outcome).value}
         if error is not None:
             body["error"] = {"type": type(error).__name__, "message": str(error)[:2000]}
             body["traceback"] = "".join(tb.format_exception(error))[-20_000:]
             message = message or f"{type(error).__name__}: {error}"[:4000]
-        for key, value in (("failure_category", failure_category), ("message", message),
+        category = FailureCategory(failure_category).value if failure_category else None
+        for key, value in (("failure_category", category), ("message", message),
                            ("train_seconds", train_seconds), ("train_tokens", train_tokens),
                            ("peak_memory_bytes", peak_memory_bytes)):
             if value is not None:
@@ -207,8 +210,9 @@ class Run:
         """Record ``exc`` ending the run: KeyboardInterrupt → partial (cancelled), anything else → failure (out of
         memory when it says so; otherwise the server's diagnosis, crashed by default)."""
         if isinstance(exc, KeyboardInterrupt):
-            return self.finish("partial", failure_category="cancelled", message="Interrupted (KeyboardInterrupt).")
-        return self.finish("failure", failure_category=exception_category(exc), error=exc)
+            return self.finish(TrainingOutcome.PARTIAL, failure_category=FailureCategory.CANCELLED,
+                               message="Interrupted (KeyboardInterrupt).")
+        return self.finish(TrainingOutcome.FAILURE, failure_category=exception_category(exc), error=exc)
 
     def __enter__(self) -> Run:
         return self
@@ -218,7 +222,7 @@ class Run:
         if self.finished:
             return
         if exc is None:
-            self.finish("success")
+            self.finish(TrainingOutcome.SUCCESS)
             return
         try:
             self.fail(exc)
@@ -230,5 +234,5 @@ def exception_category(exc: BaseException) -> str | None:
     """The failure category an exception itself proves (out_of_memory), else None (the server decides)."""
     text = f"{type(exc).__name__} {exc}".lower()
     if "outofmemory" in text or "out of memory" in text:
-        return "out_of_memory"
+        return FailureCategory.OUT_OF_MEMORY.value
     return None

@@ -21,7 +21,8 @@ wraps ``trainer.train``: an exception there is recorded as a failure with its ca
 out_of_memory, diverged, crashed...) and re-raised; Ctrl-C (KeyboardInterrupt) is recorded as ``partial``
 (cancelled). Without ``attach``, wrap the call yourself: ``with callback.track(): trainer.train()``.
 
-Client side only: imports nothing from ModelMate's server packages, only :mod:`modelmate.client`.
+Client side only: imports nothing from ModelMate's server packages, only :mod:`modelmate.client` and
+:mod:`modelmate.enums`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from modelmate.client import ModelMate, ModelMateError, Run
+from modelmate.enums import FailureCategory, TrainingOutcome
 
 __all__ = ["ModelMateCallback", "ModelMateError"]
 
@@ -246,12 +248,12 @@ class ModelMateCallback(TrainerCallback):
         if run is None or run.finished:
             return
         if self.diverged:
-            run.finish("failure", failure_category="diverged", message=self.diverged,
+            run.finish(TrainingOutcome.FAILURE, failure_category=FailureCategory.DIVERGED, message=self.diverged,
                        train_seconds=self.train_seconds)
             return
         with tempfile.TemporaryDirectory(prefix="modelmate-adapter-") as tmp:
             adapter = self._adapter_dir(args, model, Path(tmp)) if self.upload_adapter else None
-            run.finish("success", adapter_dir=adapter, train_seconds=self.train_seconds)
+            run.finish(TrainingOutcome.SUCCESS, adapter_dir=adapter, train_seconds=self.train_seconds)
 
     # --- the adapter --------------------------------------------------------------------------------------------
 
