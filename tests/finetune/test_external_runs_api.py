@@ -34,8 +34,9 @@ def safetensors_bytes(tensors: dict[str, list[float]]) -> bytes:
 
 
 def adapter_files() -> dict[str, bytes]:
+    # 3 MB of weights: over the API's 2 MB default body limit, so the adapter route's own limit is exercised
     return {"adapter_config.json": json.dumps(PEFT).encode(),
-            "adapter_model.safetensors": safetensors_bytes({"base_model.lora_A.weight": [0.5, -1.0]})}
+            "adapter_model.safetensors": safetensors_bytes({"base_model.lora_A.weight": [0.5, -1.0] * 400_000})}
 
 
 @pytest.fixture
