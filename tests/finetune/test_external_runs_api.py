@@ -11,6 +11,7 @@ import struct
 
 import pytest
 
+from modelmate.finetune import service
 from modelmate.models import OutboxEvent
 
 API = "/api/v1"
@@ -72,6 +73,8 @@ def test_record_a_run_with_its_adapter(hub, users, database):
                                                    "label_smoothing_factor": 0.1, "bf16": False, "fp16": False}
     assert config["external"]["peft"]["bias"] == "none" and config["external"]["dataset"]["rows"] == 40
     assert start(hub, h, external_id="run-a")["id"] == run["id"]  # the same external id: the same run
+    assert service.reconcile_runs(database) == 0  # no job, yet not a lost one: a worker's reconciliation leaves it
+    assert hub.get(f"{API}/runs/{run['id']}", headers=h).json()["status"] == "running"
 
     points = [{"step": 1, "loss": 3.0, "lr": 1e-3}, {"step": 2, "loss": 2.5}, {"step": 2, "eval_loss": 2.7}]
     r = hub.post(f"{API}/runs/external/{run['id']}/points", json={"points": points}, headers=h)

@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from modelmate.db.engine import immediate_transaction
-from modelmate.enums import JobKind, JobStatus, ModelKind, RunStatus
+from modelmate.enums import JobKind, JobStatus, ModelKind, RunSource, RunStatus
 from modelmate.jobs import repository as jobs_repo
 from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun
 
@@ -138,10 +138,12 @@ def evaluation_of_run(session: Session, run: TrainingRun) -> tuple[Evaluation, J
 
 
 def open_runs_with_jobs(session: Session) -> list[tuple[TrainingRun, Job | None]]:
-    """Runs still queued/running, with their job (None when the job row is gone). The run rows stay locked until
-    the transaction ends (PostgreSQL), so a worker's fenced run update waits for the reconciliation."""
+    """Runs launched here still queued/running, with their job (None when the job row is gone). The run rows stay
+    locked until the transaction ends (PostgreSQL), so a worker's fenced run update waits for the reconciliation.
+    Runs trained elsewhere (source external / mlflow) have no job: their client ends them."""
     stmt = (select(TrainingRun, Job).outerjoin(Job, Job.id == TrainingRun.job_id)
-            .where(TrainingRun.status.in_(OPEN_RUN_STATUSES)).with_for_update(of=TrainingRun))
+            .where(TrainingRun.status.in_(OPEN_RUN_STATUSES), TrainingRun.source == RunSource.MODELMATE.value)
+            .with_for_update(of=TrainingRun))
     return [(run, job) for run, job in session.execute(stmt)]
 
 
