@@ -87,6 +87,8 @@ def test_a_trainer_run_is_recorded_evaluated_and_exported(mm, hub, tiny_source, 
         assert evaluation.status == "final" and evaluation.run_id == run["id"]
         assert s.query(BenchmarkResult).filter(BenchmarkResult.model_id == model_id).count() > 0
     assert mm.get_run(run["id"])["evaluation"]["state"] == "done"
+    changes = mm.request("GET", "/capability-changes", params={"model_id": model_id})  # vs its base, as native
+    assert changes["total"] > 0 and {i["reference"]["id"] for i in changes["items"]} == {run["base_model"]["id"]}
 
 
 def test_export_carries_the_external_run(mm, hub, tiny_source, tmp_path):
