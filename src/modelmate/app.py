@@ -132,7 +132,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.add_middleware(BodySizeLimitMiddleware, default_limit=2 * 1024 * 1024,
                        large_limit=settings.max_import_bytes, large_paths=("/api/v1/import",),
                        path_limits={"/api/v1/datasets": settings.max_dataset_bytes + UPLOAD_FORM_OVERHEAD,
-                                    "/api/v1/base-models/gguf": settings.max_gguf_bytes + UPLOAD_FORM_OVERHEAD})
+                                    "/api/v1/base-models/gguf": settings.max_gguf_bytes + UPLOAD_FORM_OVERHEAD},
+                       pattern_limits={r"/api/v1/runs/external/\d+/adapter/":
+                                       settings.max_adapter_bytes + UPLOAD_FORM_OVERHEAD})
     app.add_middleware(RejectNulMiddleware)
     # Before anything else that reads the request: a Host we do not serve (DNS rebinding) gets 421 here.
     app.add_middleware(HostGuardMiddleware, policy=host_policy)

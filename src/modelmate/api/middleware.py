@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -70,16 +71,21 @@ class BodySizeLimitMiddleware:
     """Reject bodies over a per-path limit with 413, counting streamed bytes (no Content-Length needed)."""
 
     def __init__(self, app: ASGIApp, *, default_limit: int, large_limit: int, large_paths: tuple[str, ...],
-                 path_limits: dict[str, int] | None = None) -> None:
+                 path_limits: dict[str, int] | None = None, pattern_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.default_limit = default_limit
         self.large_limit = large_limit
         self.large_paths = large_paths
         self.path_limits = path_limits or {}  # path prefix -> its own limit (dataset uploads)
+        # path regex (matched at the start) -> its own limit: uploads under an id (an external run's adapter)
+        self.pattern_limits = [(re.compile(p), limit) for p, limit in (pattern_limits or {}).items()]
 
     def _limit(self, path: str) -> int:
         for prefix, limit in self.path_limits.items():
             if path.startswith(prefix):
+                return limit
+        for pattern, limit in self.pattern_limits:
+            if pattern.match(path):
                 return limit
         return self.large_limit if path.startswith(self.large_paths) else self.default_limit
 

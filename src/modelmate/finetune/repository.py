@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from modelmate.db.engine import immediate_transaction
-from modelmate.enums import JobKind, JobStatus, ModelKind, RunStatus
+from modelmate.enums import JobKind, JobStatus, ModelKind, RunSource, RunStatus
 from modelmate.jobs import repository as jobs_repo
 from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun
 
@@ -85,6 +85,12 @@ def run_for_output_model(session: Session, model_id: int) -> TrainingRun | None:
                           .order_by(TrainingRun.id).limit(1))
 
 
+def run_by_external_id(session: Session, owner_id: int, source: str, external_id: str) -> TrainingRun | None:
+    """The run this owner recorded from ``source`` under ``external_id`` (runs trained elsewhere, imports)."""
+    return session.scalar(select(TrainingRun).where(TrainingRun.owner_id == owner_id, TrainingRun.source == source,
+                                                    TrainingRun.external_id == external_id).limit(1))
+
+
 def run_by_job(session: Session, job_id: int) -> TrainingRun | None:
     return session.scalar(select(TrainingRun).where(TrainingRun.job_id == job_id).limit(1))
 
@@ -132,10 +138,12 @@ def evaluation_of_run(session: Session, run: TrainingRun) -> tuple[Evaluation, J
 
 
 def open_runs_with_jobs(session: Session) -> list[tuple[TrainingRun, Job | None]]:
-    """Runs still queued/running, with their job (None when the job row is gone). The run rows stay locked until
-    the transaction ends (PostgreSQL), so a worker's fenced run update waits for the reconciliation."""
+    """Runs launched here still queued/running, with their job (None when the job row is gone). The run rows stay
+    locked until the transaction ends (PostgreSQL), so a worker's fenced run update waits for the reconciliation.
+    Runs trained elsewhere (source external / mlflow) have no job: their client ends them."""
     stmt = (select(TrainingRun, Job).outerjoin(Job, Job.id == TrainingRun.job_id)
-            .where(TrainingRun.status.in_(OPEN_RUN_STATUSES)).with_for_update(of=TrainingRun))
+            .where(TrainingRun.status.in_(OPEN_RUN_STATUSES), TrainingRun.source == RunSource.MODELMATE.value)
+            .with_for_update(of=TrainingRun))
     return [(run, job) for run, job in session.execute(stmt)]
 
 
