@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_import_rows: int = Field(100_000, ge=1, description="Largest accepted import, in rows")
     max_dataset_bytes: int = Field(200 * 1024 * 1024, ge=1024, description="Largest accepted dataset upload file")
     max_dataset_rows: int = Field(1_000_000, ge=1, description="Largest accepted dataset, in rows")
+    max_adapter_bytes: int = Field(4 * 1024**3, ge=1024, description="Largest accepted adapter file upload of a "
+                                   "run trained elsewhere (PUT /runs/external/{id}/adapter/...)")
     max_gguf_bytes: int = Field(64 * 1024**3, ge=1024, description="Largest accepted GGUF model upload "
                                                                    "(POST /base-models/gguf)")
     log_level: str = Field("info")

@@ -77,6 +77,15 @@ class TrainingOutcome(StrEnum):
     PARTIAL = "partial"
 
 
+class RunSource(StrEnum):
+    """Where a training run was trained: launched here, logged from anywhere (SDK / Trainer callback), or imported
+    from an MLflow tracking store."""
+
+    MODELMATE = "modelmate"
+    EXTERNAL = "external"
+    MLFLOW = "mlflow"
+
+
 class FailureCategory(StrEnum):
     DIVERGED = "diverged"
     NO_LEARNING = "no_learning"

@@ -18,6 +18,7 @@ from modelmate.catalog.endpoints import router as catalog_router
 from modelmate.datasets.endpoints import router as datasets_router
 from modelmate.errors import ErrorResponse
 from modelmate.finetune.endpoints import router as finetune_router
+from modelmate.finetune.external_endpoints import router as external_runs_router
 from modelmate.hub.endpoints import router as hub_router
 from modelmate.hub.playground_endpoints import router as playground_router
 from modelmate.insights.endpoints import router as insights_router
@@ -48,6 +49,7 @@ api_router.include_router(semantic_router)
 api_router.include_router(autofill_router)
 api_router.include_router(jobs_router)
 api_router.include_router(datasets_router)
+api_router.include_router(external_runs_router)
 api_router.include_router(finetune_router)
 api_router.include_router(benchmarking_router)
 api_router.include_router(research_router)

@@ -85,6 +85,12 @@ def run_for_output_model(session: Session, model_id: int) -> TrainingRun | None:
                           .order_by(TrainingRun.id).limit(1))
 
 
+def run_by_external_id(session: Session, owner_id: int, source: str, external_id: str) -> TrainingRun | None:
+    """The run this owner recorded from ``source`` under ``external_id`` (runs trained elsewhere, imports)."""
+    return session.scalar(select(TrainingRun).where(TrainingRun.owner_id == owner_id, TrainingRun.source == source,
+                                                    TrainingRun.external_id == external_id).limit(1))
+
+
 def run_by_job(session: Session, job_id: int) -> TrainingRun | None:
     return session.scalar(select(TrainingRun).where(TrainingRun.job_id == job_id).limit(1))
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelmate.catalog.schemas import RawText
-from modelmate.enums import EvaluationState, FailureCategory, JobStatus, RunStatus, TrainingOutcome
+from modelmate.enums import EvaluationState, FailureCategory, JobStatus, RunSource, RunStatus, TrainingOutcome
 from modelmate.jobs.schemas import QueueInfo
 
 MAX_ID = 2**63 - 1
@@ -153,6 +153,8 @@ class RunSummary(BaseModel):
     failure_category: FailureCategory | None = None
     mode: str
     preset: str | None = None
+    source: RunSource = Field(RunSource.MODELMATE, description="Where it was trained: modelmate (launched here), "
+                                                               "external (logged from anywhere), mlflow (imported)")
     base_model: ModelRef | None = None
     dataset: DatasetRef | None = None
     total_steps: int | None = None
@@ -259,3 +261,59 @@ class GGUFImportAccepted(BaseModel):
     size_bytes: int
     architecture: str = Field(description="The GGUF architecture, e.g. llama, qwen2")
     quantization: str = Field(description="The dominant tensor type, e.g. Q4_1 (F16/F32 when unquantized)")
+
+
+# --- runs trained elsewhere (SDK, HF Trainer callback, MLflow import) ------------------------------------------------
+
+class ExternalDataset(BaseModel):
+    """What a run trained elsewhere says about its data: a fingerprint and a few stats (the data stays there)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = Field(None, max_length=200)
+    hash: str | None = Field(None, max_length=64, description="A fingerprint of the rows (e.g. sha256 of the "
+                                                              "token ids)")
+    rows: int | None = Field(None, ge=0)
+    tokens: int | None = Field(None, ge=0)
+
+
+class ExternalRunCreate(BaseModel):
+    """Start recording a run trained outside ModelMate (``POST /runs/external``)."""
+
+    name: str | None = Field(None, max_length=200)
+    external_id: str | None = Field(None, min_length=1, max_length=200,
+                                    description="Your id for this run: starting again with the same id returns the "
+                                                "same run")
+    base_model: str = Field(min_length=1, max_length=300,
+                            description="The base model: Hugging Face id, catalog key or catalog id")
+    base_model_config: dict[str, Any] | None = Field(
+        None, description="The base model's config.json: lets an unknown Hugging Face id be added to the catalog "
+                          "(supported architectures only)")
+    parent_model_id: int | None = Field(None, ge=1, description="The fine-tuned model this run continued, if any")
+    peft_config: dict[str, Any] = Field(default_factory=dict, description="The LoRA/PEFT config as PEFT writes it")
+    training_args: dict[str, Any] = Field(default_factory=dict,
+                                          description="Training arguments (e.g. TrainingArguments.to_dict())")
+    dataset: ExternalDataset | None = None
+    environment: dict[str, Any] = Field(default_factory=dict, description="Library versions, device")
+    total_steps: int | None = Field(None, ge=0)
+
+
+class ExternalPoints(BaseModel):
+    points: list[CurvePoint] = Field(max_length=10_000)
+
+
+class ExternalPointsOut(BaseModel):
+    run_id: int
+    points: int = Field(description="Points on the run's curve now")
+    added: int
+
+
+class ExternalFinish(BaseModel):
+    outcome: TrainingOutcome
+    failure_category: FailureCategory | None = None
+    message: str | None = Field(None, max_length=4000)
+    error: RunError | None = None
+    traceback: str | None = Field(None, max_length=20_000)
+    train_seconds: float | None = Field(None, ge=0)
+    train_tokens: int | None = Field(None, ge=0)
+    peak_memory_bytes: int | None = Field(None, ge=0)

@@ -279,7 +279,7 @@ def _summary_fields(run: TrainingRun, base: Model | None, dataset: Dataset | Non
     return {
         "id": run.id, "name": run.name, "status": effective_status(run, job),
         "training_outcome": run.training_outcome, "failure_category": run.failure_category, "mode": run.mode,
-        "preset": run.preset,
+        "preset": run.preset, "source": run.source or "modelmate",
         "base_model": ModelRef(id=base.id, name=base.name, key=(base.hub_info or {}).get("key")) if base else None,
         "dataset": DatasetRef(id=dataset.id, name=dataset.name, content_hash=run.dataset_hash or dataset.content_hash,
                               rows=dataset.rows, deleted=dataset.deleted_at is not None) if dataset else None,

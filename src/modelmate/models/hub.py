@@ -94,6 +94,8 @@ class TrainingRun(Base):
                         name="outcome"),
         Index("ix_training_runs_owner", "owner_id", "created_at"),
         Index("ix_training_runs_outcome", "training_outcome", "failure_category"),
+        CheckConstraint("source IN ('modelmate','external','mlflow')", name="source"),
+        Index("uq_training_runs_external", "owner_id", "source", "external_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -130,6 +132,11 @@ class TrainingRun(Base):
     artifact_uri: Mapped[str | None] = mapped_column(String(500))
     feedback_value: Mapped[int | None] = mapped_column()  # the run owner's thumbs: -1 / +1
     feedback_comment: Mapped[str | None] = mapped_column(Text)
+    # Where it was trained (RunSource): "modelmate" (launched here, with a job), "external" (logged through the API
+    # by the SDK / Trainer callback, no job) or "mlflow" (imported); ``external_id`` is the run's id over there (the
+    # MLflow run id, a client's own id), unique per owner and source so an import or a retried start is idempotent.
+    source: Mapped[str] = mapped_column(String(16), default="modelmate", server_default="modelmate")
+    external_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

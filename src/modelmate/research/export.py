@@ -49,6 +49,8 @@ RUN_COLUMNS = [
     Column("owner_id", "int", "Numeric id of the run's owner (usernames are not exported)."),
     Column("created_at", "timestamp", "When the run was launched (UTC)."),
     Column("finished_at", "timestamp", "When the run ended (UTC); empty while it runs."),
+    Column("source", "string", "Where the run was trained: modelmate (launched here), external (logged from "
+                               "anywhere with the SDK or the HF Trainer callback) or mlflow (imported)."),
     Column("mode", "string", "Builder mode: guided or expert."),
     Column("preset", "string", "Preset the configuration started from (quick, balanced, ...), if any."),
     Column("base_model_id", "int", "Catalog id of the base model."),
@@ -155,6 +157,20 @@ def _dataset_facts(dataset: Dataset | None, base: Model | None) -> dict[str, Any
             "dataset_mean_chars": _num(chars.get("mean")), "dataset_max_chars": chars.get("max")}
 
 
+def _reported_dataset(run: TrainingRun) -> dict[str, Any]:
+    """The dataset facts a run trained elsewhere reported (``config.external.dataset``: rows, tokens, hash)."""
+    external = (run.config or {}).get("external")
+    reported = external.get("dataset") if isinstance(external, dict) else None
+    reported = reported if isinstance(reported, dict) else {}
+    facts: dict[str, Any] = {c.name: None for c in DATASET_COLUMNS}
+    rows, tokens = reported.get("rows"), reported.get("tokens")
+    facts.update({"dataset_hash": run.dataset_hash, "dataset_rows": rows if isinstance(rows, int) else None,
+                  "dataset_tokens": tokens if isinstance(tokens, int) else None})
+    if isinstance(rows, int) and rows and isinstance(tokens, int):
+        facts["dataset_mean_tokens"] = tokens / rows
+    return facts
+
+
 def _config_value(value: Any) -> Any:
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
@@ -168,14 +184,17 @@ def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Datas
     evals = [e for p in curve if isinstance(p, dict) and (e := _num(p.get("eval_loss"))) is not None]
     row: dict[str, Any] = {
         "run_id": run.id, "name": run.name, "owner_id": run.owner_id, "created_at": run.created_at,
-        "finished_at": run.finished_at, "mode": run.mode, "preset": run.preset, "base_model_id": run.base_model_id,
+        "finished_at": run.finished_at, "source": run.source or "modelmate", "mode": run.mode, "preset": run.preset, "base_model_id": run.base_model_id,
         "base_model": base.name if base else None, "base_model_hf_id": base.hf_repo_id if base else None,
         "base_model_parameters": base.parameters if base else None, "parent_model_id": run.parent_model_id,
         "output_model_id": run.output_model_id}
     config = run.config or {}
-    for f in training_config.config_fields():  # a setting added after a run was recorded had its default then
-        row[f"config.{f['name']}"] = _config_value(config.get(f["name"], f["default"]))
-    row.update(_dataset_facts(datasets.get(run.dataset_id or 0), base))
+    native = (run.source or "modelmate") == "modelmate"
+    for f in training_config.config_fields():  # a setting added after a run was recorded had its default then;
+        # a run trained elsewhere has only the settings it reported (no default pretends to be what it used)
+        row[f"config.{f['name']}"] = _config_value(config.get(f["name"], f["default"] if native else None))
+    dataset = datasets.get(run.dataset_id or 0)
+    row.update(_dataset_facts(dataset, base) if dataset is not None or native else _reported_dataset(run))
     row.update({
         "status": run.status, "outcome": run.training_outcome, "failure_category": run.failure_category,
         "error_type": (run.error or {}).get("type"), "failure_message": run.failure_message,
