@@ -9,7 +9,8 @@ Experiment "sft" holds five runs (their MLflow run ids in the returned dict, by 
 * ``running``: still running;
 * ``odd``: unrecognised params and values ModelMate cannot take (an SGD optimizer, a rank of 1024), FINISHED.
 
-Experiment "other" holds one more finished run (``other``).
+Experiment "other" holds two more finished runs: ``other``, whose base model is not in the catalog but whose
+config.json entries were logged (as the Hugging Face MLflowCallback does), and ``nobase``, which names no base model.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ FINISHED_PARAMS = {
     "gradient_checkpointing": "True", "optim": "adamw_bnb_8bit", "load_in_4bit": "True", "output_dir": "out",
 }
 ODD_PARAMS = {"base_model_name_or_path": "Qwen/Qwen2.5-0.5B", "_name_or_path": "ignored/when-base-given",
-              "optim": "sgd", "r": "1024", "lora_alpha": "16", "my_custom_flag": "yes", "vocab_size": "49152"}
+              "optim": "sgd", "r": "1024", "lora_alpha": "16", "my_custom_flag": "yes",
+              "dataloader_num_workers": "0"}
+# What the Hugging Face MLflowCallback logs of a base model's config.json: enough to add it to the catalog.
+MODEL_CONFIG_PARAMS = {"_name_or_path": "acme/tiny-llama", "architectures": "['LlamaForCausalLM']",
+                       "hidden_size": "64", "num_hidden_layers": "2", "num_attention_heads": "4",
+                       "num_key_value_heads": "4", "intermediate_size": "128", "vocab_size": "512",
+                       "max_position_embeddings": "256", "tie_word_embeddings": "False"}
 
 
 def write_adapter(directory: Path) -> Path:
@@ -76,7 +83,7 @@ def build_store(root: Path) -> tuple[str, dict[str, str]]:
             mlflow.end_run(status="FAILED")
         with mlflow.start_run(experiment_id=sft, run_name="stopped") as run:
             ids["killed"] = run.info.run_id
-            mlflow.log_param("learning_rate", "1e-4")
+            mlflow.log_params({"learning_rate": "1e-4", "model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct"})
             for step in (1, 2, 3):
                 mlflow.log_metric("loss", 2.0 - step / 10, step=step)
             mlflow.end_run(status="KILLED")
@@ -86,6 +93,10 @@ def build_store(root: Path) -> tuple[str, dict[str, str]]:
             mlflow.log_metric("loss", 1.0, step=1)
         with mlflow.start_run(experiment_id=other, run_name="elsewhere") as run:
             ids["other"] = run.info.run_id
+            mlflow.log_params({"learning_rate": "3e-4", **MODEL_CONFIG_PARAMS})
+            mlflow.log_metric("loss", 1.5, step=1)
+        with mlflow.start_run(experiment_id=other, run_name="no-base") as run:
+            ids["nobase"] = run.info.run_id
             mlflow.log_param("learning_rate", "3e-4")
             mlflow.log_metric("loss", 1.5, step=1)
     finally:

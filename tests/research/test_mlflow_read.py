@@ -7,17 +7,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from mlflow_store import build_store
 
 from modelmate.research import mlflow_read
 from modelmate.research.mlflow_read import MappedRun, MlflowStoreError, check_tracking_uri, map_curve, map_params
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> tuple[str, dict[str, str], Path]:
-    root = tmp_path_factory.mktemp("mlflow")
-    uri, ids = build_store(root)
-    return uri, ids, root
+def store(mlflow_store) -> tuple[str, dict[str, str], Path]:
+    return mlflow_store
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +69,19 @@ def test_values_modelmate_cannot_take_are_reported_not_guessed(runs):
     assert odd.config == {"alpha": 16.0}
     assert "no ModelMate equivalent" in odd.rejected["optim"]
     assert "less than or equal to 256" in odd.rejected["r"]
-    assert odd.unrecognised == ["my_custom_flag", "vocab_size"]
+    assert odd.unrecognised == ["dataloader_num_workers", "my_custom_flag"]
+    other = runs["other"]
+    assert other.base_model == "acme/tiny-llama" and other.unrecognised == []
+    assert other.base_model_config == {"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "num_hidden_layers": 2,
+                                       "num_attention_heads": 4, "num_key_value_heads": 4, "intermediate_size": 128,
+                                       "vocab_size": 512, "max_position_embeddings": 256,
+                                       "tie_word_embeddings": False}
+    assert runs["nobase"].base_model is None
 
 
 def test_one_experiment_by_name(store):
     uri, ids, _ = store
-    assert [r.run_id for r in mlflow_read.read_store(uri, "other")] == [ids["other"]]
+    assert [r.run_id for r in mlflow_read.read_store(uri, "other")] == [ids["other"], ids["nobase"]]
     with pytest.raises(MlflowStoreError, match="no experiment named 'nope'"):
         mlflow_read.read_store(uri, "nope")
 

@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import ValidationError
 
 from modelmate.enums import FailureCategory, TrainingOutcome
+from modelmate.finetune.external import OPTIMIZERS
 from modelmate.training.config import TrainingConfig
 from modelmate.training.diagnose import classify
 
@@ -75,8 +76,11 @@ PARAM_FIELDS: dict[str, str] = {
 PRECISION_PARAMS = ("bf16", "fp16")
 QUANTIZATION_PARAMS = ("load_in_4bit", "load_in_8bit", "quantization_config")
 BASE_MODEL_PARAMS = ("base_model_name_or_path", "model_name_or_path", "_name_or_path")
-OPTIMIZERS = {"adamw": "adamw", "adamw_torch": "adamw", "adamw_torch_fused": "adamw", "adamw_hf": "adamw",
-              "adamw_bnb_8bit": "adamw_8bit", "adamw_8bit": "adamw_8bit", "paged_adamw_8bit": "paged_adamw_8bit"}
+# The base model's config.json entries the Hugging Face MLflowCallback logs with the training arguments: with them
+# an unknown Hugging Face base model can be added to the catalog (finetune/external.py resolve_base).
+MODEL_CONFIG_KEYS = ("architectures", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "num_key_value_heads", "intermediate_size", "vocab_size", "max_position_embeddings",
+                     "tie_word_embeddings", "attention_bias")
 ATTENTION = {"sdpa": "sdpa", "flash_attention_2": "flash_attention_2", "eager": "eager"}
 INT_FIELDS = {"r", "max_steps", "batch_size", "gradient_accumulation_steps", "seed", "max_seq_length", "eval_steps",
               "logging_steps", "save_steps", "early_stopping_patience"}
@@ -111,6 +115,7 @@ class MappedRun:
     failure_category: str | None = None
     failure_message: str | None = None
     base_model: str | None = None
+    base_model_config: dict[str, Any] = field(default_factory=dict)  # config.json entries logged as params
     config: dict[str, Any] = field(default_factory=dict)  # the recognised TrainingConfig fields only
     mapped: dict[str, str] = field(default_factory=dict)  # MLflow param → config field (or "base_model")
     rejected: dict[str, str] = field(default_factory=dict)  # recognised param → why its value was not taken
@@ -302,7 +307,13 @@ def map_params(run: MappedRun, params: dict[str, str]) -> None:
             run.mapped[name] = "base_model"
         else:
             run.rejected[name] = f"{next(n for n, f in run.mapped.items() if f == 'base_model')} gave the base model"
-    used = set(PARAM_FIELDS) | set(PRECISION_PARAMS) | set(QUANTIZATION_PARAMS) | set(BASE_MODEL_PARAMS)
+    for name in MODEL_CONFIG_KEYS:
+        if name in params:
+            value = _literal(params[name])
+            run.base_model_config[name] = params[name] if value is None else value
+            run.mapped[name] = "base model config"
+    used = (set(PARAM_FIELDS) | set(PRECISION_PARAMS) | set(QUANTIZATION_PARAMS) | set(BASE_MODEL_PARAMS)
+            | set(MODEL_CONFIG_KEYS))
     run.unrecognised = sorted(name for name in params if name not in used)
 
 
