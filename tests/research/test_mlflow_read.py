@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from modelmate.research import mlflow_read
@@ -121,11 +127,43 @@ def test_bad_tracking_uris_are_refused_clearly(tmp_path):
 
 
 def test_an_unreachable_server_is_an_error_not_a_hang():
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()  # nothing listens on it
     with pytest.raises(MlflowStoreError, match="cannot read the MLflow store"):
         mlflow_read.read_store(f"http://127.0.0.1:{port}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.process
+def test_a_tracking_server_on_127_0_0_1_reads_the_same(store, runs, tmp_path):
+    uri, _, root = store
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host",
+                               "127.0.0.1", "--port", str(port), "--workers", "1"], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120  # start-up on a busy 2-core machine (a readiness wait, not a timing test)
+        while time.monotonic() < deadline:
+            assert server.poll() is None, "mlflow server exited"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        over_http = {r.run_id: r for r in mlflow_read.read_store(f"http://127.0.0.1:{port}")}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert set(over_http) == {r.run_id for r in runs.values()}
+    for run in runs.values():
+        remote = over_http[run.run_id]
+        assert (remote.config, remote.curve, remote.outcome, remote.adapter_path, remote.unrecognised) == \
+            (run.config, run.curve, run.outcome, run.adapter_path, run.unrecognised)
 
 
 def _mapped(params: dict[str, str]) -> MappedRun:
