@@ -28,7 +28,6 @@ import math
 import os
 import re
 import shutil
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +35,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from pydantic import ValidationError
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.exc import DBAPIError
 
 from modelmate.enums import FailureCategory, TrainingOutcome
 from modelmate.finetune.external import OPTIMIZERS
@@ -181,11 +182,13 @@ def check_tracking_uri(uri: str) -> str:
 def _check_sqlite_store(uri: str, path: Path) -> None:
     if not path.is_file():
         raise MlflowStoreError(f"{uri!r}: no such database file ({path})")
+    engine = create_engine(f"sqlite:///{path.resolve().as_uri()}?mode=ro&uri=true")  # read-only: never written
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.DatabaseError as exc:
-        raise MlflowStoreError(f"{uri!r}: not an SQLite database ({exc})") from exc
+        tables = set(inspect(engine).get_table_names())
+    except DBAPIError as exc:
+        raise MlflowStoreError(f"{uri!r}: not an SQLite database ({_first_line(exc.orig or exc)})") from exc
+    finally:
+        engine.dispose()
     if not {"experiments", "runs", "metrics", "params", "alembic_version"} <= tables:
         raise MlflowStoreError(f"{uri!r}: an SQLite database, but not an MLflow tracking store (no MLflow tables)")
 
