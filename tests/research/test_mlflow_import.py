@@ -38,8 +38,7 @@ def test_dry_run_reports_and_writes_nothing(cli, database, mlflow_store):
     r = cli("research", "import-mlflow", "--tracking-uri", uri, "--dry-run")
     assert r.exit_code == 0, r.output
     assert "dry run: nothing written" in r.output
-    assert "7 MLflow run(s): 5 would be created, 0 would be updated, 0 would be unchanged, 2 would be skipped" in \
-        r.output
+    assert "7 MLflow run(s): 5 to create, 0 to update, 0 unchanged, 2 to skip, 0 failed" in r.output
     assert "unrecognised: dataloader_num_workers, my_custom_flag" in r.output
     assert imported(database) == {}
     with database.session() as s:

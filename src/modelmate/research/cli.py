@@ -153,8 +153,9 @@ def _print_report(results, dry_run: bool) -> None:
                       str(len(run.curve)), adapter, mapped or "-", "; ".join(missing) or "-")
     console.print(table)
     counts = totals(results)
-    verb = "would be " if dry_run else ""
-    console.print(f"{len(results)} MLflow run(s): " + ", ".join(f"{n} {verb}{action}" for action, n in counts.items()))
+    planned = {"created": "to create", "updated": "to update", "skipped": "to skip"} if dry_run else {}
+    console.print(f"{len(results)} MLflow run(s): " + ", ".join(f"{n} {planned.get(action, action)}"
+                                                                 for action, n in counts.items()))
 
 
 def register(app: typer.Typer) -> None:

@@ -105,7 +105,8 @@ def _write(session: Session, settings: Settings, user: User, run: MappedRun, exi
         record = existing
         record.status = RunStatus.RUNNING.value
         record.loss_curve_data = []
-        record.name = (run.name or record.name or "")[:200] or record.name
+        if run.name:
+            record.name = run.name[:200]
     record.config = {**run.config, "method": "lora", "external": {"mlflow": {
         "run_id": run.run_id, "experiment": run.experiment, "status": run.mlflow_status, "fingerprint": fingerprint,
         "params": {name: run.params[name] for name in sorted(run.params) if name not in run.mapped},
