@@ -104,6 +104,23 @@ def test_the_adapter_download_takes_the_two_safetensors_files_only(store, runs, 
     assert any("lora_A" in name for name in names)
 
 
+def test_an_mlflow_file_store_is_read_too(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 writes one only when asked to
+    client = MlflowClient((tmp_path / "mlruns").as_uri())
+    run = client.create_run(client.create_experiment("fs"), run_name="from-files")
+    client.log_param(run.info.run_id, "lora_r", "8")
+    for step in (1, 2):
+        client.log_metric(run.info.run_id, "loss", 1.0 / step, step=step)
+    client.set_terminated(run.info.run_id, "FINISHED")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")  # the reader turns MLflow's switch on by itself
+    for uri in ((tmp_path / "mlruns").as_uri(), str(tmp_path / "mlruns")):
+        [read] = mlflow_read.read_store(uri)
+        assert (read.name, read.config, read.curve, read.outcome) == (
+            "from-files", {"r": 8}, [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}], "success")
+
+
 def test_bad_tracking_uris_are_refused_clearly(tmp_path):
     with pytest.raises(MlflowStoreError, match="no such database file"):
         check_tracking_uri(f"sqlite:///{tmp_path / 'missing.db'}")

@@ -199,6 +199,8 @@ def open_client(tracking_uri: str) -> Any:
     if uri.startswith(("http://", "https://")):  # a wrong address fails in seconds, not after minutes of retries
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    if uri.startswith("file:"):  # MLflow 3 keeps its file store for reading old stores only behind this switch
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     try:
         from mlflow.tracking import MlflowClient
     except ImportError as exc:
