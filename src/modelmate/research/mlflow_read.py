@@ -39,7 +39,7 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import DBAPIError
 
 from modelmate.enums import FailureCategory, TrainingOutcome
-from modelmate.finetune.external import OPTIMIZERS
+from modelmate.finetune.external import ARG_FIELDS, OPTIMIZERS, PEFT_FIELDS
 from modelmate.training.config import TrainingConfig
 from modelmate.training.diagnose import classify
 
@@ -48,32 +48,14 @@ SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 MAX_ARTIFACT_ENTRIES = 5_000  # a run's artifact tree is walked at most this far, 6 directories deep
 MAX_ARTIFACT_DEPTH = 6
 
-# MLflow param → TrainingConfig field (value parsers below). Hugging Face TrainingArguments names first, then the
-# PEFT LoraConfig names, then the short names people log by hand.
-PARAM_FIELDS: dict[str, str] = {
-    "learning_rate": "learning_rate", "lr": "learning_rate",
-    "lora_r": "r", "r": "r", "lora_rank": "r",
-    "lora_alpha": "alpha",
-    "lora_dropout": "dropout",
-    "target_modules": "target_modules", "lora_target_modules": "target_modules",
-    "use_dora": "use_dora", "use_rslora": "use_rslora",
-    "num_train_epochs": "epochs", "epochs": "epochs",
-    "max_steps": "max_steps",
-    "per_device_train_batch_size": "batch_size", "batch_size": "batch_size",
-    "gradient_accumulation_steps": "gradient_accumulation_steps",
-    "warmup_ratio": "warmup_ratio",
-    "lr_scheduler_type": "lr_scheduler",
-    "weight_decay": "weight_decay",
-    "max_grad_norm": "max_grad_norm",
-    "seed": "seed",
-    "max_seq_length": "max_seq_length",
-    "packing": "packing",
-    "gradient_checkpointing": "gradient_checkpointing",
-    "attn_implementation": "attention",
-    "optim": "optimizer", "optimizer": "optimizer",
-    "eval_steps": "eval_steps", "logging_steps": "logging_steps", "save_steps": "save_steps",
+# MLflow param → TrainingConfig field (value parsers below): the Hugging Face TrainingArguments and PEFT LoraConfig
+# names the external-runs service maps (one table for both ways in), plus the short names people log by hand.
+PARAM_ALIASES: dict[str, str] = {
+    "lora_r": "r", "lora_rank": "r", "lr": "learning_rate", "epochs": "epochs", "batch_size": "batch_size",
+    "lora_target_modules": "target_modules", "attn_implementation": "attention", "optimizer": "optimizer",
     "early_stopping_patience": "early_stopping_patience",
 }
+PARAM_FIELDS: dict[str, str] = {**PEFT_FIELDS, **ARG_FIELDS, **PARAM_ALIASES}
 PRECISION_PARAMS = ("bf16", "fp16")
 QUANTIZATION_PARAMS = ("load_in_4bit", "load_in_8bit", "quantization_config")
 BASE_MODEL_PARAMS = ("base_model_name_or_path", "model_name_or_path", "_name_or_path")
@@ -328,7 +310,7 @@ def _parse(target: str, raw: str) -> Any:
         return None
     if target in INT_FIELDS:
         number = float(text)
-        if target == "max_steps" and number <= 0:  # the Trainer's -1: not set
+        if target in ("max_steps", "eval_steps", "save_steps") and number <= 0:  # the Trainer's -1 / 0: not set
             return None
         if not number.is_integer():
             raise ValueError(f"{text!r} is not a whole number")
