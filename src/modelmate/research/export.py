@@ -184,7 +184,8 @@ def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Datas
     evals = [e for p in curve if isinstance(p, dict) and (e := _num(p.get("eval_loss"))) is not None]
     row: dict[str, Any] = {
         "run_id": run.id, "name": run.name, "owner_id": run.owner_id, "created_at": run.created_at,
-        "finished_at": run.finished_at, "source": run.source or "modelmate", "mode": run.mode, "preset": run.preset, "base_model_id": run.base_model_id,
+        "finished_at": run.finished_at, "source": run.source or "modelmate", "mode": run.mode,
+        "preset": run.preset, "base_model_id": run.base_model_id,
         "base_model": base.name if base else None, "base_model_hf_id": base.hf_repo_id if base else None,
         "base_model_parameters": base.parameters if base else None, "parent_model_id": run.parent_model_id,
         "output_model_id": run.output_model_id}

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelmate.db.base import utcnow
+from modelmate.enums import RunSource
 from modelmate.errors import NotFoundError
 from modelmate.models import TrainingRun, User
 from modelmate.research import repository as repo
@@ -53,7 +54,8 @@ def items_of(session: Session, user: User, runs: list[TrainingRun]) -> list[Muse
         out.append(MuseumItem(
             run_id=run.id, name=run.name, owner=names.get(run.owner_id),
             base=ref(base) if visible(base, user) else None, model=ref(model) if visible(model, user) else None,
-            status=run.status, outcome=run.training_outcome, failure_category=run.failure_category,
+            status=run.status, source=RunSource(run.source or RunSource.MODELMATE.value),
+            outcome=run.training_outcome, failure_category=run.failure_category,
             failure_message=run.failure_message, error_type=(run.error or {}).get("type"), config=run.config or {},
             curve=downsample(run.loss_curve_data), feedback_value=run.feedback_value,
             feedback_comment=run.feedback_comment, created_at=run.created_at,

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelmate.catalog.schemas import RawText
+from modelmate.enums import RunSource
 
 MAX_ID = 2**63 - 1
 
@@ -92,6 +93,8 @@ class MuseumItem(BaseModel):
     base: ModelRef | None = None
     model: ModelRef | None = None
     status: str
+    source: RunSource = Field(RunSource.MODELMATE, description="Where it was trained: modelmate, external "
+                                                               "(SDK / HF Trainer callback) or mlflow")
     outcome: str | None = None
     failure_category: str | None = None
     failure_message: str | None = None

@@ -53,6 +53,11 @@ export type EvaluationState = components["schemas"]["EvaluationState"];
 export type EventKind = components["schemas"]["EventKind"];
 export type EventOut = components["schemas"]["EventOut"];
 export type ExportFormat = components["schemas"]["ExportFormat"];
+export type ExternalDataset = components["schemas"]["ExternalDataset"];
+export type ExternalFinish = components["schemas"]["ExternalFinish"];
+export type ExternalPoints = components["schemas"]["ExternalPoints"];
+export type ExternalPointsOut = components["schemas"]["ExternalPointsOut"];
+export type ExternalRunCreate = components["schemas"]["ExternalRunCreate"];
 export type FacetCount = components["schemas"]["FacetCount"];
 export type Facets = components["schemas"]["Facets"];
 export type FailureCategory = components["schemas"]["FailureCategory"];
@@ -115,6 +120,7 @@ export type RunJob = components["schemas"]["RunJob"];
 export type RunLog = components["schemas"]["RunLog"];
 export type RunOut = components["schemas"]["RunOut"];
 export type RunPage = components["schemas"]["RunPage"];
+export type RunSource = components["schemas"]["RunSource"];
 export type RunStatus = components["schemas"]["RunStatus"];
 export type RunSummary = components["schemas"]["RunSummary"];
 export type SearchHit = components["schemas"]["SearchHit"];
@@ -213,6 +219,10 @@ export const API_PATHS = [
   "/api/v1/research/export",
   "/api/v1/research/rows",
   "/api/v1/runs",
+  "/api/v1/runs/external",
+  "/api/v1/runs/external/{run_id}/adapter/{filename}",
+  "/api/v1/runs/external/{run_id}/finish",
+  "/api/v1/runs/external/{run_id}/points",
   "/api/v1/runs/{run_id}",
   "/api/v1/runs/{run_id}/cancel",
   "/api/v1/runs/{run_id}/events",

@@ -1112,6 +1112,90 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/external": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start recording a run trained elsewhere (SDK, HF Trainer callback)
+         * @description The run is recorded as running, ``source`` external, with its base model, configuration (PEFT and training
+         *     arguments mapped to ModelMate's settings where recognised, the rest under ``config.external``), dataset
+         *     fingerprint and environment. The same ``external_id`` returns the run recorded before.
+         */
+        post: operations["create_external_run_api_v1_runs_external_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/external/{run_id}/adapter/{filename}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Upload one adapter file (safetensors + adapter_config.json only)
+         * @description Checked (a safetensors header whose tensors lie in the file; a JSON object) and kept until the run finishes,
+         *     when it is sealed in the artifact store. Pickle weights are refused.
+         */
+        put: operations["upload_adapter_file_api_v1_runs_external__run_id__adapter__filename__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/external/{run_id}/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the outcome; an uploaded adapter becomes the run's model and is evaluated
+         * @description success / failure / partial. The failure category is the same diagnosis as a native run's (the one given
+         *     wins; else the curve's: diverged, no_learning, overfitting; an unexplained failure is crashed). partial with
+         *     category cancelled (an interrupt) ends the run as cancelled. The uploaded adapter (both files) is sealed in the
+         *     artifact store; a successful run's adapter becomes a private fine-tuned model and its automatic evaluation is
+         *     queued.
+         */
+        post: operations["finish_external_run_api_v1_runs_external__run_id__finish_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/external/{run_id}/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Append loss-curve points (idempotent on step) */
+        post: operations["append_points_api_v1_runs_external__run_id__points_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/search": {
         parameters: {
             query?: never;
@@ -2292,6 +2376,112 @@ export type components = {
          * @enum {string}
          */
         ExportFormat: "csv" | "json";
+        /**
+         * ExternalDataset
+         * @description What a run trained elsewhere says about its data: a fingerprint and a few stats (the data stays there).
+         */
+        ExternalDataset: {
+            /**
+             * Hash
+             * @description A fingerprint of the rows (e.g. sha256 of the token ids)
+             */
+            hash?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Rows */
+            rows?: number | null;
+            /** Tokens */
+            tokens?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ExternalFinish */
+        ExternalFinish: {
+            error?: components["schemas"]["RunError"] | null;
+            failure_category?: components["schemas"]["FailureCategory"] | null;
+            /** Message */
+            message?: string | null;
+            outcome: components["schemas"]["TrainingOutcome"];
+            /** Peak Memory Bytes */
+            peak_memory_bytes?: number | null;
+            /** Traceback */
+            traceback?: string | null;
+            /** Train Seconds */
+            train_seconds?: number | null;
+            /** Train Tokens */
+            train_tokens?: number | null;
+        };
+        /** ExternalPoints */
+        ExternalPoints: {
+            /** Points */
+            points: components["schemas"]["CurvePoint"][];
+        };
+        /** ExternalPointsOut */
+        ExternalPointsOut: {
+            /** Added */
+            added: number;
+            /**
+             * Points
+             * @description Points on the run's curve now
+             */
+            points: number;
+            /** Run Id */
+            run_id: number;
+        };
+        /**
+         * ExternalRunCreate
+         * @description Start recording a run trained outside ModelMate (``POST /runs/external``).
+         */
+        ExternalRunCreate: {
+            /**
+             * Base Model
+             * @description The base model: Hugging Face id, catalog key or catalog id
+             */
+            base_model: string;
+            /**
+             * Base Model Config
+             * @description The base model's config.json: lets an unknown Hugging Face id be added to the catalog (supported architectures only)
+             */
+            base_model_config?: {
+                [key: string]: unknown;
+            } | null;
+            dataset?: components["schemas"]["ExternalDataset"] | null;
+            /**
+             * Environment
+             * @description Library versions, device
+             */
+            environment?: {
+                [key: string]: unknown;
+            };
+            /**
+             * External Id
+             * @description Your id for this run: starting again with the same id returns the same run
+             */
+            external_id?: string | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Parent Model Id
+             * @description The fine-tuned model this run continued, if any
+             */
+            parent_model_id?: number | null;
+            /**
+             * Peft Config
+             * @description The LoRA/PEFT config as PEFT writes it
+             */
+            peft_config?: {
+                [key: string]: unknown;
+            };
+            /** Total Steps */
+            total_steps?: number | null;
+            /**
+             * Training Args
+             * @description Training arguments (e.g. TrainingArguments.to_dict())
+             */
+            training_args?: {
+                [key: string]: unknown;
+            };
+        };
         /** FacetCount */
         FacetCount: {
             /** Count */
@@ -3174,6 +3364,11 @@ export type components = {
             owner?: string | null;
             /** Run Id */
             run_id: number;
+            /**
+             * @description Where it was trained: modelmate, external (SDK / HF Trainer callback) or mlflow
+             * @default modelmate
+             */
+            source: components["schemas"]["RunSource"];
             /** Status */
             status: string;
         };
@@ -3642,6 +3837,11 @@ export type components = {
             progress?: number | null;
             /** @description While the run is queued: its place in the queue, what runs now and the estimated wait */
             queue?: components["schemas"]["QueueInfo"] | null;
+            /**
+             * @description Where it was trained: modelmate (launched here), external (logged from anywhere), mlflow (imported)
+             * @default modelmate
+             */
+            source: components["schemas"]["RunSource"];
             /** Started At */
             started_at?: string | null;
             status: components["schemas"]["RunStatus"];
@@ -3666,6 +3866,13 @@ export type components = {
             /** Total */
             total: number;
         };
+        /**
+         * RunSource
+         * @description Where a training run was trained: launched here, logged from anywhere (SDK / Trainer callback), or imported
+         *     from an MLflow tracking store.
+         * @enum {string}
+         */
+        RunSource: "modelmate" | "external" | "mlflow";
         /**
          * RunStatus
          * @enum {string}
@@ -3704,6 +3911,11 @@ export type components = {
             preset?: string | null;
             /** Progress */
             progress?: number | null;
+            /**
+             * @description Where it was trained: modelmate (launched here), external (logged from anywhere), mlflow (imported)
+             * @default modelmate
+             */
+            source: components["schemas"]["RunSource"];
             /** Started At */
             started_at?: string | null;
             status: components["schemas"]["RunStatus"];
@@ -9400,6 +9612,289 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_external_run_api_v1_runs_external_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExternalRunCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such external run of yours, or an unknown base model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The run has already finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request (nothing recorded) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    upload_adapter_file_api_v1_runs_external__run_id__adapter__filename__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                filename: "adapter_config.json" | "adapter_model.safetensors";
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such external run of yours, or an unknown base model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The run has already finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request (nothing recorded) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    finish_external_run_api_v1_runs_external__run_id__finish_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExternalFinish"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such external run of yours, or an unknown base model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The run has already finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request (nothing recorded) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    append_points_api_v1_runs_external__run_id__points_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExternalPoints"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalPointsOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such external run of yours, or an unknown base model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The run has already finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request (nothing recorded) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };

@@ -1,7 +1,7 @@
 // One list of options per enum of the API, with the values typed by the generated schema (src/client). Each list is
 // a Record<Enum, label>: when the server adds a value, `npm run typecheck` fails here until the value has a label.
 // The key order is the order the UI lists the options in.
-import type { EntryStatus, EvalBackend, EventKind, FormatChoice, ImportFormat, ModelType, RunStatus, SortField, TrainingOutcome } from "@/client";
+import type { EntryStatus, EvalBackend, EventKind, FormatChoice, ImportFormat, ModelType, RunSource, RunStatus, SortField, TrainingOutcome } from "@/client";
 
 export const ENTRY_STATUS_LABEL: Record<EntryStatus, string> = {
   wishlist: "Wishlist",
@@ -44,6 +44,13 @@ export const RUN_STATUS_LABEL: Record<RunStatus, string> = {
   succeeded: "Succeeded",
   failed: "Failed",
   cancelled: "Cancelled",
+};
+
+/** Where a run was trained (RunSource): launched here, logged from anywhere (SDK / Trainer callback), imported. */
+export const RUN_SOURCE_LABEL: Record<RunSource, string> = {
+  modelmate: "ModelMate",
+  external: "External",
+  mlflow: "MLflow",
 };
 
 export const OUTCOME_LABEL: Record<TrainingOutcome, string> = {

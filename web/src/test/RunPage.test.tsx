@@ -3,7 +3,7 @@ import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter, Route, Routes } from "react-router";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { ConfigTable, KeyNumbers, OutcomePanel, RunProgress, RunStatusBadge } from "@/components/hub/RunPieces";
+import { ConfigTable, KeyNumbers, OutcomePanel, RunProgress, RunStatusBadge, SourceBadge } from "@/components/hub/RunPieces";
 import RunPage from "@/pages/hub/RunPage";
 import type { CurvePoint, RunOut } from "@/lib/types";
 import { renderWithProviders } from "./render";
@@ -14,6 +14,15 @@ afterEach(() => {
 });
 
 describe("run page pieces", () => {
+  it("marks a run trained elsewhere as external (and a native one not at all)", () => {
+    const { unmount } = render(<SourceBadge source="external" />);
+    expect(screen.getByTestId("run-source")).toHaveTextContent("External");
+    expect(screen.getByTestId("run-source")).toHaveAttribute("data-source", "external");
+    unmount();
+    render(<SourceBadge source="modelmate" />);
+    expect(screen.queryByTestId("run-source")).toBeNull();
+  });
+
   it("shows the step reached, the total and a progress bar while running", () => {
     render(<RunProgress run={makeRun()} />);
     expect(screen.getByTestId("run-step")).toHaveTextContent("Step 3 of 60");

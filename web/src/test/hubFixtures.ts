@@ -391,6 +391,7 @@ export function makeRun(over: Partial<RunOut> = {}): RunOut {
     id: 7,
     name: "support replies on tiny",
     status: "running",
+    source: "modelmate",
     training_outcome: null,
     failure_category: null,
     failure_message: null,

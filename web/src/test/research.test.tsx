@@ -175,6 +175,9 @@ describe("failure museum page", () => {
     expect(within(first).getByTestId("museum-curve")).toHaveAttribute("data-points", "2");
     expect(within(first).getByText(/1 non-finite/)).toBeInTheDocument();
     expect(within(first).getByTestId("museum-run-link")).toHaveAttribute("href", "/hub/runs/11");
+    // A run trained elsewhere (SDK / Trainer callback) carries its badge; a native one none.
+    expect(within(first).queryByTestId("run-source")).toBeNull();
+    expect(within(cards[1]).getByTestId("run-source")).toHaveTextContent("External");
     // Another user's public run: their verdict is shown, no controls; its model links to the model page.
     expect(within(cards[1]).queryByTestId("run-feedback")).toBeNull();
     // A run that finished but did not learn shows its diagnosis, not "Succeeded · Success".

@@ -9,6 +9,7 @@ export function makeMuseumItem(over: Partial<MuseumItem> = {}): MuseumItem {
     base: { id: 1, name: "Tiny base", kind: "base", owner: null, slug: null, page_path: null },
     model: null,
     status: "failed",
+    source: "modelmate",
     outcome: "failure",
     failure_category: "diverged",
     failure_message: "The loss became NaN at step 3. <b>bold</b>",
@@ -33,6 +34,7 @@ export const MUSEUM: MuseumPage = {
     makeMuseumItem({
       run_id: 12,
       name: "Flatliner",
+      source: "external",
       owner: "someone-else",
       status: "succeeded",
       outcome: "success",

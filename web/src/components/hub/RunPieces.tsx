@@ -10,7 +10,7 @@ import { formatBytes, formatCount, formatDuration, formatFloat, formatValue } fr
 import type { ConfigField } from "@/lib/hub";
 import type { CurvePoint, RunOut } from "@/lib/types";
 import { failureLabel, humanize, isActive, lastWith } from "@/lib/hub";
-import { enumLabel, OUTCOME_LABEL, RUN_STATUS_LABEL } from "@/lib/enums";
+import { enumLabel, OUTCOME_LABEL, RUN_SOURCE_LABEL, RUN_STATUS_LABEL } from "@/lib/enums";
 import { hubKeys } from "@/lib/hubQueries";
 import { cn } from "@/lib/utils";
 import { QueuePanel } from "./RunQueue";
@@ -30,6 +30,17 @@ export function RunStatusBadge({ status, cancelling }: { status: string; cancell
     <Badge variant={STATUS_VARIANT[status] ?? "archived"} data-testid="run-status" data-status={status}>
       {status === "running" && <span className="size-1.5 animate-pulse rounded-full bg-current" aria-hidden />}
       {label}
+    </Badge>
+  );
+}
+
+/** "External" / "MLflow" for a run trained outside ModelMate (logged with the SDK or the Trainer callback, or
+ * imported); nothing for a run launched here. */
+export function SourceBadge({ source }: { source: string | null | undefined }) {
+  if (!source || source === "modelmate") return null;
+  return (
+    <Badge variant="info" data-testid="run-source" data-source={source} title="Trained outside ModelMate and logged here">
+      {enumLabel(RUN_SOURCE_LABEL, source)}
     </Badge>
   );
 }

@@ -4,7 +4,7 @@ import { lazy, Suspense, useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { ChevronRight, ExternalLink, Landmark, ThumbsDown, ThumbsUp } from "lucide-react";
 import { EmptyState, PageHeader } from "@/components/AppShell";
-import { OutcomeBadge, RunStatusBadge } from "@/components/hub/RunPieces";
+import { OutcomeBadge, RunStatusBadge, SourceBadge } from "@/components/hub/RunPieces";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Pager } from "@/components/ui/pager";
@@ -163,6 +163,7 @@ export function MuseumCard({ item, canFeedback }: { item: MuseumItem; canFeedbac
             </Link>
           </CardTitle>
           <div className="flex flex-wrap items-center gap-1.5">
+            <SourceBadge source={item.source} />
             {fail ? (
               // The diagnosis is what the card is about: a run that finished ("Succeeded · Success") but did not
               // learn would contradict its own shelf in the museum, so the category replaces those badges.

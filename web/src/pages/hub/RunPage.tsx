@@ -13,6 +13,7 @@ import {
   RunLog,
   RunProgress,
   RunStatusBadge,
+  SourceBadge,
   totalSteps,
 } from "@/components/hub/RunPieces";
 import { EvaluationStatus } from "@/components/hub/RunQueue";
@@ -155,6 +156,7 @@ export default function RunPage() {
             .join(" · ")}
           actions={
             <>
+              <SourceBadge source={r.source} />
               <RunStatusBadge status={r.status} cancelling={!!r.job?.cancel_requested} />
               <CancelRunButton run={r} />
             </>
