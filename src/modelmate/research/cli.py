@@ -1,4 +1,5 @@
-"""``modelmate research``: export the research dataset (Parquet, CSV, JSONL) with its dataset card."""
+"""``modelmate research``: export the research dataset (Parquet, CSV, JSONL) with its dataset card; import runs from
+an MLflow tracking store."""
 
 from __future__ import annotations
 
@@ -171,6 +172,80 @@ def _to_store(settings, data: bytes, card: str, fmt: str, total: int) -> None:
         raise typer.Exit(1) from exc
     console.print(f"wrote [bold]{total}[/] run(s) to the artifact store: {key} ({fmt}, {len(data)} bytes); card: "
                   f"{key}.card.md")
+
+
+@research_app.command("import-mlflow")
+def import_mlflow_command(
+    tracking_uri: str = typer.Option(..., "--tracking-uri", help="The MLflow store: sqlite:///mlflow.db, a mlruns "
+                                                                  "directory, or http(s)://HOST:PORT"),
+    experiment: str = typer.Option(None, "--experiment", help="Only this experiment (by name; default: all)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Read and map the runs, print the report, write nothing"),
+    user: str = typer.Option(None, "--user", help="Import as this account (default: the local user, else the first "
+                                                  "admin)"),
+    base_model: str = typer.Option(None, "--base-model", help="Base model for runs that log none (Hugging Face id "
+                                                              "or catalog key)"),
+) -> None:
+    """Bring fine-tuning runs from an MLflow tracking store: params, curves, outcomes, adapters; idempotent."""
+    from modelmate.config import Settings  # lazy: start-up (CLI command)
+    from modelmate.finetune.cli import _database, _user_id  # lazy: start-up (CLI command)
+    from modelmate.models import User  # lazy: start-up (CLI command)
+    from modelmate.research import mlflow_import, mlflow_read  # lazy: start-up (CLI command)
+
+    try:
+        client = mlflow_read.open_client(tracking_uri)
+        with console.status("reading the MLflow store"):
+            runs = mlflow_read.read_runs(client, experiment)
+    except mlflow_read.MlflowStoreError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    settings = Settings()
+    db = _database(settings)
+    try:
+        user_id = _user_id(db, user)
+        with db.session() as session:
+            owner = session.get(User, user_id)
+            if owner is None:  # pragma: no cover - _user_id just found it
+                raise typer.Exit(1)
+            results = mlflow_import.import_runs(session, settings, owner, runs, client, default_base=base_model,
+                                                dry_run=dry_run)
+            if dry_run:
+                session.rollback()
+    finally:
+        db.dispose()
+    _print_report(results, dry_run)
+
+
+def _print_report(results, dry_run: bool) -> None:
+    from rich.table import Table
+
+    from modelmate.research.mlflow_import import totals  # lazy: start-up (CLI command)
+
+    table = Table(title="MLflow import (dry run: nothing written)" if dry_run else "MLflow import")
+    for column in ("MLflow run", "experiment", "status", "action", "run", "outcome", "points", "adapter", "mapped",
+                   "not mapped"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        run = r.run
+        mapped = ", ".join(f"{name}→{field}" for name, field in sorted(run.mapped.items()))
+        missing = [f"{name} ({why})" for name, why in sorted(run.rejected.items())]
+        if run.unrecognised:
+            shown = ", ".join(run.unrecognised[:12]) + (f" +{len(run.unrecognised) - 12} more"
+                                                        if len(run.unrecognised) > 12 else "")
+            missing.append(f"unrecognised: {shown}")
+        if run.unused_metrics:
+            missing.append(f"metrics not on the curve: {', '.join(run.unused_metrics[:12])}")
+        outcome = run.outcome or "-"
+        if run.failure_category:
+            outcome += f" ({run.failure_category})"
+        adapter = r.adapter or ("none found" if run.adapter_path is None else f"{run.adapter_path} (not taken)")
+        table.add_row(f"{run.name or '-'}\n{run.run_id}", run.experiment, run.mlflow_status,
+                      r.action + (f": {r.reason}" if r.reason else ""), str(r.run_id or "-"), outcome,
+                      str(len(run.curve)), adapter, mapped or "-", "; ".join(missing) or "-")
+    console.print(table)
+    counts = totals(results)
+    planned = {"created": "to create", "updated": "to update", "skipped": "to skip"} if dry_run else {}
+    console.print(f"{len(results)} MLflow run(s): " + ", ".join(f"{n} {planned.get(action, action)}"
+                                                                 for action, n in counts.items()))
 
 
 def register(app: typer.Typer) -> None:
