@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     job_poll_s: float = Field(1.0, gt=0, le=60, description="How often an idle worker looks for new jobs")
     train_threads: int | None = Field(None, ge=1, le=512, description="CPU threads of a training process "
                                                                       "(default: torch's choice)")
+    worker_memory_bytes: int | None = Field(None, ge=1, description="Memory of the training device of the worker "
+                                                                    "(bytes; GPU memory for a GPU worker), for the "
+                                                                    "estimate's fit check (default: this machine's)")
     train_stop_grace_s: float = Field(30.0, ge=0, le=600, description="How long a cancelled run may take to save "
                                                                       "its partial adapter before it is killed")
     seed_base_models: bool | None = Field(None, description="Register the supported base models in the catalog at "

@@ -81,6 +81,7 @@ export type LineageEdge = components["schemas"]["LineageEdge"];
 export type LineageNode = components["schemas"]["LineageNode"];
 export type LineageOut = components["schemas"]["LineageOut"];
 export type LoginRequest = components["schemas"]["LoginRequest"];
+export type MemorySaverOut = components["schemas"]["MemorySaverOut"];
 export type ModelCreate = components["schemas"]["ModelCreate"];
 export type ModelInfo = components["schemas"]["ModelInfo"];
 export type ModelKind = components["schemas"]["ModelKind"];
