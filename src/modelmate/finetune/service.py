@@ -251,7 +251,8 @@ def create_run(session: Session, settings: Settings, user: User, payload: RunCre
         "dataset_hash": dataset.content_hash, "mode": payload.mode, "preset": payload.preset,
         "config": config.model_dump(mode="json"), "status": RunStatus.QUEUED.value, "loss_curve_data": [],
         "early_stopping": [], "environment": {}, "total_steps": planned.steps, "created_at": utcnow(),
-        "estimate": {**planned.as_dict(), "fits": fit.fits, "device_memory_bytes": fit.device_memory_bytes}})
+        "estimate": {**planned.as_dict(), "fits": fit.fits, "device_memory_bytes": fit.device_memory_bytes,
+                     "note": fit.note}})
     job.payload = {"run_id": run.id}
     session.flush()
     return run

@@ -30,10 +30,11 @@ Memory: the peak of the training process (CPU: its resident memory; CUDA: the GP
   With gradient checkpointing only each layer's input (``h``) is kept; the backward pass rebuilds one layer at a
   time (its activations and their gradients, ~2 layers' worth) after the logits' memory is freed, so that part
   only counts where it is larger than the logits: ``layers·h + max(0, 2·one layer − logits)``.
-- **logits**: the output head's logits for the micro-batch's tokens × vocabulary, in fp32 for the loss: at the
-  start of the backward pass the log-softmax output, the loss gradient, softmax's ``exp`` temporary and the logits'
-  gradient are alive together, 4 × 4 bytes per token and vocabulary entry (+2 for the 16-bit logits when the
-  model computes in bf16/fp16). With SmolLM2's 49k vocabulary this is the largest part for short sequences.
+- **logits**: the output head's logits for the micro-batch's tokens × vocabulary, in fp32 for the loss
+  (``packing.causal_lm_loss_sum`` upcasts them): at the start of the backward pass the log-softmax output, the loss
+  gradient, softmax's ``exp`` temporary (CPU only; CUDA's kernel is fused) and the logits' gradient are alive
+  together, 4 (CPU) or 3 (CUDA) × 4 bytes per token and vocabulary entry, +2 for the 16-bit logits when the model
+  computes in bf16/fp16. With SmolLM2's 49k vocabulary this is the largest part for short sequences.
 - **transients**: the working memory of the backward pass that no formula above counts (gradients flowing between
   layers, matmul outputs, freed blocks the C allocator keeps): a share of activations + logits, measured on this
   CPU (``TRANSIENT_SHARE``). On CUDA, the caching allocator's fragmentation is counted the same way.
@@ -69,7 +70,9 @@ RUNTIME_OVERHEAD_BYTES = {"cpu": 460 * MIB, "mps": 600 * MIB, "cuda": 600 * MIB}
 TRANSIENT_SHARE = {"cpu": 0.25, "mps": 0.25, "cuda": 0.15}
 QUANT_SLOWDOWN = {"none": 1.0, "4bit": 1.3, "8bit": 1.3}  # dequantizing every matmul's weight
 NF4_BYTES = 0.5 + 0.127 / 8  # 4 bits + double-quantized constants (QLoRA paper, section 2)
-LOGIT_BYTES = 16  # four fp32 copies of the logits are alive at once (log-softmax, its gradient, exp, input grad)
+# fp32 copies of the logits alive at once at the start of the backward pass: CPU four (log-softmax output, the loss
+# gradient, softmax's exp temporary, the logits' gradient; measured), CUDA three (its log-softmax backward is fused)
+LOGIT_BYTES = {"cpu": 16, "mps": 16, "cuda": 12}
 
 
 @dataclass
@@ -167,7 +170,7 @@ def memory_parts(config: TrainingConfig, spec: BaseModelSpec, *, micro_tokens: i
     trainable = lora_parameters(config, spec)
     adapter = trainable * (4 + 4 + OPTIMIZER_STATE_BYTES[config.optimizer])
     per_layer = layer_activation_values(config, spec, row_length)
-    logits = micro_tokens * spec.vocab_size * (LOGIT_BYTES + (2 if cb == 2 else 0))
+    logits = micro_tokens * spec.vocab_size * (LOGIT_BYTES[device] + (2 if cb == 2 else 0))
     if config.gradient_checkpointing:
         # each layer's input stays; the backward pass rebuilds one layer at a time (its activations and gradients),
         # after the logits are gone: only what it needs beyond the logits' memory raises the peak
@@ -319,9 +322,9 @@ def check_fit(config: TrainingConfig, spec: BaseModelSpec, peak_memory_bytes: in
         savers.append(Saver("all of these together", combined, together, together <= usable))
     savers.sort(key=lambda s: (not s.fits, s.peak_memory_bytes))
     helpful = [s for s in savers if s.fits]
-    where = "this computer" if device == "cpu" else "the GPU"
-    note = (f"This run needs about {_gib(peak_memory_bytes)} but {where} of the worker has "
-            f"{_gib(device_memory_bytes)} ({_gib(usable)} usable); it would likely run out of memory.")
+    what, where = ("memory", "the worker has") if device == "cpu" else ("GPU memory", "the worker's GPU has")
+    note = (f"This run needs about {_gib(peak_memory_bytes)} of {what} but {where} {_gib(device_memory_bytes)} "
+            f"({_gib(usable)} usable); it would likely run out of memory.")
     if helpful:
         note += " It fits with " + "; or ".join(s.label for s in helpful[:3]) + "."
     else:

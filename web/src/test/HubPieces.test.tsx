@@ -106,7 +106,7 @@ describe("estimate: will it fit", () => {
           memory: { runtime: 0.6 * 2 ** 30, weights: 30 * 2 ** 30, adapter: 0.2 * 2 ** 30, activations: 8 * 2 ** 30, logits: 1.2 * 2 ** 30, transients: 0 },
           device_memory_bytes: 24 * 2 ** 30,
           fits: false,
-          note: "This run needs about 40.0 GiB but the GPU of the worker has 24.0 GiB (21.6 GiB usable); it would likely run out of memory. It fits with 4-bit quantization (QLoRA).",
+          note: "This run needs about 40.0 GiB of GPU memory but the worker's GPU has 24.0 GiB (21.6 GiB usable); it would likely run out of memory. It fits with 4-bit quantization (QLoRA).",
           savers: [
             { label: "4-bit quantization (QLoRA)", change: { quantization: "4bit" }, peak_memory_bytes: 14 * 2 ** 30, fits: true },
             { label: "gradient checkpointing", change: { gradient_checkpointing: true }, peak_memory_bytes: 31 * 2 ** 30, fits: false },
@@ -117,7 +117,7 @@ describe("estimate: will it fit", () => {
     const warning = screen.getByRole("alert");
     expect(warning).toHaveAttribute("data-testid", "estimate-fit-warning");
     expect(warning).toHaveTextContent("Probably too big for the worker's memory");
-    expect(warning).toHaveTextContent("needs about 40.0 GiB but the GPU of the worker has 24.0 GiB");
+    expect(warning).toHaveTextContent("needs about 40.0 GiB of GPU memory but the worker's GPU has 24.0 GiB");
     const savers = screen.getByTestId("estimate-savers");
     expect(savers).toHaveTextContent("4-bit quantization (QLoRA): needs 14.0 GB");
     expect(savers).not.toHaveTextContent("gradient checkpointing"); // only the savers that make it fit are listed
