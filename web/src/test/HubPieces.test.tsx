@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { BaseModelCard, EstimateView } from "@/components/hub/TrainPieces";
+import { BaseModelCard, EstimateView, FitHint } from "@/components/hub/TrainPieces";
 import { RecordView } from "@/pages/hub/DatasetPage";
 import type { BaseModelOut } from "@/lib/types";
 
@@ -125,6 +125,15 @@ describe("estimate: will it fit", () => {
     const e = screen.getByTestId("estimate");
     expect(e).toHaveTextContent("of 24.0 GB on the worker");
     expect(e).toHaveTextContent(/weights 30\.0 GB · activations 8\.0 GB · logits/); // largest part first
+  });
+
+  it("puts a one-line warning next to the launch button only when the run will not fit", () => {
+    const { rerender } = render(<FitHint estimate={{ ...base, peak_memory_bytes: 40 * 2 ** 30, fits: false, device_memory_bytes: 24 * 2 ** 30 }} />);
+    expect(screen.getByTestId("launch-fit-warning")).toHaveTextContent("May not fit the worker's memory: needs ~40.0 GB of 24.0 GB");
+    rerender(<FitHint estimate={{ ...base, peak_memory_bytes: 2 ** 30, fits: true, device_memory_bytes: 24 * 2 ** 30 }} />);
+    expect(screen.queryByTestId("launch-fit-warning")).toBeNull();
+    rerender(<FitHint estimate={null} />);
+    expect(screen.queryByTestId("launch-fit-warning")).toBeNull();
   });
 
   it("shows no warning when the run fits or the device's memory is unknown", () => {

@@ -168,6 +168,17 @@ function FitWarning({ estimate: e }: { estimate: EstimateOut }) {
   );
 }
 
+/** One line next to the launch button when the estimate says the run will likely not fit (launching stays possible). */
+export function FitHint({ estimate: e }: { estimate: EstimateOut | null | undefined }) {
+  if (e?.fits !== false) return null;
+  return (
+    <p className="flex items-center gap-1.5 text-sm font-medium text-destructive" data-testid="launch-fit-warning">
+      <TriangleAlert className="size-4 shrink-0" aria-hidden /> May not fit the worker's memory: needs ~{formatBytes(e.peak_memory_bytes)}
+      {e.device_memory_bytes ? ` of ${formatBytes(e.device_memory_bytes)}` : ""} (see the estimate).
+    </p>
+  );
+}
+
 /** What POST /training/estimate predicts: steps, tokens, memory, time, trainable parameters, and its notes. */
 export function EstimateView({ estimate: e }: { estimate: EstimateOut }) {
   const memoryHint = [
