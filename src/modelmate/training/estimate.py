@@ -25,7 +25,10 @@ Memory: the peak of the training process (CPU: its resident memory; CUDA: the GP
     float attention mask, ``row_length`` per token (the mask is ``rows × row_length²``); flash_attention_2 keeps
     keys and values unrepeated and no mask; eager also keeps the ``heads × row_length`` attention probabilities
     (twice: softmax output and dropout);
-  - the MLP (SwiGLU): gate output, its SiLU and the up projection → ``3·intermediate``.
+  - the MLP (SwiGLU): gate output, its SiLU and the up projection → ``3·intermediate``;
+  - with 4-bit/8-bit weights, bitsandbytes' matmul functions also keep each frozen Linear's input on their autograd
+    context (not through ``save_for_backward``, so the hooks do not see it): the attention and MLP inputs, o_proj's
+    and down_proj's → ``2·h + heads·head_dim + intermediate`` (measured: +1.1 GiB on SmolLM2 at 2,048 tokens).
 
   With gradient checkpointing only each layer's input (``h``) is kept; the backward pass rebuilds one layer at a
   time (its activations and their gradients, ~2 layers' worth) after the logits' memory is freed, so that part
@@ -37,7 +40,8 @@ Memory: the peak of the training process (CPU: its resident memory; CUDA: the GP
   computes in bf16/fp16. With SmolLM2's 49k vocabulary this is the largest part for short sequences.
 - **transients**: the working memory of the backward pass that no formula above counts (gradients flowing between
   layers, matmul outputs, freed blocks the C allocator keeps): a share of activations + logits, measured on this
-  CPU (``TRANSIENT_SHARE``). On CUDA, the caching allocator's fragmentation is counted the same way.
+  CPU (``TRANSIENT_SHARE``), plus on a CPU one copy of the output head's weight (vocabulary × hidden), which its
+  matmuls make. On CUDA, the caching allocator's fragmentation is counted the same way.
 
 Time = tokens processed × FLOP per token / the device's effective FLOP/s, where FLOP per token is 4 × parameters
 (forward + backward through frozen weights) + 6 × trainable parameters + attention (6 × layers × length × hidden),
@@ -67,7 +71,7 @@ STEP_OVERHEAD_S = {"cpu": 0.3, "mps": 0.1, "cuda": 0.05}
 # MiB) + tokenizer and data. CUDA: the CUDA context and library workspaces. MPS: unmeasured, like CUDA.
 RUNTIME_OVERHEAD_BYTES = {"cpu": 460 * MIB, "mps": 600 * MIB, "cuda": 600 * MIB}
 # Backward-pass working memory and allocator slack, as a share of activations + logits (see the module docstring).
-TRANSIENT_SHARE = {"cpu": 0.25, "mps": 0.25, "cuda": 0.15}
+TRANSIENT_SHARE = {"cpu": 0.3, "mps": 0.3, "cuda": 0.15}
 QUANT_SLOWDOWN = {"none": 1.0, "4bit": 1.3, "8bit": 1.3}  # dequantizing every matmul's weight
 NF4_BYTES = 0.5 + 0.127 / 8  # 4 bits + double-quantized constants (QLoRA paper, section 2)
 # fp32 copies of the logits alive at once at the start of the backward pass: CPU four (log-softmax output, the loss
@@ -145,7 +149,10 @@ def layer_activation_values(config: TrainingConfig, spec: BaseModelSpec, row_len
     else:  # sdpa (auto): K and V repeated to every head, the float mask of the packed row
         attention = 4 * q + heads + row_length
     mlp = 3 * spec.intermediate_size
-    return norms + lora + attention + mlp
+    kept_inputs = 0
+    if config.quantization != "none":  # bitsandbytes' matmuls keep their input on ctx (unseen by saved-tensor hooks)
+        kept_inputs = 2 * h + q + spec.intermediate_size  # attention and MLP inputs, o_proj's and down_proj's
+    return norms + lora + attention + mlp + kept_inputs
 
 
 def micro_batch_shape(config: TrainingConfig, spec: BaseModelSpec, *, train_rows: int, train_tokens: int,
@@ -179,6 +186,8 @@ def memory_parts(config: TrainingConfig, spec: BaseModelSpec, *, micro_tokens: i
     else:
         activations = int(micro_tokens * (spec.num_layers * per_layer + spec.hidden_size) * cb)  # + final norm
     transients = int(TRANSIENT_SHARE[device] * (activations + logits))
+    if device != "cuda":  # the CPU matmuls of the output head work on a copy of its weight (vocabulary × hidden)
+        transients += spec.vocab_size * spec.hidden_size * cb
     return {"runtime": RUNTIME_OVERHEAD_BYTES[device], "weights": weight_bytes(config, spec, device),
             "adapter": adapter, "activations": activations, "logits": logits, "transients": transients}
 
@@ -312,7 +321,7 @@ def check_fit(config: TrainingConfig, spec: BaseModelSpec, peak_memory_bytes: in
                         longest=longest).peak_memory_bytes
 
     savers = [Saver(label, change, p, p <= usable) for label, change in _candidates(config)
-              for p in [peak(change)]]
+              for p in [peak(change)] if p < peak_memory_bytes]  # 4-bit can cost more than it saves on a CPU
     if savers and not any(s.fits for s in savers):
         combined: dict[str, Any] = {}
         for _, change in _candidates(config):  # the last batch size is the smallest; a shorter maximum length
