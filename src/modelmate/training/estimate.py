@@ -26,13 +26,13 @@ Memory: the peak of the training process (CPU: its resident memory; CUDA: the GP
     keys and values unrepeated and no mask; eager also keeps the ``heads × row_length`` attention probabilities
     (twice: softmax output and dropout);
   - the MLP (SwiGLU): gate output, its SiLU and the up projection → ``3·intermediate``;
-  - with 4-bit/8-bit weights, bitsandbytes' matmul functions also keep each frozen Linear's input on their autograd
-    context (not through ``save_for_backward``, so the hooks do not see it): the attention and MLP inputs, o_proj's
-    and down_proj's → ``2·h + heads·head_dim + intermediate`` (measured: +1.1 GiB on SmolLM2 at 2,048 tokens).
+  - with 4-bit/8-bit weights on a CPU, a measured extra (``quantized_kept_values``: the dequantization's working
+    memory, which gradient checkpointing does not free) → ``2·h + heads·head_dim + intermediate``.
 
   With gradient checkpointing only each layer's input (``h``) is kept; the backward pass rebuilds one layer at a
   time (its activations and their gradients, ~2 layers' worth) after the logits' memory is freed, so that part
-  only counts where it is larger than the logits: ``layers·h + max(0, 2·one layer − logits)``.
+  only counts where it is larger than the logits: ``layers·h + max(0, 2·one layer − logits)`` (+ the CPU
+  quantization extra of every layer).
 - **logits**: the output head's logits for the micro-batch's tokens × vocabulary, in fp32 for the loss
   (``packing.causal_lm_loss_sum`` upcasts them): at the start of the backward pass the log-softmax output, the loss
   gradient, softmax's ``exp`` temporary (CPU only; CUDA's kernel is fused) and the logits' gradient are alive
@@ -133,7 +133,8 @@ def weight_bytes(config: TrainingConfig, spec: BaseModelSpec, device: str) -> in
     return int(linear + rows * 4 + rest * 4)
 
 
-def layer_activation_values(config: TrainingConfig, spec: BaseModelSpec, row_length: int) -> float:
+def layer_activation_values(config: TrainingConfig, spec: BaseModelSpec, row_length: int,
+                            device: str = "cpu") -> float:
     """Values autograd keeps per token for one decoder layer (the derivation is in the module docstring)."""
     h, heads, hd = spec.hidden_size, spec.num_heads, spec.head_dim
     shapes = spec.module_shapes()
@@ -149,10 +150,19 @@ def layer_activation_values(config: TrainingConfig, spec: BaseModelSpec, row_len
     else:  # sdpa (auto): K and V repeated to every head, the float mask of the packed row
         attention = 4 * q + heads + row_length
     mlp = 3 * spec.intermediate_size
-    kept_inputs = 0
-    if config.quantization != "none":  # bitsandbytes' matmuls keep their input on ctx (unseen by saved-tensor hooks)
-        kept_inputs = 2 * h + q + spec.intermediate_size  # attention and MLP inputs, o_proj's and down_proj's
-    return norms + lora + attention + mlp + kept_inputs
+    return norms + lora + attention + mlp + quantized_kept_values(config, spec, device)
+
+
+def quantized_kept_values(config: TrainingConfig, spec: BaseModelSpec, device: str = "cpu") -> int:
+    """Extra values per layer and token that training with 4-bit/8-bit bitsandbytes weights holds on a CPU, with or
+    without gradient checkpointing. Measured, not derived: SmolLM2 at 2,048 tokens needs ~0.5 GiB (without) and
+    ~0.8 GiB (with checkpointing) more than in fp32 beyond the weights it saves; bitsandbytes' ``MatMul4Bit`` keeps
+    only the packed weight, so it is the dequantization's working memory. Modelled as the size of the attention and
+    MLP inputs plus o_proj's and down_proj's (``2·h + heads·head_dim + intermediate``), which fits both
+    measurements; not applied on CUDA, where nothing measured it."""
+    if config.quantization == "none" or device == "cuda":
+        return 0
+    return 2 * spec.hidden_size + spec.num_heads * spec.head_dim + spec.intermediate_size
 
 
 def micro_batch_shape(config: TrainingConfig, spec: BaseModelSpec, *, train_rows: int, train_tokens: int,
@@ -176,13 +186,14 @@ def memory_parts(config: TrainingConfig, spec: BaseModelSpec, *, micro_tokens: i
     cb = compute_bytes(config, device)
     trainable = lora_parameters(config, spec)
     adapter = trainable * (4 + 4 + OPTIMIZER_STATE_BYTES[config.optimizer])
-    per_layer = layer_activation_values(config, spec, row_length)
+    per_layer = layer_activation_values(config, spec, row_length, device)
     logits = micro_tokens * spec.vocab_size * (LOGIT_BYTES[device] + (2 if cb == 2 else 0))
     if config.gradient_checkpointing:
         # each layer's input stays; the backward pass rebuilds one layer at a time (its activations and gradients),
         # after the logits are gone: only what it needs beyond the logits' memory raises the peak
         rebuilt = int(micro_tokens * 2 * per_layer * cb)
-        activations = micro_tokens * (spec.num_layers + 1) * spec.hidden_size * cb + max(0, rebuilt - logits)
+        kept = spec.num_layers * (spec.hidden_size + quantized_kept_values(config, spec, device)) + spec.hidden_size
+        activations = micro_tokens * kept * cb + max(0, rebuilt - logits)
     else:
         activations = int(micro_tokens * (spec.num_layers * per_layer + spec.hidden_size) * cb)  # + final norm
     transients = int(TRANSIENT_SHARE[device] * (activations + logits))
