@@ -117,6 +117,9 @@ class Settings(BaseSettings):
         None, description="What the training workers' machine can run, as JSON (device, gpu_name, "
                           "compute_capability, bf16, bitsandbytes, bitsandbytes_works, flash_attn; the shape of GET "
                           "/training/options' machine), when it differs from the API's; default: probe this machine")
+    worker_memory_bytes: int | None = Field(None, ge=1, description="Memory of the training device of the worker "
+                                                                    "(bytes; GPU memory for a GPU worker), for the "
+                                                                    "estimate's fit check (default: this machine's)")
     train_stop_grace_s: float = Field(30.0, ge=0, le=600, description="How long a cancelled run may take to save "
                                                                       "its partial adapter before it is killed")
     seed_base_models: bool | None = Field(None, description="Register the supported base models in the catalog at "

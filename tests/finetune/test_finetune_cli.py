@@ -158,3 +158,16 @@ def test_add_local_registers_a_safe_model_directory_and_refuses_unsafe_ones(clie
     assert refused.exit_code == 2 and "unsupported architecture" in refused.output
     names = {m["name"] for m in client.get("/api/v1/base-models").json()}
     assert not {"Pickled", "Remote", "Other"} & names
+
+
+def test_train_warns_when_the_run_will_not_fit_the_worker_and_still_queues_it(hub, settings, database, tmp_path):
+    if not database.is_sqlite:
+        pytest.skip("one backend is enough for the CLI's own work (the API tests cover both)")
+    env = {**_env(settings, tmp_path), "MODELMATE_WORKER_MEMORY_BYTES": str(300 * 2**20)}
+    result = runner.invoke(cli, ["train", "--base", "tiny", "--dataset", str(_dataset_file(tmp_path)), "--preset",
+                                 "quick", "--set", "max_steps=2"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "queued" in result.output and "warning:" in result.output
+    assert "of memory but the worker has 0.3 GiB" in result.output and "It fits with" not in result.output
+    with database.session() as s:
+        assert s.query(TrainingRun).one().estimate["fits"] is False

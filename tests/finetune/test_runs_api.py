@@ -77,11 +77,33 @@ def test_estimate_before_launch(hub, upload):
     est = r.json()
     assert est["steps"] >= 1 and est["seconds"] > 0 and est["peak_memory_bytes"] > 0 and est["device"] == "cpu"
     assert est["config"]["r"] == 8 and any("TOY" in n for n in est["notes"])
+    assert est["device_memory_bytes"] > 0 and isinstance(est["fits"], bool)  # this machine's memory
     bad = hub.post("/api/v1/training/estimate", json={"base_model": "tiny", "dataset_id": ds["id"],
                                                       "config": {"learning_rate": -1}})
     assert bad.status_code == 422 and bad.json()["error"]["details"]["errors"][0]["field"] == "learning_rate"
     assert hub.post("/api/v1/training/estimate", json={"base_model": "nope", "dataset_id": ds["id"]}).status_code == 404
     assert hub.post("/api/v1/training/estimate", json={"base_model": "tiny", "dataset_id": 999}).status_code == 404
+
+
+def test_estimate_warns_when_the_run_will_not_fit_the_worker_and_launch_still_works(hub, upload, settings):
+    """MODELMATE_WORKER_MEMORY_BYTES is the worker's memory: a toy run (~0.45 GiB) on a 0.3 GiB worker is a warning
+    with the memory savers that would help, never a refusal; on a big worker it fits."""
+    ds = upload(hub)
+    body = {"base_model": "tiny", "dataset_id": ds["id"], "preset": "quick", "config": dict(QUICK)}
+    settings.worker_memory_bytes = 300 * 2**20
+    est = hub.post("/api/v1/training/estimate", json=body).json()
+    assert est["device_memory_bytes"] == 300 * 2**20 and est["fits"] is False
+    assert sum(est["memory"].values()) == est["peak_memory_bytes"] > 300 * 2**20
+    assert "0.3 GiB" in est["note"] and f"{est['peak_memory_bytes'] / 2**30:.1f} GiB" in est["note"]
+    assert est["savers"] and all(s["peak_memory_bytes"] < est["peak_memory_bytes"] for s in est["savers"])
+    assert "gradient checkpointing" in {s["label"] for s in est["savers"]}
+    run = launch(hub, ds["id"])
+    assert run.status_code == 202, run.text  # warned, not refused
+    assert run.json()["estimate"]["fits"] is False
+    settings.worker_memory_bytes = 64 * 2**30
+    roomy = hub.post("/api/v1/training/estimate", json=body).json()
+    assert roomy["fits"] is True and roomy["note"] is None and roomy["savers"] == []
+    assert roomy["peak_memory_bytes"] == est["peak_memory_bytes"]
 
 
 def test_launch_writes_run_and_job_together(hub, upload, database):

@@ -1,4 +1,4 @@
-"""TrainingConfig, presets, field metadata, step plan and estimate; base-model specs."""
+"""TrainingConfig, presets, field metadata and step plan; base-model specs (the estimate: test_estimate.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from modelmate.training.config import (
     PRESETS,
     TrainingConfig,
     config_fields,
-    estimate,
-    lora_parameters,
     plan_steps,
     resolve_config,
 )
@@ -106,7 +104,7 @@ def test_config_fields_describe_every_field_for_forms():
     assert {f["group"] for f in fields.values()} == {"basic", "advanced"}
 
 
-# --- plan and estimate ----------------------------------------------------------------------------------------
+# --- step plan -----------------------------------------------------------------------------------------------
 
 
 def test_plan_steps_packing_rows_accumulation_epochs_and_max_steps():
@@ -118,51 +116,6 @@ def test_plan_steps_packing_rows_accumulation_epochs_and_max_steps():
     assert plan_steps(cfg.model_copy(update={"epochs": 0.5}), 300, 10_000) == 10
     assert plan_steps(cfg.model_copy(update={"max_steps": 7}), 300, 10_000) == 7
     assert plan_steps(cfg, train_rows=1, train_tokens=3) == 2
-
-
-def test_lora_parameter_count_matches_the_formula():
-    spec = find_spec("llama-3.2-1b")
-    cfg = TrainingConfig(r=8)
-    # q: 2048->2048, k,v: 2048->512, o: 2048->2048 ; r*(in+out) per module, 16 layers
-    per_layer = 8 * ((2048 + 2048) * 2 + (2048 + 512) * 2)
-    assert lora_parameters(cfg, spec) == 16 * per_layer
-    dora = lora_parameters(cfg.model_copy(update={"use_dora": True}), spec)
-    assert dora == 16 * (per_layer + 2048 + 512 + 512 + 2048)
-    assert lora_parameters(cfg.model_copy(update={"target_modules": ["nope"]}), spec) == 0
-
-
-def test_estimate_grows_with_model_and_data_and_explains_itself():
-    cfg = resolve_config("quick")
-    tiny = tiny_spec()
-    small = estimate(cfg, tiny, train_rows=900, train_tokens=90_000)
-    assert small.steps == plan_steps(cfg, 900, 90_000) == 30
-    assert small.device == "cpu" and small.trainable_parameters == lora_parameters(cfg, tiny)
-    assert 0 < small.seconds < 600 and small.peak_memory_bytes > tiny.parameters * 4
-    assert any("TOY" in n for n in small.notes)
-    big = estimate(cfg, find_spec("llama-3.1-8b"), train_rows=900, train_tokens=90_000)
-    assert big.peak_memory_bytes > 8_030_261_248 * 4 and big.seconds > small.seconds * 1000
-    assert any("GPU" in n for n in big.notes)
-    gpu = estimate(cfg, find_spec("llama-3.1-8b"), train_rows=900, train_tokens=90_000, device="cuda")
-    assert gpu.seconds < big.seconds and gpu.peak_memory_bytes < big.peak_memory_bytes  # bf16 weights
-    longer = estimate(cfg.model_copy(update={"max_steps": None, "epochs": 3}), tiny, train_rows=900,
-                      train_tokens=90_000)
-    assert longer.epochs == 3 and longer.seconds > 0
-    assert set(small.as_dict()) == {"steps", "epochs", "train_tokens", "epoch_tokens", "tokens_per_step",
-                                    "trainable_parameters", "peak_memory_bytes", "seconds", "device", "notes"}
-
-
-def test_estimate_counts_every_pass_the_steps_make():
-    """The tester's case: a small dataset (2,068 tokens, one micro-batch per pass) trained for 60 steps trains on
-    60 × 2,068 = 124,080 tokens — the estimate said 2,068 ("tokens to train on") before."""
-    cfg = resolve_config("quick").model_copy(update={"max_steps": 60, "packing": True, "batch_size": 4,
-                                                     "max_seq_length": 1024, "gradient_accumulation_steps": 1})
-    e = estimate(cfg, tiny_spec(), train_rows=20, train_tokens=2_068)
-    assert e.steps == 60 and e.epoch_tokens == 2_068
-    assert e.train_tokens == 124_080 and e.tokens_per_step == 2_068 and e.epochs == 60
-    # without packing: 20 rows in slices of 4 = 5 micro-batches per pass; 2 per step -> 24 steps = 9.6 passes
-    padded = cfg.model_copy(update={"packing": False, "max_steps": 24, "gradient_accumulation_steps": 2})
-    e = estimate(padded, tiny_spec(), train_rows=20, train_tokens=2_000)
-    assert e.epochs == 9.6 and e.train_tokens == 19_200 and e.tokens_per_step == 800
 
 
 def test_cut_tokens_follows_the_trainers_max_seq_length():

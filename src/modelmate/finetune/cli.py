@@ -234,6 +234,8 @@ def train(
             raise _fail(exc) from exc
         console.print(f"run [bold]{run_id}[/] queued: about {steps} steps, "
                       f"~{duration(est.get('seconds'))} on {est.get('device', 'cpu')}")
+        if est.get("fits") is False and est.get("note"):  # warned, not refused
+            console.print(f"[yellow]warning:[/] {est['note']}", highlight=False)
         if not wait:
             console.print(f"follow it with [bold]modelmate runs show {run_id}[/] (a worker runs it: "
                           "`modelmate serve` or `modelmate worker`)")

@@ -113,6 +113,13 @@ class EstimateRequest(BaseModel):
                                                                             "would continue from")
 
 
+class MemorySaverOut(BaseModel):
+    label: str = Field(description="The change in plain words, e.g. 'gradient checkpointing'")
+    change: dict[str, Any] = Field(description="The configuration values to set")
+    peak_memory_bytes: int = Field(description="The estimated peak memory with this change")
+    fits: bool = Field(description="Whether the run then fits the worker's device")
+
+
 class EstimateOut(BaseModel):
     steps: int
     epochs: float
@@ -122,9 +129,22 @@ class EstimateOut(BaseModel):
                                              "max_seq_length")
     tokens_per_step: int
     trainable_parameters: int
-    peak_memory_bytes: int
+    peak_memory_bytes: int = Field(description="Peak memory of the training process (CPU: resident memory; GPU: "
+                                               "GPU memory), the sum of `memory`")
     seconds: float
     device: str
+    memory: dict[str, int] = Field(default_factory=dict, description="The parts of the peak in bytes: runtime, "
+                                                                     "weights, adapter, activations, logits, "
+                                                                     "transients")
+    device_memory_bytes: int | None = Field(None, description="Memory of the worker's training device (None: "
+                                                              "unknown)")
+    fits: bool | None = Field(None, description="Whether the peak fits 90 % of the device's memory (None: unknown). "
+                                                "A run that does not fit can still be launched; it is a warning")
+    note: str | None = Field(None, description="The warning in plain words when the run does not fit, with the "
+                                               "memory savers that would make it fit")
+    savers: list[MemorySaverOut] = Field(default_factory=list, description="Memory savers and the peak each "
+                                                                           "gives, those that fit first (only "
+                                                                           "when the run does not fit)")
     notes: list[str] = Field(default_factory=list)
     config: dict[str, Any] = Field(description="The resolved configuration (defaults, preset, your values)")
 

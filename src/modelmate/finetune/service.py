@@ -32,7 +32,7 @@ from modelmate.enums import (
 )
 from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
 from modelmate.evaluation import suites
-from modelmate.finetune import adapters, forks
+from modelmate.finetune import adapters, devices, forks
 from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
 from modelmate.finetune.schemas import (
@@ -63,6 +63,7 @@ from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun, User
 from modelmate.storage.artifacts import StoreUnavailable, artifact_store
 from modelmate.training import capabilities
 from modelmate.training import config as training_config
+from modelmate.training import estimate as training_estimate
 from modelmate.training.model_specs import BaseModelSpec
 
 FINAL_RUN = FINISHED_RUN_STATUSES
@@ -237,9 +238,12 @@ def _device() -> str:
 
 
 def _estimate(config: training_config.TrainingConfig, spec: BaseModelSpec, dataset: Dataset,
-              model: Model, device: str) -> training_config.Estimate:
+              model: Model, settings: Settings, device: str
+              ) -> tuple[training_estimate.Estimate, training_estimate.Fit]:
     """What the run will do, with the trainer's rules: each example cut to ``max_seq_length``, one pass over the
-    training split per epoch, the run's ``train_tokens`` = that pass's tokens × the passes its steps make."""
+    training split per epoch, the run's ``train_tokens`` = that pass's tokens × the passes its steps make; and
+    whether its peak memory fits the worker's device (``fit``: a warning with memory savers when it does not —
+    launching is not refused, the estimate is within about 25 %)."""
     train_rows, _ = split_rows(int(dataset.rows or 0), config.eval_split)
     tokens, longest = token_profile(dataset, model)
     stats = dataset.stats or {}
@@ -247,8 +251,14 @@ def _estimate(config: training_config.TrainingConfig, spec: BaseModelSpec, datas
     rows = int(dataset.rows or 0)
     cut = training_config.cut_tokens(tokens, rows, config.max_seq_length, longest=longest, histogram=histogram)
     train_tokens = int(cut * train_rows / rows) if rows else cut
-    return training_config.estimate(config, spec, train_rows=train_rows, train_tokens=train_tokens,
-                                    device=device)
+    longest = min(longest, config.max_seq_length) if longest else None
+    planned = training_estimate.estimate(config, spec, train_rows=train_rows, train_tokens=train_tokens,
+                                         device=device, longest=longest)
+    fit = training_estimate.check_fit(config, spec, planned.peak_memory_bytes,
+                                      device_memory_bytes=devices.device_memory_bytes(settings, device),
+                                      train_rows=train_rows, train_tokens=train_tokens, device=device,
+                                      longest=longest)
+    return planned, fit
 
 
 def estimate(session: Session, settings: Settings, user: User, payload: EstimateRequest) -> EstimateOut:
@@ -258,8 +268,8 @@ def estimate(session: Session, settings: Settings, user: User, payload: Estimate
     overrides = forks.fork_overrides(session, settings, parent, spec, payload.config) if parent else payload.config
     config = resolve_config(payload.preset, overrides, spec)
     check_machine(config, settings)
-    result = _estimate(config, spec, dataset, model, machine(settings).device)
-    return EstimateOut(**result.as_dict(), config=config.model_dump(mode="json"))
+    result, fit = _estimate(config, spec, dataset, model, settings, machine(settings).device)
+    return EstimateOut(**result.as_dict(), **fit.as_dict(), config=config.model_dump(mode="json"))
 
 
 # --- launching --------------------------------------------------------------------------------------------------
@@ -288,7 +298,8 @@ def create_run(session: Session, settings: Settings, user: User, payload: RunCre
         raise ValidationFailed(f"'{model.name}' cannot be trained on right now: {reason}", code="base_unavailable")
     if not dataset.rows:
         raise ValidationFailed(f"dataset '{dataset.name}' has no rows", code="empty_dataset")
-    planned = _estimate(config, spec, dataset, model, machine(settings).device)
+    # a run that may not fit is warned, not refused
+    planned, fit = _estimate(config, spec, dataset, model, settings, machine(settings).device)
     job, created = jobs_repo.insert(session, kind=JobKind.TRAIN.value, payload={}, owner_id=user.id,
                                     idempotency_key=idempotency_key, max_attempts=TRAIN_MAX_ATTEMPTS,
                                     priority=priority)
@@ -300,8 +311,9 @@ def create_run(session: Session, settings: Settings, user: User, payload: RunCre
         "parent_model_id": parent.id if parent else None, "dataset_id": dataset.id,
         "dataset_hash": dataset.content_hash, "mode": payload.mode, "preset": payload.preset,
         "config": config.model_dump(mode="json"), "status": RunStatus.QUEUED.value, "loss_curve_data": [],
-        "early_stopping": [], "environment": {}, "estimate": planned.as_dict(), "total_steps": planned.steps,
-        "created_at": utcnow()})
+        "early_stopping": [], "environment": {}, "total_steps": planned.steps, "created_at": utcnow(),
+        "estimate": {**planned.as_dict(), "fits": fit.fits, "device_memory_bytes": fit.device_memory_bytes,
+                     "note": fit.note}})
     job.payload = {"run_id": run.id}
     session.flush()
     return run

@@ -1,4 +1,5 @@
-"""Training configuration: one validated model, three presets, the step plan and a cost estimate.
+"""Training configuration: one validated model, three presets and the step plan (the cost estimate is in
+``training.estimate``).
 
 Every field carries a one-sentence plain-language ``description``; the UI, the CLI and the docs show it as help
 text (``config_fields()``). Out-of-range values raise pydantic's ``ValidationError`` naming the field, so the API
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
 import annotated_types
@@ -264,7 +265,7 @@ def config_fields() -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Step plan and estimate
+# Step plan
 # ---------------------------------------------------------------------------------------------------------------
 
 def plan_steps(config: TrainingConfig, train_rows: int, train_tokens: int) -> int:
@@ -316,120 +317,3 @@ def cut_tokens(total: int, rows: int, max_seq_length: int, *, longest: int | Non
         if whole > 0:
             return min(total, rows * max_seq_length, round(total * kept / whole))
     return min(total, rows * max_seq_length)
-
-
-def lora_parameters(config: TrainingConfig, spec: BaseModelSpec) -> int:
-    """Trainable adapter parameters: r * (in + out) per adapted layer (+ one magnitude per output with DoRA)."""
-    shapes = spec.module_shapes()
-    targets = config.target_modules or list(spec.default_target_modules)
-    per_layer = 0
-    for name in targets:
-        if name in shapes:
-            fan_in, fan_out = shapes[name]
-            per_layer += config.r * (fan_in + fan_out) + (fan_out if config.use_dora else 0)
-    return per_layer * spec.num_layers
-
-
-# Effective training throughput in FLOP/s per device. CPU is calibrated on the toy model (0.9 M parameters,
-# ~7-12k tokens/s with 2 threads ≈ 3.6 MFLOP/token at 4 FLOP per parameter per token); the GPU figure assumes
-# ~35 % of an H100-class bf16 peak and is a rough guide only.
-# Effective FLOP/s of LoRA training. CPU: measured with SmolLM2-135M on a 2-core AVX-512 machine (about 170 trained
-# tokens/s in fp32 = 1e11 FLOP/s); a fixed cost per optimiser step (Python, the optimiser, scheduling) dominates for
-# the toy.
-DEVICE_FLOPS = {"cpu": 1.0e11, "mps": 4.0e12, "cuda": 1.0e14}
-STEP_OVERHEAD_S = {"cpu": 0.3, "mps": 0.1, "cuda": 0.05}
-RUNTIME_OVERHEAD_BYTES = {"cpu": 400 * 2**20, "mps": 600 * 2**20, "cuda": 800 * 2**20}
-
-
-@dataclass
-class Estimate:
-    steps: int
-    epochs: float
-    train_tokens: int  # tokens the whole run trains on (what the finished run reports as train_tokens)
-    epoch_tokens: int  # tokens in one pass over the training split, each example cut to max_seq_length
-    tokens_per_step: int
-    trainable_parameters: int
-    peak_memory_bytes: int
-    seconds: float
-    device: str
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _bytes_per_weight(config: TrainingConfig, device: str) -> int:
-    if config.precision in ("bf16", "fp16"):
-        return 2
-    if config.precision == "auto" and device == "cuda":
-        return 2
-    return 4
-
-
-def estimate(config: TrainingConfig, spec: BaseModelSpec, *, train_rows: int, train_tokens: int,
-             device: str = "cpu") -> Estimate:
-    """Memory and time a run will need, before launching it.
-
-    Memory = frozen weights (parameters × 2 or 4 bytes) + adapter (16 bytes per trainable parameter: fp32 weight,
-    gradient, two Adam moments) + activations (micro-batch tokens × layers × hidden × 34 values, the usual
-    transformer-block count, at the weight precision) + logits (micro-batch tokens × vocabulary × 8 bytes for the
-    fp32 logits and their gradient) + a fixed runtime overhead.
-    Time = tokens processed × FLOP per token / the device's effective FLOP/s, where FLOP per token is 4 × parameters
-    (forward + backward through frozen weights) + 6 × trainable parameters + attention (6 × layers × length ×
-    hidden), plus the evaluations (2 × parameters per held-back token), plus a fixed cost per step.
-    """
-    device = device if device in DEVICE_FLOPS else "cpu"
-    notes: list[str] = []
-    seq_len = config.max_seq_length
-    if seq_len > spec.context_length:
-        notes.append(f"Examples are cut to the model's context length of {spec.context_length} tokens.")
-        seq_len = spec.context_length
-    steps = plan_steps(config, train_rows, train_tokens)
-    micro_per_epoch = micro_batches_per_epoch(config, train_rows, train_tokens)
-    if config.packing:
-        micro_tokens = config.batch_size * seq_len
-    else:
-        mean_len = train_tokens / train_rows if train_rows else seq_len
-        micro_tokens = int(config.batch_size * min(seq_len, max(1.0, mean_len)))
-    # The trainer cycles the epoch's micro-batches, gradient_accumulation_steps per step, for exactly `steps` steps
-    micro_total = steps * config.gradient_accumulation_steps
-    epochs = micro_total / micro_per_epoch
-    processed = round(train_tokens * epochs) if train_tokens else micro_total * micro_tokens
-    tokens_per_step = round(processed / steps) if steps else 0
-    trainable = lora_parameters(config, spec)
-    if trainable == 0:
-        notes.append("None of the chosen target modules exists in this model; nothing would be trained.")
-
-    bpw = _bytes_per_weight(config, device)
-    weights = spec.parameters * bpw
-    adapter = trainable * 16
-    activations = micro_tokens * spec.num_layers * spec.hidden_size * 34 * bpw // 2
-    if config.use_dora:
-        activations = activations * 3 // 2
-    logits = micro_tokens * spec.vocab_size * 8
-    peak = int(weights + adapter + activations + logits + RUNTIME_OVERHEAD_BYTES[device])
-
-    flop_per_token = 4 * spec.parameters + 6 * trainable + 6 * spec.num_layers * seq_len * spec.hidden_size
-    if config.use_dora:
-        flop_per_token = int(flop_per_token * 1.3)
-    eval_rows = 0
-    n_evals = 0
-    if config.eval_split > 0 and train_rows:
-        eval_rows = max(1, round(train_rows * config.eval_split / (1 - config.eval_split)))
-        n_evals = math.ceil(steps / config.eval_steps) if config.eval_steps else min(steps, 10)
-    eval_tokens = n_evals * eval_rows * (train_tokens / train_rows if train_rows else 0)
-    seconds = ((processed * flop_per_token + eval_tokens * 2 * spec.parameters) / DEVICE_FLOPS[device]
-               + steps * STEP_OVERHEAD_S[device])
-
-    if device == "cpu" and spec.parameters > 1_000_000_000:
-        notes.append("A model this size trains very slowly on a CPU; a GPU is strongly recommended.")
-    if epochs > 10:
-        notes.append(f"{epochs:.0f} passes over the data: the model will likely memorise it (overfit).")
-    if train_rows and train_rows < 50:
-        notes.append("Very few examples: expect the model to copy them rather than learn a general skill.")
-    if spec.toy:
-        notes.append("This is the TOY model: the result shows the pipeline working, not a useful model.")
-    return Estimate(steps=steps, epochs=round(epochs, 3), train_tokens=int(processed),
-                    epoch_tokens=int(train_tokens), tokens_per_step=int(tokens_per_step),
-                    trainable_parameters=int(trainable),
-                    peak_memory_bytes=peak, seconds=round(seconds, 1), device=device, notes=notes)

@@ -89,6 +89,7 @@ export type LineageOut = components["schemas"]["LineageOut"];
 export type LoginRequest = components["schemas"]["LoginRequest"];
 export type MachineOut = components["schemas"]["MachineOut"];
 export type MemoryModeOut = components["schemas"]["MemoryModeOut"];
+export type MemorySaverOut = components["schemas"]["MemorySaverOut"];
 export type ModelCreate = components["schemas"]["ModelCreate"];
 export type ModelInfo = components["schemas"]["ModelInfo"];
 export type ModelKind = components["schemas"]["ModelKind"];

@@ -2191,6 +2191,11 @@ export type components = {
             /** Device */
             device: string;
             /**
+             * Device Memory Bytes
+             * @description Memory of the worker's training device (None: unknown)
+             */
+            device_memory_bytes?: number | null;
+            /**
              * Epoch Tokens
              * @description Tokens in one pass over the training split, each example cut to max_seq_length
              * @default 0
@@ -2198,10 +2203,35 @@ export type components = {
             epoch_tokens: number;
             /** Epochs */
             epochs: number;
+            /**
+             * Fits
+             * @description Whether the peak fits 90 % of the device's memory (None: unknown). A run that does not fit can still be launched; it is a warning
+             */
+            fits?: boolean | null;
+            /**
+             * Memory
+             * @description The parts of the peak in bytes: runtime, weights, adapter, activations, logits, transients
+             */
+            memory?: {
+                [key: string]: number;
+            };
+            /**
+             * Note
+             * @description The warning in plain words when the run does not fit, with the memory savers that would make it fit
+             */
+            note?: string | null;
             /** Notes */
             notes?: string[];
-            /** Peak Memory Bytes */
+            /**
+             * Peak Memory Bytes
+             * @description Peak memory of the training process (CPU: resident memory; GPU: GPU memory), the sum of `memory`
+             */
             peak_memory_bytes: number;
+            /**
+             * Savers
+             * @description Memory savers and the peak each gives, those that fit first (only when the run does not fit)
+             */
+            savers?: components["schemas"]["MemorySaverOut"][];
             /** Seconds */
             seconds: number;
             /** Steps */
@@ -3072,6 +3102,31 @@ export type components = {
             values: {
                 [key: string]: unknown;
             };
+        };
+        /** MemorySaverOut */
+        MemorySaverOut: {
+            /**
+             * Change
+             * @description The configuration values to set
+             */
+            change: {
+                [key: string]: unknown;
+            };
+            /**
+             * Fits
+             * @description Whether the run then fits the worker's device
+             */
+            fits: boolean;
+            /**
+             * Label
+             * @description The change in plain words, e.g. 'gradient checkpointing'
+             */
+            label: string;
+            /**
+             * Peak Memory Bytes
+             * @description The estimated peak memory with this change
+             */
+            peak_memory_bytes: number;
         };
         /** ModelCreate */
         ModelCreate: {

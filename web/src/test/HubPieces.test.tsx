@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { BaseModelCard, EstimateView } from "@/components/hub/TrainPieces";
+import { BaseModelCard, EstimateView, FitHint } from "@/components/hub/TrainPieces";
 import { RecordView } from "@/pages/hub/DatasetPage";
 import type { BaseModelOut } from "@/lib/types";
 
@@ -80,6 +80,69 @@ describe("estimate", () => {
     expect(e).toHaveTextContent("599.8 MB");
     expect(e).toHaveTextContent("~27 s");
     expect(screen.getByTestId("estimate-notes")).toHaveTextContent("This is the TOY model.");
+  });
+});
+
+describe("estimate: will it fit", () => {
+  const base = {
+    steps: 30,
+    epochs: 1,
+    train_tokens: 60_000,
+    epoch_tokens: 60_000,
+    tokens_per_step: 2048,
+    trainable_parameters: 13_631_488,
+    seconds: 900,
+    device: "cuda",
+    notes: [],
+    config: {},
+  };
+
+  it("warns clearly when the run will not fit, with the savers that make it fit and their peaks", () => {
+    render(
+      <EstimateView
+        estimate={{
+          ...base,
+          peak_memory_bytes: 40 * 2 ** 30,
+          memory: { runtime: 0.6 * 2 ** 30, weights: 30 * 2 ** 30, adapter: 0.2 * 2 ** 30, activations: 8 * 2 ** 30, logits: 1.2 * 2 ** 30, transients: 0 },
+          device_memory_bytes: 24 * 2 ** 30,
+          fits: false,
+          note: "This run needs about 40.0 GiB of GPU memory but the worker's GPU has 24.0 GiB (21.6 GiB usable); it would likely run out of memory. It fits with 4-bit quantization (QLoRA).",
+          savers: [
+            { label: "4-bit quantization (QLoRA)", change: { quantization: "4bit" }, peak_memory_bytes: 14 * 2 ** 30, fits: true },
+            { label: "gradient checkpointing", change: { gradient_checkpointing: true }, peak_memory_bytes: 31 * 2 ** 30, fits: false },
+          ],
+        }}
+      />,
+    );
+    const warning = screen.getByRole("alert");
+    expect(warning).toHaveAttribute("data-testid", "estimate-fit-warning");
+    expect(warning).toHaveTextContent("Probably too big for the worker's memory");
+    expect(warning).toHaveTextContent("needs about 40.0 GiB of GPU memory but the worker's GPU has 24.0 GiB");
+    const savers = screen.getByTestId("estimate-savers");
+    expect(savers).toHaveTextContent("4-bit quantization (QLoRA): needs 14.0 GB");
+    expect(savers).not.toHaveTextContent("gradient checkpointing"); // only the savers that make it fit are listed
+    expect(warning).toHaveTextContent("You can still launch it");
+    const e = screen.getByTestId("estimate");
+    expect(e).toHaveTextContent("of 24.0 GB on the worker");
+    expect(e).toHaveTextContent(/weights 30\.0 GB · activations 8\.0 GB · logits/); // largest part first
+  });
+
+  it("puts a one-line warning next to the launch button only when the run will not fit", () => {
+    const { rerender } = render(<FitHint estimate={{ ...base, peak_memory_bytes: 40 * 2 ** 30, fits: false, device_memory_bytes: 24 * 2 ** 30 }} />);
+    expect(screen.getByTestId("launch-fit-warning")).toHaveTextContent("May not fit the worker's memory: needs ~40.0 GB of 24.0 GB");
+    rerender(<FitHint estimate={{ ...base, peak_memory_bytes: 2 ** 30, fits: true, device_memory_bytes: 24 * 2 ** 30 }} />);
+    expect(screen.queryByTestId("launch-fit-warning")).toBeNull();
+    rerender(<FitHint estimate={null} />);
+    expect(screen.queryByTestId("launch-fit-warning")).toBeNull();
+  });
+
+  it("shows no warning when the run fits or the device's memory is unknown", () => {
+    const { rerender } = render(<EstimateView estimate={{ ...base, peak_memory_bytes: 2 ** 30, fits: true, device_memory_bytes: 24 * 2 ** 30 }} />);
+    expect(screen.queryByTestId("estimate-fit-warning")).toBeNull();
+    expect(screen.getByTestId("estimate")).toHaveTextContent("of 24.0 GB on the worker");
+    rerender(<EstimateView estimate={{ ...base, peak_memory_bytes: 2 ** 30, fits: null, device_memory_bytes: null }} />);
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.getByTestId("estimate")).not.toHaveTextContent("on the worker");
   });
 });
 

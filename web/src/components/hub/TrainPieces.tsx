@@ -151,10 +151,72 @@ function Cell({ label, value, hint }: { label: string; value: React.ReactNode; h
   );
 }
 
+const MEMORY_PARTS: [string, string][] = [
+  ["runtime", "runtime"],
+  ["weights", "weights"],
+  ["adapter", "adapter + optimizer"],
+  ["activations", "activations"],
+  ["logits", "logits"],
+  ["transients", "working memory"],
+];
+
+/** What the peak memory is made of, largest first (the estimate's `memory` parts). */
+function memoryBreakdown(memory: Record<string, number> | undefined): string | undefined {
+  if (!memory) return undefined;
+  const parts = MEMORY_PARTS.filter(([key]) => (memory[key] ?? 0) > 0)
+    .sort((a, b) => memory[b[0]] - memory[a[0]])
+    .map(([key, label]) => `${label} ${formatBytes(memory[key])}`);
+  return parts.length ? parts.join(" · ") : undefined;
+}
+
+/** The warning shown when the run will likely not fit the worker's memory, with the savers that would make it fit.
+ * Launching stays possible: the estimate is within about 25 %, and a worker elsewhere may have more memory. */
+function FitWarning({ estimate: e }: { estimate: EstimateOut }) {
+  if (e.fits !== false) return null;
+  const fitting = (e.savers ?? []).filter((s) => s.fits);
+  return (
+    <div role="alert" className="flex gap-2 rounded-md border border-destructive/40 bg-destructive/5 p-3 text-sm" data-testid="estimate-fit-warning">
+      <TriangleAlert className="mt-0.5 size-4 shrink-0 text-destructive" aria-hidden />
+      <div className="grid gap-1">
+        <p className="font-medium text-destructive">Probably too big for the worker's memory</p>
+        {e.note && <p>{e.note}</p>}
+        {fitting.length > 0 && (
+          <ul className="list-disc pl-5" data-testid="estimate-savers">
+            {fitting.map((s) => (
+              <li key={s.label}>
+                {s.label}: needs {formatBytes(s.peak_memory_bytes)}
+              </li>
+            ))}
+          </ul>
+        )}
+        <p className="text-xs text-muted-foreground">You can still launch it; it may stop with an out-of-memory error.</p>
+      </div>
+    </div>
+  );
+}
+
+/** One line next to the launch button when the estimate says the run will likely not fit (launching stays possible). */
+export function FitHint({ estimate: e }: { estimate: EstimateOut | null | undefined }) {
+  if (e?.fits !== false) return null;
+  return (
+    <p className="flex items-center gap-1.5 text-sm font-medium text-destructive" data-testid="launch-fit-warning">
+      <TriangleAlert className="size-4 shrink-0" aria-hidden /> May not fit the worker's memory: needs ~{formatBytes(e.peak_memory_bytes)}
+      {e.device_memory_bytes ? ` of ${formatBytes(e.device_memory_bytes)}` : ""} (see the estimate).
+    </p>
+  );
+}
+
 /** What POST /training/estimate predicts: steps, tokens, memory, time, trainable parameters, and its notes. */
 export function EstimateView({ estimate: e }: { estimate: EstimateOut }) {
+  const memoryHint = [
+    e.device_memory_bytes ? `of ${formatBytes(e.device_memory_bytes)} on the worker` : null,
+    memoryBreakdown(e.memory),
+  ]
+    .filter(Boolean)
+    .join(" · ");
   return (
     <div className="grid gap-3" data-testid="estimate">
+      <FitWarning estimate={e} />
       <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3">
         <Cell label="Training steps" value={formatCount(e.steps)} hint={e.epochs ? `${Number(e.epochs.toFixed(2))} epochs` : undefined} />
         <Cell
@@ -168,7 +230,7 @@ export function EstimateView({ estimate: e }: { estimate: EstimateOut }) {
             .join(" · ") || undefined}
         />
         <Cell label="Trainable parameters" value={formatParams(e.trainable_parameters)} hint="LoRA adapter only" />
-        <Cell label="Peak memory" value={formatBytes(e.peak_memory_bytes)} />
+        <Cell label="Peak memory" value={formatBytes(e.peak_memory_bytes)} hint={memoryHint || undefined} />
         <Cell label="Time" value={`~${formatDuration(e.seconds)}`} hint={e.device ? `on ${e.device}` : undefined} />
       </dl>
       {!!e.notes?.length && (

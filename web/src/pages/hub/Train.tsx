@@ -7,7 +7,7 @@ import { ArrowLeft, ArrowRight, Rocket, SlidersHorizontal } from "lucide-react";
 import { PageHeader } from "@/components/AppShell";
 import { AdvisorPanel } from "@/components/hub/AdvisorPanel";
 import { DatasetUpload } from "@/components/hub/DatasetUpload";
-import { BaseModelCard, DatasetChoice, EstimateView, MemoryChoice, PresetCard } from "@/components/hub/TrainPieces";
+import { BaseModelCard, DatasetChoice, EstimateView, FitHint, MemoryChoice, PresetCard } from "@/components/hub/TrainPieces";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input, Label } from "@/components/ui/input";
@@ -337,6 +337,7 @@ function ReviewStep(props: {
                 {errorMessage(launch.error)}
               </p>
             )}
+            <FitHint estimate={estimate.data} />
             <div className="flex flex-wrap gap-2">
               <Button type="button" variant="outline" onClick={() => props.onEdit(3)}>
                 <ArrowLeft aria-hidden /> Back

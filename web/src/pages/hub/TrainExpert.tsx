@@ -7,7 +7,7 @@ import { Calculator, GitFork, Rocket, RotateCcw, Wand2 } from "lucide-react";
 import { PageHeader } from "@/components/AppShell";
 import { AdvisorPanel } from "@/components/hub/AdvisorPanel";
 import { ConfigForm } from "@/components/hub/ConfigForm";
-import { EstimateView } from "@/components/hub/TrainPieces";
+import { EstimateView, FitHint } from "@/components/hub/TrainPieces";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input, Label } from "@/components/ui/input";
@@ -309,6 +309,7 @@ export default function TrainExpert() {
         >
           <Calculator aria-hidden /> {estimateMut.isPending ? "Estimating…" : "Estimate"}
         </Button>
+        <FitHint estimate={estimate} />
         <Button
           disabled={!ready || launch.isPending}
           onClick={() => {
