@@ -95,6 +95,7 @@ class Setup:
     toy: bool
     work: Path
     records: list[dict]
+    speed_records: list[dict]  # for vs-hf-trainer: one pass over these is about `steps` steps
     eval_records: list[dict]
     steps: int
     batch: int
@@ -156,18 +157,33 @@ def make_setup(args: argparse.Namespace, device: str, work: Path) -> Setup:
     from modelmate.training.tiny import load_base_model
 
     path, toy = model_dir(args.model, work)
-    # enough rows for every step to see new ones: a budget of batch x max_len tokens, GSM8K chats ~150 tokens
-    per_step = max(1, args.batch_size * args.max_len // 120)
-    records = gsm8k_records(args.steps * per_step + 16)
+    gpu = device == "cuda"
+    # about three passes over the training rows (a budget of batch x max_len tokens a step, GSM8K chats ~150
+    # tokens): the rows of the last quarter have been seen before, so the loss falls clearly above batch noise
+    per_step = max(1, args.batch_size * args.max_len // 150)
+    held_out = 16 if gpu else 4
     _, tokenizer = load_base_model(str(path))
-    tokens = sum(len(encode_record(r, tokenizer, args.max_len)[0]) for r in records[16:])
+    wanted = max(args.steps * per_step, 2) + held_out  # one pass of `steps` steps: vs-hf-trainer
+    records: list[dict] = []
+    for record in gsm8k_records(4 * wanted):  # whole chats only: a cut one may have no answer token left
+        ids, labels = encode_record(record, tokenizer, args.max_len + 1)
+        if len(ids) <= args.max_len and any(label != -100 for label in labels):
+            records.append(record)
+        if len(records) == wanted:
+            break
+    if len(records) < held_out + 2:
+        raise SystemExit(f"too few GSM8K chats fit in --max-len {args.max_len} tokens: raise it")
+    train_records, eval_records = records[held_out:held_out + max(2, args.steps * per_step // 3)], records[:held_out]
+    tokens = sum(len(encode_record(r, tokenizer, args.max_len)[0]) for r in train_records)
     config = json.loads((path / "config.json").read_text())
     tok_config = path / "tokenizer_config.json"
     spec = local_spec(path.name, config, json.loads(tok_config.read_text()) if tok_config.is_file() else None)
-    precision = "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    return Setup(device=device, precision=precision, model_dir=path, toy=toy, work=work, records=records[16:],
-                 eval_records=records[:16], steps=args.steps, batch=args.batch_size, max_len=args.max_len,
-                 lr=args.lr or (5e-3 if toy else 5e-4), threads=args.threads, spec=spec, train_tokens=tokens)
+    precision = "bf16" if gpu and torch.cuda.is_bf16_supported() else "fp32"
+    lr = args.lr or (5e-3 if toy else 5e-4 if gpu else 1e-3)
+    return Setup(device=device, precision=precision, model_dir=path, toy=toy, work=work, records=train_records,
+                 speed_records=records[held_out:],
+                 eval_records=eval_records, steps=args.steps, batch=args.batch_size, max_len=args.max_len,
+                 lr=lr, threads=args.threads, spec=spec, train_tokens=tokens)
 
 
 # ------------------------------------------------------------------------------------------------ training rows
@@ -324,16 +340,17 @@ def resume_row(s: Setup) -> Row:
 
 def throughput_row(s: Setup, hf_method: str) -> Row:
     """Ours vs the HF Trainer (``benchmarks/trainer.py`` workers, own processes) on the same data and LoRA."""
-    from modelmate.training.config import TrainingConfig
+    from modelmate.training.config import TrainingConfig, estimate
     from modelmate.training.data import canonical_bytes
 
     row = Row("vs-hf-trainer")
     started = time.perf_counter()
+    _free(s.device)  # the workers are other processes: leave them the GPU memory this one has cached
     folder = s.work / "vs-hf"
     folder.mkdir(parents=True, exist_ok=True)
     dataset = folder / "data.jsonl"
-    dataset.write_bytes(canonical_bytes(s.records))
-    info = hf_compare.plan(SimpleNamespace(batch_size=s.batch, max_len=s.max_len), s.model_dir, s.records)
+    dataset.write_bytes(canonical_bytes(s.speed_records))
+    info = hf_compare.plan(SimpleNamespace(batch_size=s.batch, max_len=s.max_len), s.model_dir, s.speed_records)
     info["config"].update(precision=s.precision, learning_rate=s.lr)
     spec_path = folder / "spec.json"
     spec_path.write_text(json.dumps({**info, "model_dir": str(s.model_dir), "dataset": str(dataset),
@@ -348,7 +365,8 @@ def throughput_row(s: Setup, hf_method: str) -> Row:
     row.tps_ours, row.tps_hf = ours["tokens_per_second"], hf["tokens_per_second"]
     row.ratio = row.tps_ours / row.tps_hf
     row.peak_bytes = ours.get("peak_gpu_bytes") or ours["peak_rss_bytes"]
-    row.estimate_bytes = _estimate(s, TrainingConfig.model_validate(info["config"]))
+    row.estimate_bytes = estimate(TrainingConfig.model_validate(info["config"]), s.spec, train_rows=info["examples"],
+                                  train_tokens=info["tokens"], device=s.device).peak_memory_bytes
     row.details = {"ours": ours, "hf": hf, "hf_method": hf_method, "steps": info["steps"],
                    "hf_batch": info["hf_batch"], "label_tokens": info["label_tokens"]}
     target = hf_compare.TARGETS.get(hf_method)
@@ -456,9 +474,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("gpu_check.json"), help="where the table goes as JSON")
     ap.add_argument("--dry-run-cpu", action="store_true", help="the CPU path even when a GPU is present")
     ap.add_argument("--steps", type=int, help="optimizer steps per training row (default: 40 on a GPU, 8 on a CPU)")
-    ap.add_argument("--batch-size", type=int, help="token budget = batch size x max length (default 8 / 2)")
-    ap.add_argument("--max-len", type=int, help="maximum example length in tokens (default 512 / 128)")
-    ap.add_argument("--lr", type=float, help="learning rate (default 5e-4, 5e-3 on the toy)")
+    ap.add_argument("--batch-size", type=int,
+                    help="token budget = batch size x max length (default 8 on a GPU, 1 on a CPU)")
+    ap.add_argument("--max-len", type=int,
+                    help="maximum example length in tokens (default 512 on a GPU, 256 on a CPU)")
+    ap.add_argument("--lr", type=float, help="learning rate (default 5e-4 on a GPU, 1e-3 on a CPU, 5e-3 on the toy)")
     ap.add_argument("--threads", type=int, default=min(os.cpu_count() or 1, 8), help="CPU threads")
     ap.add_argument("--hf-method", choices=("hf-dynamic", "hf-padded", "hf-flattening"), default="hf-dynamic",
                     help="which HF Trainer set-up the ours-vs-HF row compares with (see benchmarks/trainer.py)")
@@ -475,8 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     device = "cuda" if torch.cuda.is_available() and not args.dry_run_cpu else "cpu"
     gpu = device == "cuda"
     args.steps = args.steps or (40 if gpu else 8)
-    args.batch_size = args.batch_size or (8 if gpu else 2)
-    args.max_len = args.max_len or (512 if gpu else 128)
+    args.batch_size = args.batch_size or (8 if gpu else 1)
+    args.max_len = args.max_len or (512 if gpu else 256)
     eval_size = args.eval_size or (20 if gpu else 2)
     if args.steps < 4:
         ap.error("--steps must be at least 4 (the loss check compares quarters, the resume check stops at half)")

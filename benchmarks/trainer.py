@@ -137,8 +137,11 @@ def _hf_worker(method: str, spec: dict) -> dict:
             Clock.ended = time.perf_counter()
             Clock.steps = state.global_step
 
+    # the weights in the dtype ours loads them in (a bf16 checkpoint would otherwise load as bf16 under fp32)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg["precision"], torch.float32)
+
     def trainer(max_steps: int) -> Trainer:
-        model, _ = load_base_model(spec["model_dir"])  # use_cache=False: flattening needs it too
+        model, _ = load_base_model(spec["model_dir"], dtype=dtype)  # use_cache=False: flattening needs it too
         torch.manual_seed(cfg["seed"])
         model = get_peft_model(model, LoraConfig(r=cfg["r"], lora_alpha=cfg["alpha"], lora_dropout=cfg["dropout"],
                                                  target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))

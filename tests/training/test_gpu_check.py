@@ -26,7 +26,7 @@ def test_dry_run_on_the_cpu_path(tiny_dir, tmp_path):
     out = tmp_path / "gpu_check.json"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.run([sys.executable, str(SCRIPT), "--dry-run-cpu", "--model", str(tiny_dir), "--steps", "4",
-                           "--max-len", "96", "--lr", "5e-3", "--eval-size", "1", "--threads", "1", "--out", str(out)],
+                           "--max-len", "256", "--lr", "5e-3", "--eval-size", "1", "--threads", "1", "--out", str(out)],
                           capture_output=True, text=True, env=env, timeout=280, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -82,7 +82,7 @@ def gpu_check(monkeypatch):
 def test_resume_check_fails_when_the_resumed_run_differs(gpu_check, tiny_dir, tmp_path, monkeypatch):
     from modelmate.training import checkpoints
 
-    args = gpu_check.argparse.Namespace(model=str(tiny_dir), steps=4, batch_size=2, max_len=96, lr=5e-3, threads=1)
+    args = gpu_check.argparse.Namespace(model=str(tiny_dir), steps=4, batch_size=2, max_len=256, lr=5e-3, threads=1)
     setup = gpu_check.make_setup(args, "cpu", tmp_path)
     # a resume that does not restore the RNG state: the adapter's dropout masks after the resume point change
     monkeypatch.setattr(checkpoints, "_restore_rng", lambda tensors, meta: None)
