@@ -79,7 +79,9 @@ def _optimizer_parts(optimizer) -> tuple[dict, dict]:
 
     def encode(name: str, value: Any) -> Any:
         if torch.is_tensor(value):
-            tensors[name] = value.detach().to("cpu").contiguous()
+            # a copy: bitsandbytes' 8-bit states share one quantization map (qmap) between parameters, and
+            # safetensors refuses tensors that share memory (on a GPU the move to the CPU copies anyway)
+            tensors[name] = value.detach().to("cpu", copy=True).contiguous()
             return {"__tensor__": True}
         if isinstance(value, dict):
             return {"__dict__": {str(k): encode(f"{name}.{k}", v) for k, v in value.items()}}
