@@ -79,7 +79,7 @@ class Row:
     details: dict[str, Any] = field(default_factory=dict)
 
     def fail(self, reason: str) -> Row:
-        self.status, self.reason = "FAIL", reason
+        self.status, self.reason = "FAIL", " ".join(reason.split())  # one table line
         return self
 
     def skip(self, reason: str) -> Row:
@@ -484,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="which HF Trainer set-up the ours-vs-HF row compares with (see benchmarks/trainer.py)")
     ap.add_argument("--eval-tasks", default=EVAL_TASKS, help="comma-separated tasks of the quick evaluation")
     ap.add_argument("--eval-size", type=int, help="documents per task (default 20 on a GPU, 2 on a CPU)")
+    ap.add_argument("--only", help="comma-separated rows to run (the others SKIP), e.g. to re-run one that failed")
     ap.add_argument("--work", type=Path, help="keep the runs here (default: a temporary directory)")
     args = ap.parse_args(argv)
 
@@ -516,28 +517,34 @@ def main(argv: list[str] | None = None) -> int:
             return row
 
         no_gpu = "needs a CUDA GPU (dry run on the CPU path)"
+        only = {name for name in (args.only or "").split(",") if name}
+
+        def off(name: str) -> str | None:
+            return f"not selected (--only {args.only})" if only and name not in only else None
+
+        main_name = "bf16" if s.precision == "bf16" else "fp32"  # a GPU without bf16 trains its main row in fp32
+        main_row, main_result = train_row(s, main_name, skip=off(main_name), precision=s.precision)
+        add(main_row)
         if gpu:
-            main_row, main_result = train_row(s, "bf16", skip=None if s.precision == "bf16" else
-                                              "this GPU does not support bf16")
-            if main_row.status == "SKIP":
-                main_row, main_result = train_row(s, "fp32", precision="fp32")
-            add(main_row)
-            add(train_row(s, "fp16", precision="fp16")[0])
+            if main_name != "bf16":
+                add(Row("bf16").skip("this GPU does not support bf16"))
+            add(train_row(s, "fp16", skip=off("fp16"), precision="fp16")[0])
         else:
-            main_row, main_result = train_row(s, "fp32", precision="fp32")
-            add(main_row)
             add(train_row(s, "bf16", skip=no_gpu)[0])
             add(train_row(s, "fp16", skip=no_gpu)[0])
-        add(train_row(s, "qlora-4bit", quantization="4bit", optimizer="paged_adamw_8bit")[0])
-        ckpt_row, ckpt_result = train_row(s, "grad-checkpointing", gradient_checkpointing=True)
+        add(train_row(s, "qlora-4bit", skip=off("qlora-4bit"), quantization="4bit", optimizer="paged_adamw_8bit")[0])
+        ckpt_row, ckpt_result = train_row(s, "grad-checkpointing", skip=off("grad-checkpointing"),
+                                          gradient_checkpointing=True)
         compare_curves(ckpt_row, ckpt_result, main_result)
         add(ckpt_row)
-        add(resume_row(s))
-        add(throughput_row(s, args.hf_method))
+        add(Row("resume").skip(off("resume")) if off("resume") else resume_row(s))
+        add(Row("vs-hf-trainer").skip(off("vs-hf-trainer")) if off("vs-hf-trainer") else
+            throughput_row(s, args.hf_method))
         adapter = s.work / main_row.name / "adapter" if main_row.status == "PASS" else None
         tasks = [t for t in args.eval_tasks.split(",") if t]
         for backend in ("hf", "vllm"):
-            add(eval_row(s, backend, adapter, tasks, eval_size))
+            name = f"eval-{backend}"
+            add(Row(name).skip(off(name)) if off(name) else eval_row(s, backend, adapter, tasks, eval_size))
 
     total = time.perf_counter() - started
     title = (f"GPU check on {environment(device).get('gpu', device)}" if gpu else
