@@ -137,8 +137,11 @@ def _hf_worker(method: str, spec: dict) -> dict:
             Clock.ended = time.perf_counter()
             Clock.steps = state.global_step
 
+    # the weights in the dtype ours loads them in (a bf16 checkpoint would otherwise load as bf16 under fp32)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg["precision"], torch.float32)
+
     def trainer(max_steps: int) -> Trainer:
-        model, _ = load_base_model(spec["model_dir"])  # use_cache=False: flattening needs it too
+        model, _ = load_base_model(spec["model_dir"], dtype=dtype)  # use_cache=False: flattening needs it too
         torch.manual_seed(cfg["seed"])
         model = get_peft_model(model, LoraConfig(r=cfg["r"], lora_alpha=cfg["alpha"], lora_dropout=cfg["dropout"],
                                                  target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
@@ -148,7 +151,8 @@ def _hf_worker(method: str, spec: dict) -> dict:
             lr_scheduler_type="cosine", warmup_steps=math.ceil(0.03 * spec["steps"]), max_grad_norm=1.0,
             logging_steps=10, save_strategy="no", eval_strategy="no", report_to=[], disable_tqdm=True,
             use_cpu=not torch.cuda.is_available(), dataloader_pin_memory=False, seed=cfg["seed"],
-            remove_unused_columns=False, optim="adamw_torch", skip_memory_metrics=True)
+            remove_unused_columns=False, optim="adamw_torch", skip_memory_metrics=True,
+            bf16=cfg["precision"] == "bf16", fp16=cfg["precision"] == "fp16")
         return Trainer(model=model, args=args, train_dataset=data, data_collator=collator, callbacks=[Clock()])
 
     trainer(WARMUP_STEPS).train()
@@ -200,6 +204,8 @@ def worker(method: str, spec_path: Path) -> None:
     out.update(method=method, peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                tokens_per_second=spec["label_tokens"] / out["seconds"],
                device="cuda" if torch.cuda.is_available() else "cpu", threads=torch.get_num_threads())
+    if torch.cuda.is_available():
+        out["peak_gpu_bytes"] = int(torch.cuda.max_memory_allocated())
     print(json.dumps(out), flush=True)
 
 

@@ -76,16 +76,12 @@ def _optimizer_parts(optimizer) -> tuple[dict, dict]:
 
     state = optimizer.state_dict()
     tensors: dict[str, Any] = {}
-    storages: set[int] = set()
 
     def encode(name: str, value: Any) -> Any:
         if torch.is_tensor(value):
-            tensor = value.detach().to("cpu").contiguous()
-            storage = tensor.untyped_storage().data_ptr()
-            if storage in storages:  # bitsandbytes shares one quantization map between parameters: safetensors
-                tensor = tensor.clone()  # refuses tensors that share memory, so each gets its own copy
-            storages.add(tensor.untyped_storage().data_ptr())
-            tensors[name] = tensor
+            # a copy: bitsandbytes' 8-bit states share one quantization map (qmap) between parameters, and
+            # safetensors refuses tensors that share memory (on a GPU the move to the CPU copies anyway)
+            tensors[name] = value.detach().to("cpu", copy=True).contiguous()
             return {"__tensor__": True}
         if isinstance(value, dict):
             return {"__dict__": {str(k): encode(f"{name}.{k}", v) for k, v in value.items()}}
