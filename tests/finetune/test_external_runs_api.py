@@ -164,7 +164,11 @@ def test_base_models_unknown_or_described(hub, users):
     llama = {"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 4, "intermediate_size": 128, "vocab_size": 512,
              "max_position_embeddings": 256, "model_type": "llama"}
-    made = start(hub, h, base_model="someorg/tiny-llama-x", base_model_config=llama)
+    _, bob = users["bob"]  # not an administrator (the first account is): may not add a public catalog row
+    refused = hub.post(f"{API}/runs/external", json={"base_model": "someorg/tiny-llama-x",
+                                                     "base_model_config": llama}, headers=bob)
+    assert refused.status_code == 403 and "only administrators" in refused.json()["error"]["message"]
+    made = start(hub, h, base_model="someorg/tiny-llama-x", base_model_config=llama)  # alice administers
     base = hub.get(f"{API}/models/{made['base_model']['id']}", headers=h).json()
     assert base["kind"] == "base" and base["hf_repo_id"] == "someorg/tiny-llama-x"
     again = start(hub, h, base_model="someorg/tiny-llama-x")  # found now, no config needed

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from modelmate.config import Settings
 from modelmate.db.base import utcnow
 from modelmate.enums import FailureCategory, ModelKind, RunSource, RunStatus, TrainingOutcome
-from modelmate.errors import ConflictError, NotFoundError, ValidationFailed
+from modelmate.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailed
 from modelmate.finetune import adapters, service
 from modelmate.finetune import base_catalog as bases
 from modelmate.finetune import repository as repo
@@ -120,8 +120,9 @@ def map_config(peft_config: dict[str, Any], training_args: dict[str, Any]) -> di
 
 def resolve_base(session: Session, user: User, ref: str, model_config: dict[str, Any] | None = None) -> Model:
     """The catalog base model ``ref`` names (Hugging Face id, key or catalog id). An unknown Hugging Face id of a
-    registry model, or one described by its ``config.json`` with a supported architecture, is added to the catalog
-    as a public base (as ``modelmate models pull`` would); anything else is 404 (422 for an unsupported one)."""
+    registry model, or — for an administrator — one described by its ``config.json`` with a supported architecture, is
+    added to the catalog as a public base (as ``modelmate models pull`` would); a non-administrator's unknown model is
+    403, anything else 404 (422 for an unsupported one)."""
     ref = ref.strip()
     try:
         model = bases.resolve_model_ref(session, user, ref)
@@ -133,6 +134,10 @@ def resolve_base(session: Session, user: User, ref: str, model_config: dict[str,
         if known is not None:
             row = bases.upsert_base(session, known)
         elif model_config:
+            if not user.is_admin:  # a new public catalog row: the same rule as importing a base model (GGUF)
+                raise ForbiddenError(f"base model {ref[:200]!r} is not in the catalog, and only administrators can "
+                                     "add base models; ask an administrator of this server to add it (or name a "
+                                     "base model that is in the catalog)", code="admin_only")
             try:
                 org, _, name = ref.partition("/")
                 spec = specs.local_spec(name, model_config, None, key=bases.hf_key(ref))
