@@ -137,7 +137,7 @@ def resolve_base(session: Session, user: User, ref: str, model_config: dict[str,
             if not user.is_admin:  # a new public catalog row: the same rule as importing a base model (GGUF)
                 raise ForbiddenError(f"base model {ref[:200]!r} is not in the catalog, and only administrators can "
                                      "add base models; ask an administrator of this server to add it (or name a "
-                                     "base model that is in the catalog)", code="admin_only")
+                                     "base model that is in the catalog)", code="admin_only") from None
             try:
                 org, _, name = ref.partition("/")
                 spec = specs.local_spec(name, model_config, None, key=bases.hf_key(ref))
