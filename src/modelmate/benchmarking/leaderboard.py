@@ -15,7 +15,6 @@ a row scored on fewer than :data:`MIN_DOCUMENTS` documents per domain (the quick
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -118,40 +117,63 @@ def model_scores(session: Session, user: User, model_id: int) -> ModelScores:
                        evaluation=service.to_out(session, latest, model=model, rows=True) if latest else None)
 
 
+LIMIT = 100  # leaderboard rows per page by default
+MAX_LIMIT = 500
+
+
 def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int | None = None,
                 min_params: int | None = None, max_params: int | None = None,
-                method: str | None = None) -> Leaderboard:
+                method: str | None = None, limit: int = LIMIT, offset: int = 0) -> Leaderboard:
+    """One page of a leaderboard. Filtering, the most common settings and the ranks are computed in SQL over every
+    visible entry (:func:`repository.leaderboard_page`); only the page's models are loaded for their details."""
     if domain != "overall" and domain not in suites.DOMAINS:
         raise ValidationFailed(f"unknown domain {domain!r}; known: overall, {', '.join(suites.DOMAINS)}",
                                details={"field": "domain"})
     if method is not None and method not in METHODS:
         raise ValidationFailed(f"unknown method {method!r}; known: {', '.join(METHODS)}", details={"field": "method"})
-    models = repo.scored_models(session, user.id, base_model_id=base_model_id, min_params=min_params,
-                                max_params=max_params)
-    entries = [(m, e) for m in models if (e := entry_for(m, domain)) is not None
-               and (method is None or method_of(m) == method)]
+    filters: dict[str, Any] = {"domain": domain, "domains": suites.DOMAINS, "base_model_id": base_model_id,
+                               "min_params": min_params, "max_params": max_params, "method": method}
+    groups, total = repo.leaderboard_groups(session, user.id, **filters)
+    common, common_key = _common(session, groups, domain)
+    page = repo.leaderboard_page(session, user.id, common_key=common_key, limit=limit, offset=offset, **filters)
+    found = repo.models_by_id(session, [i for i, *_ in page])
+    entries = [(found[i], e) for i, *_ in page if (e := entry_for(found[i], domain)) is not None]
     base_ids = [m.base_model_id for m, _ in entries if m.base_model_id]
     bases = {k: v for k, v in repo.models_by_id(session, base_ids).items() if service.visible(v, user)}
     documents = _documents(session, entries, domain)
-    counts = Counter(e.get("settings_hash") for _, e in entries)
-    common = max(counts.items(), key=lambda kv: (kv[1], str(kv[0])))[0] if counts else None
     thumbs = repo.thumbs(session, [m.id for m, _ in entries])
+    ranks = {i: (comparable, rank, tied) for i, comparable, rank, tied in page}
     rows = []
     for model, entry in entries:
         base = bases.get(model.base_model_id or 0)
         up, down = thumbs.get(model.id, (0, 0))
+        comparable, rank, tied = ranks[model.id]
         rows.append(LeaderboardRow(
-            rank=None, model=RefOut(id=model.id, name=model.name, kind=model.kind),
+            rank=rank, tied=tied, model=RefOut(id=model.id, name=model.name, kind=model.kind),
             base=RefOut(id=base.id, name=base.name, kind=base.kind) if base else None, parameters=model.parameters,
             method=method_of(model), score=entry.get("score"), stderr=entry.get("stderr"),
             delta_vs_base=delta(entry, entry_for(base, domain)) if base else None,
             measured_at=entry.get("measured_at"), thumbs_up=up, thumbs_down=down,
-            comparable=entry.get("settings_hash") == common, settings_hash=entry.get("settings_hash"),
+            comparable=comparable, settings_hash=entry.get("settings_hash"),
             mode=entry.get("mode"), n_documents=documents.get(model.id),
             small_sample=_small(documents.get(model.id), entry.get("mode")), backends=_engines(entry)))
-    rows.sort(key=lambda r: (not r.comparable, -(r.score or 0.0), r.model.id))
-    assign_ranks(rows)
-    return Leaderboard(domain=domain, settings_hash=common, min_documents=MIN_DOCUMENTS, rows=rows)
+    return Leaderboard(domain=domain, settings_hash=common, min_documents=MIN_DOCUMENTS, rows=rows, total=total,
+                       limit=limit, offset=offset)
+
+
+def _common(session: Session, groups: list[tuple[str, int, int]], domain: str) -> tuple[Any, str | None]:
+    """The most common settings hash (ties: the greatest as a string, as ``max`` over ``(count, str(hash))``) and
+    its SQL grouping key. Only the largest groups' representatives are loaded to read their real hash."""
+    if not groups:
+        return None, None
+    top = [g for g in groups if g[1] == groups[0][1]]
+    models = repo.models_by_id(session, [i for _, _, i in top])
+    candidates = []
+    for key, count, model_id in top:
+        entry = entry_for(models[model_id], domain) or {}
+        candidates.append((count, str(entry.get("settings_hash")), entry.get("settings_hash"), key))
+    _, _, common, key = max(candidates, key=lambda c: (c[0], c[1]))
+    return common, key
 
 
 def _engines(entry: dict[str, Any]) -> list[str]:
