@@ -86,6 +86,22 @@ def entry_for(model: Model, domain: str) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) and isinstance(entry.get("score"), int | float) else None
 
 
+def entry_rows(model: Model) -> list[dict[str, Any]]:
+    """The model's ``leaderboard_entries`` rows: one per scored domain and ``overall`` (written by the repository's
+    flush hook whenever its scores change)."""
+    rows = []
+    for domain in ("overall", *suites.DOMAINS):
+        entry = entry_for(model, domain)
+        if entry is None:
+            continue
+        err = entry.get("stderr")
+        key = entry.get("settings_hash")
+        rows.append({"model_id": model.id, "domain": domain, "score": float(entry["score"]),
+                     "stderr": float(err) if isinstance(err, int | float) else None,
+                     "settings_key": repo.NO_HASH if key is None else str(key)})
+    return rows
+
+
 def delta(entry: dict[str, Any] | None, base_entry: dict[str, Any] | None) -> float | None:
     if not entry or not base_entry or entry.get("settings_hash") != base_entry.get("settings_hash"):
         return None
@@ -131,11 +147,13 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
                                details={"field": "domain"})
     if method is not None and method not in METHODS:
         raise ValidationFailed(f"unknown method {method!r}; known: {', '.join(METHODS)}", details={"field": "method"})
-    filters: dict[str, Any] = {"domain": domain, "domains": suites.DOMAINS, "base_model_id": base_model_id,
-                               "min_params": min_params, "max_params": max_params, "method": method}
+    filters: dict[str, Any] = {"domain": domain, "base_model_id": base_model_id, "min_params": min_params,
+                               "max_params": max_params, "method": method}
     groups, total = repo.leaderboard_groups(session, user.id, **filters)
     common, common_key = _common(session, groups, domain)
-    page = repo.leaderboard_page(session, user.id, common_key=common_key, limit=limit, offset=offset, **filters)
+    n_common = next((n for key, n, _ in groups if key == common_key), 0)
+    page = repo.leaderboard_page(session, user.id, common_key=common_key, n_common=n_common, limit=limit,
+                                 offset=offset, **filters)
     found = repo.models_by_id(session, [i for i, *_ in page])
     entries = [(found[i], e) for i, *_ in page if (e := entry_for(found[i], domain)) is not None]
     base_ids = [m.base_model_id for m, _ in entries if m.base_model_id]

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, cast, delete, func, insert, literal, or_, select
+from sqlalchemy import and_, case, cast, delete, event, func, insert, inspect, literal, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from modelmate.models import BenchmarkResult, DocumentOutcome, Evaluation, Job, Model, ModelFeedback
+from modelmate.models import (
+    BenchmarkResult,
+    DocumentOutcome,
+    Evaluation,
+    Job,
+    LeaderboardEntry,
+    Model,
+    ModelFeedback,
+)
 
 
 def get_evaluation(session: Session, evaluation_id: int) -> Evaluation | None:
@@ -137,29 +145,14 @@ def documents_per_domain(session: Session, evaluation_ids: list[int]) -> dict[tu
 
 
 # --- leaderboards in SQL -----------------------------------------------------------------------------------------
-# A model's ``benchmark_scores`` JSON holds one entry per domain; the leaderboard filters, groups (by settings) and
-# ranks on values read from it in SQL, so only the requested page of models is loaded. Both dialects store the JSON
-# natively (JSON1 on SQLite, JSONB on PostgreSQL); a value counts as a score only when it is a JSON number, like
-# the Python rule (``isinstance(score, int | float)``).
+# A leaderboard reads ``leaderboard_entries`` (one row per model and scored domain, and ``overall``), kept in step
+# with the models' ``benchmark_scores`` by a flush hook (:func:`_sync_entries`). The most common settings come from
+# a GROUP BY over one domain's rows; the ranked page from the first ``offset + limit`` rows of the comparable group
+# in score order (index ``ix_leaderboard_entries_rank``), ranked with window functions — a row's rank depends only on
+# the rows above it. Visibility and the filters join the models by primary key.
 
 Z_95 = 1.96
-NO_HASH = "\x01none"  # stands for a missing settings hash inside a grouping key (NULLs never compare equal)
-
-
-def _json_number(dialect: str, column: Any, *path: str) -> Any:
-    """A JSON number at ``path`` as a float, NULL when absent or not a number."""
-    if dialect == "postgresql":
-        node = column[path]
-        return case((func.jsonb_typeof(node) == "number", node.as_float()))
-    where = "$." + ".".join(f'"{p}"' for p in path)
-    return case((func.json_type(column, where).in_(("integer", "real")), cast(func.json_extract(column, where),
-                                                                              Float)))
-
-
-def _json_text(dialect: str, column: Any, *path: str) -> Any:
-    if dialect == "postgresql":
-        return column[path].as_string()
-    return cast(func.json_extract(column, "$." + ".".join(f'"{p}"' for p in path)), String)
+NO_HASH = "\x01none"  # the settings_key of an entry without a settings hash
 
 
 def _truthy(dialect: str, column: Any, key: str) -> Any:
@@ -180,33 +173,12 @@ def method_expr(dialect: str) -> Any:
                 else_="external")
 
 
-def _entry_columns(dialect: str, domain: str, domains: tuple[str, ...]) -> tuple[Any, Any, Any]:
-    """(score, stderr, grouping key) of a model's entry for ``domain`` or ``overall`` (the mean of its scored
-    domains, taken in sorted order like ``overall_entry``; stderr √Σe²/n only when every scored domain has one)."""
-    col = Model.benchmark_scores
-    if domain != "overall":
-        return (_json_number(dialect, col, domain, "score"), _json_number(dialect, col, domain, "stderr"),
-                func.coalesce(_json_text(dialect, col, domain, "settings_hash"), NO_HASH))
-    scores = {d: _json_number(dialect, col, d, "score") for d in sorted(domains)}
-    errs = {d: _json_number(dialect, col, d, "stderr") for d in sorted(domains)}
-    n = sum((case((s.is_not(None), 1), else_=0) for s in scores.values()), literal(0))
-    total = sum((func.coalesce(s, 0.0) for s in scores.values()), literal(0.0))
-    squares = sum((case((s.is_not(None), errs[d] * errs[d]), else_=0.0) for d, s in scores.items()), literal(0.0))
-    every_err = and_(*(or_(s.is_(None), errs[d].is_not(None)) for d, s in scores.items()))
-    key = literal("", String)
-    for d, s in scores.items():
-        key = key + case((s.is_not(None), literal(f"{d}=", String) + func.coalesce(
-            _json_text(dialect, col, d, "settings_hash"), NO_HASH) + ";"), else_="")
-    score = case((n > 0, total / n))
-    return score, case((and_(n > 0, every_err), func.sqrt(squares) / n)), key
-
-
-def _entries(session: Session, viewer_id: int, *, domain: str, domains: tuple[str, ...], base_model_id: int | None,
-             min_params: int | None, max_params: int | None, method: str | None) -> Any:
-    dialect = session.get_bind().dialect.name
-    score, stderr, key = _entry_columns(dialect, domain, domains)
-    query = select(Model.id.label("id"), score.label("score"), stderr.label("stderr"), key.label("key")).where(
-        or_(Model.visibility == "public", Model.owner_id == viewer_id))
+def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_id: int | None,
+                   min_params: int | None, max_params: int | None, method: str | None) -> Any:
+    query = (select(LeaderboardEntry.model_id, LeaderboardEntry.score, LeaderboardEntry.stderr,
+                    LeaderboardEntry.settings_key)
+             .join(Model, Model.id == LeaderboardEntry.model_id)
+             .where(LeaderboardEntry.domain == domain, or_(Model.visibility == "public", Model.owner_id == viewer_id)))
     if base_model_id is not None:
         query = query.where(or_(Model.base_model_id == base_model_id, Model.id == base_model_id))
     if min_params is not None:
@@ -214,40 +186,80 @@ def _entries(session: Session, viewer_id: int, *, domain: str, domains: tuple[st
     if max_params is not None:
         query = query.where(Model.parameters <= max_params)
     if method is not None:
-        query = query.where(method_expr(dialect) == method)
-    return query.where(score.is_not(None)).subquery("entries")
+        query = query.where(method_expr(session.get_bind().dialect.name) == method)
+    return query
 
 
 def leaderboard_groups(session: Session, viewer_id: int, **filters: Any) -> tuple[list[tuple[str, int, int]], int]:
-    """The settings groups of the entries, largest first: ``[(key, count, one model id)]``, and the total."""
-    entries = _entries(session, viewer_id, **filters)
+    """The settings groups of the visible entries, largest first: ``[(settings key, count, one model id)]``, and
+    their total."""
+    entries = _entries_query(session, viewer_id, **filters).subquery("entries")
     groups = [(k, int(n), int(i)) for k, n, i in session.execute(
-        select(entries.c.key, func.count(), func.min(entries.c.id)).group_by(entries.c.key)
-        .order_by(func.count().desc()))]
+        select(entries.c.settings_key, func.count(), func.min(entries.c.model_id))
+        .group_by(entries.c.settings_key).order_by(func.count().desc()))]
     return groups, sum(n for _, n, _ in groups)
 
 
-def leaderboard_page(session: Session, viewer_id: int, *, common_key: str | None, limit: int, offset: int,
-                     **filters: Any) -> list[tuple[int, bool, int | None, bool]]:
-    """A page of the ranked leaderboard: ``[(model id, comparable, rank, tied)]``, comparable rows first, best
-    score first, then by id. Ranks (standard competition) and ties (95% intervals overlap the row above's, or the
-    same score) are computed over all comparable rows with window functions."""
-    entries = _entries(session, viewer_id, **filters)
-    comparable = case((entries.c.key == common_key, 1), else_=0) if common_key is not None else literal(0)
-    order = (entries.c.score.desc(), entries.c.id)
-    window = {"partition_by": comparable, "order_by": order}
-    half = case((entries.c.stderr > 0, Z_95 * entries.c.stderr), else_=0.0)
-    step = select(entries.c.id, entries.c.score, comparable.label("comparable"),
-                  func.row_number().over(**window).label("rn"),
-                  func.lag(entries.c.score).over(**window).label("prev"),
-                  func.lag(half).over(**window).label("prev_half"), half.label("half")).subquery("step")
-    tied = and_(step.c.prev.is_not(None), or_(step.c.score == step.c.prev, and_(
-        step.c.score + step.c.half >= step.c.prev - step.c.prev_half,
-        step.c.prev + step.c.prev_half >= step.c.score - step.c.half)))
-    ranked = select(step.c.id, step.c.score, step.c.comparable, case((tied, 1), else_=0).label("tied"),
-                    func.max(case((tied, None), else_=step.c.rn)).over(
-                        partition_by=step.c.comparable, order_by=(step.c.score.desc(), step.c.id),
-                        rows=(None, 0)).label("rank")).subquery("ranked")
-    stmt = (select(ranked.c.id, ranked.c.comparable, ranked.c.rank, ranked.c.tied)
-            .order_by(ranked.c.comparable.desc(), ranked.c.score.desc(), ranked.c.id).limit(limit).offset(offset))
-    return [(int(i), bool(c), int(r) if c else None, bool(t) and bool(c)) for i, c, r, t in session.execute(stmt)]
+def leaderboard_page(session: Session, viewer_id: int, *, common_key: str | None, n_common: int, limit: int,
+                     offset: int, **filters: Any) -> list[tuple[int, bool, int | None, bool]]:
+    """A page of the ranked leaderboard: ``[(model id, comparable, rank, tied)]``: the comparable rows (the
+    ``n_common`` entries with ``common_key``) first, best score first, then by id; then the others, unranked.
+    Ranks are standard competition ranks where a row whose 95% interval (score ± 1.96·stderr) overlaps the row
+    above's, or with the same score, shares its rank (``tied``)."""
+    out: list[tuple[int, bool, int | None, bool]] = []
+    if common_key is not None and offset < n_common:
+        top = (_entries_query(session, viewer_id, **filters).where(LeaderboardEntry.settings_key == common_key)
+               .order_by(LeaderboardEntry.score.desc(), LeaderboardEntry.model_id)
+               .limit(offset + limit).subquery("top"))
+        order = (top.c.score.desc(), top.c.model_id)
+        half = case((top.c.stderr > 0, Z_95 * top.c.stderr), else_=0.0)
+        step = select(top.c.model_id, top.c.score, func.row_number().over(order_by=order).label("rn"),
+                      func.lag(top.c.score).over(order_by=order).label("prev"),
+                      func.lag(half).over(order_by=order).label("prev_half"), half.label("half")).subquery("step")
+        tied = and_(step.c.prev.is_not(None), or_(step.c.score == step.c.prev, and_(
+            step.c.score + step.c.half >= step.c.prev - step.c.prev_half,
+            step.c.prev + step.c.prev_half >= step.c.score - step.c.half)))
+        ranked = select(step.c.model_id, step.c.rn, case((tied, 1), else_=0).label("tied"),
+                        func.max(case((tied, None), else_=step.c.rn)).over(
+                            order_by=step.c.rn, rows=(None, 0)).label("rank")).subquery("ranked")
+        stmt = (select(ranked.c.model_id, ranked.c.rank, ranked.c.tied).where(ranked.c.rn > offset)
+                .order_by(ranked.c.rn))
+        out = [(int(i), True, int(r), bool(t)) for i, r, t in session.execute(stmt)]
+    if len(out) < limit:
+        others = _entries_query(session, viewer_id, **filters)
+        if common_key is not None:
+            others = others.where(LeaderboardEntry.settings_key != common_key)
+        rows = session.execute(others.order_by(LeaderboardEntry.score.desc(), LeaderboardEntry.model_id)
+                               .limit(limit - len(out)).offset(max(0, offset - n_common)))
+        out += [(int(i), False, None, False) for i, *_ in rows]
+    return out
+
+
+def replace_entries(session: Session, model_ids: list[int], rows: list[dict[str, Any]]) -> None:
+    """The leaderboard entries of these models, replaced."""
+    if model_ids:
+        session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.model_id.in_(model_ids)))
+    if rows:
+        session.execute(insert(LeaderboardEntry), rows)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_score_changes(session: Session, _context: Any, _instances: Any) -> None:
+    changed = [m for m in session.new if isinstance(m, Model) and m.benchmark_scores]
+    changed += [m for m in session.dirty if isinstance(m, Model)
+                and inspect(m).attrs.benchmark_scores.history.has_changes()]
+    if changed:
+        session.info.setdefault("leaderboard_models", []).extend(changed)
+
+
+@event.listens_for(Session, "after_flush")
+def _sync_entries(session: Session, _context: Any) -> None:
+    """Whenever a flush wrote a model's ``benchmark_scores``, its leaderboard entries are rewritten (same
+    transaction), from :func:`modelmate.benchmarking.leaderboard.entry_rows`."""
+    from modelmate.benchmarking.leaderboard import entry_rows  # lazy: leaderboard imports this module
+
+    models = session.info.pop("leaderboard_models", None)
+    if not models:
+        return
+    unique = {m.id: m for m in models if m.id is not None}
+    replace_entries(session, list(unique), [row for m in unique.values() for row in entry_rows(m)])
