@@ -94,9 +94,9 @@ class TrainingRun(Base):
                         name="outcome"),
         Index("ix_training_runs_owner", "owner_id", "created_at"),
         Index("ix_training_runs_outcome", "training_outcome", "failure_category"),
-        Index("ix_training_runs_created", "created_at", "id"),
+        Index("ix_training_runs_museum", "created_at", "id", "training_outcome", "failure_category", "feedback_value",
+              "owner_id", "output_model_id", "base_model_id"),
         Index("ix_training_runs_base_status", "base_model_id", "status", "id"),
-        Index("ix_training_runs_output_model", "output_model_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

@@ -12,10 +12,12 @@ first rows of the index — instead of parsing every model's scores JSON. Backfi
 with a frozen copy of the rules (a score is a JSON number; overall = mean of the scored domains in sorted order,
 stderr √Σe²/n when every one has a stderr, settings hash = sha256 of the domains' hashes).
 
-``ix_training_runs_created (created_at, id)`` gives the museum its newest-first page without sorting every run;
+``ix_training_runs_museum (created_at, id, training_outcome, failure_category, feedback_value, owner_id,
+output_model_id, base_model_id)`` covers the museum's filter, counts and newest-first page and the research rows'
+count without reading the runs themselves (whose curves make every row long: on SQLite a column stored after the
+curve is reached only through its overflow pages);
 ``ix_training_runs_base_status (base_model_id, status, id)`` serves the advisor's candidates (finished runs on one
-base, oldest first); ``ix_training_runs_output_model (output_model_id, id)`` serves the joins from a model to its
-(first) run. See docs/performance.md.
+base, oldest first). See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ down_revision = '0010'
 branch_labels = None
 depends_on = None
 
-RUN_INDEXES = {'ix_training_runs_created': ['created_at', 'id'],
-               'ix_training_runs_base_status': ['base_model_id', 'status', 'id'],
-               'ix_training_runs_output_model': ['output_model_id', 'id']}
+RUN_INDEXES = {'ix_training_runs_museum': ['created_at', 'id', 'training_outcome', 'failure_category',
+                                          'feedback_value', 'owner_id', 'output_model_id', 'base_model_id'],
+               'ix_training_runs_base_status': ['base_model_id', 'status', 'id']}
 DOMAINS = ('math', 'code', 'knowledge', 'reasoning', 'reading', 'truthfulness')
 NO_HASH = '\x01none'
 
@@ -53,7 +55,7 @@ def _entries(model_id: int, scores: dict[str, Any]) -> list[dict[str, Any]]:
                     'settings_key': NO_HASH if entry.get('settings_hash') is None else str(entry['settings_hash'])})
     if scored:
         names = sorted(scored)
-        errs = [scored[d].get('stderr') for d in names]
+        errs: list[Any] = [scored[d].get('stderr') for d in names]
         settings = {d: scored[d].get('settings_hash') for d in names}
         out.append({'model_id': model_id, 'domain': 'overall',
                     'score': sum(scored[d]['score'] for d in names) / len(names),
