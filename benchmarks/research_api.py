@@ -77,7 +77,7 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
     from sqlalchemy import insert, select, text
 
     from modelmate.accounts.service import ensure_local_user
-    from modelmate.benchmarking.leaderboard import entry_rows
+    from modelmate.benchmarking.service import entry_rows
     from modelmate.config import Settings
     from modelmate.db import migrate
     from modelmate.db.engine import Database
@@ -340,7 +340,7 @@ def modelmate_side(n: int, points: int, repeat: int, data: Path) -> dict[str, An
     """n runs with their curves and output models written through the ORM (one transaction per run, like one
     ``log_batch`` per MLflow run), then the top-20 leaderboard under a filter and one run's curve through HTTP."""
     from modelmate.accounts.service import ensure_local_user
-    from modelmate.benchmarking import repository  # noqa: F401 - registers the flush hook that writes leaderboard entries
+    from modelmate.benchmarking import service  # noqa: F401 - registers the flush hook that writes leaderboard entries
     from modelmate.config import Settings
     from modelmate.db import migrate
     from modelmate.db.engine import Database

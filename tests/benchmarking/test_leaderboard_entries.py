@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from test_leaderboards import score
 
-from modelmate.benchmarking import leaderboard
+from modelmate.benchmarking import service
 from modelmate.db import migrate
 from modelmate.models import LeaderboardEntry, Model
 
@@ -20,7 +20,7 @@ def entries(database) -> dict[tuple[int, str], tuple[float, float | None, str]]:
 
 def expected(database) -> dict[tuple[int, str], tuple[float, float | None, str]]:
     with database.session() as s:
-        rows = [r for m in s.scalars(select(Model)) for r in leaderboard.entry_rows(m)]
+        rows = [r for m in s.scalars(select(Model)) for r in service.entry_rows(m)]
     return {(r["model_id"], r["domain"]): (r["score"], r["stderr"], r["settings_key"]) for r in rows}
 
 

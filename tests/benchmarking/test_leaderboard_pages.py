@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from test_leaderboards import add_model, score
 
-from modelmate.benchmarking import leaderboard
+from modelmate.benchmarking import leaderboard, service
 from modelmate.benchmarking.schemas import LeaderboardRow, RefOut
 from modelmate.models import Model
 
@@ -18,7 +18,7 @@ def reference(database, domain: str) -> list[tuple[int, int | None, bool, bool]]
     """(model id, rank, tied, comparable) in leaderboard order, the way the Python implementation ranked them."""
     with database.session() as s:
         models = [m for m in s.query(Model).order_by(Model.id).all() if m.visibility == "public"]
-        entries = [(m, e) for m in models if (e := leaderboard.entry_for(m, domain)) is not None]
+        entries = [(m, e) for m in models if (e := service.entry_for(m, domain)) is not None]
     counts = Counter(e.get("settings_hash") for _, e in entries)
     common = max(counts.items(), key=lambda kv: (kv[1], str(kv[0])))[0] if counts else None
     rows = [LeaderboardRow(rank=None, model=RefOut(id=m.id, name=m.name, kind=m.kind), method="external",

@@ -63,45 +63,6 @@ def method_of(model: Model) -> str:
     return ModelMethod.EXTERNAL.value
 
 
-def overall_entry(scores: dict[str, Any]) -> dict[str, Any] | None:
-    domains = sorted(d for d, v in scores.items() if d in suites.DOMAINS and isinstance(v, dict)
-                     and isinstance(v.get("score"), int | float))
-    if not domains:
-        return None
-    values = [scores[d] for d in domains]
-    errs = [v.get("stderr") for v in values]
-    return {"score": sum(v["score"] for v in values) / len(values),
-            "stderr": math.sqrt(sum(e * e for e in errs)) / len(errs) if all(isinstance(e, int | float)
-                                                                              for e in errs) else None,
-            "settings_hash": service.hash_of({d: scores[d].get("settings_hash") for d in domains}),
-            "measured_at": max(str(v.get("measured_at") or "") for v in values) or None,
-            "backends": sorted({str(v["backend"]) for v in values if service.engine(v.get("backend"))})}
-
-
-def entry_for(model: Model, domain: str) -> dict[str, Any] | None:
-    scores = model.benchmark_scores or {}
-    if domain == "overall":
-        return overall_entry(scores)
-    entry = scores.get(domain)
-    return entry if isinstance(entry, dict) and isinstance(entry.get("score"), int | float) else None
-
-
-def entry_rows(model: Model) -> list[dict[str, Any]]:
-    """The model's ``leaderboard_entries`` rows: one per scored domain and ``overall`` (written by the repository's
-    flush hook whenever its scores change)."""
-    rows = []
-    for domain in ("overall", *suites.DOMAINS):
-        entry = entry_for(model, domain)
-        if entry is None:
-            continue
-        err = entry.get("stderr")
-        key = entry.get("settings_hash")
-        rows.append({"model_id": model.id, "domain": domain, "score": float(entry["score"]),
-                     "stderr": float(err) if isinstance(err, int | float) else None,
-                     "settings_key": repo.NO_HASH if key is None else str(key)})
-    return rows
-
-
 def delta(entry: dict[str, Any] | None, base_entry: dict[str, Any] | None) -> float | None:
     if not entry or not base_entry or entry.get("settings_hash") != base_entry.get("settings_hash"):
         return None
@@ -117,10 +78,10 @@ def model_scores(session: Session, user: User, model_id: int) -> ModelScores:
         base = None
     domains = []
     for domain in suites.DOMAINS:
-        entry = entry_for(model, domain)
+        entry = service.entry_for(model, domain)
         if entry is None:
             continue
-        base_entry = entry_for(base, domain) if base is not None else None
+        base_entry = service.entry_for(base, domain) if base is not None else None
         d = delta(entry, base_entry)
         domains.append(DomainScore(domain=domain, score=entry.get("score"), stderr=entry.get("stderr"),
                                    tasks=list(entry.get("tasks") or []), evaluation_id=entry.get("evaluation_id"),
@@ -155,7 +116,7 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
     page = repo.leaderboard_page(session, user.id, common_key=common_key, n_common=n_common, limit=limit,
                                  offset=offset, **filters)
     found = repo.models_by_id(session, [i for i, *_ in page])
-    entries = [(found[i], e) for i, *_ in page if (e := entry_for(found[i], domain)) is not None]
+    entries = [(found[i], e) for i, *_ in page if (e := service.entry_for(found[i], domain)) is not None]
     base_ids = [m.base_model_id for m, _ in entries if m.base_model_id]
     bases = {k: v for k, v in repo.models_by_id(session, base_ids).items() if service.visible(v, user)}
     documents = _documents(session, entries, domain)
@@ -170,7 +131,7 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
             rank=rank, tied=tied, model=RefOut(id=model.id, name=model.name, kind=model.kind),
             base=RefOut(id=base.id, name=base.name, kind=base.kind) if base else None, parameters=model.parameters,
             method=method_of(model), score=entry.get("score"), stderr=entry.get("stderr"),
-            delta_vs_base=delta(entry, entry_for(base, domain)) if base else None,
+            delta_vs_base=delta(entry, service.entry_for(base, domain)) if base else None,
             measured_at=entry.get("measured_at"), thumbs_up=up, thumbs_down=down,
             comparable=comparable, settings_hash=entry.get("settings_hash"),
             mode=entry.get("mode"), n_documents=documents.get(model.id),
@@ -188,7 +149,7 @@ def _common(session: Session, groups: list[tuple[str, int, int]], domain: str) -
     models = repo.models_by_id(session, [i for _, _, i in top])
     candidates = []
     for key, count, model_id in top:
-        entry = entry_for(models[model_id], domain) or {}
+        entry = service.entry_for(models[model_id], domain) or {}
         candidates.append((count, str(entry.get("settings_hash")), entry.get("settings_hash"), key))
     _, _, common, key = max(candidates, key=lambda c: (c[0], c[1]))
     return common, key
@@ -211,7 +172,8 @@ def _documents(session: Session, entries: list[tuple[Model, dict[str, Any]]], do
     wanted: dict[int, list[tuple[int, str]]] = {}
     for model, _entry in entries:
         scores = model.benchmark_scores or {}
-        domains = [d for d in suites.DOMAINS if entry_for(model, d) is not None] if domain == "overall" else [domain]
+        domains = ([d for d in suites.DOMAINS if service.entry_for(model, d) is not None] if domain == "overall"
+                   else [domain])
         keys = [(scores[d].get("evaluation_id"), d) for d in domains]
         if all(isinstance(ev, int) for ev, _ in keys):
             wanted[model.id] = keys

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, cast, delete, event, func, insert, inspect, literal, or_, select
+from sqlalchemy import and_, case, cast, delete, func, insert, literal, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -146,8 +146,8 @@ def documents_per_domain(session: Session, evaluation_ids: list[int]) -> dict[tu
 
 # --- leaderboards in SQL -----------------------------------------------------------------------------------------
 # A leaderboard reads ``leaderboard_entries`` (one row per model and scored domain, and ``overall``), kept in step
-# with the models' ``benchmark_scores`` by a flush hook (:func:`_sync_entries`). The most common settings come from
-# a GROUP BY over one domain's rows; the ranked page from the first ``offset + limit`` rows of the comparable group
+# with the models' ``benchmark_scores`` by a flush hook (``service._sync_entries``). The most common settings come
+# from a GROUP BY over one domain's rows; the ranked page from the first ``offset + limit`` rows of the comparable group
 # in score order (index ``ix_leaderboard_entries_rank``), ranked with window functions — a row's rank depends only on
 # the rows above it. Visibility and the filters join the models by primary key.
 
@@ -241,25 +241,3 @@ def replace_entries(session: Session, model_ids: list[int], rows: list[dict[str,
         session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.model_id.in_(model_ids)))
     if rows:
         session.execute(insert(LeaderboardEntry), rows)
-
-
-@event.listens_for(Session, "before_flush")
-def _note_score_changes(session: Session, _context: Any, _instances: Any) -> None:
-    changed = [m for m in session.new if isinstance(m, Model) and m.benchmark_scores]
-    changed += [m for m in session.dirty if isinstance(m, Model)
-                and inspect(m).attrs.benchmark_scores.history.has_changes()]
-    if changed:
-        session.info.setdefault("leaderboard_models", []).extend(changed)
-
-
-@event.listens_for(Session, "after_flush")
-def _sync_entries(session: Session, _context: Any) -> None:
-    """Whenever a flush wrote a model's ``benchmark_scores``, its leaderboard entries are rewritten (same
-    transaction), from :func:`modelmate.benchmarking.leaderboard.entry_rows`."""
-    from modelmate.benchmarking.leaderboard import entry_rows  # lazy: leaderboard imports this module
-
-    models = session.info.pop("leaderboard_models", None)
-    if not models:
-        return
-    unique = {m.id: m for m in models if m.id is not None}
-    replace_entries(session, list(unique), [row for m in unique.values() for row in entry_rows(m)])

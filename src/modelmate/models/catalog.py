@@ -96,7 +96,7 @@ class ModelFeedback(Base):
 
 class LeaderboardEntry(Base):
     """A model's leaderboard entry per domain (and ``overall``), derived from its ``benchmark_scores`` whenever
-    they change (``benchmarking.repository``'s flush hook), so that a leaderboard is an indexed read of one domain's
+    they change (``benchmarking.service``'s flush hook), so that a leaderboard is an indexed read of one domain's
     rows instead of reading every model's scores JSON. ``settings_key`` is the entry's settings hash (``\\x01none``
     when it has none)."""
 
