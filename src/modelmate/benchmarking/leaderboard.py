@@ -10,6 +10,11 @@ ranked together, each showing its ``backends`` (docs/benchmarking.md, "Engines")
 Ties: a ranked row whose 95% confidence interval (score ± 1.96·stderr) overlaps the interval of the row above it
 shares that row's rank and is marked ``tied`` (the UI shows "≈"): the data cannot tell the two apart. Small samples:
 a row scored on fewer than :data:`MIN_DOCUMENTS` documents per domain (the quick mode) is flagged ``small_sample``.
+
+Scale: the board is one page (``limit``/``offset``, ``total``), computed in SQL over ``leaderboard_entries`` (the
+models' scores per domain, kept in step by ``service._sync_entries``): :func:`repository.leaderboard_groups` finds
+the most common settings, :func:`repository.leaderboard_page` ranks the page with window functions following the
+rule of :func:`assign_ranks` (kept as its reference, the tests compare the two); only the page's models are loaded.
 """
 
 from __future__ import annotations

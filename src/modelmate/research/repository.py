@@ -224,6 +224,8 @@ def museum(session: Session, viewer: User, *, category: str | None, base_model_i
         query = query.where(TrainingRun.failure_category == category)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(TrainingRun.created_at.desc(), TrainingRun.id.desc())
+                           .options(defer(TrainingRun.early_stopping), defer(TrainingRun.environment),
+                                    defer(TrainingRun.estimate))  # not shown by the museum
                            .limit(limit).offset(offset))
     return list(rows), int(total), counts
 
