@@ -127,6 +127,7 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
                 model_id = None
                 if status == "succeeded":
                     model_id = ids["models"] + i
+                    visibility = "private" if i % 20 == 0 else "public"
                     ev_id = ids["evaluations"] + i
                     settings_hash = "h-common" if rng.random() < 0.9 else "h-other"
                     scores = {}
@@ -147,12 +148,13 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
                                         "flagged": abs(delta) > 0.08, "direction": "up" if delta > 0 else "down",
                                         "created_at": created})
                     models.append({"id": model_id, "name": f"ft-{i}", "name_key": f"ft-{i}", "developer_key": "",
-                                   "kind": "finetuned", "visibility": "private" if i % 20 == 0 else "public",
+                                   "kind": "finetuned", "visibility": visibility,
                                    "owner_id": owner, "base_model_id": base_id, "parameters": params,
                                    "benchmark_scores": scores, "hub_info": {"adapter": True, "run_id": run_id},
                                    "created_at": created, "updated_at": created})
                     # what the flush hook writes for a model whose scores change (Core inserts skip the ORM)
-                    entries += entry_rows(Model(id=model_id, benchmark_scores=scores))
+                    entries += entry_rows(Model(id=model_id, benchmark_scores=scores, visibility=visibility,
+                                                owner_id=owner))
                     evals.append({"id": ev_id, "owner_id": owner, "model_id": model_id, "run_id": run_id,
                                   "mode": "quick", "status": "final", "tasks": list(TASKS.values()),
                                   "settings_hash": settings_hash, "created_at": created, "finished_at": created})

@@ -61,3 +61,12 @@ def test_migration_backfills_the_same_rows(database):
     migrate.downgrade(database, "-1")  # before 0011: no table
     migrate.upgrade(database)
     assert entries(database) == want
+
+
+def test_entries_follow_the_models_visibility(database):
+    a = add(database, "Shy", {"math": score(0.5, "h1")})
+    with database.session() as s:
+        model = s.get(Model, a)
+        model.visibility, model.owner_id = "private", None
+    with database.session() as s:
+        assert {(e.visibility, e.owner_id) for e in s.scalars(select(LeaderboardEntry))} == {("private", None)}

@@ -149,7 +149,7 @@ def documents_per_domain(session: Session, evaluation_ids: list[int]) -> dict[tu
 # with the models' ``benchmark_scores`` by a flush hook (``service._sync_entries``). The most common settings come
 # from a GROUP BY over one domain's rows; the ranked page from the first ``offset + limit`` rows of the comparable group
 # in score order (index ``ix_leaderboard_entries_rank``), ranked with window functions — a row's rank depends only on
-# the rows above it. Visibility and the filters join the models by primary key.
+# the rows above it. Visibility is read from the entries (a copy of the model's); the filters join the models.
 
 Z_95 = 1.96
 NO_HASH = "\x01none"  # the settings_key of an entry without a settings hash
@@ -177,8 +177,10 @@ def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_
                    min_params: int | None, max_params: int | None, method: str | None) -> Any:
     query = (select(LeaderboardEntry.model_id, LeaderboardEntry.score, LeaderboardEntry.stderr,
                     LeaderboardEntry.settings_key)
-             .join(Model, Model.id == LeaderboardEntry.model_id)
-             .where(LeaderboardEntry.domain == domain, or_(Model.visibility == "public", Model.owner_id == viewer_id)))
+             .where(LeaderboardEntry.domain == domain,
+                    or_(LeaderboardEntry.visibility == "public", LeaderboardEntry.owner_id == viewer_id)))
+    if any(f is not None for f in (base_model_id, min_params, max_params, method)):
+        query = query.join(Model, Model.id == LeaderboardEntry.model_id)
     if base_model_id is not None:
         query = query.where(or_(Model.base_model_id == base_model_id, Model.id == base_model_id))
     if min_params is not None:

@@ -492,7 +492,8 @@ def entry_rows(model: Model) -> list[dict[str, Any]]:
         key = entry.get("settings_hash")
         rows.append({"model_id": model.id, "domain": domain, "score": float(entry["score"]),
                      "stderr": float(err) if isinstance(err, int | float) else None,
-                     "settings_key": repo.NO_HASH if key is None else str(key)})
+                     "settings_key": repo.NO_HASH if key is None else str(key), "visibility": model.visibility,
+                     "owner_id": model.owner_id})
     return rows
 
 
@@ -500,15 +501,16 @@ def entry_rows(model: Model) -> list[dict[str, Any]]:
 def _note_score_changes(session: Session, _context: Any, _instances: Any) -> None:
     changed = [m for m in session.new if isinstance(m, Model) and m.benchmark_scores]
     changed += [m for m in session.dirty if isinstance(m, Model)
-                and get_history(m, "benchmark_scores").has_changes()]
+                and any(get_history(m, a).has_changes() for a in ("benchmark_scores", "visibility", "owner_id"))]
     if changed:
         session.info.setdefault("leaderboard_models", []).extend(changed)
 
 
 @event.listens_for(Session, "after_flush")
 def _sync_entries(session: Session, _context: Any) -> None:
-    """Whenever a flush wrote a model's ``benchmark_scores``, its ``leaderboard_entries`` are rewritten in the same
-    transaction (:func:`entry_rows`); a deleted model's go with it (ON DELETE CASCADE)."""
+    """Whenever a flush wrote a model's ``benchmark_scores`` (or its visibility or owner, copied into the
+    entries), its ``leaderboard_entries`` are rewritten in the same transaction (:func:`entry_rows`); a deleted
+    model's go with it (ON DELETE CASCADE)."""
     models = session.info.pop("leaderboard_models", None)
     if not models:
         return

@@ -102,7 +102,8 @@ class LeaderboardEntry(Base):
 
     __tablename__ = "leaderboard_entries"
     __table_args__ = (
-        Index("ix_leaderboard_entries_rank", "domain", "settings_key", text("score DESC"), "model_id"),
+        Index("ix_leaderboard_entries_rank", "domain", "settings_key", text("score DESC"), "model_id", "visibility",
+              "owner_id"),
         Index("ix_leaderboard_entries_score", "domain", text("score DESC"), "model_id"),
     )
 
@@ -111,3 +112,5 @@ class LeaderboardEntry(Base):
     score: Mapped[float] = mapped_column(Float)
     stderr: Mapped[float | None] = mapped_column(Float)
     settings_key: Mapped[str] = mapped_column(String(200))
+    visibility: Mapped[str] = mapped_column(String(16))  # the model's, copied so the board needs no join
+    owner_id: Mapped[int | None] = mapped_column(IdType)
