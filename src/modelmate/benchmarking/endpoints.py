@@ -73,6 +73,8 @@ def get_leaderboard(session: SessionDep, user: CurrentUser,
                     base_model_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     min_params: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
                     max_params: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
-                    method: Annotated[str | None, Query(max_length=32)] = None) -> Leaderboard:
+                    method: Annotated[str | None, Query(max_length=32)] = None,
+                    limit: Annotated[int, Query(ge=1, le=boards.MAX_LIMIT)] = boards.LIMIT,
+                    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Leaderboard:
     return boards.leaderboard(session, user, domain=domain, base_model_id=base_model_id, min_params=min_params,
-                              max_params=max_params, method=method)
+                              max_params=max_params, method=method, limit=limit, offset=offset)

@@ -10,12 +10,16 @@ ranked together, each showing its ``backends`` (docs/benchmarking.md, "Engines")
 Ties: a ranked row whose 95% confidence interval (score ± 1.96·stderr) overlaps the interval of the row above it
 shares that row's rank and is marked ``tied`` (the UI shows "≈"): the data cannot tell the two apart. Small samples:
 a row scored on fewer than :data:`MIN_DOCUMENTS` documents per domain (the quick mode) is flagged ``small_sample``.
+
+Scale: the board is one page (``limit``/``offset``, ``total``), computed in SQL over ``leaderboard_entries`` (the
+models' scores per domain, kept in step by ``service._sync_entries``): :func:`repository.leaderboard_groups` finds
+the most common settings, :func:`repository.leaderboard_page` ranks the page with window functions following the
+rule of :func:`assign_ranks` (kept as its reference, the tests compare the two); only the page's models are loaded.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -64,29 +68,6 @@ def method_of(model: Model) -> str:
     return ModelMethod.EXTERNAL.value
 
 
-def overall_entry(scores: dict[str, Any]) -> dict[str, Any] | None:
-    domains = sorted(d for d, v in scores.items() if d in suites.DOMAINS and isinstance(v, dict)
-                     and isinstance(v.get("score"), int | float))
-    if not domains:
-        return None
-    values = [scores[d] for d in domains]
-    errs = [v.get("stderr") for v in values]
-    return {"score": sum(v["score"] for v in values) / len(values),
-            "stderr": math.sqrt(sum(e * e for e in errs)) / len(errs) if all(isinstance(e, int | float)
-                                                                              for e in errs) else None,
-            "settings_hash": service.hash_of({d: scores[d].get("settings_hash") for d in domains}),
-            "measured_at": max(str(v.get("measured_at") or "") for v in values) or None,
-            "backends": sorted({str(v["backend"]) for v in values if service.engine(v.get("backend"))})}
-
-
-def entry_for(model: Model, domain: str) -> dict[str, Any] | None:
-    scores = model.benchmark_scores or {}
-    if domain == "overall":
-        return overall_entry(scores)
-    entry = scores.get(domain)
-    return entry if isinstance(entry, dict) and isinstance(entry.get("score"), int | float) else None
-
-
 def delta(entry: dict[str, Any] | None, base_entry: dict[str, Any] | None) -> float | None:
     if not entry or not base_entry or entry.get("settings_hash") != base_entry.get("settings_hash"):
         return None
@@ -102,10 +83,10 @@ def model_scores(session: Session, user: User, model_id: int) -> ModelScores:
         base = None
     domains = []
     for domain in suites.DOMAINS:
-        entry = entry_for(model, domain)
+        entry = service.entry_for(model, domain)
         if entry is None:
             continue
-        base_entry = entry_for(base, domain) if base is not None else None
+        base_entry = service.entry_for(base, domain) if base is not None else None
         d = delta(entry, base_entry)
         domains.append(DomainScore(domain=domain, score=entry.get("score"), stderr=entry.get("stderr"),
                                    tasks=list(entry.get("tasks") or []), evaluation_id=entry.get("evaluation_id"),
@@ -118,40 +99,65 @@ def model_scores(session: Session, user: User, model_id: int) -> ModelScores:
                        evaluation=service.to_out(session, latest, model=model, rows=True) if latest else None)
 
 
+LIMIT = 100  # leaderboard rows per page by default
+MAX_LIMIT = 500
+
+
 def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int | None = None,
                 min_params: int | None = None, max_params: int | None = None,
-                method: str | None = None) -> Leaderboard:
+                method: str | None = None, limit: int = LIMIT, offset: int = 0) -> Leaderboard:
+    """One page of a leaderboard. Filtering, the most common settings and the ranks are computed in SQL over every
+    visible entry (:func:`repository.leaderboard_page`); only the page's models are loaded for their details."""
     if domain != "overall" and domain not in suites.DOMAINS:
         raise ValidationFailed(f"unknown domain {domain!r}; known: overall, {', '.join(suites.DOMAINS)}",
                                details={"field": "domain"})
     if method is not None and method not in METHODS:
         raise ValidationFailed(f"unknown method {method!r}; known: {', '.join(METHODS)}", details={"field": "method"})
-    models = repo.scored_models(session, user.id, base_model_id=base_model_id, min_params=min_params,
-                                max_params=max_params)
-    entries = [(m, e) for m in models if (e := entry_for(m, domain)) is not None
-               and (method is None or method_of(m) == method)]
+    filters: dict[str, Any] = {"domain": domain, "base_model_id": base_model_id, "min_params": min_params,
+                               "max_params": max_params, "method": method}
+    groups, total = repo.leaderboard_groups(session, user.id, **filters)
+    common, common_key = _common(session, groups, domain)
+    n_common = next((n for key, n, _ in groups if key == common_key), 0)
+    page = repo.leaderboard_page(session, user.id, common_key=common_key, n_common=n_common, limit=limit,
+                                 offset=offset, **filters)
+    found = repo.models_by_id(session, [i for i, *_ in page])
+    entries = [(found[i], e) for i, *_ in page if (e := service.entry_for(found[i], domain)) is not None]
     base_ids = [m.base_model_id for m, _ in entries if m.base_model_id]
     bases = {k: v for k, v in repo.models_by_id(session, base_ids).items() if service.visible(v, user)}
     documents = _documents(session, entries, domain)
-    counts = Counter(e.get("settings_hash") for _, e in entries)
-    common = max(counts.items(), key=lambda kv: (kv[1], str(kv[0])))[0] if counts else None
     thumbs = repo.thumbs(session, [m.id for m, _ in entries])
+    ranks = {i: (comparable, rank, tied) for i, comparable, rank, tied in page}
     rows = []
     for model, entry in entries:
         base = bases.get(model.base_model_id or 0)
         up, down = thumbs.get(model.id, (0, 0))
+        comparable, rank, tied = ranks[model.id]
         rows.append(LeaderboardRow(
-            rank=None, model=RefOut(id=model.id, name=model.name, kind=model.kind),
+            rank=rank, tied=tied, model=RefOut(id=model.id, name=model.name, kind=model.kind),
             base=RefOut(id=base.id, name=base.name, kind=base.kind) if base else None, parameters=model.parameters,
             method=method_of(model), score=entry.get("score"), stderr=entry.get("stderr"),
-            delta_vs_base=delta(entry, entry_for(base, domain)) if base else None,
+            delta_vs_base=delta(entry, service.entry_for(base, domain)) if base else None,
             measured_at=entry.get("measured_at"), thumbs_up=up, thumbs_down=down,
-            comparable=entry.get("settings_hash") == common, settings_hash=entry.get("settings_hash"),
+            comparable=comparable, settings_hash=entry.get("settings_hash"),
             mode=entry.get("mode"), n_documents=documents.get(model.id),
             small_sample=_small(documents.get(model.id), entry.get("mode")), backends=_engines(entry)))
-    rows.sort(key=lambda r: (not r.comparable, -(r.score or 0.0), r.model.id))
-    assign_ranks(rows)
-    return Leaderboard(domain=domain, settings_hash=common, min_documents=MIN_DOCUMENTS, rows=rows)
+    return Leaderboard(domain=domain, settings_hash=common, min_documents=MIN_DOCUMENTS, rows=rows, total=total,
+                       limit=limit, offset=offset)
+
+
+def _common(session: Session, groups: list[tuple[str, int, int]], domain: str) -> tuple[Any, str | None]:
+    """The most common settings hash (ties: the greatest as a string, as ``max`` over ``(count, str(hash))``) and
+    its SQL grouping key. Only the largest groups' representatives are loaded to read their real hash."""
+    if not groups:
+        return None, None
+    top = [g for g in groups if g[1] == groups[0][1]]
+    models = repo.models_by_id(session, [i for _, _, i in top])
+    candidates = []
+    for key, count, model_id in top:
+        entry = service.entry_for(models[model_id], domain) or {}
+        candidates.append((count, str(entry.get("settings_hash")), entry.get("settings_hash"), key))
+    _, _, common, key = max(candidates, key=lambda c: (c[0], c[1]))
+    return common, key
 
 
 def _engines(entry: dict[str, Any]) -> list[str]:
@@ -171,7 +177,8 @@ def _documents(session: Session, entries: list[tuple[Model, dict[str, Any]]], do
     wanted: dict[int, list[tuple[int, str]]] = {}
     for model, _entry in entries:
         scores = model.benchmark_scores or {}
-        domains = [d for d in suites.DOMAINS if entry_for(model, d) is not None] if domain == "overall" else [domain]
+        domains = ([d for d in suites.DOMAINS if service.entry_for(model, d) is not None] if domain == "overall"
+                   else [domain])
         keys = [(scores[d].get("evaluation_id"), d) for d in domains]
         if all(isinstance(ev, int) for ev, _ in keys):
             wanted[model.id] = keys

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import and_, case, cast, delete, func, insert, literal, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from modelmate.models import BenchmarkResult, DocumentOutcome, Evaluation, Job, Model, ModelFeedback
+from modelmate.models import (
+    BenchmarkResult,
+    DocumentOutcome,
+    Evaluation,
+    Job,
+    LeaderboardEntry,
+    Model,
+    ModelFeedback,
+)
 
 
 def get_evaluation(session: Session, evaluation_id: int) -> Evaluation | None:
@@ -102,19 +111,6 @@ def models_by_hf_id(session: Session, hf_repo_id: str, viewer_id: int) -> list[M
         or_(Model.visibility == "public", Model.owner_id == viewer_id)).order_by(Model.id)).all())
 
 
-def scored_models(session: Session, viewer_id: int, *, base_model_id: int | None, min_params: int | None,
-                  max_params: int | None) -> list[Model]:
-    """Models visible to the viewer that may have scores (filtered in Python on their benchmark_scores JSON)."""
-    query = select(Model).where(or_(Model.visibility == "public", Model.owner_id == viewer_id))
-    if base_model_id is not None:
-        query = query.where(or_(Model.base_model_id == base_model_id, Model.id == base_model_id))
-    if min_params is not None:
-        query = query.where(Model.parameters >= min_params)
-    if max_params is not None:
-        query = query.where(Model.parameters <= max_params)
-    return [m for m in session.scalars(query.order_by(Model.id)).all() if m.benchmark_scores]
-
-
 def thumbs(session: Session, model_ids: list[int]) -> dict[int, tuple[int, int]]:
     if not model_ids:
         return {}
@@ -146,3 +142,104 @@ def documents_per_domain(session: Session, evaluation_ids: list[int]) -> dict[tu
     stmt = select(per_task.c.evaluation_id, per_task.c.domain, func.sum(per_task.c.n)).group_by(
         per_task.c.evaluation_id, per_task.c.domain)
     return {(ev, domain): int(n) for ev, domain, n in session.execute(stmt) if n is not None}
+
+
+# --- leaderboards in SQL -----------------------------------------------------------------------------------------
+# A leaderboard reads ``leaderboard_entries`` (one row per model and scored domain, and ``overall``), kept in step
+# with the models' ``benchmark_scores`` by a flush hook (``service._sync_entries``). The most common settings come
+# from a GROUP BY over one domain's rows; the ranked page from the first ``offset + limit`` rows of the comparable group
+# in score order (index ``ix_leaderboard_entries_rank``), ranked with window functions — a row's rank depends only on
+# the rows above it. Visibility is read from the entries (a copy of the model's); the filters join the models.
+
+Z_95 = 1.96
+NO_HASH = "\x01none"  # the settings_key of an entry without a settings hash
+
+
+def _truthy(dialect: str, column: Any, key: str) -> Any:
+    """Python truthiness of a JSON value (``bool(hub_info.get(key))``): present and not false/0/""/{}/[]/null."""
+    if dialect == "postgresql":
+        node = column[key]
+        falsy = [cast(literal(v), postgresql.JSONB) for v in ("false", "0", '""', "{}", "[]", "null")]
+        return and_(node.is_not(None), node.not_in(falsy))
+    value = func.json_extract(column, f'$."{key}"')
+    return and_(value.is_not(None), value.not_in([0, "", "{}", "[]"]))
+
+
+def method_expr(dialect: str) -> Any:
+    """``leaderboard.method_of`` in SQL."""
+    return case((Model.kind == "base", "base"),
+                (Model.kind == "finetuned", case((_truthy(dialect, Model.hub_info, "adapter"), "lora"),
+                                                 else_="finetuned")),
+                else_="external")
+
+
+def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_id: int | None,
+                   min_params: int | None, max_params: int | None, method: str | None) -> Any:
+    query = (select(LeaderboardEntry.model_id, LeaderboardEntry.score, LeaderboardEntry.stderr,
+                    LeaderboardEntry.settings_key)
+             .where(LeaderboardEntry.domain == domain,
+                    or_(LeaderboardEntry.visibility == "public", LeaderboardEntry.owner_id == viewer_id)))
+    if any(f is not None for f in (base_model_id, min_params, max_params, method)):
+        query = query.join(Model, Model.id == LeaderboardEntry.model_id)
+    if base_model_id is not None:
+        query = query.where(or_(Model.base_model_id == base_model_id, Model.id == base_model_id))
+    if min_params is not None:
+        query = query.where(Model.parameters >= min_params)
+    if max_params is not None:
+        query = query.where(Model.parameters <= max_params)
+    if method is not None:
+        query = query.where(method_expr(session.get_bind().dialect.name) == method)
+    return query
+
+
+def leaderboard_groups(session: Session, viewer_id: int, **filters: Any) -> tuple[list[tuple[str, int, int]], int]:
+    """The settings groups of the visible entries, largest first: ``[(settings key, count, one model id)]``, and
+    their total."""
+    entries = _entries_query(session, viewer_id, **filters).subquery("entries")
+    groups = [(k, int(n), int(i)) for k, n, i in session.execute(
+        select(entries.c.settings_key, func.count(), func.min(entries.c.model_id))
+        .group_by(entries.c.settings_key).order_by(func.count().desc()))]
+    return groups, sum(n for _, n, _ in groups)
+
+
+def leaderboard_page(session: Session, viewer_id: int, *, common_key: str | None, n_common: int, limit: int,
+                     offset: int, **filters: Any) -> list[tuple[int, bool, int | None, bool]]:
+    """A page of the ranked leaderboard: ``[(model id, comparable, rank, tied)]``: the comparable rows (the
+    ``n_common`` entries with ``common_key``) first, best score first, then by id; then the others, unranked.
+    Ranks are standard competition ranks where a row whose 95% interval (score ± 1.96·stderr) overlaps the row
+    above's, or with the same score, shares its rank (``tied``)."""
+    out: list[tuple[int, bool, int | None, bool]] = []
+    if common_key is not None and offset < n_common:
+        top = (_entries_query(session, viewer_id, **filters).where(LeaderboardEntry.settings_key == common_key)
+               .order_by(LeaderboardEntry.score.desc(), LeaderboardEntry.model_id)
+               .limit(offset + limit).subquery("top"))
+        order = (top.c.score.desc(), top.c.model_id)
+        half = case((top.c.stderr > 0, Z_95 * top.c.stderr), else_=0.0)
+        step = select(top.c.model_id, top.c.score, func.row_number().over(order_by=order).label("rn"),
+                      func.lag(top.c.score).over(order_by=order).label("prev"),
+                      func.lag(half).over(order_by=order).label("prev_half"), half.label("half")).subquery("step")
+        tied = and_(step.c.prev.is_not(None), or_(step.c.score == step.c.prev, and_(
+            step.c.score + step.c.half >= step.c.prev - step.c.prev_half,
+            step.c.prev + step.c.prev_half >= step.c.score - step.c.half)))
+        ranked = select(step.c.model_id, step.c.rn, case((tied, 1), else_=0).label("tied"),
+                        func.max(case((tied, None), else_=step.c.rn)).over(
+                            order_by=step.c.rn, rows=(None, 0)).label("rank")).subquery("ranked")
+        stmt = (select(ranked.c.model_id, ranked.c.rank, ranked.c.tied).where(ranked.c.rn > offset)
+                .order_by(ranked.c.rn))
+        out = [(int(i), True, int(r), bool(t)) for i, r, t in session.execute(stmt)]
+    if len(out) < limit:
+        others = _entries_query(session, viewer_id, **filters)
+        if common_key is not None:
+            others = others.where(LeaderboardEntry.settings_key != common_key)
+        rows = session.execute(others.order_by(LeaderboardEntry.score.desc(), LeaderboardEntry.model_id)
+                               .limit(limit - len(out)).offset(max(0, offset - n_common)))
+        out += [(int(i), False, None, False) for i, *_ in rows]
+    return out
+
+
+def replace_entries(session: Session, model_ids: list[int], rows: list[dict[str, Any]]) -> None:
+    """The leaderboard entries of these models, replaced."""
+    if model_ids:
+        session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.model_id.in_(model_ids)))
+    if rows:
+        session.execute(insert(LeaderboardEntry), rows)

@@ -127,4 +127,7 @@ class Leaderboard(BaseModel):
     domain: str
     settings_hash: str | None = Field(None, description="The settings the ranked rows share")
     min_documents: int = Field(description="below this many documents per domain a row is flagged small_sample")
-    rows: list[LeaderboardRow]
+    rows: list[LeaderboardRow] = Field(description="this page's rows: comparable ones first, best first")
+    total: int = Field(0, description="rows in the whole leaderboard (every page)")
+    limit: int = Field(100, description="the page size asked for")
+    offset: int = Field(0, description="rows skipped before this page")

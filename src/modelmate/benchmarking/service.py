@@ -22,7 +22,9 @@ import json
 import math
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history
 
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking.schemas import BenchmarkRowOut, EvaluationCreate, EvaluationOut, EvaluationPage
@@ -451,3 +453,66 @@ def reconcile_evaluations(db) -> int:
                 fail(evaluation, "JobEnded", f"The evaluation's job is {state}; no results were recorded.")
                 changed += 1
     return changed
+
+
+# --- a model's leaderboard entries ------------------------------------------------------------------------------
+
+def overall_entry(scores: dict[str, Any]) -> dict[str, Any] | None:
+    domains = sorted(d for d, v in scores.items() if d in suites.DOMAINS and isinstance(v, dict)
+                     and isinstance(v.get("score"), int | float))
+    if not domains:
+        return None
+    values = [scores[d] for d in domains]
+    errs = [v.get("stderr") for v in values]
+    return {"score": sum(v["score"] for v in values) / len(values),
+            "stderr": math.sqrt(sum(e * e for e in errs)) / len(errs) if all(isinstance(e, int | float)
+                                                                              for e in errs) else None,
+            "settings_hash": hash_of({d: scores[d].get("settings_hash") for d in domains}),
+            "measured_at": max(str(v.get("measured_at") or "") for v in values) or None,
+            "backends": sorted({str(v["backend"]) for v in values if engine(v.get("backend"))})}
+
+
+def entry_for(model: Model, domain: str) -> dict[str, Any] | None:
+    scores = model.benchmark_scores or {}
+    if domain == "overall":
+        return overall_entry(scores)
+    entry = scores.get(domain)
+    return entry if isinstance(entry, dict) and isinstance(entry.get("score"), int | float) else None
+
+
+def entry_rows(model: Model) -> list[dict[str, Any]]:
+    """The model's ``leaderboard_entries`` rows: one per scored domain and ``overall`` (written by the repository's
+    flush hook whenever its scores change)."""
+    rows = []
+    for domain in ("overall", *suites.DOMAINS):
+        entry = entry_for(model, domain)
+        if entry is None:
+            continue
+        err = entry.get("stderr")
+        key = entry.get("settings_hash")
+        rows.append({"model_id": model.id, "domain": domain, "score": float(entry["score"]),
+                     "stderr": float(err) if isinstance(err, int | float) else None,
+                     "settings_key": repo.NO_HASH if key is None else str(key), "visibility": model.visibility,
+                     "owner_id": model.owner_id})
+    return rows
+
+
+@event.listens_for(Session, "before_flush")
+def _note_score_changes(session: Session, _context: Any, _instances: Any) -> None:
+    changed = [m for m in session.new if isinstance(m, Model) and m.benchmark_scores]
+    changed += [m for m in session.dirty if isinstance(m, Model)
+                and any(get_history(m, a).has_changes() for a in ("benchmark_scores", "visibility", "owner_id"))]
+    if changed:
+        session.info.setdefault("leaderboard_models", []).extend(changed)
+
+
+@event.listens_for(Session, "after_flush")
+def _sync_entries(session: Session, _context: Any) -> None:
+    """Whenever a flush wrote a model's ``benchmark_scores`` (or its visibility or owner, copied into the
+    entries), its ``leaderboard_entries`` are rewritten in the same transaction (:func:`entry_rows`); a deleted
+    model's go with it (ON DELETE CASCADE)."""
+    models = session.info.pop("leaderboard_models", None)
+    if not models:
+        return
+    unique = {m.id: m for m in models if m.id is not None}
+    repo.replace_entries(session, list(unique), [row for m in unique.values() for row in entry_rows(m)])

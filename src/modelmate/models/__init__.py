@@ -1,6 +1,6 @@
 """SQLAlchemy ORM models, one module per aggregate. Importing this package registers every table."""
 
-from modelmate.models.catalog import Model, ModelFeedback
+from modelmate.models.catalog import LeaderboardEntry, Model, ModelFeedback
 from modelmate.models.hub import (
     BenchmarkResult,
     CapabilityChange,
@@ -23,6 +23,7 @@ from modelmate.models.tracker import (
 from modelmate.models.user import ApiToken, RateLimitEvent, RateLimitStreak, User, UserSession
 
 __all__ = [
+    "LeaderboardEntry",
     "ApiToken",
     "BenchmarkResult",
     "CapabilityChange",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from modelmate.db.base import Base, IdType, JSONType, UTCDateTime, utcnow
@@ -92,3 +92,25 @@ class ModelFeedback(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LeaderboardEntry(Base):
+    """A model's leaderboard entry per domain (and ``overall``), derived from its ``benchmark_scores`` whenever
+    they change (``benchmarking.service``'s flush hook), so that a leaderboard is an indexed read of one domain's
+    rows instead of reading every model's scores JSON. ``settings_key`` is the entry's settings hash (``\\x01none``
+    when it has none)."""
+
+    __tablename__ = "leaderboard_entries"
+    __table_args__ = (
+        Index("ix_leaderboard_entries_rank", "domain", "settings_key", text("score DESC"), "model_id", "visibility",
+              "owner_id"),
+        Index("ix_leaderboard_entries_score", "domain", text("score DESC"), "model_id"),
+    )
+
+    model_id: Mapped[int] = mapped_column(IdType, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(32), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    stderr: Mapped[float | None] = mapped_column(Float)
+    settings_key: Mapped[str] = mapped_column(String(200))
+    visibility: Mapped[str] = mapped_column(String(16))  # the model's, copied so the board needs no join
+    owner_id: Mapped[int | None] = mapped_column(IdType)

@@ -96,6 +96,9 @@ class TrainingRun(Base):
         Index("ix_training_runs_outcome", "training_outcome", "failure_category"),
         CheckConstraint("source IN ('modelmate','external','mlflow')", name="source"),
         Index("uq_training_runs_external", "owner_id", "source", "external_id", unique=True),
+        Index("ix_training_runs_museum", "created_at", "id", "training_outcome", "failure_category", "feedback_value",
+              "owner_id", "output_model_id", "base_model_id"),
+        Index("ix_training_runs_base_status", "base_model_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

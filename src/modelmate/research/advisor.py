@@ -107,7 +107,7 @@ def advise(session: Session, user: User, body: AdvisorRequest) -> AdvisorOut:
     dataset: Dataset | None = None
     if body.dataset_id is not None:
         dataset = get_visible(session, user, body.dataset_id)
-    runs, _ = repo.visible_runs(session, user, limit=CANDIDATES, base_model_id=base.id, finished_only=True)
+    runs = repo.advisor_candidates(session, user, base_model_id=base.id, limit=CANDIDATES)
     datasets = repo.datasets_by_id(session, {r.dataset_id or 0 for r in runs})
     my_rows = dataset.rows if dataset is not None else None
     scored = sorted(((distance(config, r.config or {}, my_rows,

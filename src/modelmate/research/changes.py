@@ -14,7 +14,6 @@ evidence is gone).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,35 +184,22 @@ def list_changes(session: Session, viewer: User | None, *, model_id: int | None,
         sentence=r.sentence, created_at=r.created_at) for r in rows])
 
 
-def _summarise(groups: dict[tuple, list]) -> list[tuple[tuple, float, int, int, int]]:
-    out = []
-    for key, changes in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
-        out.append((key, sum(c.delta for c in changes) / len(changes), len({c.model_id for c in changes}),
-                    sum(1 for c in changes if c.flagged and c.direction == "up"),
-                    sum(1 for c in changes if c.flagged and c.direction == "down")))
-    return out
+def _sorted(rows: list[tuple[Any, str, float, int, int, int]]) -> list[tuple[Any, str, float, int, int, int]]:
+    return sorted(rows, key=lambda r: (str(r[0]), str(r[1])))
 
 
 def aggregates(session: Session, viewer: User | None) -> CapabilityAggregates:
-    """Mean domain-level change of visible models, by the domain of the data they were fine-tuned on and by base."""
-    pairs = repo.visible_domain_changes(session, viewer)
-    runs = repo.runs_by_output_model(session, {m.id for _, m in pairs})
-    datasets = repo.datasets_by_id(session, {r.dataset_id for r in runs.values() if r.dataset_id})
-    by_domain: dict[tuple, list] = defaultdict(list)
-    by_base: dict[tuple, list] = defaultdict(list)
-    for change, model in pairs:
-        run = runs.get(model.id)
-        dataset = datasets.get(run.dataset_id) if run is not None and run.dataset_id else None
-        by_domain[((dataset.domain if dataset is not None else None) or "unknown", change.domain)].append(change)
-        if model.base_model_id:
-            by_base[(model.base_model_id, change.domain)].append(change)
-    bases = repo.models_by_id(session, {k[0] for k in by_base})
+    """Mean domain-level change of visible models, by the domain of the data they were fine-tuned on and by base
+    (grouped in SQL)."""
+    by_domain = _sorted(repo.domain_change_aggregates(session, viewer, by="training_domain"))
+    by_base = _sorted(repo.domain_change_aggregates(session, viewer, by="base"))
+    bases = repo.models_by_id(session, {k for k, *_ in by_base})
     bases = {i: m for i, m in bases.items() if visible(m, viewer)}
     ref = RefBuilder(session, list(bases.values()))
     return CapabilityAggregates(
-        by_training_domain=[DomainAggregate(training_domain=k[0], target_domain=k[1], mean_delta=mean, n_models=n,
+        by_training_domain=[DomainAggregate(training_domain=k, target_domain=d, mean_delta=mean, n_models=n,
                                             n_up=up, n_down=down)
-                            for k, mean, n, up, down in _summarise(by_domain)],
-        by_base=[BaseAggregate(base=ref(bases[k[0]]), target_domain=k[1], mean_delta=mean, n_models=n, n_up=up,
+                            for k, d, mean, n, up, down in by_domain],
+        by_base=[BaseAggregate(base=ref(bases[k]), target_domain=d, mean_delta=mean, n_models=n, n_up=up,
                                n_down=down)
-                 for k, mean, n, up, down in _summarise(by_base) if k[0] in bases])
+                 for k, d, mean, n, up, down in by_base if k in bases])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, case, delete, func, or_, select, true
+from sqlalchemy.orm import Session, aliased, defer
 
 from modelmate.db.engine import immediate_transaction
 from modelmate.enums import FINISHED_RUN_STATUSES, UNCATEGORIZED
@@ -67,16 +67,6 @@ def run_of_model(session: Session, model_id: int) -> TrainingRun | None:
     return session.scalars(select(TrainingRun).where(TrainingRun.output_model_id == model_id)
                            .order_by(TrainingRun.id).limit(1)).first()
 
-
-def runs_by_output_model(session: Session, model_ids: set[int]) -> dict[int, TrainingRun]:
-    if not model_ids:
-        return {}
-    runs = session.scalars(select(TrainingRun).where(TrainingRun.output_model_id.in_(model_ids))
-                           .order_by(TrainingRun.id.desc()))
-    return {r.output_model_id: r for r in runs if r.output_model_id is not None}  # never None here (the IN)
-
-
-# --- scores ----------------------------------------------------------------------------------------------------
 
 def latest_scored_evaluation(session: Session, model_id: int) -> Evaluation | None:
     return session.scalars(select(Evaluation).where(Evaluation.model_id == model_id,
@@ -164,14 +154,33 @@ def list_changes(session: Session, viewer: User | None, *, model_id: int | None,
     return list(rows), int(total)
 
 
-def visible_domain_changes(session: Session, viewer: User | None) -> list[tuple[CapabilityChange, Model]]:
-    """Domain-aggregate changes of visible models (with the model)."""
+def domain_change_aggregates(session: Session, viewer: User | None, *, by: str) -> list[tuple[Any, str, float, int,
+                                                                                                 int, int]]:
+    """Domain-aggregate changes of visible models grouped in SQL, ``by`` ``"training_domain"`` (the domain of the
+    dataset of the model's first run, ``unknown`` without one) or ``"base"`` (the model's base; models without one
+    left out): ``[(key, target domain, mean delta, models, flagged up, flagged down)]``."""
     mine, ref = aliased(Model), aliased(Model)
-    stmt = (select(CapabilityChange, mine).join(mine, mine.id == CapabilityChange.model_id)
-            .join(ref, ref.id == CapabilityChange.reference_model_id)
+    source: Any = (select(CapabilityChange).join(mine, mine.id == CapabilityChange.model_id)
+                   .join(ref, ref.id == CapabilityChange.reference_model_id))
+    if by == "base":
+        key: Any = mine.base_model_id
+        source = source.where(mine.base_model_id.is_not(None))
+    else:
+        first = (select(TrainingRun.output_model_id.label("model_id"), func.min(TrainingRun.id).label("run_id"))
+                 .where(TrainingRun.output_model_id.is_not(None)).group_by(TrainingRun.output_model_id).subquery())
+        key = func.coalesce(func.nullif(Dataset.domain, ""), "unknown")
+        source = (source.outerjoin(first, first.c.model_id == CapabilityChange.model_id)
+                  .outerjoin(TrainingRun, TrainingRun.id == first.c.run_id)
+                  .outerjoin(Dataset, Dataset.id == TrainingRun.dataset_id))
+    flagged = {d: func.sum(case((and_(CapabilityChange.flagged.is_(True), CapabilityChange.direction == d), 1),
+                                else_=0)) for d in ("up", "down")}
+    stmt = (source.with_only_columns(key, CapabilityChange.domain, func.avg(CapabilityChange.delta),
+                                     func.count(func.distinct(CapabilityChange.model_id)), flagged["up"],
+                                     flagged["down"], maintain_column_froms=False)
             .where(CapabilityChange.task.is_(None), _visible_model(mine, viewer), _visible_model(ref, viewer))
-            .order_by(CapabilityChange.id))
-    return [(c, m) for c, m in session.execute(stmt)]
+            .group_by(key, CapabilityChange.domain))
+    return [(k, d, float(mean), int(n), int(up or 0), int(down or 0))
+            for k, d, mean, n, up, down in session.execute(stmt)]
 
 
 def changes_of_models(session: Session, model_ids: set[int]) -> list[CapabilityChange]:
@@ -215,6 +224,8 @@ def museum(session: Session, viewer: User, *, category: str | None, base_model_i
         query = query.where(TrainingRun.failure_category == category)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(TrainingRun.created_at.desc(), TrainingRun.id.desc())
+                           .options(defer(TrainingRun.early_stopping), defer(TrainingRun.environment),
+                                    defer(TrainingRun.estimate))  # not shown by the museum
                            .limit(limit).offset(offset))
     return list(rows), int(total), counts
 
@@ -230,6 +241,16 @@ def visible_runs(session: Session, viewer: User, *, limit: int | None = None,
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query)), int(total)
+
+
+def advisor_candidates(session: Session, viewer: User, *, base_model_id: int, limit: int) -> list[TrainingRun]:
+    """Finished runs on a base visible to the viewer, oldest first, without their curves (not needed to compare
+    configurations; at scale they dominate the read)."""
+    query = (visible_runs_query(viewer).where(TrainingRun.base_model_id == base_model_id,
+                                              TrainingRun.status.in_(FINISHED_RUN_STATUSES))
+             .options(defer(TrainingRun.loss_curve_data), defer(TrainingRun.error), defer(TrainingRun.environment))
+             .order_by(TrainingRun.id).limit(limit))
+    return list(session.scalars(query))
 
 
 def get_owned_run(session: Session, owner_id: int, run_id: int, *, lock: bool = False) -> TrainingRun | None:

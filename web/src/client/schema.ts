@@ -2891,17 +2891,38 @@ export type components = {
             /** Domain */
             domain: string;
             /**
+             * Limit
+             * @description the page size asked for
+             * @default 100
+             */
+            limit: number;
+            /**
              * Min Documents
              * @description below this many documents per domain a row is flagged small_sample
              */
             min_documents: number;
-            /** Rows */
+            /**
+             * Offset
+             * @description rows skipped before this page
+             * @default 0
+             */
+            offset: number;
+            /**
+             * Rows
+             * @description this page's rows: comparable ones first, best first
+             */
             rows: components["schemas"]["LeaderboardRow"][];
             /**
              * Settings Hash
              * @description The settings the ranked rows share
              */
             settings_hash?: string | null;
+            /**
+             * Total
+             * @description rows in the whole leaderboard (every page)
+             * @default 0
+             */
+            total: number;
         };
         /** LeaderboardRow */
         LeaderboardRow: {
@@ -8424,9 +8445,11 @@ export interface operations {
             query?: {
                 base_model_id?: number | null;
                 domain?: string;
+                limit?: number;
                 max_params?: number | null;
                 method?: string | null;
                 min_params?: number | null;
+                offset?: number;
             };
             header?: never;
             path?: never;

@@ -97,4 +97,7 @@ export const BOARD: Leaderboard = {
     makeBoardRow({ rank: 3, model: { id: 7, name: "tiny-worse", kind: "finetuned" }, score: 0.4, delta_vs_base: -0.09, mode: "quick", n_documents: 40, small_sample: true }),
     makeBoardRow({ rank: null, model: { id: 9, name: "other-settings", kind: "finetuned" }, score: 0.7, comparable: false, settings_hash: "s2" }),
   ],
+  total: 4,
+  limit: 100,
+  offset: 0,
 };

@@ -126,7 +126,10 @@ export default function Leaderboards() {
           </Button>
         )}
         <span className="ml-auto text-sm text-muted-foreground" aria-live="polite">
-          {board.data ? `${rows.length} ${rows.length === 1 ? "model" : "models"}` : ""}
+          {board.data
+            ? `${board.data.total} ${board.data.total === 1 ? "model" : "models"}` +
+              (board.data.total > rows.length ? ` (the first ${rows.length} shown)` : "")
+            : ""}
         </span>
       </div>
       {board.isLoading && <Skeleton className="h-48 w-full" />}
