@@ -127,10 +127,10 @@ def test_an_unknown_engine_in_a_result_is_not_recorded(hub, database, settings):
 
 
 def test_an_overall_score_names_each_engine_of_its_domains():
-    from modelmate.benchmarking import leaderboard
+    from modelmate.benchmarking import service  # the entry rules live with the leaderboard rows' flush hook
 
     domain = {"score": 0.5, "stderr": 0.01, "settings_hash": "h", "measured_at": "2026-01-01T00:00:00"}
-    mixed = leaderboard.overall_entry({"reading": {**domain, "backend": "vllm"}, "math": {**domain, "backend": "hf"}})
+    mixed = service.overall_entry({"reading": {**domain, "backend": "vllm"}, "math": {**domain, "backend": "hf"}})
     assert mixed is not None and mixed["backends"] == ["hf", "vllm"]
-    older = leaderboard.overall_entry({"reading": domain, "math": {**domain, "backend": "hf"}})  # before engines
+    older = service.overall_entry({"reading": domain, "math": {**domain, "backend": "hf"}})  # before engines
     assert older is not None and older["backends"] == ["hf"]
