@@ -9,21 +9,9 @@ import socket
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from modelmate.cli import app
 from modelmate.models import Model, OutboxEvent, TrainingRun
 from modelmate.research import mlflow_read
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, database):
-    monkeypatch.setenv("MODELMATE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MODELMATE_DATABASE_URL", database.url)
-    monkeypatch.setenv("MODELMATE_SEED_DEMO", "false")
-    monkeypatch.setenv("COLUMNS", "400")  # the report table unwrapped
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
 
 
 def imported(database) -> dict[str, TrainingRun]:

@@ -9,19 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from research_world import add_model, add_run
-from typer.testing import CliRunner
 
-from modelmate.cli import app
 from modelmate.research.export import columns
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, database):
-    monkeypatch.setenv("MODELMATE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MODELMATE_DATABASE_URL", database.url)
-    monkeypatch.setenv("MODELMATE_SEED_DEMO", "false")
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from research_world import add_dataset, add_model, add_run, add_scores
-from typer.testing import CliRunner
 
-from modelmate.cli import app
 from modelmate.models import BenchmarkResult, TrainingRun, User
 from modelmate.research import hfdataset
 
@@ -26,13 +24,6 @@ def curve(n: int, start: float = 3.0) -> list[dict]:
              "epoch": (i + 1) / n} for i in range(n)]
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch, database):
-    monkeypatch.setenv("MODELMATE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MODELMATE_DATABASE_URL", database.url)
-    monkeypatch.setenv("MODELMATE_SEED_DEMO", "false")
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
 
 
 @pytest.fixture
