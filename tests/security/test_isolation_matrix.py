@@ -72,11 +72,14 @@ FACTORIES: dict[str, Callable[[World], Any]] = {
     "base_model_id": lambda w: w.model_id,  # leaderboard filter: A's private model
     "owner": lambda w: w.client.user["username"],  # hub page /hub/models/{owner}/{slug}: A's private model
     "slug": lambda w: f"private-model-{w.user_id}",
+    "filename": lambda w: "adapter_config.json",  # PUT /runs/external/{run_id}/adapter/{filename}: a fixed name
 }
 # id-looking parameters that are not references to someone's object: name → why.
 NOT_OBJECT_IDS: dict[str, str] = {
     "hf_repo_id": "a public Hugging Face repository name, not a reference to a ModelMate object",
     "url_or_id": "autofill's input: a public Hugging Face / GitHub URL or repo id, not a ModelMate object",
+    "external_id": "the caller's own id of a run in another tool (unique per owner and source), not a ModelMate "
+                   "object: B's external_id equal to A's creates B's own run",
 }
 # Routes that answer B differently on purpose: (method, path) → accepted statuses.
 EXPECTED: dict[tuple[str, str], set[int]] = {

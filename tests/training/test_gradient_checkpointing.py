@@ -1,6 +1,7 @@
 """Gradient checkpointing on the real SmolLM2-135M: with the same seed the loss curve equals the run without it
-(fp32 noise only) and the measured peak memory is lower. Each run trains in a fresh process whose peak resident
-memory (``ru_maxrss``) is read at its end, with a micro-batch of 2 × 256 tokens so activations dominate."""
+(fp32 noise only) and the measured peak memory is lower. Each run trains in a fresh process whose resident memory is
+sampled during the run (``TrainResult.peak_memory_bytes``), with a micro-batch of 2 × 256 tokens so activations
+dominate."""
 
 from __future__ import annotations
 
@@ -62,4 +63,6 @@ def test_checkpointing_keeps_the_curve_and_lowers_peak_memory_on_smollm2(smollm2
     print(f"peak RSS without / with gradient checkpointing: {plain['maxrss'] / 2**20:.0f} / "
           f"{saved['maxrss'] / 2**20:.0f} MiB (sampled during training: {plain['sampled_peak'] / 2**20:.0f} / "
           f"{saved['sampled_peak'] / 2**20:.0f} MiB); losses {plain['losses']} vs {saved['losses']}")
-    assert saved["maxrss"] < plain["maxrss"] - 200 * 2**20  # activations of ~512 tokens × 30 layers, kept or not
+    # the RSS sampled during the run (training.environment.PeakMemory): ru_maxrss of a forked child starts at its
+    # parent's RSS on Linux, so in a big pytest process it reads the parent's size for both runs
+    assert saved["sampled_peak"] < plain["sampled_peak"] - 200 * 2**20  # activations of ~512 tokens × 30 layers
