@@ -195,6 +195,18 @@ def live_server(app) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@pytest.fixture
+def mm(hub, account_client, live_server):
+    """The Python SDK (``modelmate.client.ModelMate``) on ``live_server`` with alice's read/write API token."""
+    from modelmate.client import ModelMate
+
+    alice = account_client("alice")
+    token = alice.post("/api/v1/auth/tokens", json={"name": "sdk", "scopes": ["read", "write"]}).json()["token"]
+    client = ModelMate(live_server, token)
+    yield client
+    client.close()
+
+
 # --- the toy model shared by the ML test packages (training, finetune, benchmarking, hub, research) ---------------
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,6 @@ from modelmate.client import ModelMate, ModelMateError
 API = "/api/v1"
 
 
-@pytest.fixture
-def mm(hub, account_client, live_server):
-    alice = account_client("alice")
-    token = alice.post(f"{API}/auth/tokens", json={"name": "sdk", "scopes": ["read", "write"]}).json()["token"]
-    client = ModelMate(live_server, token)
-    yield client
-    client.close()
 
 
 def server_curve(mm: ModelMate, run_id: int) -> list[dict]:

@@ -14,7 +14,6 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
-from modelmate.client import ModelMate
 from modelmate.integrations import ModelMateCallback
 from modelmate.jobs.worker import Worker
 from modelmate.models import BenchmarkResult, Evaluation
@@ -22,13 +21,6 @@ from modelmate.models import BenchmarkResult, Evaluation
 API = "/api/v1"
 
 
-@pytest.fixture
-def mm(hub, account_client, live_server):
-    alice = account_client("alice")
-    token = alice.post(f"{API}/auth/tokens", json={"name": "trainer", "scopes": ["read", "write"]}).json()["token"]
-    client = ModelMate(live_server, token)
-    yield client
-    client.close()
 
 
 def make_trainer(tiny_source, tmp_path, *, steps: int = 4, callbacks=(), **args) -> Trainer:
