@@ -129,7 +129,8 @@ def columns() -> list[Column]:
 
 # --- rows ---------------------------------------------------------------------------------------------------------
 
-def _num(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite int/float (not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
@@ -139,7 +140,7 @@ def _score(model: Model | None, domain: str) -> tuple[float | None, str | None]:
     entry = ((model.benchmark_scores or {}) if model is not None else {}).get(domain)
     if not isinstance(entry, dict):
         return None, None
-    return _num(entry.get("score")), entry.get("mode")
+    return finite_number(entry.get("score")), entry.get("mode")
 
 
 def _delta(model: Model | None, other: Model | None, domain: str) -> float | None:
@@ -166,8 +167,8 @@ def _dataset_facts(dataset: Dataset | None, base: Model | None) -> dict[str, Any
     return {"dataset_id": dataset.id, "dataset_hash": dataset.content_hash, "dataset_format": dataset.format,
             "dataset_domain": dataset.domain, "dataset_rows": dataset.rows, "dataset_train_rows": dataset.train_rows,
             "dataset_eval_rows": dataset.eval_rows, "dataset_tokens": total,
-            "dataset_mean_tokens": _num(tokens.get("mean")), "dataset_max_tokens": tokens.get("max"),
-            "dataset_mean_chars": _num(chars.get("mean")), "dataset_max_chars": chars.get("max")}
+            "dataset_mean_tokens": finite_number(tokens.get("mean")), "dataset_max_tokens": tokens.get("max"),
+            "dataset_mean_chars": finite_number(chars.get("mean")), "dataset_max_chars": chars.get("max")}
 
 
 def _reported_dataset(run: TrainingRun) -> dict[str, Any]:
@@ -194,7 +195,7 @@ def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Datas
     base, parent = models.get(run.base_model_id), models.get(run.parent_model_id or 0)
     output = models.get(run.output_model_id or 0)
     curve = run.loss_curve_data or []
-    evals = [e for p in curve if isinstance(p, dict) and (e := _num(p.get("eval_loss"))) is not None]
+    evals = [e for p in curve if isinstance(p, dict) and (e := finite_number(p.get("eval_loss"))) is not None]
     row: dict[str, Any] = {
         "run_id": run.id, "name": run.name, "owner_id": run.owner_id, "owner_key": None, "created_at": run.created_at,
         "finished_at": run.finished_at, "source": run.source or "modelmate", "mode": run.mode,
@@ -213,10 +214,10 @@ def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Datas
         "status": run.status, "outcome": run.training_outcome, "failure_category": run.failure_category,
         "error_type": (run.error or {}).get("type"), "failure_message": run.failure_message,
         "steps": curve[-1].get("step") if curve and isinstance(curve[-1], dict) else None,
-        "total_steps": run.total_steps, "final_loss": _num(run.final_loss),
-        "final_eval_loss": _num(run.final_eval_loss), "min_eval_loss": min(evals) if evals else None,
-        "early_stopped": bool(run.early_stopping), "train_seconds": _num(run.train_seconds),
-        "tokens_per_second": _num(run.tokens_per_second), "train_tokens": run.train_tokens,
+        "total_steps": run.total_steps, "final_loss": finite_number(run.final_loss),
+        "final_eval_loss": finite_number(run.final_eval_loss), "min_eval_loss": min(evals) if evals else None,
+        "early_stopped": bool(run.early_stopping), "train_seconds": finite_number(run.train_seconds),
+        "tokens_per_second": finite_number(run.tokens_per_second), "train_tokens": run.train_tokens,
         "peak_memory_bytes": run.peak_memory_bytes, "device": _device(run.environment),
         "feedback_value": run.feedback_value, "feedback_comment": run.feedback_comment})
     for domain in DOMAINS:
@@ -333,7 +334,7 @@ def arrow_table(data: list[dict[str, Any]], cols: list[Column] | None = None,
         elif c.type == "int":
             values = [int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None for v in values]
         elif c.type == "float":
-            values = [_num(v) for v in values]
+            values = [finite_number(v) for v in values]
         elif c.type == "string":
             values = [None if v is None else str(v) for v in values]
         elif c.type == "bool":

@@ -18,7 +18,7 @@ from typing import Any
 
 from modelmate.enums import EvalBackend
 from modelmate.models import BenchmarkResult, TrainingRun
-from modelmate.research.export import Column
+from modelmate.research.export import Column, finite_number
 
 CURVE_COLUMNS = [
     Column("run_id", "int", "The training run (runs.run_id)."),
@@ -61,12 +61,6 @@ SCORE_COLUMNS = [
 ]
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
         else None
@@ -76,7 +70,7 @@ def curve_points(run: TrainingRun) -> list[dict[str, Any]]:
     """Every point of the run's curve, each value already of its column's type (points without a step are malformed
     and skipped)."""
     out = []
-    num, whole, run_id = _num, _int, run.id
+    num, whole, run_id = finite_number, _int, run.id
     for point in run.loss_curve_data or []:
         if not isinstance(point, dict):
             continue
@@ -104,7 +98,8 @@ def score_row(row: BenchmarkResult, run_id: int | None, settings_hash: str | Non
     metric, _, filter_ = row.metric.partition(",")
     return {"run_id": run_id, "model_id": row.model_id, "evaluation_id": row.evaluation_id, "task": row.task,
             "domain": row.domain, "metric": metric, "filter": filter_ or None, "primary": bool(raw.get("primary")),
-            "value": _num(row.value), "stderr": _num(row.stderr), "n": row.n_samples, "n_shot": row.n_shot,
+            "value": finite_number(row.value), "stderr": finite_number(row.stderr), "n": row.n_samples,
+            "n_shot": row.n_shot,
             "limit": row.sample_limit, "mode": row.mode, "status": row.status,
             "harness_version": row.harness_version, "task_hash": row.task_hash, "settings_hash": settings_hash,
             "chat_template_hash": row.chat_template_hash, "backend": _backend(raw, settings),
