@@ -324,9 +324,7 @@ def _finite(value: Any) -> float | None:
         else None
 
 
-def engine(value: Any) -> str | None:
-    """A stored engine name (hf or vllm) from a result, or None for anything else."""
-    return value if isinstance(value, str) and value in (EvalBackend.HF, EvalBackend.VLLM) else None
+engine = backends.recorded_engine  # the leaderboard and the result rows read stored engines the same way
 
 
 def db_rows(evaluation: Evaluation, result_rows: list[dict[str, Any]], run_status: str) -> list[dict[str, Any]]:

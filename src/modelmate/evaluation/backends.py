@@ -53,6 +53,13 @@ def vllm_unavailable_reason(*, installed: bool | None = None, cuda: bool | None 
     return " and ".join(missing) if missing else None
 
 
+
+def recorded_engine(value: Any) -> str | None:
+    """A stored engine name (hf or vllm) from a result row or an evaluation's settings; None for anything else
+    (rows from before engines were recorded, or a value that is not an engine)."""
+    return value if isinstance(value, str) and value in (EvalBackend.HF, EvalBackend.VLLM) else None
+
+
 def resolve_backend(requested: str | EvalBackend | None, *, installed: bool | None = None,
                     cuda: bool | None = None) -> EvalBackend:
     """The engine an evaluation runs on here: ``hf`` or ``vllm``. ``auto`` (or None) falls back to ``hf`` where vLLM

@@ -16,7 +16,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from modelmate.enums import EvalBackend
+from modelmate.evaluation.backends import recorded_engine
 from modelmate.models import BenchmarkResult, TrainingRun
 from modelmate.research.export import Column, finite_number
 
@@ -85,9 +85,8 @@ def curve_points(run: TrainingRun) -> list[dict[str, Any]]:
 
 
 def _backend(raw: dict[str, Any], settings: dict[str, Any] | None) -> str | None:
-    engines = {EvalBackend.HF.value, EvalBackend.VLLM.value}
     for value in (raw.get("backend"), (settings or {}).get("backend")):
-        if isinstance(value, str) and value in engines:
+        if recorded_engine(value):
             return value
     return None
 
