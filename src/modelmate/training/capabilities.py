@@ -94,8 +94,16 @@ def _bitsandbytes_check(device: str) -> str | None:
     return None
 
 
-def machine_capabilities(device: str | None = None) -> Capabilities:
-    """Probe this machine (``device``: the one a run will use; default CUDA when visible, else CPU)."""
+def needs_bitsandbytes(config: TrainingConfig) -> bool:
+    """Whether ``config`` uses a bitsandbytes feature (quantized weights or an 8-bit optimizer)."""
+    return config.quantization != "none" or config.optimizer != "adamw"
+
+
+def machine_capabilities(device: str | None = None, *, bitsandbytes: bool = True) -> Capabilities:
+    """Probe this machine (``device``: the one a run will use; default CUDA when visible, else CPU).
+
+    ``bitsandbytes=False`` skips bitsandbytes' kernel check (importing it and running its kernels takes ~2 s): for a
+    run that uses none of its features, whose refusals never read the result."""
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -106,7 +114,12 @@ def machine_capabilities(device: str | None = None) -> Capabilities:
         cc = tuple(torch.cuda.get_device_capability(0))
         bf16 = bool(torch.cuda.is_bf16_supported())
     version = _version("bitsandbytes")
-    error = _bitsandbytes_check(device) if version else "bitsandbytes is not installed"
+    if not version:
+        error: str | None = "bitsandbytes is not installed"
+    elif bitsandbytes:
+        error = _bitsandbytes_check(device)
+    else:
+        error = "not checked (the run uses no bitsandbytes feature)"
     flash = _version("flash-attn") or _version("flash_attn")
     if flash and util.find_spec("flash_attn") is None:
         flash = None

@@ -30,7 +30,13 @@ from pathlib import Path
 
 from modelmate.training import checkpoints, collective
 from modelmate.training.artifacts import save_adapter
-from modelmate.training.capabilities import describe, effective_precision, machine_capabilities, refusals
+from modelmate.training.capabilities import (
+    describe,
+    effective_precision,
+    machine_capabilities,
+    needs_bitsandbytes,
+    refusals,
+)
 from modelmate.training.config import plan_steps
 from modelmate.training.data import DataError, encode_record
 from modelmate.training.environment import describe_environment, pick_device
@@ -112,7 +118,7 @@ class Run:
         cfg, job = self.config, self.job
         self.rank, self.world_size = collective.process_group()
         self.device = job.device or pick_device()
-        caps = machine_capabilities(self.device)
+        caps = machine_capabilities(self.device, bitsandbytes=needs_bitsandbytes(cfg))
         refused = refusals(cfg, caps)
         if refused:  # before loading anything: a choice this machine cannot run fails the run now, not midway
             raise TrainingFailure("unsupported", describe(refused))
