@@ -76,7 +76,7 @@ def broken_copy(tmp_path_factory) -> subprocess.CompletedProcess:
 def test_a_pure_package_importing_the_database_breaks_the_contract(broken_copy):
     assert broken_copy.returncode != 0
     out = broken_copy.stdout
-    assert "are pure (no app code, FastAPI, SQLAlchemy) BROKEN" in out  # the pure-ml contract
+    assert "pure ML packages (no app code, FastAPI, SQLAlchemy) BROKEN" in out
     assert "modelmate.training.violation -> modelmate.db.engine" in out
 
 
