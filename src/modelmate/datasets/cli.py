@@ -51,7 +51,7 @@ def upload(
 ) -> None:
     """Validate a dataset file and store it; prints the new dataset's id."""
     from modelmate.accounts.service import cli_user  # lazy: start-up (CLI command)
-    from modelmate.datasets import service  # lazy: start-up (CLI command)
+    from modelmate.datasets import contamination, service  # lazy: start-up (CLI command)
     from modelmate.datasets.schemas import FormatChoice, UploadFields  # lazy: start-up (CLI command)
     from modelmate.db.engine import immediate_transaction  # lazy: start-up (CLI command)
     from modelmate.enums import Visibility  # lazy: start-up (CLI command)
@@ -78,6 +78,7 @@ def upload(
             immediate_transaction(session)
             owner = cli_user(session, user)
             dataset, created = service.register(session, settings, owner, prepared, fields)
+            contamination.ensure_checked(session, settings, dataset)  # queued: a worker runs it
             summary = (dataset.id, dataset.name, dataset.format, dataset.rows, dataset.train_rows,
                        dataset.eval_rows, dataset.content_hash, dict(dataset.token_counts or {}))
     except AppError as exc:
