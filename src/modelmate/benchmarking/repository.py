@@ -8,6 +8,7 @@ from sqlalchemy import and_, case, cast, delete, func, insert, literal, or_, sel
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from modelmate.datasets import contamination_repository as contamination_repo
 from modelmate.models import (
     BenchmarkResult,
     DocumentOutcome,
@@ -174,11 +175,15 @@ def method_expr(dialect: str) -> Any:
 
 
 def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_id: int | None,
-                   min_params: int | None, max_params: int | None, method: str | None) -> Any:
+                   min_params: int | None, max_params: int | None, method: str | None,
+                   include_contaminated: bool = True) -> Any:
     query = (select(LeaderboardEntry.model_id, LeaderboardEntry.score, LeaderboardEntry.stderr,
                     LeaderboardEntry.settings_key)
              .where(LeaderboardEntry.domain == domain,
                     or_(LeaderboardEntry.visibility == "public", LeaderboardEntry.owner_id == viewer_id)))
+    if not include_contaminated:  # models whose training data (lineage included) overlaps the domain's test sets
+        tainted = contamination_repo.tainted_models(domain)
+        query = query.where(LeaderboardEntry.model_id.not_in(select(tainted.c.model_id)))
     if any(f is not None for f in (base_model_id, min_params, max_params, method)):
         query = query.join(Model, Model.id == LeaderboardEntry.model_id)
     if base_model_id is not None:
@@ -190,6 +195,14 @@ def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_
     if method is not None:
         query = query.where(method_expr(session.get_bind().dialect.name) == method)
     return query
+
+
+def hidden_contaminated(session: Session, viewer_id: int, **filters: Any) -> int:
+    """How many visible entries the board leaves out because their model's training data overlaps its domain."""
+    tainted = contamination_repo.tainted_models(filters["domain"])
+    entries = _entries_query(session, viewer_id, **{**filters, "include_contaminated": True}).where(
+        LeaderboardEntry.model_id.in_(select(tainted.c.model_id))).subquery("hidden")
+    return int(session.scalar(select(func.count()).select_from(entries)) or 0)
 
 
 def leaderboard_groups(session: Session, viewer_id: int, **filters: Any) -> tuple[list[tuple[str, int, int]], int]:
