@@ -68,17 +68,17 @@ def overlaps_of(session: Session, dataset_ids: set[int]) -> list[ContaminationOv
 
 
 def tainted_models(domain: str | None = None) -> Any:
-    """A recursive CTE (column ``model_id``) of the models whose training data overlaps ``domain``'s test
-    documents (``None`` or ``"overall"``: any domain): the output models of runs on an overlapping dataset, and
-    their forks, recursively."""
-    seed = (select(TrainingRun.output_model_id.label("model_id"))
+    """A recursive CTE (columns ``model_id``, ``domain``: a row per tainted domain) of the models whose training
+    data overlaps ``domain``'s test documents (``None`` or ``"overall"``: any domain): the output models of runs on
+    an overlapping dataset, and their forks, recursively."""
+    seed = (select(TrainingRun.output_model_id.label("model_id"), ContaminationOverlap.domain.label("domain"))
             .join(ContaminationOverlap, ContaminationOverlap.dataset_id == TrainingRun.dataset_id)
             .where(TrainingRun.output_model_id.is_not(None), ContaminationOverlap.documents > 0))
     if domain is not None and domain != ANY_DOMAIN:
         seed = seed.where(ContaminationOverlap.domain == domain)
     tainted = seed.cte("tainted", recursive=True)
     child = aliased(Model, name="child")
-    return tainted.union(select(child.id).where(child.parent_model_id == tainted.c.model_id))
+    return tainted.union(select(child.id, tainted.c.domain).where(child.parent_model_id == tainted.c.model_id))
 
 
 def tainted_among(session: Session, model_ids: list[int], domain: str | None = None) -> set[int]:
