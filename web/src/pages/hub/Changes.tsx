@@ -91,6 +91,11 @@ export function ChangeItem({ change: c }: { change: CapabilityChange }) {
             <Badge variant="muted">domain average</Badge>
           )}
           {!c.flagged && <Badge variant="archived">not significant</Badge>}
+          {c.contaminated && (
+            <Badge variant="danger" data-testid="change-contaminated">
+              {c.contamination}
+            </Badge>
+          )}
         </p>
       </div>
       <div className="text-sm tabular-nums sm:text-right">
