@@ -105,7 +105,7 @@ def store_report(session: Session, dataset_id: int, report: ContaminationReport)
 def check_dataset_file(settings: Settings, path: Path, *, filename: str | None = None, fmt: str | None = None,
                        progress: Callable[[float, str], None] | None = None) -> ContaminationReport:
     """Load (or build) the benchmark index and check one file. IndexUnavailable when there is no benchmark data."""
-    from modelmate.contamination import check, index  # lazy: the check's numpy work loads only when it runs
+    from modelmate.contamination import check, index  # lazy: start-up (numpy index)
 
     def scaled(start: float, share: float) -> Callable[[float, str], None] | None:
         if progress is None:
@@ -122,7 +122,7 @@ def check_dataset_file(settings: Settings, path: Path, *, filename: str | None =
 def run_check(db: Database, settings: Settings, dataset_id: int, *, job_id: int | None = None,
               progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """The ``contamination`` job: check the stored dataset and store its report. Returns a summary for the job."""
-    from modelmate.contamination.index import IndexUnavailable  # lazy: see check_dataset_file
+    from modelmate.contamination.index import IndexUnavailable  # lazy: start-up (numpy index)
 
     with db.session() as session:
         dataset = session.get(Dataset, dataset_id)
