@@ -267,7 +267,6 @@ def test_a_gain_on_a_contaminated_domain_is_labelled_and_never_a_headline(world,
     assert by_id[dirty_drop]["contaminated"] is True and by_id[dirty_drop]["headline"] is True  # a loss is a loss
     assert by_id[dirty_drop]["contamination"] == "contaminated: trained on MMLU (10 subjects) test items"
     assert by_id[clean_math]["headline"] is True and by_id[clean_math]["contamination"] is None
-    assert [c["id"] for c in body["items"]][-1] == dirty_math  # headlines first
     headlines = bob.get(f"{API}/capability-changes", params={"flagged": "true"}).json()
     assert dirty_math not in {c["id"] for c in headlines["items"]} and headlines["total"] == 3
     rest = bob.get(f"{API}/capability-changes", params={"flagged": "false"}).json()

@@ -81,6 +81,12 @@ def tainted_models(domain: str | None = None) -> Any:
     return tainted.union(select(child.id, tainted.c.domain).where(child.parent_model_id == tainted.c.model_id))
 
 
+def tainted_ids(session: Session, domain: str | None = None) -> frozenset[int]:
+    """Every model tainted for ``domain`` (see :func:`tainted_models`): a small set, read once per board."""
+    tainted = tainted_models(domain)
+    return frozenset(int(i) for i in session.scalars(select(tainted.c.model_id).distinct()))
+
+
 def tainted_among(session: Session, model_ids: list[int], domain: str | None = None) -> set[int]:
     """Which of these models are tainted for ``domain`` (see :func:`tainted_models`)."""
     if not model_ids:

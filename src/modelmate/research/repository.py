@@ -137,9 +137,10 @@ def _visible_model(model, viewer: User | None):
 def list_changes(session: Session, viewer: User | None, *, model_id: int | None, flagged: bool | None,
                  direction: str | None, domain: str | None, limit: int, offset: int
                  ) -> tuple[list[tuple[CapabilityChange, bool]], int]:
-    """The page of changes, each with whether the model's training data overlaps the change's domain. Headline
-    first: flagged changes, except gains on a contaminated domain (``flagged=True`` leaves those out: a
-    contaminated gain is never a headline)."""
+    """The page of changes (flagged first, newest first: the order ``ix_capability_changes_flagged`` serves), each
+    with whether the model's training data overlaps the change's domain. ``flagged=True`` lists the headline
+    changes: flagged, except gains on a contaminated domain (a contaminated gain is never a headline; it is listed
+    with ``flagged=False`` and in the unfiltered feed, labelled)."""
     mine, ref = aliased(Model), aliased(Model)
     tainted = contamination_repo.tainted_models()
     contaminated = exists(select(tainted.c.model_id).where(tainted.c.model_id == CapabilityChange.model_id,
@@ -159,7 +160,7 @@ def list_changes(session: Session, viewer: User | None, *, model_id: int | None,
     if domain is not None:
         query = query.where(CapabilityChange.domain == domain)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(query.order_by(case((headline, 1), else_=0).desc(), CapabilityChange.created_at.desc(),
+    rows = session.execute(query.order_by(CapabilityChange.flagged.desc(), CapabilityChange.created_at.desc(),
                                           CapabilityChange.id.desc()).limit(limit).offset(offset))
     return [(change, bool(tainted_flag)) for change, tainted_flag in rows], int(total)
 
