@@ -198,7 +198,8 @@ def check(
                 if dataset.owner_id != owner.id:
                     err_console.print(f"[red]error:[/] dataset {stored_id} belongs to another user")
                     raise typer.Exit(1)
-                path, fmt, filename = service.dataset_path(settings, dataset), dataset.format, None
+                # its canonical records (alpaca/sharegpt are stored as messages): the format is detected
+                path, fmt, filename = service.dataset_path(settings, dataset), None, None
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("checking", total=1.0)
             report = contamination.check_dataset_file(

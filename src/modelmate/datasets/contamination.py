@@ -128,11 +128,11 @@ def run_check(db: Database, settings: Settings, dataset_id: int, *, job_id: int 
         dataset = session.get(Dataset, dataset_id)
         if dataset is None:
             return {"skipped": f"dataset {dataset_id} is gone"}
-        path, fmt = dataset_path(settings, dataset), dataset.format
+        path = dataset_path(settings, dataset)  # canonical records (alpaca/sharegpt are stored as messages)
         repo.set_status(session, dataset_id, {"status": ContaminationStatus.RUNNING.value, "message": None,
                                               "job_id": job_id})
     try:
-        report = check_dataset_file(settings, path, filename=path.name, fmt=fmt, progress=progress)
+        report = check_dataset_file(settings, path, filename=path.name, progress=progress)
     except IndexUnavailable as exc:
         _set(db, dataset_id, {"status": ContaminationStatus.UNAVAILABLE.value, "message": str(exc)[:2000]})
         return {"status": "unavailable", "message": str(exc)}
