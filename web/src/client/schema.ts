@@ -271,7 +271,7 @@ export type paths = {
             cookie?: never;
         };
         /**
-         * Capability changes of models you can see vs their parent (or base), headline ones first
+         * Capability changes of models you can see vs their parent (or base), flagged ones first
          * @description flagged=true lists the headline changes: flagged, except gains on a domain the model's training data overlaps (those carry contaminated/contamination and are never headlines)
          */
         get: operations["list_changes_api_v1_capability_changes_get"];
