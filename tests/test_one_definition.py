@@ -144,7 +144,8 @@ def openapi(tmp_path_factory: pytest.TempPathFactory) -> dict:
 # The enums the API exposes (the UI reads them from web/src/client as components["schemas"][name]).
 API_ENUMS = [enums.ModelType, enums.EntryStatus, enums.RunStatus, enums.JobStatus, enums.TrainingOutcome,
              enums.FailureCategory, enums.Domain, enums.ModelKind, enums.JobKind, enums.EventKind, enums.Visibility,
-             enums.EvaluationState, enums.EvalBackend, enums.RunSource]
+             enums.EvaluationState, enums.EvalBackend, enums.RunSource,
+             enums.ContaminationStatus]
 
 
 @pytest.mark.parametrize("enum", API_ENUMS, ids=lambda e: e.__name__)

@@ -133,6 +133,17 @@ class JobKind(StrEnum):
     ENRICH = "enrich"
     EMBED = "embed"
     IMPORT_MODEL = "import_model"
+    CONTAMINATION = "contamination"
+
+
+class ContaminationStatus(StrEnum):
+    """Where a dataset's benchmark-contamination check stands (``dataset_contamination.status``)."""
+
+    PENDING = "pending"  # queued
+    RUNNING = "running"
+    DONE = "done"  # a report is stored
+    FAILED = "failed"  # the check raised (message says why)
+    UNAVAILABLE = "unavailable"  # no benchmark data on this server (message says so)
 
 
 class EvaluationStatus(StrEnum):

@@ -75,6 +75,10 @@ def get_leaderboard(session: SessionDep, user: CurrentUser,
                     max_params: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
                     method: Annotated[str | None, Query(max_length=32)] = None,
                     limit: Annotated[int, Query(ge=1, le=boards.MAX_LIMIT)] = boards.LIMIT,
-                    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Leaderboard:
+                    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                    include_contaminated: Annotated[bool, Query(
+                        description="Rank models whose training data overlaps the domain's test sets too "
+                                    "(flagged); by default they are left out")] = False) -> Leaderboard:
     return boards.leaderboard(session, user, domain=domain, base_model_id=base_model_id, min_params=min_params,
-                              max_params=max_params, method=method, limit=limit, offset=offset)
+                              max_params=max_params, method=method, limit=limit, offset=offset,
+                              include_contaminated=include_contaminated)

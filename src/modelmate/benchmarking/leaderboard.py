@@ -15,6 +15,13 @@ Scale: the board is one page (``limit``/``offset``, ``total``), computed in SQL 
 models' scores per domain, kept in step by ``service._sync_entries``): :func:`repository.leaderboard_groups` finds
 the most common settings, :func:`repository.leaderboard_page` ranks the page with window functions following the
 rule of :func:`assign_ranks` (kept as its reference, the tests compare the two); only the page's models are loaded.
+
+Contamination: a model whose training data (its run's dataset, or a dataset anywhere up its fork lineage) overlaps
+the test documents of a task in the board's domain (``overall``: in any domain) is left out of the ranking by
+default, in SQL: the set comes from the recursive ``contamination_repository.tainted_models`` (one small query;
+usually empty, and then the board's queries are unchanged) and the ranking query leaves it out (``NOT IN``);
+``hidden_contaminated`` says how many visible rows that hid. ``include_contaminated=True`` ranks them with the
+others, each flagged ``contaminated`` with its summary ("trained on data that overlaps GSM8K test: 37 documents").
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from sqlalchemy.orm import Session
 from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking import service
 from modelmate.benchmarking.schemas import DomainScore, Leaderboard, LeaderboardRow, ModelScores, RefOut
+from modelmate.datasets import contamination
+from modelmate.datasets import contamination_repository as contamination_repo
 from modelmate.enums import ModelKind, ModelMethod
 from modelmate.errors import NotFoundError, ValidationFailed
 from modelmate.evaluation import suites
@@ -105,7 +114,8 @@ MAX_LIMIT = 500
 
 def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int | None = None,
                 min_params: int | None = None, max_params: int | None = None,
-                method: str | None = None, limit: int = LIMIT, offset: int = 0) -> Leaderboard:
+                method: str | None = None, limit: int = LIMIT, offset: int = 0,
+                include_contaminated: bool = False) -> Leaderboard:
     """One page of a leaderboard. Filtering, the most common settings and the ranks are computed in SQL over every
     visible entry (:func:`repository.leaderboard_page`); only the page's models are loaded for their details."""
     if domain != "overall" and domain not in suites.DOMAINS:
@@ -113,8 +123,12 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
                                details={"field": "domain"})
     if method is not None and method not in METHODS:
         raise ValidationFailed(f"unknown method {method!r}; known: {', '.join(METHODS)}", details={"field": "method"})
+    tainted = contamination_repo.tainted_ids(session, domain)  # usually none: then the board's SQL is unchanged
     filters: dict[str, Any] = {"domain": domain, "base_model_id": base_model_id, "min_params": min_params,
                                "max_params": max_params, "method": method}
+    hidden = 0 if include_contaminated else repo.hidden_contaminated(session, user.id, **filters, excluded=tainted)
+    if not include_contaminated:
+        filters["excluded"] = tainted
     groups, total = repo.leaderboard_groups(session, user.id, **filters)
     common, common_key = _common(session, groups, domain)
     n_common = next((n for key, n, _ in groups if key == common_key), 0)
@@ -127,6 +141,8 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
     documents = _documents(session, entries, domain)
     thumbs = repo.thumbs(session, [m.id for m, _ in entries])
     ranks = {i: (comparable, rank, tied) for i, comparable, rank, tied in page}
+    flagged = {m.id for m, _ in entries} & tainted if include_contaminated else set()
+    notes = contamination.models_contamination(session, sorted(flagged)) if flagged else {}
     rows = []
     for model, entry in entries:
         base = bases.get(model.base_model_id or 0)
@@ -140,9 +156,12 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
             measured_at=entry.get("measured_at"), thumbs_up=up, thumbs_down=down,
             comparable=comparable, settings_hash=entry.get("settings_hash"),
             mode=entry.get("mode"), n_documents=documents.get(model.id),
-            small_sample=_small(documents.get(model.id), entry.get("mode")), backends=_engines(entry)))
+            small_sample=_small(documents.get(model.id), entry.get("mode")), backends=_engines(entry),
+            contaminated=model.id in flagged,
+            contamination=notes[model.id].summary if model.id in notes else None))
     return Leaderboard(domain=domain, settings_hash=common, min_documents=MIN_DOCUMENTS, rows=rows, total=total,
-                       limit=limit, offset=offset)
+                       limit=limit, offset=offset, include_contaminated=include_contaminated,
+                       hidden_contaminated=hidden)
 
 
 def _common(session: Session, groups: list[tuple[str, int, int]], domain: str) -> tuple[Any, str | None]:

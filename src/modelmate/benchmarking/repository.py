@@ -8,6 +8,7 @@ from sqlalchemy import and_, case, cast, delete, func, insert, literal, or_, sel
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from modelmate.datasets import contamination_repository as contamination_repo
 from modelmate.models import (
     BenchmarkResult,
     DocumentOutcome,
@@ -152,6 +153,7 @@ def documents_per_domain(session: Session, evaluation_ids: list[int]) -> dict[tu
 # the rows above it. Visibility is read from the entries (a copy of the model's); the filters join the models.
 
 Z_95 = 1.96
+MAX_LISTED = 2000  # contaminated models left out by id; more: by the recursive query itself
 NO_HASH = "\x01none"  # the settings_key of an entry without a settings hash
 
 
@@ -174,11 +176,18 @@ def method_expr(dialect: str) -> Any:
 
 
 def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_id: int | None,
-                   min_params: int | None, max_params: int | None, method: str | None) -> Any:
+                   min_params: int | None, max_params: int | None, method: str | None,
+                   excluded: frozenset[int] = frozenset()) -> Any:
     query = (select(LeaderboardEntry.model_id, LeaderboardEntry.score, LeaderboardEntry.stderr,
                     LeaderboardEntry.settings_key)
              .where(LeaderboardEntry.domain == domain,
                     or_(LeaderboardEntry.visibility == "public", LeaderboardEntry.owner_id == viewer_id)))
+    if excluded:  # models whose training data (lineage included) overlaps the domain's test sets
+        left_out: Any = sorted(excluded)
+        if len(excluded) > MAX_LISTED:  # past bound-parameter limits: the same set, as a subquery
+            tainted = contamination_repo.tainted_models(domain)
+            left_out = select(tainted.c.model_id)
+        query = query.where(LeaderboardEntry.model_id.not_in(left_out))
     if any(f is not None for f in (base_model_id, min_params, max_params, method)):
         query = query.join(Model, Model.id == LeaderboardEntry.model_id)
     if base_model_id is not None:
@@ -190,6 +199,20 @@ def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_
     if method is not None:
         query = query.where(method_expr(session.get_bind().dialect.name) == method)
     return query
+
+
+def hidden_contaminated(session: Session, viewer_id: int, **filters: Any) -> int:
+    """How many entries the board (``filters``, with ``excluded``) leaves out: visible ones of excluded models."""
+    excluded = filters.pop("excluded", frozenset())
+    if not excluded:
+        return 0
+    entries = _entries_query(session, viewer_id, **filters)
+    if len(excluded) <= MAX_LISTED:
+        entries = entries.where(LeaderboardEntry.model_id.in_(sorted(excluded)))
+    else:
+        tainted = contamination_repo.tainted_models(filters["domain"])
+        entries = entries.where(LeaderboardEntry.model_id.in_(select(tainted.c.model_id)))
+    return int(session.scalar(select(func.count()).select_from(entries.subquery("hidden"))) or 0)
 
 
 def leaderboard_groups(session: Session, viewer_id: int, **filters: Any) -> tuple[list[tuple[str, int, int]], int]:

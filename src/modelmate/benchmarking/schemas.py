@@ -121,6 +121,10 @@ class LeaderboardRow(BaseModel):
                                                   "unknown size): the score is noisy")
     backends: list[EvalBackend] = Field(default_factory=list, description="The engines behind the score (hf, vllm; "
                                         "overall: those of its domains); rows of both engines are ranked together")
+    contaminated: bool = Field(False, description="The model's training data overlaps this domain's test sets "
+                                                  "(shown only with include_contaminated)")
+    contamination: str | None = Field(None, description='e.g. "trained on data that overlaps GSM8K test: 37 '
+                                                        'documents"')
 
 
 class Leaderboard(BaseModel):
@@ -131,3 +135,6 @@ class Leaderboard(BaseModel):
     total: int = Field(0, description="rows in the whole leaderboard (every page)")
     limit: int = Field(100, description="the page size asked for")
     offset: int = Field(0, description="rows skipped before this page")
+    include_contaminated: bool = Field(False, description="Contaminated rows are ranked (flagged) on this board")
+    hidden_contaminated: int = Field(0, description="Rows left out because the model's training data overlaps "
+                                                    "the domain's test sets (0 with include_contaminated)")

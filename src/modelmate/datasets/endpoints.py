@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from modelmate.api.deps import CurrentUser, IdPath, SessionDep, SettingsDep, preflight
-from modelmate.datasets import service
+from modelmate.datasets import contamination, service
 from modelmate.datasets.schemas import (
     PREVIEW_MAX,
+    ContaminationOut,
     DatasetOut,
     DatasetPage,
     DatasetPreview,
@@ -59,6 +60,7 @@ def upload_dataset(
     (seed 42). Token counts use the base model's tokenizer when it is on this machine."""
     prepared, fields = upload
     dataset, created = service.register(session, settings, user, prepared, fields)
+    contamination.ensure_checked(session, settings, dataset)  # a background job: the response does not wait
     if not created:
         response.status_code = 200
     return DatasetOut.model_validate(dataset)
@@ -98,3 +100,18 @@ def preview_dataset(
 def delete_dataset(dataset_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     service.delete(session, user, dataset_id)
     return Response(status_code=204)
+
+
+@router.get("/{dataset_id}/contamination", response_model=ContaminationOut, responses=ERRORS,
+            summary="The dataset's benchmark-contamination check: status, per-task overlap and examples")
+def get_contamination(dataset_id: IdPath, session: SessionDep, user: CurrentUser) -> ContaminationOut:
+    """Overlap of the dataset's text with the test documents of every benchmark task (13-gram overlap after
+    normalisation, and exact normalised questions). ``status`` null: never checked."""
+    return contamination.report_out(session, user, dataset_id)
+
+
+@router.post("/{dataset_id}/contamination", response_model=ContaminationOut, status_code=202, responses=ERRORS,
+             summary="Check the dataset again (owner only), e.g. after the benchmark data changed")
+def check_contamination(dataset_id: IdPath, session: SessionDep, settings: SettingsDep, user: CurrentUser
+                        ) -> ContaminationOut:
+    return contamination.check_again(session, settings, user, dataset_id)

@@ -157,6 +157,7 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 
 
 def _dataset_id(db, settings: Settings, user_id: int, ref: str, base: str) -> int:
+    from modelmate.datasets import contamination  # lazy: start-up (CLI command)
     from modelmate.datasets import service as datasets  # lazy: start-up (CLI command)
     from modelmate.datasets.schemas import UploadFields  # lazy: start-up (CLI command)
     from modelmate.errors import AppError  # lazy: start-up (CLI command)
@@ -170,6 +171,7 @@ def _dataset_id(db, settings: Settings, user_id: int, ref: str, base: str) -> in
                 with console.status(f"checking and uploading {path.name}"):
                     dataset, created = datasets.upload_file(session, settings, user, path,
                                                             UploadFields(base_model=base))
+                    contamination.ensure_checked(session, settings, dataset)
                 summary = (dataset.id, dataset.name, dataset.rows, dataset.format)
         except AppError as exc:
             raise _fail(exc) from exc

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelmate.catalog.schemas import RawText
+from modelmate.datasets.schemas import TrainingContamination
 from modelmate.enums import EvaluationState, FailureCategory, JobStatus, RunSource, RunStatus, TrainingOutcome
 from modelmate.jobs.schemas import QueueInfo
 
@@ -261,6 +262,9 @@ class RunOut(RunSummary):
     queue: QueueInfo | None = Field(None, description="While the run is queued: its place in the queue, what runs "
                                                       "now and the estimated wait")
     evaluation: RunEvaluation | None = Field(None, description="The automatic evaluation of the trained model")
+    contamination: TrainingContamination | None = Field(
+        None, description="What the run's training data (its dataset and, for a fork, the parent's) overlaps among "
+                          "the benchmark test sets")
 
 
 class RunPage(BaseModel):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from modelmate.catalog.repository import normalise_key, slug_taken
 from modelmate.catalog.slugs import dedupe, slugify
 from modelmate.config import Settings
+from modelmate.datasets import contamination
 from modelmate.datasets.service import get_visible
 from modelmate.db.base import utcnow
 from modelmate.db.engine import Database
@@ -418,7 +419,9 @@ def run_out(session: Session, settings: Settings, run: TrainingRun) -> RunOut:
         error=error, artifacts=artifact_files(settings, run),
         queue=job_queue.queue_info(session, job, run.owner_id) if job and job.status == JobStatus.QUEUED.value
         else None,
-        evaluation=run_evaluation(session, run) if run.output_model_id is not None else None)
+        evaluation=run_evaluation(session, run) if run.output_model_id is not None else None,
+        contamination=contamination.training_contamination(
+            session, contamination.run_datasets(session, run.dataset_id, run.parent_model_id)))
 
 
 def snapshot(db: Database, settings: Settings, owner_id: int, run_id: int) -> RunOut | None:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelmate.datasets.schemas import TrainingContamination
 from modelmate.enums import ModelKind, Visibility
 
 
@@ -106,6 +107,9 @@ class ModelPageOut(BaseModel):
     model: ModelInfo
     run: RunInfo | None
     dataset: DatasetCard | None
+    contamination: TrainingContamination | None = Field(
+        None, description="What the model's training data overlaps among the benchmark test sets (lineage: a fork "
+                          "inherits its parent's); null for a model not trained here")
     feedback: FeedbackBlock
     permissions: Permissions
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from modelmate.catalog import service as catalog_service
 from modelmate.config import Settings
+from modelmate.datasets import contamination
 from modelmate.datasets.service import dataset_path
 from modelmate.errors import NotFoundError, ValidationFailed
 from modelmate.finetune import adapters
@@ -173,8 +174,10 @@ def page(session: Session, settings: Settings, viewer: User | None, model: Model
         can_edit=viewer is not None and model.owner_id == viewer.id, can_feedback=viewer is not None,
         can_download=stored, can_fork=viewer is not None and stored,
         can_demo=can_demo)
+    tainted = contamination.models_contamination(session, [model.id]).get(model.id) \
+        if model.kind == "finetuned" else None
     return ModelPageOut(model=info, run=_run_info(run), dataset=_dataset_card(settings, dataset, viewer),
-                        feedback=feedback_block(session, model, viewer), permissions=permissions)
+                        contamination=tainted, feedback=feedback_block(session, model, viewer), permissions=permissions)
 
 
 # --- owner actions --------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from modelmate.jobs.clock import SYSTEM, Clock
 
 # Modules whose import registers the built-in handlers (imported lazily: they depend on us, not we on them).
 BUILTIN_TASK_MODULES = ("modelmate.semantic.tasks", "modelmate.autofill.tasks", "modelmate.finetune.tasks",
-                        "modelmate.finetune.import_tasks", "modelmate.benchmarking.tasks", "modelmate.research.tasks")
+                        "modelmate.finetune.import_tasks", "modelmate.benchmarking.tasks", "modelmate.research.tasks",
+                        "modelmate.datasets.tasks")
 
 # Events a handler records when it has finished something other domains react to, so that the lower layer never
 # imports the higher one (training → benchmarking → research). The handler writes them with its outcome, in the same

@@ -47,6 +47,44 @@ class Dataset(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class DatasetContamination(Base):
+    """A dataset's latest benchmark-contamination check: its status, and the report (``ContaminationReport.to_json``)
+    once done. One row per dataset; a re-check replaces it."""
+
+    __tablename__ = "dataset_contamination"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','running','done','failed','unavailable')", name="status"),
+    )
+
+    dataset_id: Mapped[int] = mapped_column(IdType, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    message: Mapped[str | None] = mapped_column(Text)  # why it failed / is unavailable
+    index_version: Mapped[str | None] = mapped_column(String(200))
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    job_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("jobs.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ContaminationOverlap(Base):
+    """The queryable part of a done check: per (dataset, benchmark leaf task) the overlapping test documents and
+    dataset rows, with the task's domain, so SQL can say whether a model's training data overlaps a domain."""
+
+    __tablename__ = "contamination_overlaps"
+    __table_args__ = (
+        Index("ix_contamination_overlaps_domain", "domain", "dataset_id"),
+    )
+
+    dataset_id: Mapped[int] = mapped_column(IdType, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    task: Mapped[str] = mapped_column(String(100), primary_key=True)  # lm-eval leaf task
+    suite_task: Mapped[str] = mapped_column(String(100))  # the suite entry (gsm8k, mmlu, ...)
+    domain: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    documents: Mapped[int] = mapped_column()
+    rows: Mapped[int] = mapped_column()
+    exact: Mapped[int] = mapped_column()
+
+
 class Job(Base):
     """Durable queue row for every background task (train, evaluate, enrich, embed)."""
 

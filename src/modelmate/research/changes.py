@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelmate.datasets import contamination
+from modelmate.datasets.schemas import TrainingContamination
 from modelmate.db.engine import Database
 from modelmate.errors import NotFoundError
 from modelmate.models import Evaluation, Model, User
@@ -174,14 +176,23 @@ def list_changes(session: Session, viewer: User | None, *, model_id: int | None,
         raise NotFoundError(f"model {model_id} not found")
     rows, total = repo.list_changes(session, viewer, model_id=model_id, flagged=flagged, direction=direction,
                                     domain=domain, limit=limit, offset=offset)
-    models = repo.models_by_id(session, {r.model_id for r in rows} | {r.reference_model_id for r in rows})
+    models = repo.models_by_id(session, {r.model_id for r, _ in rows} | {r.reference_model_id for r, _ in rows})
     ref = RefBuilder(session, list(models.values()))
+    tainted = contamination.models_contamination(session, sorted({r.model_id for r, bad in rows if bad}))
     return CapabilityChangePage(total=total, items=[CapabilityChangeOut(
         id=r.id, model=ref(models[r.model_id]), reference=ref(models[r.reference_model_id]),
         reference_kind=r.reference_kind, domain=r.domain, task=r.task, metric=r.metric, value=r.value,
         reference_value=r.reference_value, delta=r.delta, relative_delta=r.relative_delta, z_score=r.z_score,
         p_value=r.p_value, p_adjusted=r.p_adjusted, test=r.test, n=r.n, flagged=r.flagged, direction=r.direction,
-        sentence=r.sentence, created_at=r.created_at) for r in rows])
+        sentence=r.sentence, contaminated=bad,
+        contamination=contamination_label(tainted.get(r.model_id), r.domain) if bad else None,
+        headline=r.flagged and not (bad and r.direction == "up"), created_at=r.created_at) for r, bad in rows])
+
+
+def contamination_label(found: TrainingContamination | None, domain: str) -> str:
+    """``"contaminated: trained on GSM8K test items"``: the overlapping tasks of the change's domain."""
+    titles = list(dict.fromkeys(t.title for t in (found.tasks if found else []) if t.domain == domain))
+    return f"contaminated: trained on {', '.join(titles) if titles else domain} test items"
 
 
 def _sorted(rows: list[tuple[Any, str, float, int, int, int]]) -> list[tuple[Any, str, float, int, int, int]]:

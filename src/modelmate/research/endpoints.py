@@ -31,7 +31,9 @@ MAX_ID = 2**63 - 1
 
 
 @router.get("/capability-changes", response_model=CapabilityChangePage, responses=NOT_FOUND,
-            summary="Capability changes of models you can see vs their parent (or base), flagged ones first")
+            summary="Capability changes of models you can see vs their parent (or base), flagged ones first",
+            description="flagged=true lists the headline changes: flagged, except gains on a domain the model's "
+                        "training data overlaps (those carry contaminated/contamination and are never headlines)")
 def list_changes(session: SessionDep, user: OptionalUser,
                  model_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                  flagged: bool | None = None, direction: Literal["up", "down"] | None = None,

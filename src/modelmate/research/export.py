@@ -29,7 +29,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from modelmate.evaluation.suites import DOMAINS
+from modelmate.datasets import contamination
+from modelmate.datasets import contamination_repository as contamination_repo
+from modelmate.evaluation.suites import DOMAINS, SUITES
 from modelmate.finetune.service import dataset_tokens
 from modelmate.models import Dataset, Model, TrainingRun, User
 from modelmate.research import repository as repo
@@ -124,7 +126,16 @@ def columns() -> list[Column]:
                                                       "evaluation mode)."),
             Column(f"delta_base.{domain}", "float", f"{domain} score minus the base model's (same evaluation mode)."),
         ]
-    return RUN_COLUMNS + config + DATASET_COLUMNS + OUTCOME_COLUMNS + scores
+    return RUN_COLUMNS + config + DATASET_COLUMNS + OUTCOME_COLUMNS + scores + CONTAMINATION_COLUMNS
+
+
+CONTAMINATION_COLUMNS = [
+    Column("contaminated", "bool", "Whether the run's training data (its dataset and, for a fork, the parent's) "
+                                   "overlaps any benchmark test set; empty when a dataset was never checked."),
+    *[Column(f"contaminated_{spec.name}", "int", f"{spec.title} test documents the training data overlaps (13-gram "
+                                                 "or exact question match); empty when not checked.")
+      for spec in SUITES],
+]
 
 
 # --- rows ---------------------------------------------------------------------------------------------------------
@@ -227,6 +238,26 @@ def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Datas
     return row
 
 
+def contamination_facts(session: Session, runs: list[TrainingRun]) -> list[dict[str, Any]]:
+    """Per run, the contamination columns (its dataset and its parent's lineage, read in a few queries)."""
+    parents = contamination_repo.lineage_datasets(session, [r.parent_model_id for r in runs if r.parent_model_id])
+    wanted = [({r.dataset_id} if r.dataset_id else set()) | parents.get(r.parent_model_id or 0, set()) for r in runs]
+    every = set().union(*wanted) if wanted else set()
+    statuses = contamination_repo.statuses(session, every)
+    overlaps = contamination_repo.overlaps_of(session, every)
+    out = []
+    for ids in wanted:
+        found = contamination.summarise(ids, statuses, [o for o in overlaps if o.dataset_id in ids])
+        checked = found.contaminated is not None
+        per_suite = {f"contaminated_{spec.name}": 0 if checked else None for spec in SUITES}
+        for task in found.tasks:
+            key = f"contaminated_{task.suite_task}"
+            if key in per_suite:
+                per_suite[key] = (per_suite[key] or 0) + task.documents
+        out.append({"contaminated": found.contaminated, **per_suite})
+    return out
+
+
 def _device(environment: dict[str, Any] | None) -> str | None:
     env = environment or {}
     for key in ("device", "accelerator"):
@@ -261,6 +292,8 @@ def batch_rows(session: Session, runs: list[TrainingRun], *, public: bool = Fals
                                | {r.output_model_id or 0 for r in runs})
     datasets = repo.datasets_by_id(session, {r.dataset_id or 0 for r in runs})
     out = [row_of(r, models, datasets) for r in runs]
+    for row, facts in zip(out, contamination_facts(session, runs), strict=True):
+        row.update(facts)
     if public and key:
         out = [publish(row, run, key) for row, run in zip(out, runs, strict=True)]
     repo.forget(session, [*models.values(), *datasets.values()])
@@ -387,6 +420,8 @@ def card(total: int | None = None, *, public: bool = False) -> str:
               "- `score.<domain>`: the output model's latest final score (0-1; BLEU/chrF divided by 100); "
               "`delta_parent.<domain>` / `delta_base.<domain>`: the same minus the parent's / base's score, only "
               "when both were measured in the same evaluation mode (quick or full).",
+              "- `contaminated` / `contaminated_<task>`: whether, and how many test documents of each benchmark "
+              "task, the run's training data overlaps (a fork inherits its parent's); empty when not checked.",
               "- Text columns (`name`, `feedback_comment`, `failure_message`) are user or system text, stored raw. "
               "In the CSV, a cell a spreadsheet would run as a formula starts with `'`.", "",
               "## Columns", "", "| column | type | description |", "|---|---|---|"]

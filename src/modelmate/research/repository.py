@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, true
+from sqlalchemy import and_, case, delete, exists, func, not_, or_, select, true
 from sqlalchemy.orm import Session, aliased, defer
 
+from modelmate.datasets import contamination_repository as contamination_repo
 from modelmate.db.engine import immediate_transaction
 from modelmate.enums import FINISHED_RUN_STATUSES, UNCATEGORIZED
 from modelmate.models import (
@@ -135,23 +136,33 @@ def _visible_model(model, viewer: User | None):
 
 def list_changes(session: Session, viewer: User | None, *, model_id: int | None, flagged: bool | None,
                  direction: str | None, domain: str | None, limit: int, offset: int
-                 ) -> tuple[list[CapabilityChange], int]:
+                 ) -> tuple[list[tuple[CapabilityChange, bool]], int]:
+    """The page of changes (flagged first, newest first: the order ``ix_capability_changes_flagged`` serves), each
+    with whether the model's training data overlaps the change's domain. ``flagged=True`` lists the headline
+    changes: flagged, except gains on a contaminated domain (a contaminated gain is never a headline; it is listed
+    with ``flagged=False`` and in the unfiltered feed, labelled)."""
     mine, ref = aliased(Model), aliased(Model)
-    query = (select(CapabilityChange).join(mine, mine.id == CapabilityChange.model_id)
+    tainted = contamination_repo.tainted_models()
+    contaminated = exists(select(tainted.c.model_id).where(tainted.c.model_id == CapabilityChange.model_id,
+                                                           tainted.c.domain == CapabilityChange.domain))
+    headline = and_(CapabilityChange.flagged.is_(True),
+                    not_(and_(CapabilityChange.direction == "up", contaminated)))
+    query = (select(CapabilityChange, case((contaminated, 1), else_=0).label("contaminated"))
+             .join(mine, mine.id == CapabilityChange.model_id)
              .join(ref, ref.id == CapabilityChange.reference_model_id)
              .where(_visible_model(mine, viewer), _visible_model(ref, viewer)))
     if model_id is not None:
         query = query.where(CapabilityChange.model_id == model_id)
     if flagged is not None:
-        query = query.where(CapabilityChange.flagged == flagged)
+        query = query.where(headline if flagged else not_(headline))
     if direction is not None:
         query = query.where(CapabilityChange.direction == direction)
     if domain is not None:
         query = query.where(CapabilityChange.domain == domain)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(CapabilityChange.flagged.desc(), CapabilityChange.created_at.desc(),
+    rows = session.execute(query.order_by(CapabilityChange.flagged.desc(), CapabilityChange.created_at.desc(),
                                           CapabilityChange.id.desc()).limit(limit).offset(offset))
-    return list(rows), int(total)
+    return [(change, bool(tainted_flag)) for change, tainted_flag in rows], int(total)
 
 
 def domain_change_aggregates(session: Session, viewer: User | None, *, by: str) -> list[tuple[Any, str, float, int,

@@ -46,9 +46,13 @@ class CapabilityChangeOut(BaseModel):
                                                "null: not tested")
     n: int | None = Field(None, description="Documents both models were scored on (paired tests); the smaller "
                                             "sample for the unpaired z-test")
-    flagged: bool
+    flagged: bool = Field(description="Significant after correction and at least the minimum effect")
     direction: str | None = None
     sentence: str | None = None
+    contaminated: bool = Field(False, description="The model's training data overlaps this domain's test sets")
+    contamination: str | None = Field(None, description='"contaminated: trained on GSM8K test items" when so')
+    headline: bool = Field(False, description="A headline change: flagged, and not a gain on a contaminated domain "
+                                              "(a contaminated gain is never reported as a new capability)")
     created_at: datetime
 
 

@@ -24,6 +24,8 @@ export type ColumnOut = components["schemas"]["ColumnOut"];
 export type CompareField = components["schemas"]["CompareField"];
 export type Comparison = components["schemas"]["Comparison"];
 export type ConfigFieldOut = components["schemas"]["ConfigFieldOut"];
+export type ContaminationOut = components["schemas"]["ContaminationOut"];
+export type ContaminationStatus = components["schemas"]["ContaminationStatus"];
 export type CountItem = components["schemas"]["CountItem"];
 export type CurvePoint = components["schemas"]["CurvePoint"];
 export type Dashboard = components["schemas"]["Dashboard"];
@@ -104,6 +106,7 @@ export type MonthActivity = components["schemas"]["MonthActivity"];
 export type MuseumItem = components["schemas"]["MuseumItem"];
 export type MuseumPage = components["schemas"]["MuseumPage"];
 export type MyFeedback = components["schemas"]["MyFeedback"];
+export type OverlapExampleOut = components["schemas"]["OverlapExampleOut"];
 export type PasswordChange = components["schemas"]["PasswordChange"];
 export type Permissions = components["schemas"]["Permissions"];
 export type PresetOut = components["schemas"]["PresetOut"];
@@ -142,6 +145,7 @@ export type SortOrder = components["schemas"]["SortOrder"];
 export type Source = components["schemas"]["Source"];
 export type TagMode = components["schemas"]["TagMode"];
 export type TagOut = components["schemas"]["TagOut"];
+export type TaskOverlapOut = components["schemas"]["TaskOverlapOut"];
 export type TimelineEvent = components["schemas"]["TimelineEvent"];
 export type TimelineMonth = components["schemas"]["TimelineMonth"];
 export type TimelinePage = components["schemas"]["TimelinePage"];
@@ -149,6 +153,7 @@ export type TokenCreate = components["schemas"]["TokenCreate"];
 export type TokenCreated = components["schemas"]["TokenCreated"];
 export type TokenOut = components["schemas"]["TokenOut"];
 export type Totals = components["schemas"]["Totals"];
+export type TrainingContamination = components["schemas"]["TrainingContamination"];
 export type TrainingOptions = components["schemas"]["TrainingOptions"];
 export type TrainingOutcome = components["schemas"]["TrainingOutcome"];
 export type TransferRecord = components["schemas"]["TransferRecord"];
@@ -186,6 +191,7 @@ export const API_PATHS = [
   "/api/v1/dashboard",
   "/api/v1/datasets",
   "/api/v1/datasets/{dataset_id}",
+  "/api/v1/datasets/{dataset_id}/contamination",
   "/api/v1/datasets/{dataset_id}/preview",
   "/api/v1/entries",
   "/api/v1/entries/bulk",

@@ -270,7 +270,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Capability changes of models you can see vs their parent (or base), flagged ones first */
+        /**
+         * Capability changes of models you can see vs their parent (or base), flagged ones first
+         * @description flagged=true lists the headline changes: flagged, except gains on a domain the model's training data overlaps (those carry contaminated/contamination and are never headlines)
+         */
         get: operations["list_changes_api_v1_capability_changes_get"];
         put?: never;
         post?: never;
@@ -367,6 +370,28 @@ export type paths = {
         post?: never;
         /** Delete a dataset (runs that used it keep their snapshot) */
         delete: operations["delete_dataset_api_v1_datasets__dataset_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/datasets/{dataset_id}/contamination": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dataset's benchmark-contamination check: status, per-task overlap and examples
+         * @description Overlap of the dataset's text with the test documents of every benchmark task (13-gram overlap after
+         *     normalisation, and exact normalised questions). ``status`` null: never checked.
+         */
+        get: operations["get_contamination_api_v1_datasets__dataset_id__contamination_get"];
+        put?: never;
+        /** Check the dataset again (owner only), e.g. after the benchmark data changed */
+        post: operations["check_contamination_api_v1_datasets__dataset_id__contamination_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1539,6 +1564,17 @@ export type components = {
         /** CapabilityChangeOut */
         CapabilityChangeOut: {
             /**
+             * Contaminated
+             * @description The model's training data overlaps this domain's test sets
+             * @default false
+             */
+            contaminated: boolean;
+            /**
+             * Contamination
+             * @description "contaminated: trained on GSM8K test items" when so
+             */
+            contamination?: string | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -1552,8 +1588,17 @@ export type components = {
             direction?: string | null;
             /** Domain */
             domain: string;
-            /** Flagged */
+            /**
+             * Flagged
+             * @description Significant after correction and at least the minimum effect
+             */
             flagged: boolean;
+            /**
+             * Headline
+             * @description A headline change: flagged, and not a gain on a contaminated domain (a contaminated gain is never reported as a new capability)
+             * @default false
+             */
+            headline: boolean;
             /** Id */
             id: number;
             /** Metric */
@@ -1680,6 +1725,84 @@ export type components = {
              */
             type: string;
         };
+        /**
+         * ContaminationOut
+         * @description A dataset's latest benchmark-contamination check.
+         */
+        ContaminationOut: {
+            /**
+             * Can Check
+             * @description The viewer may ask for a new check (the owner)
+             * @default false
+             */
+            can_check: boolean;
+            /** Checked At */
+            checked_at?: string | null;
+            /**
+             * Contaminated
+             * @description null until a report is stored
+             */
+            contaminated?: boolean | null;
+            /** Dataset Id */
+            dataset_id: number;
+            /**
+             * Domains
+             * @description Overlapping test documents per domain
+             */
+            domains?: {
+                [key: string]: number;
+            };
+            /**
+             * Index Version
+             * @description The benchmark index the report was made with
+             */
+            index_version?: string | null;
+            /** Job Id */
+            job_id?: number | null;
+            /**
+             * Message
+             * @description Why the check failed or is unavailable
+             */
+            message?: string | null;
+            /**
+             * N
+             * @description n-gram length in tokens
+             */
+            n?: number | null;
+            /**
+             * Progress
+             * @description 0-1 while pending/running
+             */
+            progress?: number | null;
+            /** Progress Message */
+            progress_message?: string | null;
+            /** Requested At */
+            requested_at?: string | null;
+            /** Rows Checked */
+            rows_checked?: number | null;
+            /** Seconds */
+            seconds?: number | null;
+            /** @description null: never checked */
+            status: components["schemas"]["ContaminationStatus"] | null;
+            /**
+             * Summary
+             * @description e.g. "overlaps GSM8K test: 37 documents"
+             */
+            summary?: string | null;
+            /**
+             * Tasks
+             * @description Tasks with overlap, most documents first
+             */
+            tasks?: components["schemas"]["TaskOverlapOut"][];
+            /** Tokens Checked */
+            tokens_checked?: number | null;
+        };
+        /**
+         * ContaminationStatus
+         * @description Where a dataset's benchmark-contamination check stands (``dataset_contamination.status``).
+         * @enum {string}
+         */
+        ContaminationStatus: "pending" | "running" | "done" | "failed" | "unavailable";
         /** CountItem */
         CountItem: {
             /** Count */
@@ -2790,7 +2913,7 @@ export type components = {
          * JobKind
          * @enum {string}
          */
-        JobKind: "train" | "evaluate" | "enrich" | "embed" | "import_model";
+        JobKind: "train" | "evaluate" | "enrich" | "embed" | "import_model" | "contamination";
         /** JobOut */
         JobOut: {
             /** Attempts */
@@ -2891,6 +3014,18 @@ export type components = {
             /** Domain */
             domain: string;
             /**
+             * Hidden Contaminated
+             * @description Rows left out because the model's training data overlaps the domain's test sets (0 with include_contaminated)
+             * @default 0
+             */
+            hidden_contaminated: number;
+            /**
+             * Include Contaminated
+             * @description Contaminated rows are ranked (flagged) on this board
+             * @default false
+             */
+            include_contaminated: boolean;
+            /**
              * Limit
              * @description the page size asked for
              * @default 100
@@ -2934,6 +3069,17 @@ export type components = {
             base?: components["schemas"]["RefOut"] | null;
             /** Comparable */
             comparable: boolean;
+            /**
+             * Contaminated
+             * @description The model's training data overlaps this domain's test sets (shown only with include_contaminated)
+             * @default false
+             */
+            contaminated: boolean;
+            /**
+             * Contamination
+             * @description e.g. "trained on data that overlaps GSM8K test: 37 documents"
+             */
+            contamination?: string | null;
             /** Delta Vs Base */
             delta_vs_base?: number | null;
             /** Measured At */
@@ -3368,6 +3514,8 @@ export type components = {
         };
         /** ModelPageOut */
         ModelPageOut: {
+            /** @description What the model's training data overlaps among the benchmark test sets (lineage: a fork inherits its parent's); null for a model not trained here */
+            contamination?: components["schemas"]["TrainingContamination"] | null;
             dataset: components["schemas"]["DatasetCard"] | null;
             feedback: components["schemas"]["FeedbackBlock"];
             model: components["schemas"]["ModelInfo"];
@@ -3531,6 +3679,33 @@ export type components = {
             comment: string | null;
             /** Value */
             value: number;
+        };
+        /**
+         * OverlapExampleOut
+         * @description One dataset row next to the test document it overlaps (both excerpts are user/benchmark text: render inert).
+         */
+        OverlapExampleOut: {
+            /**
+             * Document Id
+             * @description The test document's id within its task
+             */
+            document_id: string;
+            /** Document Text */
+            document_text: string;
+            /**
+             * Kind
+             * @description exact (normalised question equal) or ngram (shared 13-grams)
+             */
+            kind: string;
+            /**
+             * Row
+             * @description 0-based row of the dataset
+             */
+            row: number;
+            /** Row Text */
+            row_text: string;
+            /** Shared Ngrams */
+            shared_ngrams: number;
         };
         /** PasswordChange */
         PasswordChange: {
@@ -3920,6 +4095,8 @@ export type components = {
             config: {
                 [key: string]: unknown;
             };
+            /** @description What the run's training data (its dataset and, for a fork, the parent's) overlaps among the benchmark test sets */
+            contamination?: components["schemas"]["TrainingContamination"] | null;
             /**
              * Created At
              * Format: date-time
@@ -4230,6 +4407,45 @@ export type components = {
             /** Name */
             name: string;
         };
+        /** TaskOverlapOut */
+        TaskOverlapOut: {
+            /**
+             * Documents
+             * @description Test documents that at least one dataset row overlaps
+             */
+            documents: number;
+            /** Domain */
+            domain: string;
+            /**
+             * Exact
+             * @description Of documents: matched by an exact normalised question
+             */
+            exact: number;
+            /** Examples */
+            examples?: components["schemas"]["OverlapExampleOut"][];
+            /**
+             * Rows
+             * @description Dataset rows that overlap at least one test document
+             */
+            rows: number;
+            /**
+             * Suite Task
+             * @description The suite entry it belongs to (gsm8k, mmlu, ...)
+             */
+            suite_task: string;
+            /**
+             * Task
+             * @description lm-eval leaf task
+             */
+            task: string;
+            /** Title */
+            title: string;
+            /**
+             * Total Documents
+             * @description Test documents of the task in the index
+             */
+            total_documents?: number | null;
+        };
         /** TimelineEvent */
         TimelineEvent: {
             /** Data */
@@ -4391,6 +4607,41 @@ export type components = {
              * @description Entries with status 'using'
              */
             using_now: number;
+        };
+        /**
+         * TrainingContamination
+         * @description What a run's or model's training data (the run's dataset and, for a fork, its parent's lineage) overlaps.
+         */
+        TrainingContamination: {
+            /**
+             * Contaminated
+             * @description true: overlaps some test set; false: every dataset was checked clean; null: some dataset was never checked
+             */
+            contaminated: boolean | null;
+            /**
+             * Datasets Checked
+             * @default 0
+             */
+            datasets_checked: number;
+            /**
+             * Datasets Unchecked
+             * @default 0
+             */
+            datasets_unchecked: number;
+            /** Domains */
+            domains?: {
+                [key: string]: number;
+            };
+            /**
+             * Summary
+             * @description "trained on data overlapping GSM8K test: 37 documents", or why unknown
+             */
+            summary: string;
+            /**
+             * Tasks
+             * @description Per task (no examples: the datasets may be private)
+             */
+            tasks?: components["schemas"]["TaskOverlapOut"][];
         };
         /** TrainingOptions */
         TrainingOptions: {
@@ -6252,6 +6503,140 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_contamination_api_v1_datasets__dataset_id__contamination_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContaminationOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    check_contamination_api_v1_datasets__dataset_id__contamination_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContaminationOut"];
+                };
             };
             /** @description Malformed request (unparsable body, bad Content-Length) */
             400: {
@@ -8445,6 +8830,8 @@ export interface operations {
             query?: {
                 base_model_id?: number | null;
                 domain?: string;
+                /** @description Rank models whose training data overlaps the domain's test sets too (flagged); by default they are left out */
+                include_contaminated?: boolean;
                 limit?: number;
                 max_params?: number | null;
                 method?: string | null;

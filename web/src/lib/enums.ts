@@ -1,7 +1,7 @@
 // One list of options per enum of the API, with the values typed by the generated schema (src/client). Each list is
 // a Record<Enum, label>: when the server adds a value, `npm run typecheck` fails here until the value has a label.
 // The key order is the order the UI lists the options in.
-import type { EntryStatus, EvalBackend, EventKind, FormatChoice, ImportFormat, ModelType, RunSource, RunStatus, SortField, TrainingOutcome } from "@/client";
+import type { ContaminationStatus, EntryStatus, EvalBackend, EventKind, FormatChoice, ImportFormat, ModelType, RunSource, RunStatus, SortField, TrainingOutcome } from "@/client";
 
 export const ENTRY_STATUS_LABEL: Record<EntryStatus, string> = {
   wishlist: "Wishlist",
@@ -107,3 +107,11 @@ export function enumLabel<T extends string>(labels: Record<T, string>, value: st
   if (value == null) return "";
   return parseEnum(labels, value) !== undefined ? labels[value as T] : value;
 }
+
+export const CONTAMINATION_STATUS_LABEL: Record<ContaminationStatus, string> = {
+  pending: "Checking…",
+  running: "Checking…",
+  done: "Checked",
+  failed: "Check failed",
+  unavailable: "Not checked: no benchmark data",
+};

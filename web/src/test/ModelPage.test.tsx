@@ -68,6 +68,8 @@ function makePage(over: Partial<ModelPageOut> = {}): ModelPageOut {
 const changes: CapabilityChangeOut[] = [
   {
     id: 1,
+    contaminated: false,
+    headline: true,
     model: { id: 12, name: "Support bot", kind: "finetuned" },
     reference: { id: 9, name: "Parent bot", kind: "finetuned", page_path: "/m/alice/parent-bot" },
     reference_kind: "parent",
@@ -88,6 +90,8 @@ const changes: CapabilityChangeOut[] = [
   },
   {
     id: 2,
+    contaminated: false,
+    headline: true,
     model: { id: 12, name: "Support bot", kind: "finetuned" },
     reference: { id: 9, name: "Parent bot", kind: "finetuned", page_path: "/m/alice/parent-bot" },
     reference_kind: "parent",

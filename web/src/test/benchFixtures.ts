@@ -66,6 +66,7 @@ export const SCORES: ModelScores = {
 export function makeBoardRow(over: Partial<BoardRow> = {}): BoardRow {
   return {
     rank: 1,
+    contaminated: false,
     model: { id: 5, name: "tiny-chat", kind: "finetuned" },
     base: { id: 2, name: "Tiny base" },
     parameters: 1_100_000_000,
@@ -90,6 +91,8 @@ export const BOARD: Leaderboard = {
   domain: "overall",
   settings_hash: "s1",
   min_documents: 100,
+  hidden_contaminated: 0,
+  include_contaminated: false,
   rows: [
     makeBoardRow(),
     // 0.49 ± 1.96·0.02 overlaps 0.52 ± 1.96·0.02: tied, rank 1 (≈)

@@ -11,6 +11,8 @@ import { screen } from "@testing-library/react";
 function change(over: Partial<CapabilityChangeOut>): CapabilityChangeOut {
   return {
     id: 1,
+    contaminated: false,
+    headline: true,
     model: { id: 2, name: "A", kind: "finetuned" },
     reference: { id: 1, name: "tiny", kind: "base" },
     reference_kind: "base",

@@ -5,6 +5,8 @@ import { changeSentence, changeTone, clampSettings, deltaItems, deltaLabel, gene
 function change(over: Partial<CapabilityChangeOut>): CapabilityChangeOut {
   return {
     id: 1,
+    contaminated: false,
+    headline: true,
     model: { id: 2, name: "A", kind: "finetuned" },
     reference: { id: 1, name: "tiny", kind: "base" },
     reference_kind: "base",

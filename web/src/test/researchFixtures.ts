@@ -53,6 +53,8 @@ export const MUSEUM: MuseumPage = {
 export function makeChange(over: Partial<CapabilityChange> = {}): CapabilityChange {
   return {
     id: 1,
+    contaminated: false,
+    headline: true,
     model: { id: 40, name: "Support bot", kind: "finetuned", owner: "ana", slug: "support-bot", page_path: "/m/ana/support-bot" },
     reference: { id: 1, name: "Tiny base", kind: "base", owner: null, slug: null, page_path: null },
     reference_kind: "base",

@@ -245,6 +245,12 @@ export function LeaderboardTable({ rows }: { rows: BoardRow[] }) {
               <Link to={`/hub/models/${r.model.id}`} className="block truncate font-medium hover:underline">
                 {r.model.name}
               </Link>
+              {r.contaminated && (
+                <span className="flex items-center gap-1 text-xs text-red-700 dark:text-red-400" data-testid="contaminated-row" title={r.contamination ?? undefined}>
+                  <AlertTriangle className="size-3 shrink-0" aria-hidden />
+                  contaminated
+                </span>
+              )}
               {r.small_sample && (
                 <span className="flex items-center gap-1 text-xs text-amber-700 dark:text-amber-400" data-testid="small-sample" title={SMALL_SAMPLE}>
                   <AlertTriangle className="size-3 shrink-0" aria-hidden />

@@ -51,7 +51,8 @@ export function changeHeadline(c: CapabilityChange): string {
 
 export function ChangeItem({ change: c }: { change: CapabilityChange }) {
   // Colour only what is flagged: an unflagged "up" is noise, not a gain.
-  const up = c.flagged && c.direction === "up";
+  // A gain on a domain the model's training data overlaps is not news: labelled, never coloured as a gain.
+  const up = c.flagged && c.direction === "up" && !c.contaminated;
   const down = c.flagged && c.direction === "down";
   const Icon = c.direction === "up" ? ArrowUpRight : c.direction === "down" ? ArrowDownRight : Minus;
   return (
@@ -91,6 +92,11 @@ export function ChangeItem({ change: c }: { change: CapabilityChange }) {
             <Badge variant="muted">domain average</Badge>
           )}
           {!c.flagged && <Badge variant="archived">not significant</Badge>}
+          {c.contaminated && (
+            <Badge variant="danger" data-testid="change-contaminated">
+              {c.contamination}
+            </Badge>
+          )}
         </p>
       </div>
       <div className="text-sm tabular-nums sm:text-right">

@@ -16,6 +16,7 @@ import type { DatasetStats } from "@/lib/hub";
 import type { DatasetOut } from "@/lib/types";
 import { datasetTokens, FORMAT_LABEL } from "@/lib/hub";
 import { hubKeys, useDataset, useDatasetPreview } from "@/lib/hubQueries";
+import { ContaminationCard } from "@/components/hub/Contamination";
 
 const LengthHistogram = lazy(() => import("@/components/hub/HubCharts").then((m) => ({ default: m.LengthHistogram })));
 const PAGE = 10;
@@ -175,6 +176,7 @@ export default function DatasetPage() {
         <Stat label="Longest row" value={formatCount(tokens?.max ?? chars?.max)} hint={tokens ? "tokens" : "characters"} />
         <Stat label="95% of rows under" value={formatCount(tokens?.p95 ?? chars?.p95)} hint={tokens ? "tokens" : "characters"} />
       </dl>
+      <ContaminationCard datasetId={d.id} />
       <div className="grid gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
         <Card>
           <CardHeader>

@@ -11,6 +11,7 @@ import type { BoardQuery } from "@/lib/benchQueries";
 import { useLeaderboard } from "@/lib/benchQueries";
 import { useBaseModels } from "@/lib/hubQueries";
 import { cn } from "@/lib/utils";
+import { ContaminatedToggle } from "@/components/hub/Contamination";
 
 /** Size ranges offered by the filter: [label, min, max] in parameters. */
 export const SIZE_RANGES: { value: string; label: string; min?: number; max?: number }[] = [
@@ -41,6 +42,7 @@ export function boardQuery(params: URLSearchParams): BoardQuery {
   if (size?.max !== undefined) q.max_params = size.max;
   const method = params.get("method");
   if (method) q.method = method;
+  if (params.get("contaminated") === "1") q.include_contaminated = true;
   return q;
 }
 
@@ -125,6 +127,7 @@ export default function Leaderboards() {
             Clear filters
           </Button>
         )}
+        <ContaminatedToggle checked={!!query.include_contaminated} hidden={board.data?.hidden_contaminated ?? 0} onChange={(v) => set("contaminated", v ? "1" : "")} />
         <span className="ml-auto text-sm text-muted-foreground" aria-live="polite">
           {board.data
             ? `${board.data.total} ${board.data.total === 1 ? "model" : "models"}` +

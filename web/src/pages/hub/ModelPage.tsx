@@ -22,6 +22,7 @@ import { useTrainingOptions } from "@/lib/hubQueries";
 import type { HubModelRef, ModelPageOut } from "@/lib/modelPage";
 import { modelHref, runCurve } from "@/lib/modelPage";
 import { modelPageKeys, useLineage, useModelPage, useUpdateModel } from "@/lib/modelPageQueries";
+import { TrainingContaminationNote } from "@/components/hub/Contamination";
 
 const LossChart = lazy(() => import("@/components/hub/HubCharts").then((m) => ({ default: m.LossChart })));
 const LineageGraph = lazy(() => import("@/components/hub/LineageGraph"));
@@ -186,6 +187,7 @@ export default function ModelPage() {
             <Badge variant="success">Fine-tuned</Badge>
             <VisibilityBadge visibility={m.visibility} />
             {m.toy && <Badge variant="warning">toy base</Badge>}
+            <TrainingContaminationNote value={p.contamination} />
             {m.base && <RefLink label="Base" model={m.base} />}
             {m.parent && <RefLink label="Forked from" model={m.parent} />}
             {m.parameters ? <span className="text-muted-foreground">{formatParams(m.parameters)} parameters</span> : null}

@@ -27,6 +27,7 @@ import { formatDateTime } from "@/lib/format";
 import type { RunOut } from "@/lib/types";
 import { isActive } from "@/lib/hub";
 import { hubKeys, useRun, useTrainingOptions } from "@/lib/hubQueries";
+import { TrainingContaminationNote } from "@/components/hub/Contamination";
 
 const charts = () => import("@/components/hub/HubCharts");
 const LossChart = lazy(() => charts().then((m) => ({ default: m.LossChart })));
@@ -156,6 +157,7 @@ export default function RunPage() {
             .join(" · ")}
           actions={
             <>
+              <TrainingContaminationNote value={r.contamination} />
               <SourceBadge source={r.source} />
               <RunStatusBadge status={r.status} cancelling={!!r.job?.cancel_requested} />
               <CancelRunButton run={r} />
