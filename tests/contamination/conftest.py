@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bench_data import require_benchmarks
 
+from bench_data import require_benchmarks
 from modelmate.contamination.index import BenchmarkIndex, load_or_build
 
 

@@ -12,13 +12,15 @@ import csv
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelmate.contamination.check import check_texts_detailed, record_texts
+from modelmate.contamination.check import check_texts_detailed, record_texts  # noqa: F401 - re-exported
 from modelmate.contamination.index import BenchmarkIndex
+from modelmate.contamination.normalise import normalise
 from modelmate.contamination.report import ContaminationReport
 
 GSM8K_ITEMS = 12
@@ -69,6 +71,7 @@ class Item:
     document_id: str
     question: str
     answer: str  # GSM8K: the solution; MMLU: the lettered choices and the answer line
+    generic: bool = False  # the question alone is shared by other test items ("Which of the following is true?")
 
 
 @dataclass(frozen=True)
@@ -88,11 +91,12 @@ def items(root: Path) -> list[Item]:
             out.append(Item("gsm8k", f"test:{number}", row["question"], row["answer"]))
     for subject in MMLU_SUBJECTS:
         with open(root / f"mmlu/test/{subject}_test.csv", encoding="utf-8", newline="") as fh:
-            for number, rec in enumerate(csv.reader(fh)):
-                if number == MMLU_PER_SUBJECT:
-                    break
-                choices = "\n".join(f"{label}. {text}" for label, text in zip("ABCD", rec[1:5], strict=True))
-                out.append(Item(f"mmlu_{subject}", f"test:{number}", rec[0].strip(), f"{choices}\nAnswer: {rec[5]}"))
+            records = list(csv.reader(fh))
+        stems = Counter(normalise(rec[0]) for rec in records)
+        for number, rec in enumerate(records[:MMLU_PER_SUBJECT]):
+            choices = "\n".join(f"{label}. {text}" for label, text in zip("ABCD", rec[1:5], strict=True))
+            out.append(Item(f"mmlu_{subject}", f"test:{number}", rec[0].strip(), f"{choices}\nAnswer: {rec[5]}",
+                            generic=stems[normalise(rec[0])] > 1))
     return out
 
 
@@ -116,16 +120,22 @@ def variants(item: Item, filler: str) -> Iterator[Plant]:
     yield Plant(item, "chat_template", {"text": f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n{a}"
                                                 f"<|im_end|>"})
     yield Plant(item, "prompt_completion", {"prompt": f"Q: {q}\nA:", "completion": f" {a}"})
-    yield Plant(item, "messages_system", {"messages": [
-        {"role": "system", "content": "You are a helpful tutor."}, {"role": "user", "content": q},
-        {"role": "assistant", "content": "Let me think step by step. " + a.split("\n")[-1]}]})
-    yield Plant(item, "question_only_line", {"text": f"Homework for Monday:\n{q}\nShow your working."})
+    if not item.generic:  # a generic question alone (with at most the answer letter) identifies no test item
+        yield from _question_only(item)
     yield Plant(item, "synonyms", {"text": _synonyms(both)})
     yield Plant(item, "sentences_reordered", {"text": f"{_sentences_reversed(q)}\n{a}"})
     yield Plant(item, "synonyms_reordered", {"text": _synonyms(f"{_sentences_reversed(q)}\n{a}")})
     hand = HANDWRITTEN.get((item.task, item.document_id))
     if hand:
         yield Plant(item, "handwritten", {"text": hand})
+
+
+def _question_only(item: Item) -> Iterator[Plant]:
+    q, a = item.question, item.answer
+    yield Plant(item, "messages_system", {"messages": [
+        {"role": "system", "content": "You are a helpful tutor."}, {"role": "user", "content": q},
+        {"role": "assistant", "content": "Let me think step by step. " + a.split("\n")[-1]}]})
+    yield Plant(item, "question_only_line", {"text": f"Homework for Monday:\n{q}\nShow your working."})
 
 
 def clean_records(root: Path, repo: Path, limit: int) -> list[dict[str, Any]]:
@@ -164,7 +174,8 @@ class Measurement:
 
     def table(self) -> str:
         lines = ["| variant | found / planted | recall |", "|---|---|---|"]
-        for kind, (found, planted) in self.recall.items():
+        for kind in VERBATIM + REFORMATTED + PARAPHRASED:
+            found, planted = self.recall[kind]
             lines.append(f"| {kind} | {found} / {planted} | {found / planted:.0%} |")
         for name, kinds in (("all verbatim", VERBATIM), ("all reformatted", REFORMATTED),
                             ("all paraphrased", PARAPHRASED)):

@@ -62,7 +62,7 @@ def test_the_gsm8k_train_demo_datasets_pass_clean(bench_index, bench_root, tmp_p
         path = tmp_path / "demo.jsonl"
         path.write_bytes(dataset.body)
         progress: list[float] = []
-        report = check_file(path, bench_index, progress=lambda f, _m: progress.append(f))
+        report = check_file(path, bench_index, progress=lambda f, _m, seen=progress: seen.append(f))
         assert not report.contaminated, report.summary()
         assert report.summary() == "no overlap with any benchmark test set"
         assert report.rows_checked == len(dataset.body.splitlines()) and progress[-1] == 1.0
@@ -77,7 +77,8 @@ def test_the_whole_gsm8k_train_split_passes_clean(bench_index, bench_root) -> No
 def test_record_texts_reads_every_format() -> None:
     assert record_texts({"prompt": "Q?", "completion": "A."}) == "Q?\n\nA."
     assert record_texts({"instruction": "Do", "input": "this", "output": "done"}) == "Do\n\nthis\n\ndone"
-    assert record_texts({"messages": [{"role": "user", "content": "hi"},
-                                      {"role": "assistant", "content": [{"type": "text", "text": "yo"}]}]}) == "hi\n\nyo"
+    chat = {"messages": [{"role": "user", "content": "hi"},
+                         {"role": "assistant", "content": [{"type": "text", "text": "yo"}]}]}
+    assert record_texts(chat) == "hi\n\nyo"
     assert record_texts({"conversations": [{"from": "human", "value": "x y"}], "id": "7"}) == "x y"
     assert record_texts({"text": "   "}) == ""

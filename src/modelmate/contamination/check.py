@@ -8,8 +8,9 @@ docs/contamination.md):
 2. they share at least :data:`MIN_SHARED_8` distinct 8-grams that make up at least :data:`MIN_SHARE_8` of the
    document's distinct 8-grams — catches paraphrases that keep runs of eight words;
 3. a segment of the row (a line, a paragraph — a message is a paragraph —, or the whole row), normalised and with
-   leading labels ("question", "q", "user", "instruction", ...) dropped, equals the document's normalised question (questions of at least
-   five words) — the only way a document shorter than 13 words can be found.
+   leading labels ("question", "q", "user", "instruction", ...) dropped, equals the document's normalised question
+   (questions of at least five words that no other document of the task shares) — the only way a document shorter
+   than 13 words can be found.
 
 Everything is vectorised: rows are processed in chunks of about a million words; each chunk's words are hashed
 once, its n-grams rolled in numpy, screened with a bitmap of the index's hashes and looked up with
@@ -27,7 +28,7 @@ import numpy as np
 
 from modelmate.training.data import load_dataset_file
 
-from .index import N, SHORT_N, BenchmarkIndex
+from .index import SHORT_N, BenchmarkIndex, N
 from .normalise import ngram_hashes, ngram_rows, normalise, text_hash, word_hashes
 from .report import EXCERPT_CHARS, ContaminationReport, OverlapExample, TaskOverlap
 
@@ -103,9 +104,13 @@ def _distinct_counts(rows: np.ndarray, docs: np.ndarray, grams: np.ndarray) -> d
     """Distinct shared grams per (row, document)."""
     if not len(rows):
         return {}
-    triples = np.unique(np.rec.fromarrays([rows, docs, grams], names="r,d,g"))
-    pairs, counts = np.unique(np.rec.fromarrays([triples["r"], triples["d"]], names="r,d"), return_counts=True)
-    return {(int(p[0]), int(p[1])): int(c) for p, c in zip(pairs, counts, strict=True)}
+    order = np.lexsort((grams, docs, rows))
+    rows, docs, grams = rows[order], docs[order], grams[order]
+    new = np.r_[True, (rows[1:] != rows[:-1]) | (docs[1:] != docs[:-1]) | (grams[1:] != grams[:-1])]
+    rows, docs = rows[new], docs[new]
+    starts = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]) | (docs[1:] != docs[:-1])])
+    counts = np.diff(np.r_[starts, len(rows)])
+    return {(int(r), int(d)): int(c) for r, d, c in zip(rows[starts], docs[starts], counts, strict=True)}
 
 
 def _segments(lines: list[str]) -> set[str]:

@@ -9,12 +9,13 @@ reader never sees half an index and concurrent builders keep one):
 - ``grams8.npy`` / ``docs8.npy``: the same for 8-grams (the paraphrase rule of :mod:`.check`);
 - ``doc_grams8.npy``: each document's number of distinct 8-grams; ``doc_task.npy``: each document's task number;
 - ``questions.npy`` / ``question_docs.npy``: the hash of each document's normalised question, sorted, and its
-  document;
+  document (questions of at least five words that no other document of the same task has);
 - ``documents.json``: per document its task, id and an excerpt; ``meta.json``: the version, n and the tasks.
 
 N-grams that also occur in the benchmark's own non-test splits (GSM8K train, MMLU dev, ...; see
-:mod:`.documents`) are left out, and so are n-grams that occur in more than :data:`MAX_DOCS_PER_GRAM` documents are boilerplate (a prompt phrase, a code idiom)
-and are left out: they say nothing about which item leaked. Arrays are saved with ``allow_pickle=False``.
+:mod:`.documents`) are left out, and so are n-grams that occur in more than :data:`MAX_DOCS_PER_GRAM` documents
+(boilerplate: a prompt phrase, a code idiom): they say nothing about which item leaked. Arrays are
+saved with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -87,9 +88,12 @@ def _root(data_dir: Path) -> Path:
 
 
 def index_version(data_dir: Path, *, _memo: Path | None = None) -> str:
-    """``<n>-<normalisation>.<documents>.<format>-<hash>``: the hash covers every mirror file the suites read."""
+    """``<n>-<normalisation>.<documents>.<format>-<hash>``: the hash covers every mirror file the suites read and
+    the source of the modules that build the index (a change to either rebuilds it)."""
     root = _root(data_dir)
     digest = hashlib.sha256(f"n={N};short={SHORT_N};max={MAX_DOCS_PER_GRAM};q={MIN_QUESTION_WORDS}".encode())
+    for module in ("normalise.py", "documents.py", "index.py"):  # the code that decides what the index holds
+        digest.update((Path(__file__).parent / module).read_bytes())
     try:
         for key in _dataset_keys():
             digest.update(f"{key}={mirror.content_hash(root, mirror.DATASETS[key], _memo)};".encode())
@@ -118,6 +122,19 @@ def _sorted_pairs(grams: list[np.ndarray], docs: list[np.ndarray], sanctioned: n
         keep = np.repeat(sizes <= MAX_DOCS_PER_GRAM, sizes)
         g, d = g[keep], d[keep]
     return g, d
+
+
+def _specific_questions(questions: list[int], docs: list[int], doc_task: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The questions that identify one document of their task: a stem that several documents of one task share
+    ("Which of the following statements is correct?") is left to the n-gram rules."""
+    per_task: dict[tuple[int, int], int] = {}
+    for question, doc in zip(questions, docs, strict=True):
+        key = (question, doc_task[doc])
+        per_task[key] = per_task.get(key, 0) + 1
+    keep = [i for i, (question, doc) in enumerate(zip(questions, docs, strict=True))
+            if per_task[(question, doc_task[doc])] == 1]
+    return (np.array([questions[i] for i in keep], dtype=np.uint64),
+            np.array([docs[i] for i in keep], dtype=np.int32))
 
 
 def _build(root: Path, out: Path, version: str, progress: Progress | None) -> None:
@@ -169,12 +186,12 @@ def _build(root: Path, out: Path, version: str, progress: Progress | None) -> No
         progress(0.85, f"sorting the n-grams of {len(table)} test documents")
     grams13, docs13 = _sorted_pairs(g13, d13, _distinct(np.concatenate([np.empty(0, np.uint64), *other13])))
     grams8, docs8 = _sorted_pairs(g8, d8, _distinct(np.concatenate([np.empty(0, np.uint64), *other8])))
-    q = np.array(questions, dtype=np.uint64)
+    q, qdocs = _specific_questions(questions, question_docs, doc_task)
     order = np.argsort(q, kind="stable")
     arrays: dict[str, np.ndarray] = {
         "grams13": grams13, "docs13": docs13, "grams8": grams8, "docs8": docs8,
         "doc_grams8": np.array(counts8, np.int32), "doc_task": np.array(doc_task, np.int16),
-        "questions": q[order], "question_docs": np.array(question_docs, np.int32)[order],
+        "questions": q[order], "question_docs": qdocs[order],
     }
     for name, array in arrays.items():
         np.save(out / f"{name}.npy", array, allow_pickle=False)

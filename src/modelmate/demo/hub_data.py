@@ -4,8 +4,8 @@ GSM8K (Cobbe et al. 2021, MIT) is read from the local benchmark mirror (``<bench
 or, without one, from the Hugging Face dataset ``openai/gsm8k`` (``main``). Only the train split is ever used for
 training data, and that is checked, not assumed: every question of the test split is normalised (the contamination
 check's :func:`modelmate.contamination.normalise.normalise`) and a train row whose question matches one is dropped;
-tests/contamination/test_planted.py runs the full contamination check on both sets and finds them clean. The rows are a fixed, seeded sample, so every install
-trains on the same examples.
+tests/contamination/test_planted.py runs the full contamination check on both sets and finds them clean. The rows
+are a fixed, seeded sample, so every install trains on the same examples.
 
 Two sets come from disjoint train rows: *worked solutions* (the reference answer with its calculator annotations
 ``<<48/2=24>>`` removed, ending in GSM8K's ``#### 72`` line) and *answer only* (``The answer is 72.``), a format
