@@ -87,7 +87,7 @@ def main() -> None:
         assert not load_or_build(root, Path(tmp) / f"cache{args.rounds - 1}").built
         reuse = time.perf_counter() - started
         print(f"index build: best {min(builds):.1f} s, all {[round(b, 1) for b in builds]}; reload {reuse:.2f} s; "
-              f"{stats['documents']:,} documents, {stats['grams13']:,} 13-grams, {stats['grams8']:,} 8-grams, "
+              f"{stats['documents']:,} documents, {stats['grams13']:,} 13-grams, {stats['gramsc']:,} content n-grams, "
               f"{stats['questions']:,} questions; {stats['bytes'] / 2**20:.1f} MiB on disk ({index.version})")
         path = Path(tmp) / "dataset.jsonl"
         words, planted = _dataset(path, root, args.rows, args.words_per_row, seed=5)

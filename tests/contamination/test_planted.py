@@ -26,7 +26,7 @@ def test_every_verbatim_and_reformatted_plant_is_found(measured) -> None:
 def test_paraphrase_recall_and_precision_hold_at_the_measured_level(measured) -> None:
     found, planted = measured.found(plants.PARAPHRASED)
     assert planted == 80
-    assert found / planted >= 0.45  # measured 46% (37/80): docs/contamination.md explains what is missed
+    assert found / planted >= 0.6  # measured 64% (51/80): docs/contamination.md explains what is missed
     assert measured.recall["sentences_reordered"][0] >= 23  # reordered sentences keep their 13-grams
     assert measured.flagged_clean_rows == 0 and measured.wrong_document == 0  # precision 100%
 

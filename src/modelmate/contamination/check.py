@@ -5,9 +5,10 @@ docs/contamination.md):
 
 1. they share at least one 13-gram (after :func:`.normalise.normalise`; the GPT-3 / Llama rule) — catches every
    verbatim or reformatted copy of a document of 13 words or more;
-2. they share at least :data:`MIN_SHARED_8` distinct 8-grams that make up at least :data:`MIN_SHARE_8` of the
-   document's distinct 8-grams — catches paraphrases that keep runs of eight words;
-3. a segment of the row (a line, a paragraph — a message is a paragraph —, or the whole row), normalised and with
+2. they share at least :data:`MIN_SHARED_C` distinct content n-grams that make up at least :data:`MIN_SHARE_C` of the
+   document's distinct content n-grams — catches paraphrases that keep runs of eight words;
+3. a segment of the row (a line, a paragraph — a message is a paragraph —, a line's text up to a question mark, or
+   the whole row), normalised and with
    leading labels ("question", "q", "user", "instruction", ...) dropped, equals the document's normalised question
    (questions of at least five words that no other document of the task shares) — the only way a document shorter
    than 13 words can be found.
@@ -19,6 +20,7 @@ once, its n-grams rolled in numpy, screened with a bitmap of the index's hashes 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -28,17 +30,18 @@ import numpy as np
 
 from modelmate.training.data import load_dataset_file
 
-from .index import SHORT_N, BenchmarkIndex, N
-from .normalise import ngram_hashes, ngram_rows, normalise, text_hash, word_hashes
+from .index import CONTENT_N, BenchmarkIndex, N
+from .normalise import content_mask, ngram_hashes, ngram_rows, normalise, text_hash, word_hashes
 from .report import EXCERPT_CHARS, ContaminationReport, OverlapExample, TaskOverlap
 
-MIN_SHARED_8 = 3
-MIN_SHARE_8 = 0.25
+MIN_SHARED_C = 3
+MIN_SHARE_C = 0.3
 EXAMPLES_PER_TASK = 5
 CHUNK_WORDS = 1_000_000
 MAX_ROWS = 1_000_000  # the default upload limit (Settings.max_dataset_rows)
 _LABELS = frozenset({"question", "q", "problem", "user", "human", "assistant", "system", "instruction", "input",
                      "prompt", "homework", "exercise"})
+_SENTENCE_END = re.compile(r"[.!?]\s")
 _SKIP_KEYS = frozenset({"role", "from", "type", "name", "id"})
 _BITMAP_SHIFT = np.uint64(39)  # 2**25 slots
 Progress = Callable[[float, str], None]
@@ -78,7 +81,7 @@ def record_texts(record: dict[str, Any]) -> str:
 
 
 class _Table:
-    """One family of the index (13-grams or 8-grams): a bitmap screen and the sorted arrays."""
+    """One family of the index (13-grams or content n-grams): a bitmap screen and the sorted arrays."""
 
     def __init__(self, grams: np.ndarray, docs: np.ndarray) -> None:
         self.grams, self.docs = grams, docs
@@ -113,6 +116,21 @@ def _distinct_counts(rows: np.ndarray, docs: np.ndarray, grams: np.ndarray) -> d
     return {(int(r), int(d)): int(c) for r, d, c in zip(rows[starts], docs[starts], counts, strict=True)}
 
 
+def _question_segments(text: str) -> set[str]:
+    """For each question mark: its line up to it, and its sentence (normalised)."""
+    out: set[str] = set()
+    for line in text.split("\n"):
+        pos = line.find("?")
+        while pos >= 0:
+            head = line[:pos]
+            out.add(normalise(head))
+            ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+            if ends:
+                out.add(normalise(head[ends[-1]:]))
+            pos = line.find("?", pos + 1)
+    return out
+
+
 def _segments(lines: list[str]) -> set[str]:
     """The normalised segments of a row: each line, each paragraph and the whole row (labels dropped)."""
     out: set[str] = set()
@@ -139,12 +157,12 @@ class _Checker:
     def __init__(self, index: BenchmarkIndex) -> None:
         self.index = index
         self.t13 = _Table(index.grams13, index.docs13)
-        self.t8 = _Table(index.grams8, index.docs8)
+        self.tc = _Table(index.gramsc, index.docsc)
         self.questions = np.asarray(index.questions)
         self.question_docs = np.asarray(index.question_docs)
-        self.doc_grams8 = np.asarray(index.doc_grams8)
+        self.doc_gramsc = np.asarray(index.doc_gramsc)
         self.shared13: dict[tuple[int, int], int] = {}
-        self.shared8: dict[tuple[int, int], int] = {}
+        self.sharedc: dict[tuple[int, int], int] = {}
         self.exact: set[tuple[int, int]] = set()
         self.excerpts: dict[int, str] = {}
         self.rows = 0
@@ -160,7 +178,10 @@ class _Checker:
             row_words = " ".join(line for line in lines if line).split()
             words.extend(row_words)
             lengths.append(len(row_words))
-            for seg in _segments(lines):
+            segments = _segments(lines)
+            if "?" in text:  # a question followed by more on its line (choices, an answer)
+                segments.update(_question_segments(text))
+            for seg in segments:
                 if seg.count(" ") + 1 >= 5:
                     seg_rows.append(first_row + offset)
                     seg_hashes.append(text_hash(seg))
@@ -168,9 +189,11 @@ class _Checker:
         row_of_word = np.repeat(np.arange(first_row, first_row + len(texts), dtype=np.int64), lengths)
         hashes = word_hashes(words)
         hit_rows: set[int] = set()
-        for n, table, into in ((N, self.t13, self.shared13), (SHORT_N, self.t8, self.shared8)):
-            starts, rows = ngram_rows(row_of_word, n)
-            grams = ngram_hashes(hashes, n)[starts]
+        content = content_mask(hashes)
+        for n, table, into, h, r in ((N, self.t13, self.shared13, hashes, row_of_word),
+                                     (CONTENT_N, self.tc, self.sharedc, hashes[content], row_of_word[content])):
+            starts, rows = ngram_rows(r, n)
+            grams = ngram_hashes(h, n)[starts]
             for key, count in _distinct_counts(*table.lookup(grams, rows)).items():
                 into[key] = count
                 hit_rows.add(key[0])
@@ -190,13 +213,13 @@ class _Checker:
     def overlaps(self) -> dict[tuple[int, int], tuple[str, int]]:
         """(row, document) -> (kind, shared n-grams) for every pair the rule calls overlapping."""
         out: dict[tuple[int, int], tuple[str, int]] = {}
-        for key, count in self.shared8.items():
-            if count >= MIN_SHARED_8 and count >= MIN_SHARE_8 * int(self.doc_grams8[key[1]]):
+        for key, count in self.sharedc.items():
+            if count >= MIN_SHARED_C and count >= MIN_SHARE_C * int(self.doc_gramsc[key[1]]):
                 out[key] = ("ngram", count)
         for key, count in self.shared13.items():
             out[key] = ("ngram", max(count, out.get(key, ("", 0))[1]))
         for key in self.exact:
-            out[key] = ("exact", max(self.shared13.get(key, 0), self.shared8.get(key, 0)))
+            out[key] = ("exact", max(self.shared13.get(key, 0), self.sharedc.get(key, 0)))
         return out
 
     def report(self, seconds: float) -> ContaminationReport:

@@ -6,8 +6,8 @@ reader never sees half an index and concurrent builders keep one):
 
 - ``grams13.npy`` / ``docs13.npy``: every distinct 13-gram hash of every document (sorted uint64) and the document
   it belongs to (int32, parallel); a 13-gram in several documents has several entries;
-- ``grams8.npy`` / ``docs8.npy``: the same for 8-grams (the paraphrase rule of :mod:`.check`);
-- ``doc_grams8.npy``: each document's number of distinct 8-grams; ``doc_task.npy``: each document's task number;
+- ``gramsc.npy`` / ``docsc.npy``: the same for content n-grams (the paraphrase rule of :mod:`.check`);
+- ``doc_gramsc.npy``: each document's number of distinct content n-grams; ``doc_task.npy``: each document's task number;
 - ``questions.npy`` / ``question_docs.npy``: the hash of each document's normalised question, sorted, and its
   document (questions of at least five words that no other document of the same task has);
 - ``documents.json``: per document its task, id and an excerpt; ``meta.json``: the version, n and the tasks.
@@ -38,10 +38,10 @@ from modelmate.evaluation import mirror
 from modelmate.storage.private import private_dir, tighten_tree
 
 from .documents import DOCUMENTS_VERSION, BenchDocument, TaskInfo, benchmark_documents, leaves
-from .normalise import NORMALISATION_VERSION, ngram_hashes, normalise, text_hash, word_hashes
+from .normalise import NORMALISATION_VERSION, content_mask, ngram_hashes, normalise, text_hash, word_hashes
 
 N = 13  # the long n-gram (GPT-3, Llama 2 decontamination)
-SHORT_N = 8  # the paraphrase rule's n-gram
+CONTENT_N = 4  # the paraphrase rule's n-gram, over content words (stopwords dropped)
 INDEX_FORMAT = "1"
 MAX_DOCS_PER_GRAM = 50
 MIN_QUESTION_WORDS = 5  # shorter questions ("is the sun a star") are too common to call an exact match a leak
@@ -61,9 +61,9 @@ class BenchmarkIndex:
     documents: list[dict[str, str]]  # per document: task, id, excerpt
     grams13: np.ndarray
     docs13: np.ndarray
-    grams8: np.ndarray
-    docs8: np.ndarray
-    doc_grams8: np.ndarray
+    gramsc: np.ndarray
+    docsc: np.ndarray
+    doc_gramsc: np.ndarray
     doc_task: np.ndarray
     questions: np.ndarray
     question_docs: np.ndarray
@@ -91,7 +91,7 @@ def index_version(data_dir: Path, *, _memo: Path | None = None) -> str:
     """``<n>-<normalisation>.<documents>.<format>-<hash>``: the hash covers every mirror file the suites read and
     the source of the modules that build the index (a change to either rebuilds it)."""
     root = _root(data_dir)
-    digest = hashlib.sha256(f"n={N};short={SHORT_N};max={MAX_DOCS_PER_GRAM};q={MIN_QUESTION_WORDS}".encode())
+    digest = hashlib.sha256(f"n={N};short={CONTENT_N};max={MAX_DOCS_PER_GRAM};q={MIN_QUESTION_WORDS}".encode())
     for module in ("normalise.py", "documents.py", "index.py"):  # the code that decides what the index holds
         digest.update((Path(__file__).parent / module).read_bytes())
     try:
@@ -142,14 +142,14 @@ def _build(root: Path, out: Path, version: str, progress: Progress | None) -> No
     table: list[dict[str, str]] = []
     g13: list[np.ndarray] = []
     d13: list[np.ndarray] = []
-    g8: list[np.ndarray] = []
-    d8: list[np.ndarray] = []
-    counts8: list[int] = []
+    gc: list[np.ndarray] = []
+    dc: list[np.ndarray] = []
+    countsc: list[int] = []
     doc_task: list[int] = []
     questions: list[int] = []
     question_docs: list[int] = []
     other13: list[np.ndarray] = []
-    other8: list[np.ndarray] = []
+    otherc: list[np.ndarray] = []
     seen_other: set[int] = set()
 
     def add(doc: BenchDocument, number: int) -> None:
@@ -157,10 +157,10 @@ def _build(root: Path, out: Path, version: str, progress: Progress | None) -> No
         grams = _distinct(ngram_hashes(hashes, N))
         g13.append(grams)
         d13.append(np.full(len(grams), number, np.int32))
-        grams = _distinct(ngram_hashes(hashes, SHORT_N))
-        g8.append(grams)
-        d8.append(np.full(len(grams), number, np.int32))
-        counts8.append(len(grams))
+        grams = _distinct(ngram_hashes(hashes[content_mask(hashes)], CONTENT_N))
+        gc.append(grams)
+        dc.append(np.full(len(grams), number, np.int32))
+        countsc.append(len(grams))
         question = normalise(doc.question)
         if question.count(" ") + 1 >= MIN_QUESTION_WORDS:
             questions.append(text_hash(question))
@@ -177,7 +177,7 @@ def _build(root: Path, out: Path, version: str, progress: Progress | None) -> No
             seen_other.add(key)
             hashes = word_hashes(normalise("\n".join(other)).split())
             other13.append(_distinct(ngram_hashes(hashes, N)))
-            other8.append(_distinct(ngram_hashes(hashes, SHORT_N)))
+            otherc.append(_distinct(ngram_hashes(hashes[content_mask(hashes)], CONTENT_N)))
         for doc in docs:
             add(doc, len(table))
             doc_task.append(len(infos))
@@ -185,26 +185,26 @@ def _build(root: Path, out: Path, version: str, progress: Progress | None) -> No
     if progress:
         progress(0.85, f"sorting the n-grams of {len(table)} test documents")
     grams13, docs13 = _sorted_pairs(g13, d13, _distinct(np.concatenate([np.empty(0, np.uint64), *other13])))
-    grams8, docs8 = _sorted_pairs(g8, d8, _distinct(np.concatenate([np.empty(0, np.uint64), *other8])))
+    gramsc, docsc = _sorted_pairs(gc, dc, _distinct(np.concatenate([np.empty(0, np.uint64), *otherc])))
     q, qdocs = _specific_questions(questions, question_docs, doc_task)
     order = np.argsort(q, kind="stable")
     arrays: dict[str, np.ndarray] = {
-        "grams13": grams13, "docs13": docs13, "grams8": grams8, "docs8": docs8,
-        "doc_grams8": np.array(counts8, np.int32), "doc_task": np.array(doc_task, np.int16),
+        "grams13": grams13, "docs13": docs13, "gramsc": gramsc, "docsc": docsc,
+        "doc_gramsc": np.array(countsc, np.int32), "doc_task": np.array(doc_task, np.int16),
         "questions": q[order], "question_docs": qdocs[order],
     }
     for name, array in arrays.items():
         np.save(out / f"{name}.npy", array, allow_pickle=False)
     (out / "documents.json").write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
-    meta = {"version": version, "n": N, "short_n": SHORT_N, "documents": len(table), "grams13": int(len(grams13)),
-            "grams8": int(len(grams8)), "tasks": [info.__dict__ for info in infos]}
+    meta = {"version": version, "n": N, "short_n": CONTENT_N, "documents": len(table), "grams13": int(len(grams13)),
+            "gramsc": int(len(gramsc)), "tasks": [info.__dict__ for info in infos]}
     (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
 
 def _load(directory: Path, built: bool) -> BenchmarkIndex:
     meta: dict[str, Any] = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
     arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-              for name in ("grams13", "docs13", "grams8", "docs8", "doc_grams8", "doc_task", "questions",
+              for name in ("grams13", "docs13", "gramsc", "docsc", "doc_gramsc", "doc_task", "questions",
                            "question_docs")}
     documents = json.loads((directory / "documents.json").read_text(encoding="utf-8"))
     return BenchmarkIndex(version=meta["version"], n=int(meta["n"]), directory=directory,
@@ -214,7 +214,7 @@ def _load(directory: Path, built: bool) -> BenchmarkIndex:
 def index_stats(index: BenchmarkIndex) -> dict[str, int]:
     """Documents, n-grams and bytes on disk of a loaded index (for the benchmark script and the docs)."""
     size = sum(p.stat().st_size for p in index.directory.iterdir())
-    return {"documents": len(index.documents), "grams13": len(index.grams13), "grams8": len(index.grams8),
+    return {"documents": len(index.documents), "grams13": len(index.grams13), "gramsc": len(index.gramsc),
             "questions": len(index.questions), "bytes": size}
 
 
