@@ -20,7 +20,6 @@ once, its n-grams rolled in numpy, screened with a bitmap of the index's hashes 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,7 +30,16 @@ import numpy as np
 from modelmate.training.data import load_dataset_file
 
 from .index import CONTENT_N, BenchmarkIndex, N
-from .normalise import content_mask, ngram_hashes, ngram_rows, normalise, text_hash, word_hashes
+from .normalise import (
+    QUESTION_MARK,
+    SENTENCE_MARK,
+    cleaned,
+    content_mask,
+    ngram_hashes,
+    ngram_rows,
+    text_hash,
+    word_hashes,
+)
 from .report import EXCERPT_CHARS, ContaminationReport, OverlapExample, TaskOverlap
 
 MIN_SHARED_C = 3
@@ -41,7 +49,6 @@ CHUNK_WORDS = 1_000_000
 MAX_ROWS = 1_000_000  # the default upload limit (Settings.max_dataset_rows)
 _LABELS = frozenset({"question", "q", "problem", "user", "human", "assistant", "system", "instruction", "input",
                      "prompt", "homework", "exercise"})
-_SENTENCE_END = re.compile(r"[.!?]\s")
 _SKIP_KEYS = frozenset({"role", "from", "type", "name", "id"})
 _BITMAP_SHIFT = np.uint64(39)  # 2**25 slots
 Progress = Callable[[float, str], None]
@@ -116,23 +123,10 @@ def _distinct_counts(rows: np.ndarray, docs: np.ndarray, grams: np.ndarray) -> d
     return {(int(r), int(d)): int(c) for r, d, c in zip(rows[starts], docs[starts], counts, strict=True)}
 
 
-def _question_segments(text: str) -> set[str]:
-    """For each question mark: its line up to it, and its sentence (normalised)."""
-    out: set[str] = set()
-    for line in text.split("\n"):
-        pos = line.find("?")
-        while pos >= 0:
-            head = line[:pos]
-            out.add(normalise(head))
-            ends = [m.end() for m in _SENTENCE_END.finditer(head)]
-            if ends:
-                out.add(normalise(head[ends[-1]:]))
-            pos = line.find("?", pos + 1)
-    return out
-
-
-def _segments(lines: list[str]) -> set[str]:
-    """The normalised segments of a row: each line, each paragraph and the whole row (labels dropped)."""
+def _segments(text: str) -> set[str]:
+    """The normalised segments of a row's :func:`.normalise.cleaned` text: each line, each paragraph, each line up to
+    a question mark and that question's sentence, and the whole row; each also without its leading labels."""
+    lines = [" ".join(line.split()) for line in text.split("\n")]
     out: set[str] = set()
     para: list[str] = []
     for line in [*lines, ""]:
@@ -143,6 +137,15 @@ def _segments(lines: list[str]) -> set[str]:
             out.add(" ".join(para))
             para = []
     out.add(" ".join(line for line in lines if line))
+    if QUESTION_MARK in text:
+        for raw in text.split("\n"):
+            pos = raw.find(QUESTION_MARK)
+            while pos >= 0:
+                head = raw[:pos]
+                out.add(" ".join(head.split()))
+                start = max(head.rfind(SENTENCE_MARK), head.rfind(QUESTION_MARK)) + 1
+                out.add(" ".join(head[start:].split()))
+                pos = raw.find(QUESTION_MARK, pos + 1)
     for seg in list(out):
         words = seg.split(" ")
         start = 0
@@ -174,14 +177,11 @@ class _Checker:
         seg_rows: list[int] = []
         seg_hashes: list[int] = []
         for offset, text in enumerate(texts):
-            lines = [normalise(line) for line in text.split("\n")]
-            row_words = " ".join(line for line in lines if line).split()
+            clean = cleaned(text)
+            row_words = clean.split()
             words.extend(row_words)
             lengths.append(len(row_words))
-            segments = _segments(lines)
-            if "?" in text:  # a question followed by more on its line (choices, an answer)
-                segments.update(_question_segments(text))
-            for seg in segments:
+            for seg in _segments(clean):
                 if seg.count(" ") + 1 >= 5:
                     seg_rows.append(first_row + offset)
                     seg_hashes.append(text_hash(seg))
