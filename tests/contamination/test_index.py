@@ -27,8 +27,11 @@ def test_reused_until_a_mirror_file_changes_then_rebuilt(tmp_path: Path, bench_r
     mirror = tmp_path / "mirror"
     shutil.copytree(bench_root, mirror)
     cache = tmp_path / "cache"
-    first = load_or_build(mirror, cache)
+    calls: list[tuple[float, str]] = []
+    first = load_or_build(mirror, cache, progress=lambda f, m: calls.append((f, m)))
     assert first.built
+    fractions = [f for f, _m in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(calls) > 3
     second = load_or_build(mirror, cache)
     assert not second.built and second.version == first.version
     assert stat.S_IMODE(first.directory.stat().st_mode) == 0o700

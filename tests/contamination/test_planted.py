@@ -8,6 +8,7 @@ import pytest
 
 from modelmate.contamination.check import check_file, check_texts, check_texts_detailed, record_texts
 from modelmate.demo import hub_data
+from modelmate.training.data import DataErrors
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,6 +73,13 @@ def test_the_whole_gsm8k_train_split_passes_clean(bench_index, bench_root) -> No
     rows = [line for line in (bench_root / "gsm8k/train.jsonl").read_text().splitlines() if line.strip()]
     report = check_texts(rows, bench_index)
     assert not report.contaminated, report.summary()
+
+
+def test_an_unreadable_dataset_file_is_refused_as_an_upload_would_be(bench_index, tmp_path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"foo": "bar"}\n')
+    with pytest.raises(DataErrors, match="could not recognise the format"):
+        check_file(path, bench_index)
 
 
 def test_record_texts_reads_every_format() -> None:
