@@ -266,7 +266,10 @@ def _excerpt(row_text: str, document: str) -> str:
 
 def check_texts(texts: Iterable[str], index: BenchmarkIndex, *, total: int | None = None,
                 progress: Progress | None = None) -> ContaminationReport:
-    """Check the rows ``texts`` (one string per dataset row, see :func:`record_texts`) against ``index``."""
+    """Check the rows ``texts`` (one string per dataset row, see :func:`record_texts`) against ``index``.
+
+    ``progress(fraction, message)`` after each chunk of about a million words: the fraction of ``total`` rows done
+    (0.0 throughout when ``total`` is not given), the message counts rows and words."""
     return check_texts_detailed(texts, index, total=total, progress=progress)[0]
 
 
