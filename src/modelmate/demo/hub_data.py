@@ -2,9 +2,10 @@
 
 GSM8K (Cobbe et al. 2021, MIT) is read from the local benchmark mirror (``<benchmark data dir>/gsm8k/train.jsonl``)
 or, without one, from the Hugging Face dataset ``openai/gsm8k`` (``main``). Only the train split is ever used for
-training data, and that is checked, not assumed: every question of the test split is normalised (lower case, words
-only) and a train row whose question matches one is dropped. The rows are a fixed, seeded sample, so every install
-trains on the same examples.
+training data, and that is checked, not assumed: every question of the test split is normalised (the contamination
+check's :func:`modelmate.contamination.normalise.normalise`) and a train row whose question matches one is dropped;
+tests/contamination/test_planted.py runs the full contamination check on both sets and finds them clean. The rows
+are a fixed, seeded sample, so every install trains on the same examples.
 
 Two sets come from disjoint train rows: *worked solutions* (the reference answer with its calculator annotations
 ``<<48/2=24>>`` removed, ending in GSM8K's ``#### 72`` line) and *answer only* (``The answer is 72.``), a format
@@ -19,13 +20,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelmate.contamination.normalise import normalise
+
 WORKED_NAME = "Grade-school math, worked solutions (demo)"
 ANSWER_ONLY_NAME = "Grade-school math, answer only (demo)"
 SEED = 2026
 WORKED_ROWS = 400
 ANSWER_ONLY_ROWS = 240
 _ANNOTATION = re.compile(r"<<[^<>]*>>")
-_WORDS = re.compile(r"[a-z0-9]+")
 _FINAL = re.compile(r"####\s*(.+?)\s*$")
 
 APP = "Inkwell"  # a made-up note-taking app: the long emails are about it
@@ -59,10 +61,6 @@ class DemoDataset:
     body: bytes
     domain: str
     license: str
-
-
-def normalise(question: str) -> str:
-    return " ".join(_WORDS.findall(question.lower()))
 
 
 def _read_jsonl(path: Path) -> list[dict]:
