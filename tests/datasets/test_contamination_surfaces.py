@@ -104,8 +104,10 @@ def world(client, database, account_client):
 # --- storage and the dataset API ----------------------------------------------------------------------------------
 
 def test_an_upload_without_benchmark_data_is_marked_unavailable_and_queues_nothing(client, database,
-                                                                                  account_client):
+                                                                                  account_client, settings):
     alice = account_client("alice")
+    # `make test` points MODELMATE_BENCHMARK_DATA_DIR at the mirror; this server has none
+    client.app.state.settings = settings.model_copy(update={"benchmark_data_dir": None})
     r = upload(alice, "a.jsonl", jsonl(ROWS))
     assert r.status_code == 201
     got = alice.get(f"{API}/datasets/{r.json()['id']}/contamination").json()

@@ -116,7 +116,8 @@ def check_dataset_file(settings: Settings, path: Path, *, filename: str | None =
         raise index.IndexUnavailable(NO_BENCHMARK_DATA)
     built = index.load_or_build(Path(settings.benchmark_data_dir), cache_dir(settings),
                                 progress=scaled(0.0, INDEX_SHARE))
-    return check.check_file(path, built, filename=filename, fmt=fmt, progress=scaled(INDEX_SHARE, 1 - INDEX_SHARE))
+    return check.check_file(path, built, filename=filename, fmt=fmt, max_rows=settings.max_dataset_rows,
+                            progress=scaled(INDEX_SHARE, 1 - INDEX_SHARE))
 
 
 def run_check(db: Database, settings: Settings, dataset_id: int, *, job_id: int | None = None,
