@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, cast, delete, func, insert, literal, or_, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from modelmate.models import (
@@ -149,28 +148,11 @@ def documents_per_domain(session: Session, evaluation_ids: list[int]) -> dict[tu
 # with the models' ``benchmark_scores`` by a flush hook (``service._sync_entries``). The most common settings come
 # from a GROUP BY over one domain's rows; the ranked page from the first ``offset + limit`` rows of the comparable group
 # in score order (index ``ix_leaderboard_entries_rank``), ranked with window functions — a row's rank depends only on
-# the rows above it. Visibility is read from the entries (a copy of the model's); the filters join the models.
+# the rows above it. Visibility and the filtered fields (base, parameters, method) are read from the entries (copies of
+# the model's, migration 0012), so no board joins the models.
 
 Z_95 = 1.96
 NO_HASH = "\x01none"  # the settings_key of an entry without a settings hash
-
-
-def _truthy(dialect: str, column: Any, key: str) -> Any:
-    """Python truthiness of a JSON value (``bool(hub_info.get(key))``): present and not false/0/""/{}/[]/null."""
-    if dialect == "postgresql":
-        node = column[key]
-        falsy = [cast(literal(v), postgresql.JSONB) for v in ("false", "0", '""', "{}", "[]", "null")]
-        return and_(node.is_not(None), node.not_in(falsy))
-    value = func.json_extract(column, f'$."{key}"')
-    return and_(value.is_not(None), value.not_in([0, "", "{}", "[]"]))
-
-
-def method_expr(dialect: str) -> Any:
-    """``leaderboard.method_of`` in SQL."""
-    return case((Model.kind == "base", "base"),
-                (Model.kind == "finetuned", case((_truthy(dialect, Model.hub_info, "adapter"), "lora"),
-                                                 else_="finetuned")),
-                else_="external")
 
 
 def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_id: int | None,
@@ -179,16 +161,19 @@ def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_
                     LeaderboardEntry.settings_key)
              .where(LeaderboardEntry.domain == domain,
                     or_(LeaderboardEntry.visibility == "public", LeaderboardEntry.owner_id == viewer_id)))
-    if any(f is not None for f in (base_model_id, min_params, max_params, method)):
-        query = query.join(Model, Model.id == LeaderboardEntry.model_id)
     if base_model_id is not None:
-        query = query.where(or_(Model.base_model_id == base_model_id, Model.id == base_model_id))
+        # "the base or a model on it" as one IN list (a fine-tune's entries through ix_leaderboard_entries_base,
+        # the base's own by its key): an OR of the two columns would make the planners read the whole domain
+        family = (select(LeaderboardEntry.model_id).where(LeaderboardEntry.domain == domain,
+                                                          LeaderboardEntry.base_model_id == base_model_id)
+                  .union_all(select(literal(base_model_id))))
+        query = query.where(LeaderboardEntry.model_id.in_(family))
     if min_params is not None:
-        query = query.where(Model.parameters >= min_params)
+        query = query.where(LeaderboardEntry.parameters >= min_params)
     if max_params is not None:
-        query = query.where(Model.parameters <= max_params)
+        query = query.where(LeaderboardEntry.parameters <= max_params)
     if method is not None:
-        query = query.where(method_expr(session.get_bind().dialect.name) == method)
+        query = query.where(LeaderboardEntry.method == method)
     return query
 
 

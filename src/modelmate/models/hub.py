@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from modelmate.db.base import Base, IdType, JSONType, UTCDateTime, utcnow
@@ -84,6 +84,13 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# The failure museum's rule (``research.repository.museum_condition``) as SQL: the condition of the partial index
+# ``ix_training_runs_in_museum``. The query spells it with the same literals so that the planners (SQLite's term
+# match, PostgreSQL's predicate proof) see that the index covers it.
+MUSEUM_WHERE = ("training_outcome IN ('failure', 'partial') OR failure_category IS NOT NULL "
+                "OR feedback_value = -1")
+
+
 class TrainingRun(Base):
     """One fine-tuning run, failures included: configuration → outcome, with its whole story."""
 
@@ -99,6 +106,10 @@ class TrainingRun(Base):
         Index("ix_training_runs_museum", "created_at", "id", "training_outcome", "failure_category", "feedback_value",
               "owner_id", "output_model_id", "base_model_id"),
         Index("ix_training_runs_base_status", "base_model_id", "status", "id"),
+        # the museum's runs only (migration 0012): its counts, total and page read ~15 % of the runs, not all
+        Index("ix_training_runs_in_museum", "created_at", "id", "training_outcome", "failure_category",
+              "feedback_value", "owner_id", "output_model_id", "base_model_id",
+              sqlite_where=text(MUSEUM_WHERE), postgresql_where=text(MUSEUM_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

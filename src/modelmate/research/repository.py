@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, true
+from sqlalchemy import and_, case, delete, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session, aliased, defer
 
 from modelmate.db.engine import immediate_transaction
@@ -54,6 +54,13 @@ def datasets_by_id(session: Session, ids: set[int] | list[int]) -> dict[int, Dat
     if not ids:
         return {}
     return {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+
+
+def dataset_rows(session: Session, ids: set[int]) -> dict[int, int | None]:
+    """Each dataset's row count (the advisor's distances read only that)."""
+    if not ids:
+        return {}
+    return {i: n for i, n in session.execute(select(Dataset.id, Dataset.rows).where(Dataset.id.in_(ids)))}
 
 
 def dependents(session: Session, model_id: int) -> list[Model]:
@@ -194,16 +201,18 @@ def changes_of_models(session: Session, model_ids: set[int]) -> list[CapabilityC
 
 def visible_runs_query(viewer: User):
     """Your runs and runs whose output model is public; an admin sees every run."""
+    if viewer.is_admin:
+        return select(TrainingRun)  # no join: counting every run reads one index
     output = aliased(Model)
-    query = select(TrainingRun).outerjoin(output, output.id == TrainingRun.output_model_id)
-    if not viewer.is_admin:
-        query = query.where(or_(TrainingRun.owner_id == viewer.id, output.visibility == "public"))
-    return query
+    return (select(TrainingRun).outerjoin(output, output.id == TrainingRun.output_model_id)
+            .where(or_(TrainingRun.owner_id == viewer.id, output.visibility == "public")))
 
 
 def museum_condition():
-    return or_(TrainingRun.training_outcome.in_(("failure", "partial")), TrainingRun.failure_category.is_not(None),
-               TrainingRun.feedback_value == -1)
+    """The museum rule, spelled with literals exactly as ``MUSEUM_WHERE`` (the condition of the partial index
+    ``ix_training_runs_in_museum``): bound parameters would hide from the planners that the index covers it."""
+    return or_(TrainingRun.training_outcome.in_([literal_column("'failure'"), literal_column("'partial'")]),
+               TrainingRun.failure_category.is_not(None), TrainingRun.feedback_value == literal_column("-1"))
 
 
 def museum(session: Session, viewer: User, *, category: str | None, base_model_id: int | None, outcome: str | None,
@@ -243,14 +252,27 @@ def visible_runs(session: Session, viewer: User, *, limit: int | None = None,
     return list(session.scalars(query)), int(total)
 
 
-def advisor_candidates(session: Session, viewer: User, *, base_model_id: int, limit: int) -> list[TrainingRun]:
-    """Finished runs on a base visible to the viewer, oldest first, without their curves (not needed to compare
-    configurations; at scale they dominate the read)."""
+def advisor_candidates(session: Session, viewer: User, *, base_model_id: int,
+                       limit: int) -> list[tuple[int, dict[str, Any] | None, int | None, str | None]]:
+    """Finished runs on a base visible to the viewer, oldest first, as ``(id, config, dataset id, failure
+    category)``: only what the distances and the warnings read (the rest of a run, its curve above all, is read
+    for the few shown, :func:`runs_by_id`)."""
     query = (visible_runs_query(viewer).where(TrainingRun.base_model_id == base_model_id,
                                               TrainingRun.status.in_(FINISHED_RUN_STATUSES))
-             .options(defer(TrainingRun.loss_curve_data), defer(TrainingRun.error), defer(TrainingRun.environment))
+             .with_only_columns(TrainingRun.id, TrainingRun.config, TrainingRun.dataset_id,
+                                TrainingRun.failure_category)
              .order_by(TrainingRun.id).limit(limit))
-    return list(session.scalars(query))
+    return [(i, c, d, f) for i, c, d, f in session.execute(query)]
+
+
+def runs_by_id(session: Session, ids: set[int] | list[int]) -> dict[int, TrainingRun]:
+    """These runs without their curves, error and environment (the advisor shows the rest)."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return {r.id: r for r in session.scalars(
+        select(TrainingRun).where(TrainingRun.id.in_(ids))
+        .options(defer(TrainingRun.loss_curve_data), defer(TrainingRun.error), defer(TrainingRun.environment)))}
 
 
 def get_owned_run(session: Session, owner_id: int, run_id: int, *, lock: bool = False) -> TrainingRun | None:
@@ -297,6 +319,12 @@ def export_runs_query(viewer: User, *, public: bool):
 def count_export_runs(session: Session, viewer: User, *, public: bool) -> int:
     query = export_runs_query(viewer, public=public)
     return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+def export_run_page(session: Session, viewer: User, *, public: bool, limit: int, offset: int) -> list[TrainingRun]:
+    """One page of the export's runs in id order (the research rows preview)."""
+    query = export_runs_query(viewer, public=public)
+    return list(session.scalars(query.order_by(TrainingRun.id).limit(limit).offset(offset)))
 
 
 def export_run_batches(session: Session, viewer: User, *, public: bool, batch: int = 500):
