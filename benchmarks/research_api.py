@@ -177,6 +177,10 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
         if not db.is_sqlite:
             for table in ("models", "training_runs", "evaluations"):
                 conn.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))
+    from modelmate.research.repository import rebuild_change_totals
+
+    with db.session() as s:  # what the ORM hooks keep in step for the capability-change aggregates
+        rebuild_change_totals(s)
     analyse(db)
     db.dispose()
     return time.perf_counter() - t0
