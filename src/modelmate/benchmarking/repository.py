@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from modelmate.models import (
@@ -155,35 +155,36 @@ Z_95 = 1.96
 NO_HASH = "\x01none"  # the settings_key of an entry without a settings hash
 
 
-def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_id: int | None,
-                   min_params: int | None, max_params: int | None, method: str | None) -> Any:
-    query = (select(LeaderboardEntry.model_id, LeaderboardEntry.score, LeaderboardEntry.stderr,
-                    LeaderboardEntry.settings_key)
-             .where(LeaderboardEntry.domain == domain,
-                    or_(LeaderboardEntry.visibility == "public", LeaderboardEntry.owner_id == viewer_id)))
-    if base_model_id is not None:
-        # "the base or a model on it" as one IN list (a fine-tune's entries through ix_leaderboard_entries_base,
-        # the base's own by its key): an OR of the two columns would make the planners read the whole domain
-        family = (select(LeaderboardEntry.model_id).where(LeaderboardEntry.domain == domain,
-                                                          LeaderboardEntry.base_model_id == base_model_id)
-                  .union_all(select(literal(base_model_id))))
-        query = query.where(LeaderboardEntry.model_id.in_(family))
+def _entries(viewer_id: int, *, domain: str, base_model_id: int | None, min_params: int | None,
+             max_params: int | None, method: str | None) -> tuple[Any, list[Any]]:
+    """The visible entries of one domain under the filters: ``(columns, conditions)`` to select them with: the
+    table's columns and the filters; or, with a base, the columns of a subquery (no condition): the base's own
+    entry and those of the models on it, two reads joined by UNION ALL (the models on it through
+    ``ix_leaderboard_entries_base``). One OR over the two columns would make the planners read the whole domain."""
+    e = LeaderboardEntry.__table__.c
+    conditions = [e.domain == domain, or_(e.visibility == "public", e.owner_id == viewer_id)]
     if min_params is not None:
-        query = query.where(LeaderboardEntry.parameters >= min_params)
+        conditions.append(e.parameters >= min_params)
     if max_params is not None:
-        query = query.where(LeaderboardEntry.parameters <= max_params)
+        conditions.append(e.parameters <= max_params)
     if method is not None:
-        query = query.where(LeaderboardEntry.method == method)
-    return query
+        conditions.append(e.method == method)
+    if base_model_id is None:  # the table itself: the planners read the page in the order of the rank index
+        return e, conditions
+    columns = (e.model_id, e.score, e.stderr, e.settings_key)
+    on_base = select(*columns).where(*conditions, e.base_model_id == base_model_id)
+    itself = select(*columns).where(*conditions, e.model_id == base_model_id,
+                                    or_(e.base_model_id.is_(None), e.base_model_id != base_model_id))
+    return union_all(on_base, itself).subquery("entries").c, []
 
 
 def leaderboard_groups(session: Session, viewer_id: int, **filters: Any) -> tuple[list[tuple[str, int, int]], int]:
     """The settings groups of the visible entries, largest first: ``[(settings key, count, one model id)]``, and
     their total."""
-    entries = _entries_query(session, viewer_id, **filters).subquery("entries")
+    e, conditions = _entries(viewer_id, **filters)
     groups = [(k, int(n), int(i)) for k, n, i in session.execute(
-        select(entries.c.settings_key, func.count(), func.min(entries.c.model_id))
-        .group_by(entries.c.settings_key).order_by(func.count().desc()))]
+        select(e.settings_key, func.count(), func.min(e.model_id)).where(*conditions)
+        .group_by(e.settings_key).order_by(func.count().desc()))]
     return groups, sum(n for _, n, _ in groups)
 
 
@@ -194,9 +195,10 @@ def leaderboard_page(session: Session, viewer_id: int, *, common_key: str | None
     Ranks are standard competition ranks where a row whose 95% interval (score ± 1.96·stderr) overlaps the row
     above's, or with the same score, shares its rank (``tied``)."""
     out: list[tuple[int, bool, int | None, bool]] = []
+    e, conditions = _entries(viewer_id, **filters)
     if common_key is not None and offset < n_common:
-        top = (_entries_query(session, viewer_id, **filters).where(LeaderboardEntry.settings_key == common_key)
-               .order_by(LeaderboardEntry.score.desc(), LeaderboardEntry.model_id)
+        top = (select(e.model_id, e.score, e.stderr).where(*conditions, e.settings_key == common_key)
+               .order_by(e.score.desc(), e.model_id)
                .limit(offset + limit).subquery("top"))
         order = (top.c.score.desc(), top.c.model_id)
         half = case((top.c.stderr > 0, Z_95 * top.c.stderr), else_=0.0)
@@ -213,10 +215,10 @@ def leaderboard_page(session: Session, viewer_id: int, *, common_key: str | None
                 .order_by(ranked.c.rn))
         out = [(int(i), True, int(r), bool(t)) for i, r, t in session.execute(stmt)]
     if len(out) < limit:
-        others = _entries_query(session, viewer_id, **filters)
+        others = select(e.model_id).where(*conditions)
         if common_key is not None:
-            others = others.where(LeaderboardEntry.settings_key != common_key)
-        rows = session.execute(others.order_by(LeaderboardEntry.score.desc(), LeaderboardEntry.model_id)
+            others = others.where(e.settings_key != common_key)
+        rows = session.execute(others.order_by(e.score.desc(), e.model_id)
                                .limit(limit - len(out)).offset(max(0, offset - n_common)))
         out += [(int(i), False, None, False) for i, *_ in rows]
     return out
