@@ -154,7 +154,8 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
                                    "created_at": created, "updated_at": created})
                     # what the flush hook writes for a model whose scores change (Core inserts skip the ORM)
                     entries += entry_rows(Model(id=model_id, benchmark_scores=scores, visibility=visibility,
-                                                owner_id=owner))
+                                                owner_id=owner, base_model_id=base_id, parameters=params,
+                                                kind="finetuned", hub_info={"adapter": True, "run_id": run_id}))
                     evals.append({"id": ev_id, "owner_id": owner, "model_id": model_id, "run_id": run_id,
                                   "mode": "quick", "status": "final", "tasks": list(TASKS.values()),
                                   "settings_hash": settings_hash, "created_at": created, "finished_at": created})
@@ -176,6 +177,10 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
         if not db.is_sqlite:
             for table in ("models", "training_runs", "evaluations"):
                 conn.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))
+    from modelmate.research.repository import rebuild_change_totals
+
+    with db.session() as s:  # what the ORM hooks keep in step for the capability-change aggregates
+        rebuild_change_totals(s)
     analyse(db)
     db.dispose()
     return time.perf_counter() - t0

@@ -21,7 +21,7 @@ def _tables(db: Database) -> set[str]:
 
 
 def test_0013_up_and_down(fresh_db: Database):  # noqa: F811
-    migrate.upgrade(fresh_db, "0011")
+    migrate.upgrade(fresh_db, "0012")
     assert not {"dataset_contamination", "contamination_overlaps"} & _tables(fresh_db)
     with fresh_db.engine.begin() as conn:
         user = conn.execute(insert(USERS).values(username="ada", email="ada@example.com")).inserted_primary_key[0]
@@ -47,6 +47,6 @@ def test_0013_up_and_down(fresh_db: Database):  # noqa: F811
         conn.execute(DATASETS.delete().where(DATASETS.c.id == dataset))  # the check goes with its dataset
         assert conn.execute(select(CHECKS.c.dataset_id)).all() == []
         assert conn.execute(select(OVERLAPS.c.dataset_id)).all() == []
-    migrate.downgrade(fresh_db, "0011")
+    migrate.downgrade(fresh_db, "0012")
     assert not {"dataset_contamination", "contamination_overlaps"} & _tables(fresh_db)
     assert {"datasets", "leaderboard_entries"} <= _tables(fresh_db)

@@ -36,7 +36,7 @@ from modelmate.benchmarking import service
 from modelmate.benchmarking.schemas import DomainScore, Leaderboard, LeaderboardRow, ModelScores, RefOut
 from modelmate.datasets import contamination
 from modelmate.datasets import contamination_repository as contamination_repo
-from modelmate.enums import ModelKind, ModelMethod
+from modelmate.enums import ModelMethod
 from modelmate.errors import NotFoundError, ValidationFailed
 from modelmate.evaluation import suites
 from modelmate.models import Model, User
@@ -67,14 +67,6 @@ def assign_ranks(rows: list[LeaderboardRow]) -> None:
         else:
             row.rank, row.tied = index + 1, False
         above = row
-
-
-def method_of(model: Model) -> str:
-    if model.kind == ModelKind.BASE:
-        return ModelMethod.BASE.value
-    if model.kind == ModelKind.FINETUNED:
-        return (ModelMethod.LORA if (model.hub_info or {}).get("adapter") else ModelMethod.FINETUNED).value
-    return ModelMethod.EXTERNAL.value
 
 
 def delta(entry: dict[str, Any] | None, base_entry: dict[str, Any] | None) -> float | None:
@@ -151,7 +143,7 @@ def leaderboard(session: Session, user: User, *, domain: str, base_model_id: int
         rows.append(LeaderboardRow(
             rank=rank, tied=tied, model=RefOut(id=model.id, name=model.name, kind=model.kind),
             base=RefOut(id=base.id, name=base.name, kind=base.kind) if base else None, parameters=model.parameters,
-            method=method_of(model), score=entry.get("score"), stderr=entry.get("stderr"),
+            method=service.method_of(model), score=entry.get("score"), stderr=entry.get("stderr"),
             delta_vs_base=delta(entry, service.entry_for(base, domain)) if base else None,
             measured_at=entry.get("measured_at"), thumbs_up=up, thumbs_down=down,
             comparable=comparable, settings_hash=entry.get("settings_hash"),

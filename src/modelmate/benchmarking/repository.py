@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, cast, delete, func, insert, literal, or_, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import and_, case, delete, func, insert, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from modelmate.datasets import contamination_repository as contamination_repo
@@ -150,55 +149,46 @@ def documents_per_domain(session: Session, evaluation_ids: list[int]) -> dict[tu
 # with the models' ``benchmark_scores`` by a flush hook (``service._sync_entries``). The most common settings come
 # from a GROUP BY over one domain's rows; the ranked page from the first ``offset + limit`` rows of the comparable group
 # in score order (index ``ix_leaderboard_entries_rank``), ranked with window functions — a row's rank depends only on
-# the rows above it. Visibility is read from the entries (a copy of the model's); the filters join the models.
+# the rows above it. Visibility and the filtered fields (base, parameters, method) are read from the entries (copies of
+# the model's, migration 0012), so no board joins the models.
 
 Z_95 = 1.96
 MAX_LISTED = 2000  # contaminated models left out by id; more: by the recursive query itself
 NO_HASH = "\x01none"  # the settings_key of an entry without a settings hash
 
 
-def _truthy(dialect: str, column: Any, key: str) -> Any:
-    """Python truthiness of a JSON value (``bool(hub_info.get(key))``): present and not false/0/""/{}/[]/null."""
-    if dialect == "postgresql":
-        node = column[key]
-        falsy = [cast(literal(v), postgresql.JSONB) for v in ("false", "0", '""', "{}", "[]", "null")]
-        return and_(node.is_not(None), node.not_in(falsy))
-    value = func.json_extract(column, f'$."{key}"')
-    return and_(value.is_not(None), value.not_in([0, "", "{}", "[]"]))
-
-
-def method_expr(dialect: str) -> Any:
-    """``leaderboard.method_of`` in SQL."""
-    return case((Model.kind == "base", "base"),
-                (Model.kind == "finetuned", case((_truthy(dialect, Model.hub_info, "adapter"), "lora"),
-                                                 else_="finetuned")),
-                else_="external")
-
-
-def _entries_query(session: Session, viewer_id: int, *, domain: str, base_model_id: int | None,
-                   min_params: int | None, max_params: int | None, method: str | None,
-                   excluded: frozenset[int] = frozenset()) -> Any:
-    query = (select(LeaderboardEntry.model_id, LeaderboardEntry.score, LeaderboardEntry.stderr,
-                    LeaderboardEntry.settings_key)
-             .where(LeaderboardEntry.domain == domain,
-                    or_(LeaderboardEntry.visibility == "public", LeaderboardEntry.owner_id == viewer_id)))
+def _entries(viewer_id: int, *, domain: str, base_model_id: int | None, min_params: int | None,
+             max_params: int | None, method: str | None,
+             excluded: frozenset[int] = frozenset()) -> tuple[Any, list[Any]]:
+    """The visible entries of one domain under the filters: ``(columns, conditions)`` to select them with: the
+    table's columns and the filters; or, with a base, the columns of a subquery (no condition): the base's own
+    entry and those of the models on it, two reads joined by UNION ALL (the models on it through
+    ``ix_leaderboard_entries_base``). One OR over the two columns would make the planners read the whole domain."""
+    e = LeaderboardEntry.__table__.c
+    conditions = [e.domain == domain, or_(e.visibility == "public", e.owner_id == viewer_id)]
     if excluded:  # models whose training data (lineage included) overlaps the domain's test sets
-        left_out: Any = sorted(excluded)
-        if len(excluded) > MAX_LISTED:  # past bound-parameter limits: the same set, as a subquery
-            tainted = contamination_repo.tainted_models(domain)
-            left_out = select(tainted.c.model_id)
-        query = query.where(LeaderboardEntry.model_id.not_in(left_out))
-    if any(f is not None for f in (base_model_id, min_params, max_params, method)):
-        query = query.join(Model, Model.id == LeaderboardEntry.model_id)
-    if base_model_id is not None:
-        query = query.where(or_(Model.base_model_id == base_model_id, Model.id == base_model_id))
+        conditions.append(e.model_id.not_in(_excluded_ids(domain, excluded)))
     if min_params is not None:
-        query = query.where(Model.parameters >= min_params)
+        conditions.append(e.parameters >= min_params)
     if max_params is not None:
-        query = query.where(Model.parameters <= max_params)
+        conditions.append(e.parameters <= max_params)
     if method is not None:
-        query = query.where(method_expr(session.get_bind().dialect.name) == method)
-    return query
+        conditions.append(e.method == method)
+    if base_model_id is None:  # the table itself: the planners read the page in the order of the rank index
+        return e, conditions
+    columns = (e.model_id, e.score, e.stderr, e.settings_key)
+    on_base = select(*columns).where(*conditions, e.base_model_id == base_model_id)
+    itself = select(*columns).where(*conditions, e.model_id == base_model_id,
+                                    or_(e.base_model_id.is_(None), e.base_model_id != base_model_id))
+    return union_all(on_base, itself).subquery("entries").c, []
+
+
+def _excluded_ids(domain: str, excluded: frozenset[int]) -> Any:
+    """The excluded models as a list of ids, or past bound-parameter limits the same set as a subquery."""
+    if len(excluded) <= MAX_LISTED:
+        return sorted(excluded)
+    tainted = contamination_repo.tainted_models(domain)
+    return select(tainted.c.model_id)
 
 
 def hidden_contaminated(session: Session, viewer_id: int, **filters: Any) -> int:
@@ -206,22 +196,18 @@ def hidden_contaminated(session: Session, viewer_id: int, **filters: Any) -> int
     excluded = filters.pop("excluded", frozenset())
     if not excluded:
         return 0
-    entries = _entries_query(session, viewer_id, **filters)
-    if len(excluded) <= MAX_LISTED:
-        entries = entries.where(LeaderboardEntry.model_id.in_(sorted(excluded)))
-    else:
-        tainted = contamination_repo.tainted_models(filters["domain"])
-        entries = entries.where(LeaderboardEntry.model_id.in_(select(tainted.c.model_id)))
-    return int(session.scalar(select(func.count()).select_from(entries.subquery("hidden"))) or 0)
+    e, conditions = _entries(viewer_id, **filters)
+    stmt = select(func.count(e.model_id)).where(*conditions, e.model_id.in_(_excluded_ids(filters["domain"], excluded)))
+    return int(session.scalar(stmt) or 0)
 
 
 def leaderboard_groups(session: Session, viewer_id: int, **filters: Any) -> tuple[list[tuple[str, int, int]], int]:
     """The settings groups of the visible entries, largest first: ``[(settings key, count, one model id)]``, and
     their total."""
-    entries = _entries_query(session, viewer_id, **filters).subquery("entries")
+    e, conditions = _entries(viewer_id, **filters)
     groups = [(k, int(n), int(i)) for k, n, i in session.execute(
-        select(entries.c.settings_key, func.count(), func.min(entries.c.model_id))
-        .group_by(entries.c.settings_key).order_by(func.count().desc()))]
+        select(e.settings_key, func.count(), func.min(e.model_id)).where(*conditions)
+        .group_by(e.settings_key).order_by(func.count().desc()))]
     return groups, sum(n for _, n, _ in groups)
 
 
@@ -232,9 +218,10 @@ def leaderboard_page(session: Session, viewer_id: int, *, common_key: str | None
     Ranks are standard competition ranks where a row whose 95% interval (score ± 1.96·stderr) overlaps the row
     above's, or with the same score, shares its rank (``tied``)."""
     out: list[tuple[int, bool, int | None, bool]] = []
+    e, conditions = _entries(viewer_id, **filters)
     if common_key is not None and offset < n_common:
-        top = (_entries_query(session, viewer_id, **filters).where(LeaderboardEntry.settings_key == common_key)
-               .order_by(LeaderboardEntry.score.desc(), LeaderboardEntry.model_id)
+        top = (select(e.model_id, e.score, e.stderr).where(*conditions, e.settings_key == common_key)
+               .order_by(e.score.desc(), e.model_id)
                .limit(offset + limit).subquery("top"))
         order = (top.c.score.desc(), top.c.model_id)
         half = case((top.c.stderr > 0, Z_95 * top.c.stderr), else_=0.0)
@@ -251,10 +238,10 @@ def leaderboard_page(session: Session, viewer_id: int, *, common_key: str | None
                 .order_by(ranked.c.rn))
         out = [(int(i), True, int(r), bool(t)) for i, r, t in session.execute(stmt)]
     if len(out) < limit:
-        others = _entries_query(session, viewer_id, **filters)
+        others = select(e.model_id).where(*conditions)
         if common_key is not None:
-            others = others.where(LeaderboardEntry.settings_key != common_key)
-        rows = session.execute(others.order_by(LeaderboardEntry.score.desc(), LeaderboardEntry.model_id)
+            others = others.where(e.settings_key != common_key)
+        rows = session.execute(others.order_by(e.score.desc(), e.model_id)
                                .limit(limit - len(out)).offset(max(0, offset - n_common)))
         out += [(int(i), False, None, False) for i, *_ in rows]
     return out

@@ -30,7 +30,15 @@ from modelmate.benchmarking import repository as repo
 from modelmate.benchmarking.schemas import BenchmarkRowOut, EvaluationCreate, EvaluationOut, EvaluationPage
 from modelmate.config import Settings
 from modelmate.db.base import utcnow
-from modelmate.enums import FINISHED_EVALUATION_STATUSES, FINISHED_JOB_STATUSES, EvalBackend, EvaluationStatus, JobKind
+from modelmate.enums import (
+    FINISHED_EVALUATION_STATUSES,
+    FINISHED_JOB_STATUSES,
+    EvalBackend,
+    EvaluationStatus,
+    JobKind,
+    ModelKind,
+    ModelMethod,
+)
 from modelmate.errors import NotFoundError, ValidationFailed
 from modelmate.evaluation import backends, mirror, suites
 from modelmate.finetune import adapters, executors
@@ -478,10 +486,25 @@ def entry_for(model: Model, domain: str) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) and isinstance(entry.get("score"), int | float) else None
 
 
+def method_of(model: Model) -> str:
+    """A model's method on the leaderboards: base, lora (a fine-tune with an adapter), finetuned or external."""
+    if model.kind == ModelKind.BASE:
+        return ModelMethod.BASE.value
+    if model.kind == ModelKind.FINETUNED:
+        return (ModelMethod.LORA if (model.hub_info or {}).get("adapter") else ModelMethod.FINETUNED).value
+    return ModelMethod.EXTERNAL.value
+
+
+ENTRY_SOURCES = ("benchmark_scores", "visibility", "owner_id", "base_model_id", "parameters", "kind", "hub_info")
+
+
 def entry_rows(model: Model) -> list[dict[str, Any]]:
-    """The model's ``leaderboard_entries`` rows: one per scored domain and ``overall`` (written by the repository's
-    flush hook whenever its scores change)."""
+    """The model's ``leaderboard_entries`` rows: one per scored domain and ``overall``, with a copy of what the
+    boards filter on (visibility, owner, base, parameters, method), written by the flush hook whenever any of
+    :data:`ENTRY_SOURCES` change."""
     rows = []
+    copied = {"visibility": model.visibility, "owner_id": model.owner_id, "base_model_id": model.base_model_id,
+              "parameters": model.parameters, "method": method_of(model)}
     for domain in ("overall", *suites.DOMAINS):
         entry = entry_for(model, domain)
         if entry is None:
@@ -490,8 +513,7 @@ def entry_rows(model: Model) -> list[dict[str, Any]]:
         key = entry.get("settings_hash")
         rows.append({"model_id": model.id, "domain": domain, "score": float(entry["score"]),
                      "stderr": float(err) if isinstance(err, int | float) else None,
-                     "settings_key": repo.NO_HASH if key is None else str(key), "visibility": model.visibility,
-                     "owner_id": model.owner_id})
+                     "settings_key": repo.NO_HASH if key is None else str(key), **copied})
     return rows
 
 
@@ -499,16 +521,16 @@ def entry_rows(model: Model) -> list[dict[str, Any]]:
 def _note_score_changes(session: Session, _context: Any, _instances: Any) -> None:
     changed = [m for m in session.new if isinstance(m, Model) and m.benchmark_scores]
     changed += [m for m in session.dirty if isinstance(m, Model)
-                and any(get_history(m, a).has_changes() for a in ("benchmark_scores", "visibility", "owner_id"))]
+                and any(get_history(m, a).has_changes() for a in ENTRY_SOURCES)]
     if changed:
         session.info.setdefault("leaderboard_models", []).extend(changed)
 
 
 @event.listens_for(Session, "after_flush")
 def _sync_entries(session: Session, _context: Any) -> None:
-    """Whenever a flush wrote a model's ``benchmark_scores`` (or its visibility or owner, copied into the
-    entries), its ``leaderboard_entries`` are rewritten in the same transaction (:func:`entry_rows`); a deleted
-    model's go with it (ON DELETE CASCADE)."""
+    """Whenever a flush wrote a model's ``benchmark_scores`` (or its visibility, owner, base, parameters, kind or
+    ``hub_info``, copied into the entries), its ``leaderboard_entries`` are rewritten in the same transaction
+    (:func:`entry_rows`); a deleted model's go with it (ON DELETE CASCADE)."""
     models = session.info.pop("leaderboard_models", None)
     if not models:
         return

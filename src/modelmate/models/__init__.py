@@ -4,6 +4,8 @@ from modelmate.models.catalog import LeaderboardEntry, Model, ModelFeedback
 from modelmate.models.hub import (
     BenchmarkResult,
     CapabilityChange,
+    CapabilityChangeFact,
+    CapabilityChangeTotal,
     ContaminationOverlap,
     Dataset,
     DatasetContamination,
@@ -29,6 +31,8 @@ __all__ = [
     "ApiToken",
     "BenchmarkResult",
     "CapabilityChange",
+    "CapabilityChangeFact",
+    "CapabilityChangeTotal",
     "ContaminationOverlap",
     "Dataset",
     "DatasetContamination",

@@ -26,6 +26,9 @@ class Model(Base):
         # Plain lookup index: duplicate checks ask "public OR mine", which neither partial index can answer.
         Index("ix_models_name_developer", "name_key", "developer_key"),
         Index("ix_models_parameters", "parameters"),
+        # visibility checks through a join (a run's output model, a change's model and reference) read this small
+        # index instead of the model rows (their scores JSON makes them long): migration 0012
+        Index("ix_models_visible", "id", "visibility", "owner_id"),
         Index("ix_models_model_type", "model_type"),
         Index("uq_models_owner_slug", "owner_id", "slug", unique=True),
     )
@@ -105,6 +108,9 @@ class LeaderboardEntry(Base):
         Index("ix_leaderboard_entries_rank", "domain", "settings_key", text("score DESC"), "model_id", "visibility",
               "owner_id"),
         Index("ix_leaderboard_entries_score", "domain", text("score DESC"), "model_id"),
+        # the base-model filter (with the parameter and method filters covered): migration 0012
+        Index("ix_leaderboard_entries_base", "domain", "base_model_id", "settings_key", text("score DESC"),
+              "model_id", "visibility", "owner_id", "parameters", "method"),
     )
 
     model_id: Mapped[int] = mapped_column(IdType, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
@@ -114,3 +120,7 @@ class LeaderboardEntry(Base):
     settings_key: Mapped[str] = mapped_column(String(200))
     visibility: Mapped[str] = mapped_column(String(16))  # the model's, copied so the board needs no join
     owner_id: Mapped[int | None] = mapped_column(IdType)
+    # the model's base, size and method (``leaderboard.method_of``), copied so the filters need no join
+    base_model_id: Mapped[int | None] = mapped_column(IdType)
+    parameters: Mapped[int | None] = mapped_column(BigInteger)
+    method: Mapped[str | None] = mapped_column(String(16))

@@ -21,7 +21,7 @@ from modelmate.enums import FailureCategory
 from modelmate.errors import ValidationFailed
 from modelmate.finetune import base_catalog as bases
 from modelmate.finetune.service import resolve_config
-from modelmate.models import Dataset, Model, TrainingRun, User
+from modelmate.models import Dataset, Model, User
 from modelmate.research import repository as repo
 from modelmate.research.refs import RefBuilder, visible
 from modelmate.research.schemas import AdvisorOut, AdvisorRequest, SimilarRun
@@ -53,21 +53,53 @@ def _term(a: Any, b: Any, log, scale: float) -> float | None:
 
 
 def distance(mine: dict[str, Any], theirs: dict[str, Any], my_rows: int | None, their_rows: int | None) -> float:
-    terms = [_term(mine.get("learning_rate"), theirs.get("learning_rate"), math.log10, 1.0),
-             _term(mine.get("r"), theirs.get("r"), math.log2, 2.0),
-             _term(mine.get("batch_size"), theirs.get("batch_size"), math.log2, 2.0),
-             _term(mine.get("max_seq_length"), theirs.get("max_seq_length"), math.log2, 2.0),
-             _term(my_rows, their_rows, math.log10, 2.0)]
-    if mine.get("max_steps") is None and theirs.get("max_steps") is None:
-        terms.append(_term(mine.get("epochs"), theirs.get("epochs"), math.log2, 1.0))
-    return math.sqrt(sum(t * t for t in terms if t is not None))
+    return Distance(mine, my_rows)(theirs, their_rows)
+
+
+_LOGGED = (("learning_rate", math.log10, 1.0), ("r", math.log2, 2.0), ("batch_size", math.log2, 2.0),
+           ("max_seq_length", math.log2, 2.0))
+
+
+class Distance:
+    """:func:`distance` from one configuration to many: its logarithms are taken once."""
+
+    def __init__(self, mine: dict[str, Any], my_rows: int | None) -> None:
+        self.terms = [(key, log, scale, _log(log, mine.get(key))) for key, log, scale in _LOGGED]
+        self.rows = _log(math.log10, my_rows)
+        self.no_max_steps = mine.get("max_steps") is None
+        self.epochs = _log(math.log2, mine.get("epochs"))
+
+    def __call__(self, theirs: dict[str, Any], their_rows: int | None) -> float:
+        total = 0.0
+        for key, log, scale, mine in self.terms:
+            total += _square(mine, theirs.get(key), log, scale)
+        total += _square(self.rows, their_rows, math.log10, 2.0)
+        if self.no_max_steps and theirs.get("max_steps") is None:
+            total += _square(self.epochs, theirs.get("epochs"), math.log2, 1.0)
+        return math.sqrt(total)
+
+
+def _log(log, value: Any) -> float | None:
+    value = _pos(value)
+    return None if value is None else log(value)
+
+
+def _square(mine: float | None, theirs: Any, log, scale: float) -> float:
+    """The squared term (0 when either side has no positive value)."""
+    if mine is None:
+        return 0.0
+    other = _pos(theirs)
+    if other is None:
+        return 0.0
+    term = abs(mine - log(other)) / scale
+    return term * term
 
 
 def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
-def _condition(category: str, runs: list[tuple[TrainingRun, dict[str, Any]]]) -> str:
+def _condition(category: str, runs: list[tuple[int, dict[str, Any]]]) -> str:
     lrs = [c["learning_rate"] for _, c in runs if _pos(c.get("learning_rate"))]
     if category == FailureCategory.DIVERGED and lrs:
         return f" (learning rate ≥ {_fmt(min(lrs))})"
@@ -107,17 +139,18 @@ def advise(session: Session, user: User, body: AdvisorRequest) -> AdvisorOut:
     dataset: Dataset | None = None
     if body.dataset_id is not None:
         dataset = get_visible(session, user, body.dataset_id)
-    runs = repo.advisor_candidates(session, user, base_model_id=base.id, limit=CANDIDATES)
-    datasets = repo.datasets_by_id(session, {r.dataset_id or 0 for r in runs})
-    my_rows = dataset.rows if dataset is not None else None
-    scored = sorted(((distance(config, r.config or {}, my_rows,
-                               datasets[r.dataset_id].rows if r.dataset_id in datasets else None), r) for r in runs),
-                    key=lambda x: (x[0], -x[1].id))
+    candidates = repo.advisor_candidates(session, user, base_model_id=base.id, limit=CANDIDATES)
+    datasets = repo.dataset_rows(session, {d for _, _, d, _ in candidates if d})
+    to = Distance(config, dataset.rows if dataset is not None else None)
+    scored = sorted(((to(c or {}, datasets.get(d) if d else None), (i, c or {}, category))
+                     for i, c, d, category in candidates), key=lambda x: (x[0], -x[1][0]))
     top = scored[:MAX_SIMILAR]
-    models = repo.models_by_id(session, {r.output_model_id or 0 for _, r in top})
+    runs = repo.runs_by_id(session, {i for _, (i, _, _) in top})
+    models = repo.models_by_id(session, {runs[i].output_model_id or 0 for _, (i, _, _) in top})
     ref = RefBuilder(session, list(models.values()))
     similar = []
-    for dist, run in top:
+    for dist, (run_id, _, _) in top:
+        run = runs[run_id]
         model = models.get(run.output_model_id or 0)
         shown = model if visible(model, user) else None
         scores = {d: float(v["score"]) for d, v in ((shown.benchmark_scores or {}) if shown else {}).items()
@@ -131,20 +164,22 @@ def advise(session: Session, user: User, body: AdvisorRequest) -> AdvisorOut:
     return AdvisorOut(similar=similar, warnings=warnings)
 
 
-def _warnings(base: Model, near: list[tuple[float, TrainingRun]]) -> list[str]:
+def _warnings(base: Model, near: list[tuple[float, tuple[int, dict[str, Any], str | None]]]) -> list[str]:
+    """``near``: ``(distance, (run id, config, failure category))`` of the runs within :data:`NEAR`, nearest
+    first."""
     out: list[str] = []
     if not near:
         return out
-    same = [r for d, r in near if d <= SAME and r.failure_category in BAD]
+    same = [(i, category) for d, (i, _, category) in near if d <= SAME and category in BAD]
     if same:
-        r = same[0]
-        assert r.failure_category is not None  # one of BAD
-        out.append(f"A run with this configuration on {base.name} failed before: run {r.id} "
-                   f"{BAD[r.failure_category]}.")
-    groups: dict[str, list[tuple[TrainingRun, dict[str, Any]]]] = defaultdict(list)
-    for _, run in near:
-        if run.failure_category in BAD:
-            groups[run.failure_category].append((run, run.config or {}))
+        first_id, first_category = same[0]
+        assert first_category is not None  # one of BAD
+        out.append(f"A run with this configuration on {base.name} failed before: run {first_id} "
+                   f"{BAD[first_category]}.")
+    groups: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for _, (run_id, config, bad) in near:
+        if bad is not None and bad in BAD:
+            groups[bad].append((run_id, config))
     for category, runs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         noun = "run" if len(near) == 1 else "runs"
         out.append(f"{len(runs)} of {len(near)} similar {noun} on {base.name} {BAD[category]}"

@@ -24,7 +24,7 @@ from modelmate.datasets.schemas import TrainingContamination
 from modelmate.db.engine import Database
 from modelmate.errors import NotFoundError
 from modelmate.models import Evaluation, Model, User
-from modelmate.research import capability
+from modelmate.research import capability, change_totals
 from modelmate.research import repository as repo
 from modelmate.research.refs import RefBuilder, visible
 from modelmate.research.schemas import (
@@ -36,6 +36,7 @@ from modelmate.research.schemas import (
 )
 
 log = logging.getLogger("modelmate.research")
+assert change_totals.KEY  # imported for its flush hooks: the aggregates' totals follow every write
 
 ALPHA = 0.05
 MIN_EFFECT = 0.02
@@ -200,8 +201,8 @@ def _sorted(rows: list[tuple[Any, str, float, int, int, int]]) -> list[tuple[Any
 
 
 def aggregates(session: Session, viewer: User | None) -> CapabilityAggregates:
-    """Mean domain-level change of visible models, by the domain of the data they were fine-tuned on and by base
-    (grouped in SQL)."""
+    """Mean domain-level change of visible models, by the domain of the data they were fine-tuned on and by base:
+    sums of the maintained totals (``repository.domain_change_aggregates``), O(groups) per request."""
     by_domain = _sorted(repo.domain_change_aggregates(session, viewer, by="training_domain"))
     by_base = _sorted(repo.domain_change_aggregates(session, viewer, by="base"))
     bases = repo.models_by_id(session, {k for k, *_ in by_base})

@@ -98,10 +98,11 @@ def research_card(session: SessionDep, user: CurrentUser) -> Response:
 
 
 @router.get("/research/rows", response_model=ResearchRows,
-            summary="Preview of the research dataset: its columns and the first rows")
+            summary="Preview of the research dataset: its columns and a page of rows (run id order)")
 def research_rows(session: SessionDep, user: CurrentUser,
-                  limit: Annotated[int, Query(ge=0, le=500)] = 50) -> ResearchRows:
-    rows, total = export.rows(session, user, limit=limit)
+                  limit: Annotated[int, Query(ge=0, le=500)] = 50,
+                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> ResearchRows:
+    rows, total = export.rows(session, user, limit=limit, offset=offset)
     return ResearchRows(columns=[ColumnOut(name=c.name, type=c.type, description=c.description)
                                  for c in export.columns()],
                         rows=[{k: export.jsonable(v) for k, v in r.items()} for r in rows], total=total)

@@ -202,7 +202,10 @@ def _config_value(value: Any) -> Any:
     return value
 
 
-def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Dataset]) -> dict[str, Any]:
+def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Dataset],
+           fields: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One run's row. ``fields``: the settings' field list (``training_config.config_fields()``), passed by a
+    caller building many rows so that it is built once."""
     base, parent = models.get(run.base_model_id), models.get(run.parent_model_id or 0)
     output = models.get(run.output_model_id or 0)
     curve = run.loss_curve_data or []
@@ -216,8 +219,9 @@ def row_of(run: TrainingRun, models: dict[int, Model], datasets: dict[int, Datas
         "output_model_id": run.output_model_id}
     config = run.config or {}
     native = (run.source or "modelmate") == "modelmate"
-    for f in training_config.config_fields():  # a setting added after a run was recorded had its default then;
-        # a run trained elsewhere has only the settings it reported (no default pretends to be what it used)
+    # a setting added after a run was recorded had its default then; a run trained elsewhere
+    # has only the settings it reported (no default pretends to be what it used)
+    for f in fields if fields is not None else training_config.config_fields():
         row[f"config.{f['name']}"] = _config_value(config.get(f["name"], f["default"] if native else None))
     dataset = datasets.get(run.dataset_id or 0)
     row.update(_dataset_facts(dataset, base) if dataset is not None or native else _reported_dataset(run))
@@ -291,7 +295,8 @@ def batch_rows(session: Session, runs: list[TrainingRun], *, public: bool = Fals
     models = repo.models_by_id(session, {r.base_model_id for r in runs} | {r.parent_model_id or 0 for r in runs}
                                | {r.output_model_id or 0 for r in runs})
     datasets = repo.datasets_by_id(session, {r.dataset_id or 0 for r in runs})
-    out = [row_of(r, models, datasets) for r in runs]
+    fields = training_config.config_fields()
+    out = [row_of(r, models, datasets, fields) for r in runs]
     for row, facts in zip(out, contamination_facts(session, runs), strict=True):
         row.update(facts)
     if public and key:
@@ -300,12 +305,17 @@ def batch_rows(session: Session, runs: list[TrainingRun], *, public: bool = Fals
     return out
 
 
-def rows(session: Session, viewer: User, *, limit: int | None = None, public: bool = False,
+def rows(session: Session, viewer: User, *, limit: int | None = None, offset: int = 0, public: bool = False,
          key: bytes | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The export's rows in run id order and their total: all of them (``limit=None``, read in batches), or the
+    page of ``limit`` rows after the first ``offset``."""
     total = repo.count_export_runs(session, viewer, public=public)
     out: list[dict[str, Any]] = []
-    if limit == 0:
+    if limit == 0 or offset >= total:
         return out, total
+    if limit is not None:
+        return batch_rows(session, repo.export_run_page(session, viewer, public=public, limit=limit, offset=offset),
+                          public=public, key=key), total
     for runs in repo.export_run_batches(session, viewer, public=public, batch=min(limit or 500, 500)):
         out += batch_rows(session, runs, public=public, key=key)
         if limit is not None and len(out) >= limit:

@@ -1023,7 +1023,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Preview of the research dataset: its columns and the first rows */
+        /** Preview of the research dataset: its columns and a page of rows (run id order) */
         get: operations["research_rows_api_v1_research_rows_get"];
         put?: never;
         post?: never;
@@ -9657,6 +9657,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                offset?: number;
             };
             header?: never;
             path?: never;
