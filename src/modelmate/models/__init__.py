@@ -8,6 +8,7 @@ from modelmate.models.hub import (
     DocumentOutcome,
     Evaluation,
     Job,
+    RunCurvePoint,
     TrainingRun,
 )
 from modelmate.models.outbox import OutboxEvent
@@ -38,6 +39,7 @@ __all__ = [
     "JournalNote",
     "Model",
     "ModelFeedback",
+    "RunCurvePoint",
     "OutboxEvent",
     "RateLimitEvent",
     "RateLimitStreak",

@@ -99,6 +99,8 @@ class TrainingRun(Base):
         Index("ix_training_runs_museum", "created_at", "id", "training_outcome", "failure_category", "feedback_value",
               "owner_id", "output_model_id", "base_model_id"),
         Index("ix_training_runs_base_status", "base_model_id", "status", "id"),
+        Index("ix_training_runs_base_created", "base_model_id", "created_at", "id", "status", "owner_id",
+              "output_model_id", "dataset_id"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -143,6 +145,20 @@ class TrainingRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RunCurvePoint(Base):
+    """A run's compact curve (:mod:`modelmate.training.curve_buckets`): its mean training loss per log-spaced step
+    bucket, rewritten whenever the run's ``loss_curve_data`` is saved. The curve-history band is computed over these
+    rows in SQL (~40 a run) instead of over every run's full JSON curve."""
+
+    __tablename__ = "run_curve_points"
+
+    run_id: Mapped[int] = mapped_column(IdType, ForeignKey("training_runs.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    loss: Mapped[float] = mapped_column(Float)
+    points: Mapped[int] = mapped_column()
+    last_step: Mapped[int] = mapped_column()
 
 
 class Evaluation(Base):
