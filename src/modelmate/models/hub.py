@@ -153,6 +153,7 @@ class RunCurvePoint(Base):
     rows in SQL (~40 a run) instead of over every run's full JSON curve."""
 
     __tablename__ = "run_curve_points"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: rows clustered by (run_id, bucket), no second lookup
 
     run_id: Mapped[int] = mapped_column(IdType, ForeignKey("training_runs.id", ondelete="CASCADE"), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from modelmate.enums import FINISHED_RUN_STATUSES
@@ -34,8 +34,8 @@ def _earlier_runs(viewer: User, run: TrainingRun):
     output = aliased(Model)
     query = (select(TrainingRun.id).outerjoin(output, output.id == TrainingRun.output_model_id)
              .where(TrainingRun.base_model_id == run.base_model_id,
-                    or_(TrainingRun.created_at < run.created_at,
-                        and_(TrainingRun.created_at == run.created_at, TrainingRun.id < run.id)),
+                    TrainingRun.created_at <= run.created_at,  # a range the index serves; then the tie-break
+                    or_(TrainingRun.created_at < run.created_at, TrainingRun.id < run.id),
                     TrainingRun.status.in_(FINISHED_RUN_STATUSES),
                     exists().where(RunCurvePoint.run_id == TrainingRun.id)))
     if not viewer.is_admin:
@@ -53,41 +53,56 @@ def visible_run(session: Session, viewer: User, run_id: int) -> TrainingRun | No
     return session.scalars(query).first()
 
 
-def count_earlier(session: Session, viewer: User, run: TrainingRun) -> int:
-    return int(session.scalar(select(func.count()).select_from(_earlier_runs(viewer, run).subquery())) or 0)
+def count_earlier(session: Session, viewer: User, run: TrainingRun, *, limit: int | None = None) -> int:
+    """How many earlier runs there are (counting stops at ``limit``: the band's size)."""
+    query = _earlier_runs(viewer, run)
+    if limit is not None:
+        query = query.limit(limit)
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
-def band(session: Session, viewer: User, run: TrainingRun, *, cap: int) -> list[BandRow]:
-    """Per bucket: how many runs reached it and the loss quantiles, over the newest ``cap`` earlier runs."""
+def band(session: Session, viewer: User, run: TrainingRun, *, cap: int, loss_at: tuple[int, float] | None = None
+         ) -> tuple[list[BandRow], tuple[int, int]]:
+    """Per bucket: how many runs reached it and the loss quantiles, over the newest ``cap`` earlier runs. With
+    ``loss_at`` ``(bucket, loss)``: also how many of them had a higher loss at that bucket, and how many reached it.
+
+    One statement: the sample of runs (a CTE), per bucket its count ``n`` (GROUP BY), the two ranks each quantile
+    needs (``floor(q·(n−1))`` and the next, with the interpolation weight), and the losses at those ranks among the
+    bucket's losses ranked by ``row_number()`` — only the ranked rows that are needed reach the final aggregate."""
     sample = (_earlier_runs(viewer, run).order_by(TrainingRun.created_at.desc(), TrainingRun.id.desc())
-              .limit(cap).subquery())
-    ranked = (select(RunCurvePoint.bucket, RunCurvePoint.loss,
-                     (func.row_number().over(partition_by=RunCurvePoint.bucket,
-                                             order_by=RunCurvePoint.loss) - 1).label("rn"),
-                     func.count().over(partition_by=RunCurvePoint.bucket).label("n"))
-              .join(sample, sample.c.id == RunCurvePoint.run_id).subquery())
-    columns = []
-    for q in QUANTILES:
-        lo = ((ranked.c.n - 1) * q) // 100  # integer division on both databases
-        frac = ((ranked.c.n - 1) * q - lo * 100) / 100.0
-        columns.append(func.sum(case((ranked.c.rn == lo, ranked.c.loss * (1 - frac)),
-                                     (ranked.c.rn == lo + 1, ranked.c.loss * frac), else_=0.0)).label(f"q{q}"))
-    rows = session.execute(select(ranked.c.bucket, func.max(ranked.c.n), *columns)
-                           .group_by(ranked.c.bucket).order_by(ranked.c.bucket)).all()
-    return [BandRow(bucket=int(r[0]), runs=int(r[1]), quantiles={q: float(v) for q, v in zip(QUANTILES, r[2:],
-                                                                                             strict=True)})
-            for r in rows]
-
-
-def rank_at(session: Session, viewer: User, run: TrainingRun, *, cap: int, bucket: int, loss: float
-            ) -> tuple[int, int]:
-    """Of the band's runs that reached ``bucket``: how many had a higher loss there, and how many there are."""
-    sample = (_earlier_runs(viewer, run).order_by(TrainingRun.created_at.desc(), TrainingRun.id.desc())
-              .limit(cap).subquery())
-    below, total = session.execute(
-        select(func.sum(case((RunCurvePoint.loss > loss, 1), else_=0)), func.count())
-        .join(sample, sample.c.id == RunCurvePoint.run_id).where(RunCurvePoint.bucket == bucket)).one()
-    return int(below or 0), int(total or 0)
+              .limit(cap).cte("sample"))
+    points = (select(RunCurvePoint.bucket, RunCurvePoint.loss)
+              .join(sample, sample.c.id == RunCurvePoint.run_id).cte("points"))
+    bucket, value = loss_at if loss_at is not None else (-1, 0.0)
+    counts = (select(points.c.bucket, func.count().label("n"),
+                     func.sum(case((and_(points.c.bucket == bucket, points.c.loss > value), 1), else_=0))
+                     .label("higher"))
+              .group_by(points.c.bucket).cte("counts"))
+    targets = union_all(*[
+        select(counts.c.bucket, counts.c.n, counts.c.higher, literal(q).label("q"),
+               (((counts.c.n - 1) * q) // 100).label("lo"),
+               (((counts.c.n - 1) * q - (((counts.c.n - 1) * q) // 100) * 100) / 100.0).label("frac"))
+        for q in QUANTILES]).cte("targets")
+    ranked = (select(points.c.bucket, points.c.loss,
+                     (func.row_number().over(partition_by=points.c.bucket, order_by=points.c.loss) - 1).label("rn"))
+              .subquery("ranked"))
+    picked = session.execute(
+        select(targets.c.bucket, targets.c.n, targets.c.higher, targets.c.q,
+               func.sum(case((ranked.c.rn == targets.c.lo, ranked.c.loss * (1 - targets.c.frac)),
+                             else_=ranked.c.loss * targets.c.frac)))
+        .join(ranked, and_(ranked.c.bucket == targets.c.bucket, ranked.c.rn >= targets.c.lo,
+                           ranked.c.rn <= targets.c.lo + 1))
+        .group_by(targets.c.bucket, targets.c.n, targets.c.higher, targets.c.q)).all()
+    quantiles: dict[int, dict[int, float]] = {}
+    runs: dict[int, int] = {}
+    higher, reached = 0, 0
+    for b, n, above, q, v in picked:
+        quantiles.setdefault(int(b), {})[int(q)] = float(v)
+        runs[int(b)] = int(n)
+        if int(b) == bucket:
+            higher, reached = int(above or 0), int(n)
+    rows = [BandRow(bucket=b, runs=runs[b], quantiles=quantiles[b]) for b in sorted(quantiles)]
+    return rows, (higher, reached)
 
 
 def same_dataset_runs(session: Session, viewer: User, run: TrainingRun, *, limit: int

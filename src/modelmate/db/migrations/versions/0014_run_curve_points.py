@@ -77,7 +77,8 @@ def upgrade() -> None:
         sa.Column('bucket', sa.Integer(), primary_key=True),
         sa.Column('loss', sa.Float(), nullable=False),
         sa.Column('points', sa.Integer(), nullable=False),
-        sa.Column('last_step', sa.Integer(), nullable=False))
+        sa.Column('last_step', sa.Integer(), nullable=False),
+        sqlite_with_rowid=False)  # SQLite: rows clustered by (run_id, bucket); ignored elsewhere
     bind = op.get_bind()
     runs = sa.table('training_runs', sa.column('id', id_type), sa.column('loss_curve_data', sa.JSON()))
     after = 0
