@@ -150,3 +150,12 @@ def test_no_history_is_an_empty_band(account_client, database):
     assert body["earlier_runs"] == 0 and body["band"] == [] and body["same_dataset"] == []
     assert [p["loss"] for p in body["run"]] == [2.0, 1.5]
     assert body["verdict"]["kind"] == "too_few"
+
+
+def test_band_is_made_of_the_newest_runs_up_to_the_cap(history, monkeypatch):
+    _, alice, _, ids, visible, *_ = history
+    monkeypatch.setattr(curves, "BAND_CAP", 10)
+    body = alice.get(f"{API}/runs/{ids['target']}/curve-history").json()
+    assert body["earlier_runs"] == len(visible) and body["band_runs"] == 10 and body["band_cap"] == 10
+    # the newest ten visible earlier runs: bob's six public runs and alice's last four
+    _assert_band(body["band"], _expected_band(visible[-10:]))
