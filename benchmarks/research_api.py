@@ -1,9 +1,9 @@
 """Research queries at scale: seed N training runs (default 100k) with 500-point loss curves, per-domain scores
 (the models' ``benchmark_scores``), per-task score rows and capability changes, start the real server and measure
 p50/p95 through HTTP for the research endpoints (leaderboards per domain, museum, capability-change feed and
-aggregates, advisor, research rows page, one run's curve and its curve history). Then, side by side, the comparable operations against
-MLflow's own tracking store: log R runs (default 10k) with 30 params, 20 metrics and a 500-point curve
-(``log_batch``), top-20 runs by a metric under a filter (``search_runs``), one curve (``get_metric_history``) —
+aggregates, advisor, research rows page, one run's curve and its curve history). Then, side by side, the comparable
+operations against MLflow's own tracking store: log R runs (default 10k) with 30 params, 20 metrics and a 500-point
+curve (``log_batch``), top-20 runs by a metric under a filter (``search_runs``), one curve (``get_metric_history``) —
 and ModelMate's equivalents (R runs with their curves written through the ORM, one transaction per run; the top-20
 leaderboard under a filter and one run's curve through HTTP), with the ratios.
 

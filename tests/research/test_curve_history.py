@@ -157,5 +157,15 @@ def test_band_is_made_of_the_newest_runs_up_to_the_cap(history, monkeypatch):
     monkeypatch.setattr(curves, "BAND_CAP", 10)
     body = alice.get(f"{API}/runs/{ids['target']}/curve-history").json()
     assert body["earlier_runs"] == len(visible) and body["band_runs"] == 10 and body["band_cap"] == 10
+    assert not body["earlier_runs_more"]
     # the newest ten visible earlier runs: bob's six public runs and alice's last four
     _assert_band(body["band"], _expected_band(visible[-10:]))
+
+
+def test_the_count_of_earlier_runs_stops(history, monkeypatch):
+    _, alice, _, ids, visible, *_ = history
+    monkeypatch.setattr(curves, "BAND_CAP", 10)
+    monkeypatch.setattr(curves, "COUNT_CAP", 20)
+    body = alice.get(f"{API}/runs/{ids['target']}/curve-history").json()
+    assert len(visible) > 20 and body["earlier_runs"] == 20 and body["earlier_runs_more"]
+    assert body["band_runs"] == 10

@@ -5,8 +5,9 @@ quartiles and deciles of the mean training loss of every earlier run on the same
 (their own runs and runs whose output model is public; an admin sees all), finished (succeeded, failed or cancelled)
 and that logged at least one training loss — so a run that failed before its first step is not in it, one that
 failed at step 300 is, up to step 300. At most :data:`BAND_CAP` runs make the band, the newest ones: the quantiles
-of 1,000 runs are within 1–2 percentile points of those of all of them, and the query stays fast at any
-history size; the answer says how many earlier runs there are and how many the band used. Computed in SQL over the
+of 500 runs are within about two percentile points (one standard error) of those of all of them, and the query's
+cost stays bounded at any history size; the answer says how many earlier runs there are (counted up to
+:data:`COUNT_CAP`, beyond which it says "more than") and how many the band used. Computed in SQL over the
 runs' compact curves (:mod:`modelmate.research.curve_repository`).
 
 The **same-dataset curves**: the newest :data:`SAME_DATASET_CAP` earlier runs on the same base model and dataset,
@@ -26,7 +27,8 @@ from modelmate.research import curve_repository as repo
 from modelmate.research.schemas import BandPoint, CurveHistoryOut, CurvePointOut, CurveVerdict, HistoryCurve
 from modelmate.training.curve_buckets import bucket_end, bucket_start, bucket_step
 
-BAND_CAP = 1000
+BAND_CAP = 500
+COUNT_CAP = 5000  # counting earlier runs stops here (a count is a scan of them all: O(history))
 SAME_DATASET_CAP = 20
 MIN_RUNS = 5
 X_AXIS = "training step, log scale (buckets of four per doubling; each curve is its mean training loss per bucket)"
@@ -75,12 +77,13 @@ def curve_history(session: Session, user: User, run_id: int) -> CurveHistoryOut:
     rows, (higher, compared) = repo.band(session, user, run, cap=BAND_CAP,
                                          loss_at=(own[-1].bucket, own[-1].loss) if own else None)
     band_runs = repo.count_earlier(session, user, run, limit=BAND_CAP)
-    earlier = band_runs if band_runs < BAND_CAP else repo.count_earlier(session, user, run)
+    earlier = band_runs if band_runs < BAND_CAP else repo.count_earlier(session, user, run, limit=COUNT_CAP + 1)
     band = [BandPoint(bucket=r.bucket, step=bucket_step(r.bucket), step_from=bucket_start(r.bucket),
                       step_to=bucket_end(r.bucket), runs=r.runs, p10=r.quantiles[10], p25=r.quantiles[25],
                       median=r.quantiles[50], p75=r.quantiles[75], p90=r.quantiles[90]) for r in rows]
     return CurveHistoryOut(
-        run_id=run.id, base_model_id=run.base_model_id, x_axis=X_AXIS, earlier_runs=earlier,
+        run_id=run.id, base_model_id=run.base_model_id, x_axis=X_AXIS, earlier_runs=min(earlier, COUNT_CAP),
+        earlier_runs_more=earlier > COUNT_CAP,
         band_runs=band_runs, band_cap=BAND_CAP, band=band, run=own,
         same_dataset=[HistoryCurve(run_id=i, name=name, status=status, outcome=outcome, created_at=created,
                                    points=_points(curves[i])) for i, name, status, outcome, created in same],

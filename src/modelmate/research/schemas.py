@@ -219,7 +219,9 @@ class CurveHistoryOut(BaseModel):
     base_model_id: int
     x_axis: str = Field(description="How curves line up: the absolute training step, bucketed on a log scale")
     earlier_runs: int = Field(description="Every earlier finished run on this base model that you can see and that "
-                                          "recorded a training loss")
+                                          "recorded a training loss (counted up to 5,000)")
+    earlier_runs_more: bool = Field(False, description="There are more earlier runs than earlier_runs (the count "
+                                                       "stopped)")
     band_runs: int = Field(description="How many of them the band is made of (the newest, at most band_cap)")
     band_cap: int
     band: list[BandPoint]

@@ -1752,9 +1752,15 @@ export type components = {
             base_model_id: number;
             /**
              * Earlier Runs
-             * @description Every earlier finished run on this base model that you can see and that recorded a training loss
+             * @description Every earlier finished run on this base model that you can see and that recorded a training loss (counted up to 5,000)
              */
             earlier_runs: number;
+            /**
+             * Earlier Runs More
+             * @description There are more earlier runs than earlier_runs (the count stopped)
+             * @default false
+             */
+            earlier_runs_more: boolean;
             /** Run */
             run: components["schemas"]["CurvePointOut"][];
             /** Run Id */

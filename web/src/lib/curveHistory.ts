@@ -26,7 +26,7 @@ export function bandLegend(history: CurveHistoryOut): string {
   if (history.earlier_runs === 0) return "No earlier run on this base model that you can see has a loss curve.";
   const made = `The band is made of ${plural(history.band_runs, "earlier run", "earlier runs")} on this base model`;
   return history.band_runs < history.earlier_runs
-    ? `${made} (the newest of ${history.earlier_runs.toLocaleString("en-US")} you can see).`
+    ? `${made} (the newest of ${history.earlier_runs_more ? "more than " : ""}${history.earlier_runs.toLocaleString("en-US")} you can see).`
     : `${made} that you can see.`;
 }
 

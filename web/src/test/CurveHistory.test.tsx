@@ -23,6 +23,7 @@ function makeHistory(over: Partial<CurveHistoryOut> = {}): CurveHistoryOut {
     base_model_id: 1,
     x_axis: "training step, log scale",
     earlier_runs: 40,
+    earlier_runs_more: false,
     band_runs: 40,
     band_cap: 1000,
     band,
@@ -81,6 +82,9 @@ describe("curve history", () => {
   it("says how many runs the band is made of when capped, and when there are too few", () => {
     expect(bandLegend(makeHistory({ earlier_runs: 23456, band_runs: 1000 }))).toBe(
       "The band is made of 1,000 earlier runs on this base model (the newest of 23,456 you can see).",
+    );
+    expect(bandLegend(makeHistory({ earlier_runs: 5000, earlier_runs_more: true, band_runs: 500 }))).toBe(
+      "The band is made of 500 earlier runs on this base model (the newest of more than 5,000 you can see).",
     );
     expect(sameDatasetLegend(makeHistory({ same_dataset: [] }))).toBeNull();
     expect(bandRows(makeHistory())[0]).toMatchObject({ p25p75: [1.2, 1.8], p10p90: [1.0, 2.1], median: 1.5, runs: 40 });
