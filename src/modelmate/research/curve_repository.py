@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, defer
 
 from modelmate.enums import FINISHED_RUN_STATUSES
-from modelmate.models import Model, RunCurvePoint, TrainingRun, User
+from modelmate.models import RunCurvePoint, TrainingRun, User
+from modelmate.research.repository import visible_runs_query
 
 QUANTILES = (10, 25, 50, 75, 90)  # percent
 
@@ -30,27 +31,21 @@ class BandRow:
 
 
 def _earlier_runs(viewer: User, run: TrainingRun):
-    """Finished runs on the run's base, created before it, visible to the viewer, that recorded a training loss."""
-    output = aliased(Model)
-    query = (select(TrainingRun.id).outerjoin(output, output.id == TrainingRun.output_model_id)
-             .where(TrainingRun.base_model_id == run.base_model_id,
-                    TrainingRun.created_at <= run.created_at,  # a range the index serves; then the tie-break
-                    or_(TrainingRun.created_at < run.created_at, TrainingRun.id < run.id),
-                    TrainingRun.status.in_(FINISHED_RUN_STATUSES),
-                    exists().where(RunCurvePoint.run_id == TrainingRun.id)))
-    if not viewer.is_admin:
-        query = query.where(or_(TrainingRun.owner_id == viewer.id, output.visibility == "public"))
-    return query
+    """Finished runs on the run's base, created before it, visible to the viewer (the museum rule,
+    :func:`modelmate.research.repository.visible_runs_query`), that recorded a training loss."""
+    return (visible_runs_query(viewer).with_only_columns(TrainingRun.id)
+            .where(TrainingRun.base_model_id == run.base_model_id,
+                   TrainingRun.created_at <= run.created_at,  # a range the index serves; then the tie-break
+                   or_(TrainingRun.created_at < run.created_at, TrainingRun.id < run.id),
+                   TrainingRun.status.in_(FINISHED_RUN_STATUSES),
+                   exists().where(RunCurvePoint.run_id == TrainingRun.id)))
 
 
 def visible_run(session: Session, viewer: User, run_id: int) -> TrainingRun | None:
-    """The run if the viewer may see it (own, public output model, or an admin), without its long columns."""
-    output = aliased(Model)
-    query = (select(TrainingRun).outerjoin(output, output.id == TrainingRun.output_model_id)
-             .where(TrainingRun.id == run_id))
-    if not viewer.is_admin:
-        query = query.where(or_(TrainingRun.owner_id == viewer.id, output.visibility == "public"))
-    return session.scalars(query).first()
+    """The run if the viewer may see it (the museum rule), without its long columns."""
+    return session.scalars(visible_runs_query(viewer).where(TrainingRun.id == run_id).options(
+        defer(TrainingRun.loss_curve_data), defer(TrainingRun.config), defer(TrainingRun.environment),
+        defer(TrainingRun.error), defer(TrainingRun.estimate), defer(TrainingRun.early_stopping))).first()
 
 
 def count_earlier(session: Session, viewer: User, run: TrainingRun, *, limit: int | None = None) -> int:
