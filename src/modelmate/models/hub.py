@@ -150,7 +150,7 @@ class TrainingRun(Base):
 class RunCurvePoint(Base):
     """A run's compact curve (:mod:`modelmate.training.curve_buckets`): its mean training loss per log-spaced step
     bucket, rewritten whenever the run's ``loss_curve_data`` is saved. The curve-history band is computed over these
-    rows in SQL (~40 a run) instead of over every run's full JSON curve."""
+    rows in SQL (~30–60 a run) instead of over every run's full JSON curve."""
 
     __tablename__ = "run_curve_points"
     __table_args__ = {"sqlite_with_rowid": False}  # SQLite: rows clustered by (run_id, bucket), no second lookup

@@ -5,7 +5,8 @@ the same **absolute step**, on a log axis: bucket ``b`` holds the steps ``s`` wi
 buckets per doubling, each ~19 % wider than the last; step 0 joins step 1 in bucket 0). The edges are global and
 never move, so a run's bucket values change only where new points land, and any two runs' buckets line up. A run
 stores one value per bucket it reached: the mean of its finite training losses there (eval-only points and
-NaN/∞ losses are left out). A 500-step run has 36 buckets, a 100,000-step run 67.
+NaN/∞ losses are left out). A 500-step run has 31 buckets (some buckets below step 16 hold no integer step),
+a 100,000-step run 62.
 
 The one definition; migration 0014 keeps a frozen copy for its backfill (tests compare the two).
 """

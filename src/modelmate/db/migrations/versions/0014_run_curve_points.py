@@ -5,7 +5,7 @@ Revises: 0011 (re-chained after 0012/0013 at merge)
 Create Date: 2026-12-05
 
 ``run_curve_points (run_id, bucket, loss, points, last_step)``: a run's mean training loss per log-spaced step
-bucket (four per doubling of the step; ``modelmate.training.curve_buckets``), ~40 rows a run, rewritten by the
+bucket (four per doubling of the step; ``modelmate.training.curve_buckets``), ~30–60 rows a run, rewritten by the
 application whenever the run's ``loss_curve_data`` is saved. The curve-history endpoint computes its band (median,
 quartiles, deciles per bucket) over these rows in SQL instead of parsing every run's JSON curve.
 ``ix_training_runs_base_created (base_model_id, created_at, id, status, owner_id, output_model_id, dataset_id)``
