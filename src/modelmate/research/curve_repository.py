@@ -1,11 +1,11 @@
 """SQL of the curve history: a base model's earlier runs (the museum's visibility rule) and the band of their compact
 curves (``run_curve_points``), percentiles computed in the database.
 
-Percentiles are computed the same way on SQLite and PostgreSQL (SQLite has no ``percentile_cont``): within each
-bucket the losses are ranked (``row_number() OVER (PARTITION BY bucket ORDER BY loss)``) and counted
-(``count(*) OVER (PARTITION BY bucket)``); quantile q of n values is the linear interpolation between ranks
+Percentiles: PostgreSQL's ``percentile_cont``; SQLite has none, so there the same values are computed from ranks:
+within each bucket the losses are ranked (``row_number() OVER (PARTITION BY bucket ORDER BY loss)``) and counted
+(GROUP BY); quantile q of n values is the linear interpolation between ranks
 ``floor(q·(n−1))`` and the next one, weighted by the fractional part — exactly ``percentile_cont`` (and numpy's
-default ``linear`` method). The integer part is computed by integer division, which both databases do alike.
+default ``linear`` method). The integer part is an integer division.
 """
 
 from __future__ import annotations
@@ -61,17 +61,27 @@ def band(session: Session, viewer: User, run: TrainingRun, *, cap: int, loss_at:
     """Per bucket: how many runs reached it and the loss quantiles, over the newest ``cap`` earlier runs. With
     ``loss_at`` ``(bucket, loss)``: also how many of them had a higher loss at that bucket, and how many reached it.
 
-    One statement: the sample of runs (a CTE), per bucket its count ``n`` (GROUP BY), the two ranks each quantile
-    needs (``floor(q·(n−1))`` and the next, with the interpolation weight), and the losses at those ranks among the
-    bucket's losses ranked by ``row_number()`` — only the ranked rows that are needed reach the final aggregate."""
+    PostgreSQL: ``percentile_cont(q) WITHIN GROUP (ORDER BY loss)`` per bucket. SQLite (no percentile function), one
+    statement computing the same values: the sample of runs (a CTE), per bucket its count ``n`` (GROUP BY), the two
+    ranks each quantile needs (``floor(q·(n−1))`` and the next, with the interpolation weight), and the losses at
+    those ranks among the bucket's losses ranked by ``row_number()`` — only the ranked rows that are needed reach the
+    final aggregate."""
     sample = (_earlier_runs(viewer, run).order_by(TrainingRun.created_at.desc(), TrainingRun.id.desc())
               .limit(cap).cte("sample"))
     points = (select(RunCurvePoint.bucket, RunCurvePoint.loss)
               .join(sample, sample.c.id == RunCurvePoint.run_id).cte("points"))
     bucket, value = loss_at if loss_at is not None else (-1, 0.0)
-    counts = (select(points.c.bucket, func.count().label("n"),
-                     func.sum(case((and_(points.c.bucket == bucket, points.c.loss > value), 1), else_=0))
-                     .label("higher"))
+    higher_at = func.sum(case((and_(points.c.bucket == bucket, points.c.loss > value), 1), else_=0))
+    if session.get_bind().dialect.name == "postgresql":  # its own ordered-set aggregate: one sort per bucket
+        found = session.execute(
+            select(points.c.bucket, func.count(), higher_at,
+                   *[func.percentile_cont(q / 100).within_group(points.c.loss) for q in QUANTILES])
+            .group_by(points.c.bucket).order_by(points.c.bucket)).all()
+        out = [BandRow(bucket=int(r[0]), runs=int(r[1]),
+                       quantiles={q: float(v) for q, v in zip(QUANTILES, r[3:], strict=True)}) for r in found]
+        at = next((r for r in found if int(r[0]) == bucket), None)
+        return out, ((int(at[2]), int(at[1])) if at is not None else (0, 0))
+    counts = (select(points.c.bucket, func.count().label("n"), higher_at.label("higher"))
               .group_by(points.c.bucket).cte("counts"))
     targets = union_all(*[
         select(counts.c.bucket, counts.c.n, counts.c.higher, literal(q).label("q"),
