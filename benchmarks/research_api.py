@@ -1,9 +1,9 @@
 """Research queries at scale: seed N training runs (default 100k) with 500-point loss curves, per-domain scores
 (the models' ``benchmark_scores``), per-task score rows and capability changes, start the real server and measure
 p50/p95 through HTTP for the research endpoints (leaderboards per domain, museum, capability-change feed and
-aggregates, advisor, research rows page, one run's curve). Then, side by side, the comparable operations against
-MLflow's own tracking store: log R runs (default 10k) with 30 params, 20 metrics and a 500-point curve
-(``log_batch``), top-20 runs by a metric under a filter (``search_runs``), one curve (``get_metric_history``) —
+aggregates, advisor, research rows page, one run's curve and its curve history). Then, side by side, the comparable
+operations against MLflow's own tracking store: log R runs (default 10k) with 30 params, 20 metrics and a 500-point
+curve (``log_batch``), top-20 runs by a metric under a filter (``search_runs``), one curve (``get_metric_history``) —
 and ModelMate's equivalents (R runs with their curves written through the ORM, one transaction per run; the top-20
 leaderboard under a filter and one run's curve through HTTP), with the ratios.
 
@@ -71,9 +71,10 @@ def curve_of(rng: random.Random, points: int) -> list[dict[str, Any]]:
 
 # --- seeding ------------------------------------------------------------------------------------------------------
 
-def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) -> float:
+def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7, hot_base_share: float = 0.0) -> float:
     """Migrate, register the base models, bulk insert ``n`` runs with output models, scores, evaluations,
-    per-task rows and domain capability changes. Returns the seconds it took."""
+    per-task rows, domain capability changes and the runs' compact curves. ``hot_base_share``: that share of the runs
+    is on the first base model (the rest round-robin over all). Returns the seconds it took."""
     from sqlalchemy import insert, select, text
 
     from modelmate.accounts.service import ensure_local_user
@@ -89,8 +90,10 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
         Evaluation,
         LeaderboardEntry,
         Model,
+        RunCurvePoint,
         TrainingRun,
     )
+    from modelmate.training.curve_buckets import curve_buckets
 
     t0 = time.perf_counter()
     db = Database(url)
@@ -101,8 +104,10 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
         assert user is not None
         uid = user.id
     rng = random.Random(seed_value)
+    hot = random.Random(seed_value + 1)  # its own stream: the default seeding stays what it was
     now = datetime.now(UTC)
     curves = [curve_of(rng, points) for _ in range(32)]
+    compact = [curve_buckets(c) for c in curves]  # what every curve writer stores (Core inserts skip them)
     with db.engine.begin() as conn:
         bases = [(i, p or 135_000_000) for i, p in conn.execute(select(Model.id, Model.parameters).where(
             Model.kind == "base").order_by(Model.id))]
@@ -114,9 +119,9 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
                for t in ("models", "training_runs", "evaluations")}
         batch = 2000
         for start in range(0, n, batch):
-            models, runs, evals, results, changes, entries = [], [], [], [], [], []
+            models, runs, evals, results, changes, entries, points_rows = [], [], [], [], [], [], []
             for i in range(start, min(start + batch, n)):
-                base_id, params = bases[i % len(bases)]
+                base_id, params = bases[0 if hot_base_share and hot.random() < hot_base_share else i % len(bases)]
                 created = now - timedelta(minutes=n - i)
                 run_id = ids["training_runs"] + i
                 roll = rng.random()
@@ -160,6 +165,8 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
                                   "mode": "quick", "status": "final", "tasks": list(TASKS.values()),
                                   "settings_hash": settings_hash, "created_at": created, "finished_at": created})
                 curve = curves[i % len(curves)]
+                points_rows += [{"run_id": run_id, "bucket": p.bucket, "loss": p.loss, "points": p.points,
+                                 "last_step": p.last_step} for p in compact[i % len(curves)]]
                 runs.append({"id": run_id, "owner_id": owner, "name": f"run-{i}", "base_model_id": base_id,
                              "dataset_id": dataset_ids[i % len(dataset_ids)], "status": status,
                              "training_outcome": outcome, "failure_category": category,
@@ -173,6 +180,7 @@ def seed(url: str, n: int, points: int, data_dir: Path, *, seed_value: int = 7) 
             conn.execute(insert(BenchmarkResult), results)
             conn.execute(insert(CapabilityChange), changes)
             conn.execute(insert(LeaderboardEntry), entries)
+            conn.execute(insert(RunCurvePoint), points_rows)
             print(f"  seeded {min(start + batch, n):,} runs ({time.perf_counter() - t0:.0f}s)", flush=True)
         if not db.is_sqlite:
             for table in ("models", "training_runs", "evaluations"):
@@ -221,6 +229,7 @@ def scenarios(http: httpx.Client) -> list[tuple[str, str, str, Any]]:
                                                           "config": {"learning_rate": 2e-4}}),
         ("research rows page (50)", "GET", "/api/v1/research/rows", lambda: {"limit": 50}),
         ("one run's curve", "GET", f"/api/v1/runs/{run_id}", lambda: {}),
+        ("one run's curve history", "GET", f"/api/v1/runs/{run_id}/curve-history", lambda: {}),
     ]
     return out
 

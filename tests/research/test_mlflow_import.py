@@ -10,8 +10,9 @@ import socket
 import pytest
 from sqlalchemy import func, select
 
-from modelmate.models import Model, OutboxEvent, TrainingRun
+from modelmate.models import Model, OutboxEvent, RunCurvePoint, TrainingRun
 from modelmate.research import mlflow_read
+from modelmate.training.curve_buckets import curve_buckets
 
 
 def imported(database) -> dict[str, TrainingRun]:
@@ -50,6 +51,10 @@ def test_import_maps_runs_and_a_second_import_changes_nothing(cli, database, mlf
     assert done.config["external"]["mlflow"]["params"] == {"output_dir": "out"}
     assert done.loss_curve_data == expected[done.external_id].curve  # every point, eval_loss where measured
     assert len(done.loss_curve_data) == 12 and done.final_loss == pytest.approx(0.8)
+    with database.session() as s:  # its compact curve (the curve-history band) was written with it
+        compact = [(p.bucket, p.loss) for p in s.scalars(
+            select(RunCurvePoint).where(RunCurvePoint.run_id == done.id).order_by(RunCurvePoint.bucket))]
+    assert compact == [(p.bucket, pytest.approx(p.loss)) for p in curve_buckets(done.loss_curve_data)] and compact
     assert done.final_eval_loss == pytest.approx(0.9)
     assert done.created_at.replace(tzinfo=None) == expected[done.external_id].started_at.replace(tzinfo=None)
     assert done.artifact_uri == f"runs/{done.id}/adapter" and done.output_model_id is not None

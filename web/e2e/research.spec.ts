@@ -1,10 +1,10 @@
 // The research layer end to end, on runs produced by the real trainer and evaluator (hubSeed.ts): the failure museum
 // (category, filters, feedback that persists), the capability-changes feed and aggregates, the research dataset
 // (preview, card, the three export formats) and the builder's advisor (similar runs, a warning when configuring
-// like the failing run).
+// like the failing run), and a run's curve over the band of earlier runs on its base model.
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { benchmarksAvailable, ensureHubFixtures, type HubFixtures } from "./hubSeed";
+import { benchmarksAvailable, ensureHubFixtures, ensureTiny, type HubFixtures } from "./hubSeed";
 import { shoot } from "./shots";
 
 function noPageErrors(page: Page): string[] {
@@ -265,5 +265,39 @@ test("advisor: similar runs in the builder, and a warning when configuring like 
   await page.locator("#cfg-learning_rate").fill("0.00001");
   await page.locator("#cfg-max_seq_length").fill("256");
   await expect(page.getByTestId("advisor-warning").filter({ hasText: "failed before" })).toHaveCount(0, { timeout: 20_000 });
+  expect(errors).toEqual([]);
+});
+
+test("curve history: the run page draws the run over the band of earlier runs on its base model", async ({ page, request }) => {
+  const errors = noPageErrors(page);
+  await ensureTiny(request);
+  // Runs logged through the external-run API (no training needed): six ordinary ones, then one that learns fast.
+  const logRun = async (name: string, start: number, rate: number): Promise<number> => {
+    const created = await request.post("/api/v1/runs/external", { data: { base_model: "tiny", name } });
+    expect(created.ok(), await created.text()).toBe(true);
+    const id = ((await created.json()) as { id: number }).id;
+    const points = Array.from({ length: 60 }, (_, i) => ({ step: i + 1, loss: start * Math.exp((-rate * (i + 1)) / 60) }));
+    const sent = await request.post(`/api/v1/runs/external/${id}/points`, { data: { points } });
+    expect(sent.ok(), await sent.text()).toBe(true);
+    const done = await request.post(`/api/v1/runs/external/${id}/finish`, { data: { outcome: "success" } });
+    expect(done.ok(), await done.text()).toBe(true);
+    return id;
+  };
+  for (let i = 0; i < 6; i++) await logRun(`curve history ${i}`, 3 + i * 0.2, 1);
+  const target = await logRun("curve history: fast learner", 1.5, 4);
+
+  await page.goto(`/hub/runs/${target}`);
+  const card = page.getByTestId("curve-history");
+  await expect(card.getByTestId("curve-verdict")).toHaveAttribute("data-kind", "faster");
+  await expect(card.getByTestId("curve-verdict")).toContainText("Learned faster than usual");
+  const runs = Number(await card.getByTestId("curve-history-runs").getAttribute("data-count"));
+  expect(runs).toBeGreaterThanOrEqual(6); // the seeded runs on the toy base count too
+  await expect(card.getByTestId("curve-history-legend")).toContainText(`The band is made of ${runs} earlier runs`);
+  const chart = card.getByTestId("curve-history-chart");
+  await expect(chart.locator(".recharts-area")).toHaveCount(2); // p25–p75 and p10–p90
+  await expect(chart.locator(".recharts-line-curve").first()).toBeAttached();
+  await card.getByText("The band as a table").click();
+  await expect(card.getByTestId("curve-history-table").getByRole("row").nth(1)).toBeVisible();
+  await shoot(page, "run-curve-history", { target: card });
   expect(errors).toEqual([]);
 });

@@ -236,8 +236,15 @@ def append_points(session: Session, run: TrainingRun, points: list[CurvePoint] |
     if len(by_step) > MAX_CURVE_POINTS:
         raise ValidationFailed(f"a curve has at most {MAX_CURVE_POINTS} points", code="too_large")
     run.loss_curve_data = [by_step[s] for s in sorted(by_step)]  # a new list: the JSON column sees the change
+    repo.save_curve_points(session, run)
     session.flush()
     return added
+
+
+def reset_curve(session: Session, run: TrainingRun) -> None:
+    """Empty a reopened run's curve (an MLflow re-import records it again), its compact curve with it."""
+    run.loss_curve_data = []
+    repo.save_curve_points(session, run)
 
 
 def _last(curve: list[dict[str, Any]], key: str) -> float | None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from modelmate.db.engine import immediate_transaction
 from modelmate.enums import JobKind, JobStatus, ModelKind, RunSource, RunStatus
 from modelmate.jobs import repository as jobs_repo
-from modelmate.models import Dataset, Evaluation, Job, Model, TrainingRun
+from modelmate.models import Dataset, Evaluation, Job, Model, RunCurvePoint, TrainingRun
+from modelmate.training.curve_buckets import curve_buckets
 
 OPEN_RUN_STATUSES = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 
@@ -165,8 +166,21 @@ def fenced_run_update(session: Session, *, job_id: int, token: int, lease_s: flo
     if run is not None:
         for key, value in values.items():
             setattr(run, key, value)
+        if "loss_curve_data" in values:
+            save_curve_points(session, run)
     session.flush()
     return True, jobs_repo.cancel_requested(session, job_id)
+
+
+def save_curve_points(session: Session, run: TrainingRun) -> None:
+    """Rewrite the run's compact curve (``run_curve_points``) from its ``loss_curve_data``: every writer of a curve
+    calls this in the same transaction, so the curve-history band never reads a stale curve."""
+    session.flush()  # a new run gets its id
+    session.execute(delete(RunCurvePoint).where(RunCurvePoint.run_id == run.id))
+    rows = [{"run_id": run.id, "bucket": p.bucket, "loss": p.loss, "points": p.points, "last_step": p.last_step}
+            for p in curve_buckets(run.loss_curve_data)]
+    if rows:
+        session.execute(insert(RunCurvePoint), rows)
 
 
 def lock_job(session: Session, job_id: int) -> Job | None:

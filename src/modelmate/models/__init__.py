@@ -12,6 +12,7 @@ from modelmate.models.hub import (
     DocumentOutcome,
     Evaluation,
     Job,
+    RunCurvePoint,
     TrainingRun,
 )
 from modelmate.models.outbox import OutboxEvent
@@ -46,6 +47,7 @@ __all__ = [
     "JournalNote",
     "Model",
     "ModelFeedback",
+    "RunCurvePoint",
     "OutboxEvent",
     "RateLimitEvent",
     "RateLimitStreak",

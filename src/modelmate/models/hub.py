@@ -148,6 +148,8 @@ class TrainingRun(Base):
         Index("ix_training_runs_in_museum", "created_at", "id", "training_outcome", "failure_category",
               "feedback_value", "owner_id", "output_model_id", "base_model_id",
               sqlite_where=text(MUSEUM_WHERE), postgresql_where=text(MUSEUM_WHERE)),
+        Index("ix_training_runs_base_created", "base_model_id", "created_at", "id", "status", "owner_id",
+              "output_model_id", "dataset_id"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -192,6 +194,21 @@ class TrainingRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RunCurvePoint(Base):
+    """A run's compact curve (:mod:`modelmate.training.curve_buckets`): its mean training loss per log-spaced step
+    bucket, rewritten whenever the run's ``loss_curve_data`` is saved. The curve-history band is computed over these
+    rows in SQL (~30–60 a run) instead of over every run's full JSON curve."""
+
+    __tablename__ = "run_curve_points"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: rows clustered by (run_id, bucket), no second lookup
+
+    run_id: Mapped[int] = mapped_column(IdType, ForeignKey("training_runs.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    loss: Mapped[float] = mapped_column(Float)
+    points: Mapped[int] = mapped_column()
+    last_step: Mapped[int] = mapped_column()
 
 
 class Evaluation(Base):

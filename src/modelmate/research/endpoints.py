@@ -11,13 +11,14 @@ from fastapi import APIRouter, Query, Response
 from modelmate.api.deps import CurrentUser, IdPath, OptionalUser, SessionDep
 from modelmate.enums import Domain, FailureFilter, TrainingOutcome
 from modelmate.errors import ErrorResponse, OpenApiResponses
-from modelmate.research import advisor, changes, export, museum
+from modelmate.research import advisor, changes, curves, export, museum
 from modelmate.research.schemas import (
     AdvisorOut,
     AdvisorRequest,
     CapabilityAggregates,
     CapabilityChangePage,
     ColumnOut,
+    CurveHistoryOut,
     MuseumPage,
     ResearchRows,
     RunFeedbackIn,
@@ -112,3 +113,12 @@ def research_rows(session: SessionDep, user: CurrentUser,
              summary="Similar past runs (same base, nearby settings) and warnings before you launch")
 def post_advisor(body: AdvisorRequest, session: SessionDep, user: CurrentUser) -> AdvisorOut:
     return advisor.advise(session, user, body)
+
+
+@router.get("/runs/{run_id}/curve-history", response_model=CurveHistoryOut, responses=NOT_FOUND,
+            summary="A run's loss curve over the band (median, quartiles, deciles) of the earlier runs on its base "
+                    "model, and the curves of earlier runs on the same dataset")
+def curve_history(run_id: IdPath, session: SessionDep, user: CurrentUser) -> CurveHistoryOut:
+    """Runs line up by training step (log-scaled buckets). Only runs you can see count (yours, and runs whose output
+    model is public); another user's private run is 404."""
+    return curves.curve_history(session, user, run_id)

@@ -104,7 +104,7 @@ def _write(session: Session, settings: Settings, user: User, run: MappedRun, exi
     else:  # reopened: the service records the new curve and outcome as for a run that is still running
         record = existing
         record.status = RunStatus.RUNNING.value
-        record.loss_curve_data = []
+        external.reset_curve(session, record)
         if run.name:
             record.name = run.name[:200]
     record.config = {**run.config, "method": "lora", "external": {"mlflow": {

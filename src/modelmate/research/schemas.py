@@ -176,3 +176,60 @@ class SimilarRun(BaseModel):
 class AdvisorOut(BaseModel):
     similar: list[SimilarRun]
     warnings: list[str]
+
+
+class BandPoint(BaseModel):
+    bucket: int
+    step: float = Field(description="Where the bucket is drawn: the geometric middle of its steps (log axis)")
+    step_from: int
+    step_to: int
+    runs: int = Field(description="How many earlier runs reached this bucket")
+    p10: float
+    p25: float
+    median: float
+    p75: float
+    p90: float
+
+
+class CurvePointOut(BaseModel):
+    bucket: int
+    step: float
+    last_step: int = Field(description="The run's last logged step in the bucket")
+    loss: float = Field(description="The run's mean training loss over its points in the bucket")
+
+
+class HistoryCurve(BaseModel):
+    run_id: int
+    name: str | None
+    status: str
+    outcome: str | None
+    created_at: datetime
+    points: list[CurvePointOut]
+
+
+class CurveVerdict(BaseModel):
+    kind: Literal["faster", "slower", "typical", "too_few", "no_loss"]
+    sentence: str
+    percentile: float | None = Field(None, description="Share (%) of the band's runs whose loss was higher at "
+                                                       "the run's last bucket (higher: it learned faster)")
+    compared_runs: int = 0
+    step: int | None = None
+    loss: float | None = None
+    median: float | None = None
+
+
+class CurveHistoryOut(BaseModel):
+    run_id: int
+    base_model_id: int
+    x_axis: str = Field(description="How curves line up: the absolute training step, bucketed on a log scale")
+    earlier_runs: int = Field(description="Every earlier finished run on this base model that you can see and that "
+                                          "recorded a training loss (counted up to 5,000)")
+    earlier_runs_more: bool = Field(False, description="There are more earlier runs than earlier_runs (the count "
+                                                       "stopped)")
+    band_runs: int = Field(description="How many of them the band is made of (the newest, at most band_cap)")
+    band_cap: int
+    band: list[BandPoint]
+    run: list[CurvePointOut]
+    same_dataset: list[HistoryCurve] = Field(description="Earlier runs on the same base model and dataset, newest "
+                                                         "first")
+    verdict: CurveVerdict

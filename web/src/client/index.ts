@@ -8,6 +8,7 @@ export type AdvisorRequest = components["schemas"]["AdvisorRequest"];
 export type AuthState = components["schemas"]["AuthState"];
 export type AutofillPreview = components["schemas"]["AutofillPreview"];
 export type AutofillRequest = components["schemas"]["AutofillRequest"];
+export type BandPoint = components["schemas"]["BandPoint"];
 export type BaseAggregate = components["schemas"]["BaseAggregate"];
 export type BaseModelOut = components["schemas"]["BaseModelOut"];
 export type BenchmarkRowOut = components["schemas"]["BenchmarkRowOut"];
@@ -27,7 +28,10 @@ export type ConfigFieldOut = components["schemas"]["ConfigFieldOut"];
 export type ContaminationOut = components["schemas"]["ContaminationOut"];
 export type ContaminationStatus = components["schemas"]["ContaminationStatus"];
 export type CountItem = components["schemas"]["CountItem"];
+export type CurveHistoryOut = components["schemas"]["CurveHistoryOut"];
 export type CurvePoint = components["schemas"]["CurvePoint"];
+export type CurvePointOut = components["schemas"]["CurvePointOut"];
+export type CurveVerdict = components["schemas"]["CurveVerdict"];
 export type Dashboard = components["schemas"]["Dashboard"];
 export type DatasetBrief = components["schemas"]["DatasetBrief"];
 export type DatasetCard = components["schemas"]["DatasetCard"];
@@ -73,6 +77,7 @@ export type FormatChoice = components["schemas"]["FormatChoice"];
 export type GGUFImportAccepted = components["schemas"]["GGUFImportAccepted"];
 export type GenerateIn = components["schemas"]["GenerateIn"];
 export type HTTPValidationError = components["schemas"]["HTTPValidationError"];
+export type HistoryCurve = components["schemas"]["HistoryCurve"];
 export type ImportFormat = components["schemas"]["ImportFormat"];
 export type ImportReport = components["schemas"]["ImportReport"];
 export type JobAccepted = components["schemas"]["JobAccepted"];
@@ -235,6 +240,7 @@ export const API_PATHS = [
   "/api/v1/runs/external/{run_id}/points",
   "/api/v1/runs/{run_id}",
   "/api/v1/runs/{run_id}/cancel",
+  "/api/v1/runs/{run_id}/curve-history",
   "/api/v1/runs/{run_id}/events",
   "/api/v1/runs/{run_id}/feedback",
   "/api/v1/runs/{run_id}/log",

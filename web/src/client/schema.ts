@@ -1085,6 +1085,27 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/curve-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A run's loss curve over the band (median, quartiles, deciles) of the earlier runs on its base model, and the curves of earlier runs on the same dataset
+         * @description Runs line up by training step (log-scaled buckets). Only runs you can see count (yours, and runs whose output
+         *     model is public); another user's private run is 404.
+         */
+        get: operations["curve_history_api_v1_runs__run_id__curve_history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/events": {
         parameters: {
             query?: never;
@@ -1386,6 +1407,35 @@ export type components = {
              * @description A Hugging Face id (org/name) or a huggingface.co / hf.co / github.com link
              */
             url_or_id: string;
+        };
+        /** BandPoint */
+        BandPoint: {
+            /** Bucket */
+            bucket: number;
+            /** Median */
+            median: number;
+            /** P10 */
+            p10: number;
+            /** P25 */
+            p25: number;
+            /** P75 */
+            p75: number;
+            /** P90 */
+            p90: number;
+            /**
+             * Runs
+             * @description How many earlier runs reached this bucket
+             */
+            runs: number;
+            /**
+             * Step
+             * @description Where the bucket is drawn: the geometric middle of its steps (log axis)
+             */
+            step: number;
+            /** Step From */
+            step_from: number;
+            /** Step To */
+            step_to: number;
         };
         /** BaseAggregate */
         BaseAggregate: {
@@ -1810,6 +1860,46 @@ export type components = {
             /** Value */
             value: string;
         };
+        /** CurveHistoryOut */
+        CurveHistoryOut: {
+            /** Band */
+            band: components["schemas"]["BandPoint"][];
+            /** Band Cap */
+            band_cap: number;
+            /**
+             * Band Runs
+             * @description How many of them the band is made of (the newest, at most band_cap)
+             */
+            band_runs: number;
+            /** Base Model Id */
+            base_model_id: number;
+            /**
+             * Earlier Runs
+             * @description Every earlier finished run on this base model that you can see and that recorded a training loss (counted up to 5,000)
+             */
+            earlier_runs: number;
+            /**
+             * Earlier Runs More
+             * @description There are more earlier runs than earlier_runs (the count stopped)
+             * @default false
+             */
+            earlier_runs_more: boolean;
+            /** Run */
+            run: components["schemas"]["CurvePointOut"][];
+            /** Run Id */
+            run_id: number;
+            /**
+             * Same Dataset
+             * @description Earlier runs on the same base model and dataset, newest first
+             */
+            same_dataset: components["schemas"]["HistoryCurve"][];
+            verdict: components["schemas"]["CurveVerdict"];
+            /**
+             * X Axis
+             * @description How curves line up: the absolute training step, bucketed on a log scale
+             */
+            x_axis: string;
+        };
         /** CurvePoint */
         CurvePoint: {
             /** Epoch */
@@ -1830,6 +1920,49 @@ export type components = {
             tokens?: number | null;
         } & {
             [key: string]: unknown;
+        };
+        /** CurvePointOut */
+        CurvePointOut: {
+            /** Bucket */
+            bucket: number;
+            /**
+             * Last Step
+             * @description The run's last logged step in the bucket
+             */
+            last_step: number;
+            /**
+             * Loss
+             * @description The run's mean training loss over its points in the bucket
+             */
+            loss: number;
+            /** Step */
+            step: number;
+        };
+        /** CurveVerdict */
+        CurveVerdict: {
+            /**
+             * Compared Runs
+             * @default 0
+             */
+            compared_runs: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "faster" | "slower" | "typical" | "too_few" | "no_loss";
+            /** Loss */
+            loss?: number | null;
+            /** Median */
+            median?: number | null;
+            /**
+             * Percentile
+             * @description Share (%) of the band's runs whose loss was higher at the run's last bucket (higher: it learned faster)
+             */
+            percentile?: number | null;
+            /** Sentence */
+            sentence: string;
+            /** Step */
+            step?: number | null;
         };
         /** Dashboard */
         Dashboard: {
@@ -2833,6 +2966,24 @@ export type components = {
             /** Size Bytes */
             size_bytes: number;
             status: components["schemas"]["JobStatus"];
+        };
+        /** HistoryCurve */
+        HistoryCurve: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Name */
+            name: string | null;
+            /** Outcome */
+            outcome: string | null;
+            /** Points */
+            points: components["schemas"]["CurvePointOut"][];
+            /** Run Id */
+            run_id: number;
+            /** Status */
+            status: string;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -9901,6 +10052,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunOut"];
+                };
+            };
+            /** @description Malformed request (unparsable body, bad Content-Length) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    curve_history_api_v1_runs__run_id__curve_history_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurveHistoryOut"];
                 };
             };
             /** @description Malformed request (unparsable body, bad Content-Length) */

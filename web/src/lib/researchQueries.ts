@@ -17,7 +17,19 @@ export const researchKeys = {
   rows: (limit: number) => ["research", "rows", limit] as const,
   card: ["research", "card"] as const,
   advisor: (body: string) => ["advisor", body] as const,
+  curveHistory: (runId: number) => ["runs", runId, "curve-history"] as const,
 };
+
+/** GET /runs/{id}/curve-history: the band of earlier runs on the base model; refreshed while the run trains. */
+export function useCurveHistory(runId: number, live: boolean) {
+  return useQuery({
+    queryKey: researchKeys.curveHistory(runId),
+    queryFn: () => api.get("/runs/{run_id}/curve-history", { path: { run_id: runId } }),
+    enabled: runId > 0,
+    refetchInterval: live ? 15_000 : false,
+    refetchIntervalInBackground: false,
+  });
+}
 
 export function useMuseum(filters: MuseumFilters, page: { limit: number; offset: number }) {
   const query = { ...filters, ...page };

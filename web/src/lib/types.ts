@@ -28,7 +28,10 @@ export type {
   TransferRecord,
 } from "@/client";
 export type {
+  BandPoint,
   BaseModelOut,
+  CurveHistoryOut,
+  HistoryCurve,
   ConfigFieldOut,
   CurvePoint,
   DatasetOut,

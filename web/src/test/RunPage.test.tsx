@@ -220,6 +220,7 @@ describe("run page", () => {
         const url = String(input);
         const json = (body: unknown) => new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
         if (url.startsWith("/api/v1/training/options")) return json(OPTIONS);
+        if (url.endsWith("/curve-history")) return new Response("{}", { status: 404 });
         return json(
           started
             ? makeRun({ created_at: "2026-03-14T02:51:00Z", started_at: "2026-03-14T03:07:00Z" })

@@ -16,6 +16,7 @@ import {
   SourceBadge,
   totalSteps,
 } from "@/components/hub/RunPieces";
+import { CurveHistoryCard } from "@/components/hub/CurveHistory";
 import { EvaluationStatus } from "@/components/hub/RunQueue";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -172,6 +173,7 @@ export default function RunPage() {
       )}
       <KeyNumbers run={r} />
       <CurveCard run={r} />
+      <CurveHistoryCard runId={r.id} status={r.status} />
       <div className="grid gap-6 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
         <Card>
           <CardHeader>
