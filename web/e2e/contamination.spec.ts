@@ -37,7 +37,11 @@ test("leaderboard: a contaminated model is hidden by default and shown, flagged,
   await expect(page.getByRole("link", { name: CONTAMINATION_SEED.clean })).toBeVisible();
   await expect(page.getByRole("link", { name: CONTAMINATION_SEED.dirty })).toHaveCount(0);
   await expect(page.getByTestId("hidden-contaminated")).toContainText("1 hidden");
-  await page.getByTestId("contaminated-toggle").getByRole("checkbox").check();
+  // click, then wait: the checkbox follows the URL, which React Router updates in a transition (a moment after the
+  // click), so Playwright's check() can read the old state and give up
+  const toggle = page.getByTestId("contaminated-toggle").getByRole("checkbox");
+  await toggle.click();
+  await expect(toggle).toBeChecked();
   await expect(page).toHaveURL(/contaminated=1/);
   const dirty = page.getByRole("row").filter({ has: page.getByRole("link", { name: CONTAMINATION_SEED.dirty }) });
   await expect(dirty.getByTestId("contaminated-row")).toBeVisible();
