@@ -49,7 +49,7 @@ def visible_run(session: Session, viewer: User, run_id: int) -> TrainingRun | No
 
 
 def count_earlier(session: Session, viewer: User, run: TrainingRun, *, limit: int | None = None) -> int:
-    """How many earlier runs there are (counting stops at ``limit``: the band's size)."""
+    """How many earlier runs there are (counting stops at ``limit``)."""
     query = _earlier_runs(viewer, run)
     if limit is not None:
         query = query.limit(limit)

@@ -76,8 +76,8 @@ def curve_history(session: Session, user: User, run_id: int) -> CurveHistoryOut:
     own = _points(curves[run.id])
     rows, (higher, compared) = repo.band(session, user, run, cap=BAND_CAP,
                                          loss_at=(own[-1].bucket, own[-1].loss) if own else None)
-    band_runs = repo.count_earlier(session, user, run, limit=BAND_CAP)
-    earlier = band_runs if band_runs < BAND_CAP else repo.count_earlier(session, user, run, limit=COUNT_CAP + 1)
+    earlier = repo.count_earlier(session, user, run, limit=COUNT_CAP + 1)
+    band_runs = min(earlier, BAND_CAP)  # the band is the newest BAND_CAP of the same runs
     band = [BandPoint(bucket=r.bucket, step=bucket_step(r.bucket), step_from=bucket_start(r.bucket),
                       step_to=bucket_end(r.bucket), runs=r.runs, p10=r.quantiles[10], p25=r.quantiles[25],
                       median=r.quantiles[50], p75=r.quantiles[75], p90=r.quantiles[90]) for r in rows]
