@@ -29,8 +29,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "tests" / "contamination"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import contamination_plants as plants  # noqa: E402
+from harness import load_average  # noqa: E402
 
 from modelmate.contamination.check import check_file  # noqa: E402
 from modelmate.contamination.index import index_stats, load_or_build  # noqa: E402
@@ -75,7 +77,7 @@ def main() -> None:
                         default=Path(os.environ.get("MODELMATE_BENCHMARK_DATA_DIR", REPO.parent / "shared/benchmarks")))
     args = parser.parse_args()
     root = args.data if (args.data / "SOURCES.md").is_file() else Path("/work/shared/benchmarks")
-    print(f"benchmark mirror: {root}; load average before: {os.getloadavg()}")
+    print(f"benchmark mirror: {root}; load average before: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="mm-contamination-") as tmp:
         builds = []
         for r in range(args.rounds):
@@ -107,7 +109,7 @@ def main() -> None:
         measured = plants.measure(index, root, REPO)
         print("planted contamination among 2,000 clean rows (GSM8K train + docs paragraphs):")
         print(measured.table())
-    print(f"load average after: {os.getloadavg()}")
+    print(f"load average after: {load_average()}")
     print(f"targets: build ≤ 120 s: {'met' if min(builds) <= 120 else 'MISSED'}; "
           f"check ≤ 60 s: {'met' if best[0] <= 60 else 'MISSED'}")
 

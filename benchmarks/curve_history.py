@@ -15,9 +15,7 @@ target for research endpoints). The seeding is benchmarks/research_api.py's.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -26,8 +24,8 @@ from statistics import median
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import ServerProcess, percentile, scratch_pg_database  # noqa: E402
-from research_api import TARGET_P95_MS, load_average, seed  # noqa: E402
+from harness import ServerProcess, load_average, percentile, scratch_pg_database, work_dir  # noqa: E402
+from research_api import TARGET_P95_MS, seed  # noqa: E402
 
 
 def targets(url: str) -> list[tuple[str, int]]:
@@ -133,10 +131,7 @@ def main() -> int:
     print(f"load average at start: {load_average()}")
     ok = True
     with ExitStack() as stack:
-        data = args.data_dir or Path(tempfile.mkdtemp(prefix="mm-curves-"))
-        data.mkdir(parents=True, exist_ok=True)
-        if not args.data_dir:
-            stack.callback(shutil.rmtree, data, True)
+        data = work_dir(stack, args.data_dir, "mm-curves-")
         if not args.skip_sqlite:
             ok &= backend("sqlite", f"sqlite:///{data / 'curves.db'}", args, data)
         if args.pg_url:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -100,6 +102,21 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, printed with every benchmark's figures."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def work_dir(stack: ExitStack, keep: Path | None, prefix: str) -> Path:
+    """``keep`` (created when missing, left in place), or a temporary directory removed when ``stack`` closes."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        return keep
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    stack.callback(shutil.rmtree, tmp, True)
+    return tmp
 
 
 # --- PostgreSQL: a throwaway database of our own (the pytest fixture truncates the shared one) ----------------

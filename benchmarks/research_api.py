@@ -24,9 +24,7 @@ import argparse
 import math
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -37,7 +35,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import ServerProcess, percentile, scratch_pg_database  # noqa: E402
+from harness import ServerProcess, load_average, percentile, scratch_pg_database, work_dir  # noqa: E402
 
 TARGET_P95_MS = 100.0
 DOMAINS = ["math", "code", "knowledge", "reasoning", "reading", "truthfulness"]
@@ -291,10 +289,6 @@ def print_table(rows: list[dict[str, Any]], header: str) -> bool:
     return ok
 
 
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def run_backend(label: str, url: str, args: argparse.Namespace, data: Path) -> bool:
     print(f"\n== {label}: seeding {args.runs:,} runs x {args.points} curve points ...", flush=True)
     secs = seed(url, args.runs, args.points, data / "seed-data")
@@ -454,12 +448,7 @@ def main() -> int:
     print(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)")
     ok = True
     with ExitStack() as stack:
-        if args.data_dir:
-            data = args.data_dir
-            data.mkdir(parents=True, exist_ok=True)
-        else:
-            data = Path(tempfile.mkdtemp(prefix="mm-research-"))
-            stack.callback(shutil.rmtree, data, True)
+        data = work_dir(stack, args.data_dir, "mm-research-")
         if not args.skip_sqlite:
             ok &= run_backend("sqlite", f"sqlite:///{data / 'research.db'}", args, data)
         if args.pg_url:

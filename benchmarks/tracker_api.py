@@ -19,11 +19,8 @@ runs instead). The FTS5 triggers maintain search_fts.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import ServerProcess, admin_url, percentile, scratch_pg_database  # noqa: E402
+from harness import ServerProcess, admin_url, load_average, percentile, scratch_pg_database, work_dir  # noqa: E402
 
 TARGET_P95_MS = 50.0
 
@@ -262,10 +259,6 @@ def combine_rounds(rounds: list[list[dict]]) -> list[dict]:
     return out
 
 
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 @contextmanager
 def kept_pg_database(pg_url: str, name: str):
     """CREATE DATABASE ``name`` on the server of ``pg_url`` unless it exists; yield its URL; keep it afterwards."""
@@ -308,12 +301,7 @@ def main() -> int:
     args = ap.parse_args()
 
     with ExitStack() as stack:
-        if args.data_dir:
-            data = args.data_dir
-            data.mkdir(parents=True, exist_ok=True)
-        else:
-            data = Path(tempfile.mkdtemp(prefix="mm-bench-"))
-            stack.callback(shutil.rmtree, data, True)
+        data = work_dir(stack, args.data_dir, "mm-bench-")
         if args.backend == "postgres":
             if not args.pg_url:
                 ap.error("--backend postgres needs --pg-url (e.g. $(scripts/pg.sh url))")
