@@ -23,9 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,7 @@ import numpy as np
 
 from modelmate.contamination.report import EXCERPT_CHARS
 from modelmate.evaluation import mirror
-from modelmate.storage.private import private_dir, tighten_tree
+from modelmate.storage.private import private_dir
 
 from .documents import DOCUMENTS_VERSION, BenchDocument, TaskInfo, benchmark_documents, leaves
 from .normalise import NORMALISATION_VERSION, content_mask, ngram_hashes, normalise, text_hash, word_hashes
@@ -228,21 +226,14 @@ def load_or_build(data_dir: Path, cache_dir: Path, *, progress: Progress | None 
     final = cache / f"index-{version}"
     if (final / "meta.json").is_file():
         return _load(final, built=False)
-    tmp = Path(tempfile.mkdtemp(prefix=f".index-{version}-", dir=cache))
-    try:
+
+    def fill(tmp: Path) -> None:
         try:
             _build(root, tmp, version, progress)
         except (OSError, mirror.MirrorError, KeyError, ValueError) as exc:
             raise IndexUnavailable(f"the benchmark mirror {root} cannot be read: {exc}") from exc
-        tighten_tree(tmp)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / "meta.json").is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    mirror.atomic_dir(final, fill)
     for old in cache.glob("index-*"):
         if old != final:
             with contextlib.suppress(OSError):

@@ -243,8 +243,9 @@ def content_hash(root: Path, source: DatasetSource, cache_root: Path | None = No
     return value
 
 
-def _atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
-    """Create ``final`` by filling a temporary sibling and renaming it; a concurrent winner is kept."""
+def atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
+    """Create ``final`` by filling a temporary sibling and renaming it (private files); a concurrent winner is kept
+    (also used for the contamination index)."""
     if final.exists():
         return
     private_dir(final.parent)
@@ -287,7 +288,7 @@ def prepare_dataset(root: Path, key: str, cache_root: Path) -> PreparedDataset:
         (tmp / "manifest.json").write_text(json.dumps({"dataset": key, "content_hash": digest, "rows": rows,
                                                        "converter_version": CONVERTER_VERSION}, indent=1))
 
-    _atomic_dir(directory, fill)
+    atomic_dir(directory, fill)
     rows = _manifest(directory)["rows"]
     files = {config: {split: directory / config / f"{split}.jsonl" for split in splits}
              for config, splits in rows.items()}
@@ -404,7 +405,7 @@ def prepare(specs: Iterable[TaskSpec], data_dir: Path | None, cache_root: Path) 
         for name, text in documents.items():
             (tmp / name).write_text(text, encoding="utf-8")
 
-    _atomic_dir(include, fill)
+    atomic_dir(include, fill)
     return TaskSource(include, root, hashes, rows)
 
 
